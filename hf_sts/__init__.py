@@ -1,0 +1,21 @@
+"""hf_sts: turn any Hugging Face encoder into a Korean semantic-textual-similarity (STS) model.
+
+Importing the package registers the hf_sts configuration and model classes with `AutoConfig` and `AutoModel`, so
+`AutoModel.from_pretrained(output_dir)` returns them; `save_pretrained` also copies their code next to the weights,
+so `AutoModel.from_pretrained(output_dir, trust_remote_code=True)` works without hf_sts.
+"""
+
+from transformers import AutoConfig, AutoModel
+
+from .configuration_sts import StsCrossEncoderConfig
+from .modeling_sts import HEADS, StsCrossEncoderModel, register_head
+
+
+__version__ = "0.1.0"
+
+AutoConfig.register(StsCrossEncoderConfig.model_type, StsCrossEncoderConfig)
+AutoModel.register(StsCrossEncoderConfig, StsCrossEncoderModel)
+StsCrossEncoderConfig.register_for_auto_class()
+StsCrossEncoderModel.register_for_auto_class("AutoModel")
+
+__all__ = ["HEADS", "StsCrossEncoderConfig", "StsCrossEncoderModel", "register_head", "__version__"]

@@ -1,0 +1,331 @@
+"""Readers that turn every supported STS data format into one schema, as a `datasets.DatasetDict`.
+
+Schema (`STS_FEATURES`): `id` (str), `source` (str), `sentence1` (str), `sentence2` (str), `label` (float, 0.0–5.0,
+missing in unlabeled test files) and `binary_label` (int, 0 or 1).
+
+Formats live in one registry, `READERS`, tried in order; each recognises a format by its columns:
+
+| name | columns | from |
+| --- | --- | --- |
+| `klue` | `guid, source, sentence1, sentence2, labels.{label, real-label, binary-label}` | KLUE-STS JSON, `load_dataset("klue", "sts")` |
+| `competition` | `id, source, sentence_1, sentence_2[, label, binary-label]` | competition CSV (test files have no labels) |
+| `korsts` | `genre, filename, year, id, score, sentence1, sentence2` | KorSTS TSV |
+| `pairs` | `sentence1, sentence2[, label][, id][, source][, binary_label]` | plain CSV |
+
+Files are read by extension (`.csv`, `.tsv`, `.json`, `.jsonl`); the columns then choose the reader.
+"""
+
+import csv
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pandas as pd
+
+from .metrics import BINARY_THRESHOLD, SCORE_MAX, SCORE_MIN
+
+
+STS_FEATURES = datasets.Features(
+    {
+        "id": datasets.Value("string"),
+        "source": datasets.Value("string"),
+        "sentence1": datasets.Value("string"),
+        "sentence2": datasets.Value("string"),
+        "label": datasets.Value("float64"),
+        "binary_label": datasets.Value("int64"),
+    }
+)
+
+
+class DataFormatError(ValueError):
+    """A data file or dataset that hf_sts cannot read: the message names the file (or dataset split), the row or
+    column, and what was expected."""
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One data format: `required` columns identify it (together with the optional `label_columns`, all present or
+    all absent), and `convert` maps a frame with those columns to the hf_sts schema (labels may be NaN)."""
+
+    name: str
+    required: frozenset[str]
+    label_columns: frozenset[str]
+    convert: Callable[[pd.DataFrame, str], pd.DataFrame]
+
+    def matches(self, columns: set[str]) -> bool:
+        return self.required <= columns and (self.label_columns <= columns or not self.label_columns & columns)
+
+
+READERS: list[Reader] = []
+
+
+def register_reader(name: str, required: set[str], label_columns: set[str] = frozenset()):
+    """Decorator that adds a converter `fn(frame, origin) -> frame` to `READERS` as the format `name`.
+
+    `origin` is the file path or dataset name (for ids and error messages). The converter returns the columns of
+    `STS_FEATURES`, with `label` NaN and `binary_label` -1 where the input has no labels.
+
+    Raises:
+        ValueError: if `name` is already registered.
+    """
+
+    def decorator(fn):
+        if any(reader.name == name for reader in READERS):
+            raise ValueError(f"A data reader named {name!r} is already registered.")
+        READERS.append(Reader(name, frozenset(required), frozenset(label_columns), fn))
+        return fn
+
+    return decorator
+
+
+def _labels(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame:
+        return pd.Series(np.nan, index=frame.index)
+    return frame[column]
+
+
+def _binary_labels(frame: pd.DataFrame, column: str | None, labels: pd.Series) -> pd.Series:
+    if column is not None and column in frame:
+        return frame[column]
+    numeric = pd.to_numeric(labels, errors="coerce")
+    return (numeric >= BINARY_THRESHOLD).astype(int).where(numeric.notna(), -1)
+
+
+@register_reader(
+    "klue",
+    required={"guid", "source", "sentence1", "sentence2"},
+    label_columns={"labels.real-label", "labels.binary-label"},
+)
+def _from_klue(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    # KLUE scores Pearson on the unrounded `real-label` (the train CSV's `label`); `label` is it rounded to 0.1.
+    labels = _labels(frame, "labels.real-label")
+    return pd.DataFrame(
+        {
+            "id": frame["guid"],
+            "source": frame["source"],
+            "sentence1": frame["sentence1"],
+            "sentence2": frame["sentence2"],
+            "label": labels,
+            "binary_label": _binary_labels(frame, "labels.binary-label", labels),
+        }
+    )
+
+
+@register_reader(
+    "competition",
+    required={"id", "source", "sentence_1", "sentence_2"},
+    label_columns={"label", "binary-label"},
+)
+def _from_competition(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    labels = _labels(frame, "label")
+    return pd.DataFrame(
+        {
+            "id": frame["id"],
+            "source": frame["source"],
+            "sentence1": frame["sentence_1"],
+            "sentence2": frame["sentence_2"],
+            "label": labels,
+            "binary_label": _binary_labels(frame, "binary-label", labels),
+        }
+    )
+
+
+@register_reader("korsts", required={"genre", "filename", "year", "id", "score", "sentence1", "sentence2"})
+def _from_korsts(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": frame["filename"].astype(str) + "-" + frame["year"].astype(str) + "-" + frame["id"].astype(str),
+            "source": frame["genre"],
+            "sentence1": frame["sentence1"],
+            "sentence2": frame["sentence2"],
+            "label": frame["score"],
+            "binary_label": _binary_labels(frame, None, frame["score"]),
+        }
+    )
+
+
+@register_reader("pairs", required={"sentence1", "sentence2"}, label_columns={"label"})
+def _from_pairs(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    stem = Path(origin).stem
+    labels = _labels(frame, "label")
+    return pd.DataFrame(
+        {
+            "id": frame["id"] if "id" in frame else [f"{stem}-{row}" for row in range(len(frame))],
+            "source": frame["source"] if "source" in frame else stem,
+            "sentence1": frame["sentence1"],
+            "sentence2": frame["sentence2"],
+            "label": labels,
+            "binary_label": _binary_labels(frame, "binary_label" if "binary_label" in frame else None, labels),
+        }
+    )
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """Read a file into a frame of strings (no value is parsed or dropped here)."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        if suffix == ".tsv":
+            # KorSTS sentences contain unbalanced quote characters: read them literally.
+            return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
+        if suffix == ".jsonl":
+            records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        elif suffix == ".json":
+            records = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(records, dict) and isinstance(records.get("data"), list):
+                records = records["data"]
+        else:
+            raise DataFormatError(f"{path}: unsupported file extension {suffix!r}; expected .csv, .tsv, .json or .jsonl.")
+    except (pd.errors.ParserError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataFormatError(f"{path}: cannot be parsed as {suffix[1:].upper()}: {error}") from None
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise DataFormatError(f"{path}: expected a JSON list of objects (one per sentence pair).")
+    return pd.json_normalize(records)
+
+
+def _validate(frame: pd.DataFrame, origin: str, require_labels: bool) -> pd.DataFrame:
+    """Check a converted frame row by row and cast it to the schema's types."""
+
+    def fail(row: int, problem: str):
+        raise DataFormatError(f"{origin}: row {row + 1} (1-based, header excluded): {problem}")
+
+    if frame.empty:
+        raise DataFormatError(f"{origin}: no rows.")
+    for column in ("sentence1", "sentence2"):
+        text = frame[column]
+        bad = text.isna() | (text.astype(str).str.strip() == "")
+        if bad.any():
+            fail(int(np.argmax(bad.to_numpy())), f"`{column}` is empty; every pair needs two sentences.")
+    ids = frame["id"].astype(str)
+    duplicated = ids.duplicated()
+    if duplicated.any():
+        row = int(np.argmax(duplicated.to_numpy()))
+        fail(row, f"id {ids.iloc[row]!r} occurs more than once; ids must be unique to align predictions.")
+
+    raw_labels = frame["label"]
+    missing = raw_labels.isna() | (raw_labels.astype(str).str.strip() == "")
+    if missing.all() and not require_labels:
+        labels = pd.Series(np.nan, index=frame.index)
+    else:
+        if missing.any():
+            fail(int(np.argmax(missing.to_numpy())), "the label is missing; every training or validation pair needs one.")
+        labels = pd.to_numeric(raw_labels, errors="coerce")
+        bad = labels.isna() | (labels < SCORE_MIN) | (labels > SCORE_MAX)
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            fail(row, f"label {raw_labels.iloc[row]!r} is not a number in [{SCORE_MIN}, {SCORE_MAX}].")
+    if labels.notna().all():
+        binary = pd.to_numeric(frame["binary_label"], errors="coerce")
+        bad = ~binary.isin([0, 1])
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            fail(row, f"binary label {frame['binary_label'].iloc[row]!r} is not 0 or 1.")
+    else:
+        binary = pd.Series(-1, index=frame.index)
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "source": frame["source"].astype(str),
+            "sentence1": frame["sentence1"].astype(str),
+            "sentence2": frame["sentence2"].astype(str),
+            "label": labels.astype("float64"),
+            "binary_label": binary.astype("int64"),
+        }
+    )
+
+
+def to_sts_frame(frame: pd.DataFrame, origin: str, require_labels: bool = True) -> pd.DataFrame:
+    """Convert a raw frame in any registered format to the hf_sts schema.
+
+    Args:
+        frame (`pd.DataFrame`): the raw columns, nested fields flattened with dots (`labels.real-label`).
+        origin (`str`): file path or dataset split, for ids of files without them and for error messages.
+        require_labels (`bool`): whether every row must carry a label in [0, 5] (train and validation data).
+
+    Raises:
+        DataFormatError: if no reader recognises the columns, or a row is malformed (named by its 1-based number).
+    """
+    columns = set(frame.columns)
+    for reader in READERS:
+        if reader.matches(columns):
+            return _validate(reader.convert(frame, origin), origin, require_labels)
+    expected = "; ".join(
+        f"{reader.name}: {', '.join(sorted(reader.required | reader.label_columns))}" for reader in READERS
+    )
+    raise DataFormatError(f"{origin}: columns {sorted(columns)} match no known STS format. Expected one of: {expected}.")
+
+
+def read_sts_file(path: str | Path, require_labels: bool = True) -> datasets.Dataset:
+    """Read one STS file (KLUE JSON, competition CSV, KorSTS TSV or plain CSV) into the hf_sts schema.
+
+    Returns:
+        A `datasets.Dataset` with the features `STS_FEATURES`, rows in file order. Unlabeled files (allowed when
+        `require_labels=False`) get `label` NaN and `binary_label` -1.
+
+    Raises:
+        DataFormatError: naming the file, and the row or column, when the file is missing or malformed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file (relative paths are read from the current directory).")
+    frame = to_sts_frame(_read_table(path), str(path), require_labels=require_labels)
+    return datasets.Dataset.from_pandas(frame, features=STS_FEATURES, preserve_index=False)
+
+
+def load_sts_datasets(
+    train_file: str | None = None,
+    validation_file: str | None = None,
+    test_file: str | None = None,
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    validation_split_percentage: float | None = 5,
+    seed: int = 42,
+) -> datasets.DatasetDict:
+    """Load the splits a run needs, as a `DatasetDict` with the keys `train`, `validation`, `test` (those present).
+
+    Files take precedence over `dataset_name` split by split. `dataset_name` goes through `datasets.load_dataset`
+    (e.g. `dataset_name="klue", dataset_config_name="sts"`; needs network access or a local copy). When there is
+    training data but no validation data, `validation_split_percentage` percent of train (shuffled with `seed`)
+    becomes the validation split.
+
+    Raises:
+        DataFormatError: for a missing or malformed file or split.
+    """
+    splits: dict[str, datasets.Dataset] = {}
+    if dataset_name is not None:
+        hub = datasets.load_dataset(dataset_name, dataset_config_name)
+        for split, data in hub.items():
+            origin = f"{dataset_name}/{dataset_config_name or 'default'} [{split}]"
+            frame = pd.json_normalize(data.to_list())
+            require_labels = split != "test"
+            splits[split] = datasets.Dataset.from_pandas(
+                to_sts_frame(frame, origin, require_labels), features=STS_FEATURES, preserve_index=False
+            )
+    for split, path in (("train", train_file), ("validation", validation_file), ("test", test_file)):
+        if path is not None:
+            splits[split] = read_sts_file(path, require_labels=split != "test")
+    if "train" in splits and "validation" not in splits and validation_split_percentage:
+        carved = splits["train"].train_test_split(test_size=validation_split_percentage / 100, seed=seed)
+        splits["train"], splits["validation"] = carved["train"], carved["test"]
+    return datasets.DatasetDict(splits)
+
+
+def add_swapped_pairs(dataset: datasets.Dataset) -> datasets.Dataset:
+    """Append every pair with `sentence1` and `sentence2` exchanged (ids get the suffix `-swapped`).
+
+    STS is symmetric, so this doubles the training data for free; a cross-encoder reads the two orders differently.
+    """
+    swapped = dataset.map(
+        lambda batch: {
+            "id": [f"{id_}-swapped" for id_ in batch["id"]],
+            "sentence1": batch["sentence2"],
+            "sentence2": batch["sentence1"],
+        },
+        batched=True,
+        desc="Adding swapped pairs",
+    )
+    return datasets.concatenate_datasets([dataset, swapped])

@@ -1,0 +1,134 @@
+"""Regression losses for STS, in one registry.
+
+A recipe names its loss with `loss` (one name, or several joined by `+`, e.g. `"l1+huber"`) and weighs the parts
+with `loss_weights`. Every loss maps predicted scores and gold scores, both of shape `(batch,)` on the 0.0–5.0
+scale, to a scalar: the mean over the batch, so `StsTrainer` can rescale it for gradient accumulation.
+"""
+
+import torch
+from torch import nn
+
+
+LOSSES: dict[str, type[nn.Module]] = {}
+
+
+def register_loss(name: str):
+    """Class decorator that adds a loss to `LOSSES` under `name`.
+
+    A loss is an `nn.Module` built as `Loss(**options)` from the keyword arguments `build_loss` passes (currently
+    `huber_delta`); it must accept and ignore options it does not use.
+
+    Raises:
+        ValueError: if `name` is already registered or contains `+` (the separator of combined losses).
+    """
+
+    def decorator(cls: type[nn.Module]) -> type[nn.Module]:
+        if "+" in name:
+            raise ValueError(f"Loss names cannot contain '+', got {name!r}.")
+        if name in LOSSES:
+            raise ValueError(f"A loss named {name!r} is already registered ({LOSSES[name].__name__}).")
+        LOSSES[name] = cls
+        return cls
+
+    return decorator
+
+
+@register_loss("mse")
+class MSELoss(nn.Module):
+    """Mean squared error: `mean((s - y)^2)` over the batch."""
+
+    def __init__(self, **options):
+        super().__init__()
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(scores, labels)
+
+
+@register_loss("l1")
+class L1Loss(nn.Module):
+    """Mean absolute error: `mean(|s - y|)` over the batch."""
+
+    def __init__(self, **options):
+        super().__init__()
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.l1_loss(scores, labels)
+
+
+@register_loss("huber")
+class HuberLoss(nn.Module):
+    """Huber loss (Huber 1964): per pair `0.5 * d^2` where `|d| <= delta`, else `delta * (|d| - 0.5 * delta)`,
+    with `d = s - y`, averaged over the batch.
+
+    Args:
+        huber_delta (`float`, defaults to `1.0`): the point, in score units, where the loss turns from quadratic to
+            linear.
+    """
+
+    def __init__(self, huber_delta: float = 1.0, **options):
+        super().__init__()
+        self.delta = huber_delta
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.huber_loss(scores, labels, delta=self.delta)
+
+
+class CombinedLoss(nn.Module):
+    """Weighted sum of registered losses: `sum_i w_i * loss_i(s, y)`.
+
+    `components` maps each part's name to its value on the last batch (detached), for logging.
+    """
+
+    def __init__(self, losses: dict[str, nn.Module], weights: list[float]):
+        super().__init__()
+        self.losses = nn.ModuleDict(losses)
+        self.weights = list(weights)
+        self.components: dict[str, float] = {}
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        parts = {name: loss(scores, labels) for name, loss in self.losses.items()}
+        self.components = {name: value.detach().item() for name, value in parts.items()}
+        return sum(weight * value for weight, value in zip(self.weights, parts.values()))
+
+
+def parse_loss_names(loss: str) -> list[str]:
+    """Split a loss spec such as `"l1+huber"` into registered names.
+
+    Raises:
+        ValueError: naming the unknown part and listing the registered losses, or on a repeated part.
+    """
+    names = [part.strip() for part in loss.split("+")]
+    for name in names:
+        if name not in LOSSES:
+            raise ValueError(f"Unknown loss {name!r} in `loss={loss!r}`; registered losses: {sorted(LOSSES)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"`loss={loss!r}` names a loss twice; give each once and weigh it with `loss_weights`.")
+    return names
+
+
+def build_loss(loss: str, loss_weights: list[float] | None = None, **options) -> nn.Module:
+    """Build the loss a recipe names.
+
+    Args:
+        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`) or several joined by `+` (`"l1+huber"`,
+            the seeds' best).
+        loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when omitted.
+        **options: passed to every part (`huber_delta`).
+
+    Returns:
+        A module mapping `(scores, labels)`, both `(batch,)`, to a scalar mean loss; a [`CombinedLoss`] when `loss`
+        has several parts or weights.
+
+    Raises:
+        ValueError: on an unknown name, or when `loss_weights` does not have one weight per part.
+    """
+    names = parse_loss_names(loss)
+    if loss_weights is None:
+        loss_weights = [1.0] * len(names)
+    if len(loss_weights) != len(names):
+        raise ValueError(
+            f"`loss_weights` has {len(loss_weights)} weights but `loss={loss!r}` has {len(names)} parts."
+        )
+    if len(names) == 1 and loss_weights[0] == 1.0:
+        return LOSSES[names[0]](**options)
+    return CombinedLoss({name: LOSSES[name](**options) for name in names}, loss_weights)
