@@ -329,3 +329,61 @@ def add_swapped_pairs(dataset: datasets.Dataset) -> datasets.Dataset:
         desc="Adding swapped pairs",
     )
     return datasets.concatenate_datasets([dataset, swapped])
+
+
+def tokenize_pairs(
+    dataset: datasets.Dataset, tokenizer, max_seq_length: int, num_proc: int | None = None
+) -> datasets.Dataset:
+    """Encode each pair as one sequence for a cross-encoder, without padding (batches are padded dynamically).
+
+    Returns:
+        A dataset with the tokenizer's model inputs (`input_ids`, `attention_mask`, and `token_type_ids` where the
+        tokenizer makes them), plus `labels` (float scores) and `binary_labels` (0/1) when the split is labeled.
+    """
+    labeled = not np.isnan(dataset["label"]).any()
+
+    def encode(batch):
+        encoded = tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_seq_length)
+        if labeled:
+            encoded["labels"] = batch["label"]
+            encoded["binary_labels"] = batch["binary_label"]
+        return encoded
+
+    return dataset.map(
+        encode, batched=True, num_proc=num_proc, remove_columns=dataset.column_names, desc="Tokenizing pairs"
+    )
+
+
+def write_predictions(dataset: datasets.Dataset, predictions: np.ndarray, path: str | Path) -> pd.DataFrame:
+    """Write `id,source,sentence1,sentence2,label,prediction` (predictions clipped to [0, 5]) to a CSV file.
+
+    Args:
+        dataset: the split in the hf_sts schema, in the order the predictions were made.
+        predictions: scores of shape `(len(dataset),)`.
+
+    Raises:
+        ValueError: if the number of predictions differs from the number of rows.
+    """
+    from .metrics import clip_scores
+
+    if len(predictions) != len(dataset):
+        raise ValueError(f"{len(predictions)} predictions for {len(dataset)} rows of {path}.")
+    frame = dataset.select_columns(["id", "source", "sentence1", "sentence2", "label"]).to_pandas()
+    frame["prediction"] = clip_scores(predictions)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def write_submission(dataset: datasets.Dataset, predictions: np.ndarray, path: str | Path) -> pd.DataFrame:
+    """Write exactly `id,target` (predictions clipped to [0, 5]), one row per test pair in input order.
+
+    Raises:
+        ValueError: if the number of predictions differs from the number of rows.
+    """
+    from .metrics import clip_scores
+
+    if len(predictions) != len(dataset):
+        raise ValueError(f"{len(predictions)} predictions for {len(dataset)} rows of {path}.")
+    frame = pd.DataFrame({"id": dataset["id"], "target": clip_scores(predictions)})
+    frame.to_csv(path, index=False)
+    return frame

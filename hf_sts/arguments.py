@@ -1,0 +1,367 @@
+"""The arguments of an hf_sts run, and the recipe parser.
+
+A recipe is a flat JSON object whose keys are the fields of [`ModelArguments`], [`DataArguments`] and
+[`StsTrainingArguments`] (a `transformers.TrainingArguments` subclass). Command-line `--key value` or `--key=value`
+(the form `wandb sweep` agents pass) override it.
+"""
+
+import difflib
+import json
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import HfArgumentParser, TrainingArguments
+
+
+
+class RecipeError(ValueError):
+    """A recipe or command line hf_sts cannot use: the message names the file or flag and the key."""
+
+
+@dataclass
+class ModelArguments:
+    """Which backbone to fine-tune (or build from scratch), its tokenizer, and the regression head.
+
+    Model:
+        model_name_or_path (`str`, *optional*): Hub id or local path of a pretrained encoder; from scratch if unset.
+        model_type (`str`, *optional*): backbone type to build from scratch (`bert`, `roberta`, `electra`, ...).
+        config_overrides (`str`, *optional*): `key=value,...` applied to the from-scratch config (run_mlm.py style).
+        tokenizer_name (`str`, *optional*): tokenizer to load; without it and without a pretrained model, a
+            WordPiece tokenizer of `tokenizer_vocab_size` is trained on the training sentences.
+
+    Head:
+        head (`str`, defaults to `"cls"`), head_hidden_sizes (`list[int]`, defaults to `[512, 256]`),
+        head_dropout (`float`, *optional*), head_activation (`str`, defaults to `"tanh"`): see
+        [`StsCrossEncoderConfig`].
+    """
+
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id (e.g. klue/roberta-large) or local path of the pretrained encoder to fine-tune, or of an "
+            "hf_sts checkpoint to continue from. Leave unset to train from scratch with `model_type`."
+        },
+    )
+    model_type: str | None = field(
+        default=None,
+        metadata={"help": "Backbone type to build from scratch when `model_name_or_path` is unset (bert, roberta, ...)."},
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": "Overrides of the from-scratch backbone config, as in transformers' run_mlm.py: "
+            "'hidden_size=128,num_hidden_layers=2,num_attention_heads=2,intermediate_size=512'."
+        },
+    )
+    tokenizer_name: str | None = field(
+        default=None,
+        metadata={"help": "Tokenizer to load, if not the one of `model_name_or_path`."},
+    )
+    tokenizer_vocab_size: int = field(
+        default=8000,
+        metadata={
+            "help": "Vocabulary size of the WordPiece tokenizer trained on the training sentences when there is no "
+            "pretrained tokenizer (from-scratch runs)."
+        },
+    )
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "Where to store models and tokenizers downloaded from the Hub."}
+    )
+    model_revision: str = field(
+        default="main", metadata={"help": "Branch, tag or commit of `model_name_or_path` on the Hub."}
+    )
+    token: str | None = field(
+        default=None,
+        metadata={"help": "Hub token for private models; defaults to the one stored by `hf auth login`."},
+    )
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={"help": "Allow a backbone whose code lives on the Hub. Only for repositories you trust."},
+    )
+    head: str = field(
+        default="cls",
+        metadata={"help": "Regression head: 'cls' (dropout -> linear on the first token) or 'mlp'."},
+    )
+    head_hidden_sizes: list[int] = field(
+        default_factory=lambda: [512, 256],
+        metadata={"help": "Hidden widths of the 'mlp' head, input side first (the seeds' best: 512 256)."},
+    )
+    head_dropout: float | None = field(
+        default=None,
+        metadata={"help": "Dropout before each linear layer of the head; defaults to the backbone's dropout."},
+    )
+    head_activation: str = field(
+        default="tanh", metadata={"help": "Activation inside the 'mlp' head (any transformers ACT2FN key)."}
+    )
+
+    def __post_init__(self):
+        if self.model_name_or_path is None and self.model_type is None:
+            raise RecipeError("Set `model_name_or_path` (a pretrained encoder) or `model_type` (train from scratch).")
+        if self.model_name_or_path is not None and self.config_overrides is not None:
+            raise RecipeError("`config_overrides` only applies to from-scratch models; unset `model_name_or_path`.")
+
+    def head_config(self) -> dict[str, Any]:
+        """The [`StsCrossEncoderConfig`] head settings of this run."""
+        return {
+            "head": self.head,
+            "head_hidden_sizes": self.head_hidden_sizes,
+            "head_dropout": self.head_dropout,
+            "head_activation": self.head_activation,
+        }
+
+
+@dataclass
+class DataArguments:
+    """Which data to train, validate and predict on, and how to encode it.
+
+    Data:
+        train_file / validation_file / test_file (`str`, *optional*): CSV, TSV or JSON files in any format of
+            `hf_sts.data.READERS`; test files may lack labels.
+        dataset_name / dataset_config_name (`str`, *optional*): a `datasets` dataset, e.g. `klue` / `sts`.
+
+    Preprocessing:
+        max_seq_length (`int`, defaults to `128`): pairs longer than this are truncated (longest sentence first).
+        add_swapped_pairs (`bool`, defaults to `False`): also train on every pair with its sentences swapped.
+    """
+
+    dataset_name: str | None = field(
+        default=None, metadata={"help": "Dataset on the Hub, loaded with datasets.load_dataset (e.g. klue)."}
+    )
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "Configuration of `dataset_name` (e.g. sts)."}
+    )
+    train_file: str | None = field(default=None, metadata={"help": "Training data file (.csv, .tsv, .json, .jsonl)."})
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Validation data file; eval_* metrics and eval_predictions.csv come from it."}
+    )
+    test_file: str | None = field(
+        default=None, metadata={"help": "Test data file, labels optional; predictions go to submission.csv."}
+    )
+    validation_split_percentage: float = field(
+        default=5,
+        metadata={"help": "Percent of train held out for validation when no validation data is given (0 = none)."},
+    )
+    max_seq_length: int = field(
+        default=128,
+        metadata={"help": "Maximum tokens of a pair after tokenization; longer pairs are truncated. Batches are "
+        "padded dynamically to their longest pair."},
+    )
+    add_swapped_pairs: bool = field(
+        default=False,
+        metadata={"help": "Also train on every training pair with sentence1 and sentence2 swapped."},
+    )
+    max_train_samples: int | None = field(
+        default=None, metadata={"help": "Truncate the training set to this many pairs (debugging, quick runs)."}
+    )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Truncate the validation set to this many pairs."}
+    )
+    preprocessing_num_workers: int | None = field(
+        default=None, metadata={"help": "Processes for tokenization (datasets.map num_proc)."}
+    )
+
+    def __post_init__(self):
+        if self.dataset_name is None and self.train_file is None and self.test_file is None:
+            raise RecipeError("Give data: `train_file` (and `validation_file`, `test_file`) or `dataset_name`.")
+        if not 0 <= self.validation_split_percentage < 100:
+            raise RecipeError(
+                f"`validation_split_percentage` must be in [0, 100), got {self.validation_split_percentage}."
+            )
+
+
+@dataclass
+class StsTrainingArguments(TrainingArguments):
+    """`transformers.TrainingArguments` plus the loss of [`hf_sts.StsTrainer`].
+
+    Loss:
+        loss (`str`, defaults to `"mse"`): a name of `hf_sts.losses.LOSSES` or several joined by `+`
+            (`"l1+huber"`, the seeds' best).
+        loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when unset.
+        huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units.
+
+    Defaults that differ from `TrainingArguments`: `metric_for_best_model="pearson"` (so `greater_is_better` is
+    true), `label_names=["labels", "binary_labels"]`, `eval_strategy="epoch"` and `save_strategy="epoch"`,
+    `logging_strategy="epoch"`, `save_total_limit=1`, and `do_train` / `do_eval` / `do_predict` left unset, meaning
+    "when that split is there" (false turns a step off).
+
+    Launched distributed (`WORLD_SIZE > 1`) on a machine without CUDA, the run uses the `gloo` backend on the CPU
+    (`ddp_backend="gloo"`, `use_cpu=True`) unless `ddp_backend` is set.
+    """
+
+    loss: str = field(
+        default="mse",
+        metadata={"help": "Loss: l1, mse, huber, or parts joined by '+' such as l1+huber (weighted by loss_weights)."},
+    )
+    loss_weights: list[float] | None = field(
+        default=None, metadata={"help": "One weight per part of `loss` (default: 1.0 each)."}
+    )
+    huber_delta: float = field(
+        default=1.0, metadata={"help": "Delta of the Huber loss: quadratic below, linear above (score units)."}
+    )
+    metric_for_best_model: str | None = field(
+        default="pearson",
+        metadata={"help": "Metric that picks the best checkpoint: pearson, spearmanr, f1, mse or mae."},
+    )
+    label_names: list[str] | None = field(
+        default_factory=lambda: ["labels", "binary_labels"],
+        metadata={"help": "Input keys holding the targets: the 0-5 scores and the binary labels for F1."},
+    )
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: 'no', 'steps' or 'epoch'."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint: 'no', 'steps', 'epoch', 'best'."})
+    logging_strategy: str = field(default="epoch", metadata={"help": "When to log: 'no', 'steps' or 'epoch'."})
+    save_total_limit: int | None = field(
+        default=1, metadata={"help": "Keep at most this many checkpoints in output_dir (the best is always kept)."}
+    )
+    do_train: bool | None = field(
+        default=None, metadata={"help": "Train (default: when there is training data; false to skip)."}
+    )
+    do_eval: bool | None = field(
+        default=None, metadata={"help": "Evaluate on the validation data (default: when there is some)."}
+    )
+    do_predict: bool | None = field(
+        default=None, metadata={"help": "Predict the test data into submission.csv (default: with a test_file)."}
+    )
+
+    def __post_init__(self):
+        from .losses import build_loss
+
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if distributed and self.ddp_backend is None and not torch.cuda.is_available():
+            self.ddp_backend = "gloo"
+            self.use_cpu = True
+        super().__post_init__()
+        build_loss(self.loss, self.loss_weights, huber_delta=self.huber_delta)  # raises on a bad loss spec
+
+
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, StsTrainingArguments)
+
+
+class _ArgparseError(RecipeError):
+    """An argparse error (wrong type, missing value), re-raised instead of printing usage and exiting."""
+
+
+class _RaisingParser(HfArgumentParser):
+    def error(self, message: str):
+        raise _ArgparseError(message)
+
+
+def make_parser() -> HfArgumentParser:
+    """The parser of a run's arguments: [`ModelArguments`], [`DataArguments`], [`StsTrainingArguments`]."""
+    return _RaisingParser(ARGUMENT_CLASSES, prog="hf_sts/run.py", usage="%(prog)s [RECIPE.json] [--key value ...]")
+
+
+def recipe_keys() -> set[str]:
+    """Every key a recipe may hold: the field names of the three argument classes."""
+    return {f.name for cls in ARGUMENT_CLASSES for f in fields(cls) if f.init}
+
+
+def _unknown_key_error(origin: str, key: str) -> RecipeError:
+    close = difflib.get_close_matches(key, recipe_keys(), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return RecipeError(
+        f"{origin}: unknown key {key!r}.{hint} Keys are the fields of ModelArguments, DataArguments and "
+        "StsTrainingArguments (see `hf_sts/run.py --help`)."
+    )
+
+
+def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a recipe: a flat JSON object of argument names to values.
+
+    Raises:
+        RecipeError: if the file is missing, is not a JSON object, or holds an unknown key (named, with the closest
+            valid key).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: no such recipe file.")
+    try:
+        recipe = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise RecipeError(f"{path}: not valid JSON ({error}).") from None
+    if not isinstance(recipe, dict):
+        raise RecipeError(f"{path}: a recipe must be a JSON object of key: value, got {type(recipe).__name__}.")
+    for key in recipe:
+        if key not in recipe_keys():
+            raise _unknown_key_error(str(path), key)
+    return recipe
+
+
+def _to_tokens(recipe: dict[str, Any]) -> list[str]:
+    """Turn recipe values into command-line tokens, so the recipe goes through argparse's type checks."""
+    tokens = []
+    for key, value in recipe.items():
+        if value is None or value == []:
+            continue
+        tokens.append(f"--{key}")
+        if isinstance(value, bool):
+            tokens.append(str(value).lower())
+        elif isinstance(value, list):
+            tokens.extend(json.dumps(item) if isinstance(item, dict) else str(item) for item in value)
+        elif isinstance(value, dict):
+            tokens.append(json.dumps(value))
+        else:
+            tokens.append(str(value))
+    return tokens
+
+
+def _flag_key(token: str) -> str:
+    key = token[2:].split("=", 1)[0]
+    return key[3:] if key.startswith("no_") and key[3:] in recipe_keys() else key
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, StsTrainingArguments, dict]:
+    """Parse `[RECIPE.json] [--key value ...]` into the run's arguments.
+
+    Returns:
+        `(model_args, data_args, training_args, recipe)`, where `recipe` is the recipe file's keys updated with the
+        command-line overrides (the run's effective recipe, saved as `recipe.json`).
+
+    Raises:
+        RecipeError: naming the recipe file or the command line, and the key, for an unknown key or a value of the
+            wrong type.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    recipe: dict[str, Any] = {}
+    if argv and not argv[0].startswith("-"):
+        recipe_path = argv.pop(0)
+        recipe = load_recipe(recipe_path)
+        parser = make_parser()
+        parser.set_defaults(**{key: None for key, value in recipe.items() if value is None})
+        try:
+            parser.parse_known_args(_to_tokens(recipe))
+        except _ArgparseError as error:
+            raise RecipeError(f"{recipe_path}: {error}") from None
+    flags = [token for token in argv if token.startswith("--")]
+    for token in flags:
+        if _flag_key(token) not in recipe_keys():
+            raise _unknown_key_error("command line", token[2:].split("=", 1)[0])
+    parser = make_parser()
+    parser.set_defaults(**{key: value for key, value in recipe.items() if value is None or value == []})
+    try:
+        model_args, data_args, training_args, remaining = parser.parse_args_into_dataclasses(
+            args=_to_tokens(recipe) + argv, return_remaining_strings=True
+        )
+    except _ArgparseError as error:
+        raise RecipeError(f"command line: {error}") from None
+    if remaining:
+        raise RecipeError(f"command line: unexpected arguments {remaining}; use --key value.")
+    effective = dict(recipe)
+    parsed = {**vars(model_args), **vars(data_args), **training_args.to_dict()}
+    for token in flags:
+        key = _flag_key(token)
+        effective[key] = _plain(parsed[key])
+    return model_args, data_args, training_args, effective
+

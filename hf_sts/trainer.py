@@ -1,0 +1,92 @@
+"""`StsTrainer`: a `transformers.Trainer` that owns the STS losses."""
+
+import torch
+from torch import nn
+from transformers import Trainer
+
+from .losses import CombinedLoss, build_loss
+
+
+class StsTrainer(Trainer):
+    """`transformers.Trainer` for hf_sts models, with the regression loss chosen by the training arguments.
+
+    The loss comes from `args.loss` / `args.loss_weights` / `args.huber_delta` (see `hf_sts.losses`) unless
+    `loss_fn` is given. Batches carry `labels` (gold scores, `(batch,)`, 0.0–5.0) and optionally `binary_labels`
+    (`(batch,)`, 0/1, for F1); the model's `logits` `(batch,)` are the predicted scores.
+
+    The loss is normalised over the whole accumulated batch: the trainer passes `num_items_in_batch` (pairs across
+    gradient-accumulation steps, and across processes when `average_tokens_across_devices`), and each micro-batch
+    contributes `mean_loss * batch_size / num_items_in_batch`, so gradient accumulation and DDP give the same update
+    as one large batch. With a combined loss, each part is also logged (`loss_l1`, `loss_huber`, ...).
+
+    Args:
+        loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean.
+        *args, **kwargs: as for `transformers.Trainer`; `args` should be `hf_sts.StsTrainingArguments`.
+    """
+
+    loss_is_scaled_for_ga = True
+
+    def __init__(self, *args, loss_fn: nn.Module | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if loss_fn is None:
+            loss_fn = build_loss(self.args.loss, self.args.loss_weights, huber_delta=self.args.huber_delta)
+        self.loss_fn = loss_fn
+        # Makes the Trainer count `num_items_in_batch` over the accumulated batch and pass it to `compute_loss`.
+        self.model_accepts_loss_kwargs = True
+        self._component_sums: dict[str, float] = {}
+        self._component_steps = 0
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ):
+        """Score the batch and compute the loss against `inputs["labels"]`.
+
+        Returns:
+            The scalar loss, or `(loss, outputs)` with `return_outputs=True`.
+
+        Raises:
+            ValueError: if the batch has no `labels`.
+        """
+        if "labels" not in inputs:
+            raise ValueError("StsTrainer: the batch has no `labels`; training and evaluation data need gold scores.")
+        labels = inputs.pop("labels")
+        inputs.pop("binary_labels", None)
+        outputs = model(**inputs)
+        scores = outputs.logits.float()
+        loss = self.loss_fn(scores, labels.to(scores.dtype))
+        if model.training:
+            self._record_components()
+            if num_items_in_batch is not None:
+                loss = loss * labels.numel() / num_items_in_batch
+                if self.args.average_tokens_across_devices:
+                    loss = loss * self.accelerator.num_processes
+            else:
+                loss = loss / self.current_gradient_accumulation_steps
+        return (loss, outputs) if return_outputs else loss
+
+    def _record_components(self):
+        if isinstance(self.loss_fn, CombinedLoss):
+            for name, value in self.loss_fn.components.items():
+                self._component_sums[name] = self._component_sums.get(name, 0.0) + value
+            self._component_steps += 1
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Add the mean of each part of a combined loss since the last log to training logs."""
+        if "loss" in logs and self._component_steps:
+            for name, total in self._component_sums.items():
+                logs[f"loss_{name}"] = round(total / self._component_steps, 4)
+            self._component_sums, self._component_steps = {}, 0
+        super().log(logs, start_time)
+
+    def create_model_card(self, **kwargs) -> None:
+        """Write the hf_sts model card (`README.md`) into `args.output_dir` (main process only); `push_to_hub`
+        calls this before uploading. Keyword arguments of `Trainer.create_model_card` are accepted and ignored: the
+        card is rendered from the run's `recipe.json` and `all_results.json`."""
+        if self.is_world_process_zero():
+            from .model_card import write_model_card
+
+            write_model_card(self.args.output_dir)
