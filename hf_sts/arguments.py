@@ -18,7 +18,6 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 
-
 class RecipeError(ValueError):
     """A recipe or command line hf_sts cannot use: the message names the file or flag and the key."""
 
@@ -49,7 +48,9 @@ class ModelArguments:
     )
     model_type: str | None = field(
         default=None,
-        metadata={"help": "Backbone type to build from scratch when `model_name_or_path` is unset (bert, roberta, ...)."},
+        metadata={
+            "help": "Backbone type to build from scratch when `model_name_or_path` is unset (bert, roberta, ...)."
+        },
     )
     config_overrides: str | None = field(
         default=None,
@@ -148,8 +149,10 @@ class DataArguments:
     )
     max_seq_length: int = field(
         default=128,
-        metadata={"help": "Maximum tokens of a pair after tokenization; longer pairs are truncated. Batches are "
-        "padded dynamically to their longest pair."},
+        metadata={
+            "help": "Maximum tokens of a pair after tokenization; longer pairs are truncated. Batches are "
+            "padded dynamically to their longest pair."
+        },
     )
     add_swapped_pairs: bool = field(
         default=False,
@@ -212,7 +215,9 @@ class StsTrainingArguments(TrainingArguments):
         metadata={"help": "Input keys holding the targets: the 0-5 scores and the binary labels for F1."},
     )
     eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: 'no', 'steps' or 'epoch'."})
-    save_strategy: str = field(default="epoch", metadata={"help": "When to save a checkpoint: 'no', 'steps', 'epoch', 'best'."})
+    save_strategy: str = field(
+        default="epoch", metadata={"help": "When to save a checkpoint: 'no', 'steps', 'epoch', 'best'."}
+    )
     logging_strategy: str = field(default="epoch", metadata={"help": "When to log: 'no', 'steps' or 'epoch'."})
     save_total_limit: int | None = field(
         default=1, metadata={"help": "Keep at most this many checkpoints in output_dir (the best is always kept)."}
@@ -364,4 +369,3 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
         key = _flag_key(token)
         effective[key] = _plain(parsed[key])
     return model_args, data_args, training_args, effective
-

@@ -28,7 +28,13 @@ from .modeling_sts import StsCrossEncoderModel
 logger = logging.getLogger(__name__)
 
 
-SPECIAL_TOKENS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}
+SPECIAL_TOKENS = {
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+    "cls_token": "[CLS]",
+    "sep_token": "[SEP]",
+    "mask_token": "[MASK]",
+}
 
 
 def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) -> PreTrainedTokenizerFast:
@@ -103,7 +109,9 @@ def load_tokenizer(
     if name is not None:
         return AutoTokenizer.from_pretrained(name, trust_remote_code=model_args.trust_remote_code, **hub_kwargs)
     if train_sentences is None:
-        raise RecipeError("A from-scratch run trains its tokenizer on `train_file`: give training data or `tokenizer_name`.")
+        raise RecipeError(
+            "A from-scratch run trains its tokenizer on `train_file`: give training data or `tokenizer_name`."
+        )
     with training_args.main_process_first(desc="training the WordPiece tokenizer"):
         if training_args.process_index == 0:
             tokenizer = train_wordpiece_tokenizer(train_sentences, model_args.tokenizer_vocab_size)

@@ -68,9 +68,7 @@ class StsCrossEncoderConfig(PreTrainedConfig):
         if self.head_dropout is not None and not 0.0 <= self.head_dropout < 1.0:
             raise ValueError(f"`head_dropout` must be in [0, 1), got {self.head_dropout}.")
         if self.head_activation not in ACT2FN:
-            raise ValueError(
-                f"`head_activation` must be one of {sorted(ACT2FN)}, got {self.head_activation!r}."
-            )
+            raise ValueError(f"`head_activation` must be one of {sorted(ACT2FN)}, got {self.head_activation!r}.")
 
     @property
     def hidden_size(self) -> int:

@@ -1,7 +1,7 @@
 """Readers that turn every supported STS data format into one schema, as a `datasets.DatasetDict`.
 
-Schema (`STS_FEATURES`): `id` (str), `source` (str), `sentence1` (str), `sentence2` (str), `label` (float, 0.0–5.0,
-missing in unlabeled test files) and `binary_label` (int, 0 or 1).
+Schema (`STS_FEATURES`): `id` (str), `source` (str), `sentence1` (str), `sentence2` (str), `label` (float, 0.0–5.0;
+`None` in unlabeled test files) and `binary_label` (int, 0 or 1; -1 in unlabeled test files).
 
 Formats live in one registry, `READERS`, tried in order; each recognises a format by its columns:
 
@@ -179,7 +179,9 @@ def _read_table(path: Path) -> pd.DataFrame:
             if isinstance(records, dict) and isinstance(records.get("data"), list):
                 records = records["data"]
         else:
-            raise DataFormatError(f"{path}: unsupported file extension {suffix!r}; expected .csv, .tsv, .json or .jsonl.")
+            raise DataFormatError(
+                f"{path}: unsupported file extension {suffix!r}; expected .csv, .tsv, .json or .jsonl."
+            )
     except (pd.errors.ParserError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DataFormatError(f"{path}: cannot be parsed as {suffix[1:].upper()}: {error}") from None
     if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
@@ -212,7 +214,10 @@ def _validate(frame: pd.DataFrame, origin: str, require_labels: bool) -> pd.Data
         labels = pd.Series(np.nan, index=frame.index)
     else:
         if missing.any():
-            fail(int(np.argmax(missing.to_numpy())), "the label is missing; every training or validation pair needs one.")
+            fail(
+                int(np.argmax(missing.to_numpy())),
+                "the label is missing; every training or validation pair needs one.",
+            )
         labels = pd.to_numeric(raw_labels, errors="coerce")
         bad = labels.isna() | (labels < SCORE_MIN) | (labels > SCORE_MAX)
         if bad.any():
@@ -256,7 +261,9 @@ def to_sts_frame(frame: pd.DataFrame, origin: str, require_labels: bool = True) 
     expected = "; ".join(
         f"{reader.name}: {', '.join(sorted(reader.required | reader.label_columns))}" for reader in READERS
     )
-    raise DataFormatError(f"{origin}: columns {sorted(columns)} match no known STS format. Expected one of: {expected}.")
+    raise DataFormatError(
+        f"{origin}: columns {sorted(columns)} match no known STS format. Expected one of: {expected}."
+    )
 
 
 def read_sts_file(path: str | Path, require_labels: bool = True) -> datasets.Dataset:
@@ -264,7 +271,7 @@ def read_sts_file(path: str | Path, require_labels: bool = True) -> datasets.Dat
 
     Returns:
         A `datasets.Dataset` with the features `STS_FEATURES`, rows in file order. Unlabeled files (allowed when
-        `require_labels=False`) get `label` NaN and `binary_label` -1.
+        `require_labels=False`) get `label` `None` and `binary_label` -1.
 
     Raises:
         DataFormatError: naming the file, and the row or column, when the file is missing or malformed.
@@ -340,7 +347,7 @@ def tokenize_pairs(
         A dataset with the tokenizer's model inputs (`input_ids`, `attention_mask`, and `token_type_ids` where the
         tokenizer makes them), plus `labels` (float scores) and `binary_labels` (0/1) when the split is labeled.
     """
-    labeled = not np.isnan(dataset["label"]).any()
+    labeled = all(label is not None for label in dataset["label"])
 
     def encode(batch):
         encoded = tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_seq_length)

@@ -88,7 +88,7 @@ class CombinedLoss(nn.Module):
     def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         parts = {name: loss(scores, labels) for name, loss in self.losses.items()}
         self.components = {name: value.detach().item() for name, value in parts.items()}
-        return sum(weight * value for weight, value in zip(self.weights, parts.values()))
+        return sum(weight * value for weight, value in zip(self.weights, parts.values(), strict=True))
 
 
 def parse_loss_names(loss: str) -> list[str]:
@@ -126,9 +126,7 @@ def build_loss(loss: str, loss_weights: list[float] | None = None, **options) ->
     if loss_weights is None:
         loss_weights = [1.0] * len(names)
     if len(loss_weights) != len(names):
-        raise ValueError(
-            f"`loss_weights` has {len(loss_weights)} weights but `loss={loss!r}` has {len(names)} parts."
-        )
+        raise ValueError(f"`loss_weights` has {len(loss_weights)} weights but `loss={loss!r}` has {len(names)} parts.")
     if len(names) == 1 and loss_weights[0] == 1.0:
         return LOSSES[names[0]](**options)
     return CombinedLoss({name: LOSSES[name](**options) for name in names}, loss_weights)

@@ -105,12 +105,16 @@ def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> Mod
         eval_results=eval_results or None,
     )
     metrics_rows = [
-        f"| {key} | {value:.4f} |" for key, value in sorted(results.items()) if key.startswith("eval_") and isinstance(value, float)
+        f"| {key} | {value:.4f} |"
+        for key, value in sorted(results.items())
+        if key.startswith("eval_") and isinstance(value, float)
     ]
     if recipe.get("model_name_or_path"):
         base_model_text = f"[{recipe['model_name_or_path']}](https://huggingface.co/{recipe['model_name_or_path']})"
     else:
-        base_model_text = f"none: trained from scratch (`{recipe.get('model_type')}`, `{recipe.get('config_overrides')}`)"
+        base_model_text = (
+            f"none: trained from scratch (`{recipe.get('model_type')}`, `{recipe.get('config_overrides')}`)"
+        )
     training_files = [recipe[key] for key in ("train_file", "dataset_name") if recipe.get(key)]
     training_data = f"Trained on {', '.join(f'`{item}`' for item in training_files) or 'unspecified data'}"
     if dataset:

@@ -75,7 +75,7 @@ class MlpHead(nn.Module):
         super().__init__()
         widths = [config.hidden_size, *config.head_hidden_sizes]
         layers: list[nn.Module] = []
-        for width_in, width_out in zip(widths[:-1], widths[1:]):
+        for width_in, width_out in zip(widths[:-1], widths[1:], strict=True):
             layers += [
                 nn.Dropout(config.resolved_head_dropout),
                 nn.Linear(width_in, width_out),
@@ -102,6 +102,8 @@ class StsCrossEncoderModel(StsPreTrainedModel):
     """A cross-encoder for STS: the backbone reads `[CLS] sentence1 [SEP] sentence2 [SEP]` as one sequence and the
     regression head maps its token states to one similarity score per pair, trained on the 0.0–5.0 scale.
 
+    The backbone's pooler (BERT, RoBERTa), if any, is removed: heads read the token states.
+
     The model computes no loss: `hf_sts.StsTrainer` owns the losses (see `hf_sts.losses`). Scores are not clipped;
     clip to [0, 5] when writing them out.
 
@@ -119,6 +121,10 @@ class StsCrossEncoderModel(StsPreTrainedModel):
         if config.head not in HEADS:
             raise ValueError(f"Unknown head {config.head!r}; registered heads: {sorted(HEADS)}.")
         self.backbone = backbone if backbone is not None else AutoModel.from_config(config.backbone_config)
+        if getattr(self.backbone, "pooler", None) is not None:
+            # The head reads the token states; the backbone's pooler would be dead weight (and unused parameters
+            # make DDP search for them every step), so it is neither kept nor saved.
+            self.backbone.pooler = None
         self.head = HEADS[config.head](config)
         self.post_init()
 

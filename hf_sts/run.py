@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     from hf_sts.trainer import StsTrainer
 
     model_args, data_args, training_args, recipe = parse_args(argv)
-    logging.basicConfig(format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", handlers=[logging.StreamHandler(sys.stdout)])
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", handlers=[logging.StreamHandler(sys.stdout)]
+    )
     log_level = training_args.get_process_log_level()
     for library_logger in (logger, logging.getLogger("hf_sts")):
         library_logger.setLevel(log_level)

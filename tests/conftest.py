@@ -1,0 +1,102 @@
+"""Shared fixtures: real Korean pairs from `../shared/data`, a WordPiece tokenizer trained on them with `tokenizers`,
+and tiny backbones (hidden 32, 2 layers) built from configs in code, as transformers' own tests do."""
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import CONFIG_MAPPING
+
+from hf_sts import StsCrossEncoderConfig, StsCrossEncoderModel
+from hf_sts.build import train_wordpiece_tokenizer
+from hf_sts.data import read_sts_file
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+KLUE_TRAIN = SHARED_DATA / "klue-sts" / "klue-sts-v1.1_train.csv"
+KLUE_DEV = SHARED_DATA / "klue-sts" / "klue-sts-v1.1_dev.json"
+KORSTS = SHARED_DATA / "korsts"
+
+# Tiny stand-ins of each backbone family the recipes use (the sizes of transformers' model tests).
+TINY_BACKBONES = {
+    "bert": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 37},
+    "roberta": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 37},
+    "electra": {
+        "hidden_size": 32,
+        "embedding_size": 16,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 37,
+    },
+}
+
+
+def tiny_backbone_config(model_type: str, tokenizer, **overrides):
+    """A tiny backbone config of `model_type` sized for `tokenizer`, with dropout off so outputs are exact."""
+    config = CONFIG_MAPPING[model_type](
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        max_position_embeddings=160,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        **TINY_BACKBONES[model_type],
+    )
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not KLUE_DEV.is_file():
+        pytest.fail(f"Real data missing: {SHARED_DATA} must sit beside the repository (see README).")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def klue_dev(shared_data):
+    return read_sts_file(KLUE_DEV)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(klue_dev):
+    """A WordPiece tokenizer of 600 tokens trained on the KLUE-STS dev sentences."""
+    return train_wordpiece_tokenizer(klue_dev["sentence1"][:] + klue_dev["sentence2"][:], vocab_size=600)
+
+
+@pytest.fixture(scope="session")
+def _tiny_models(tokenizer):
+    torch.manual_seed(0)
+    return {
+        (model_type, head): StsCrossEncoderModel(
+            StsCrossEncoderConfig(
+                backbone_config=tiny_backbone_config(model_type, tokenizer).to_dict(),
+                head=head,
+                head_hidden_sizes=[16, 8],
+            )
+        ).eval()
+        for model_type in TINY_BACKBONES
+        for head in ("cls", "mlp")
+    }
+
+
+@pytest.fixture
+def tiny_model(_tiny_models):
+    """`tiny_model(model_type="bert", head="cls")`: a deep copy of a session-built tiny cross-encoder."""
+
+    def make(model_type: str = "bert", head: str = "cls") -> StsCrossEncoderModel:
+        return copy.deepcopy(_tiny_models[(model_type, head)])
+
+    return make
+
+
+def run_python(code: str, *args: str, cwd: Path = REPO_ROOT, block_hf_sts: bool = False, timeout: int = 600):
+    """Run `code` in a fresh Python process; with `block_hf_sts`, `import hf_sts` fails in it."""
+    prelude = "import sys; sys.modules['hf_sts'] = None\n" if block_hf_sts else ""
+    return subprocess.run(
+        [sys.executable, "-c", prelude + code, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )

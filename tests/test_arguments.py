@@ -1,0 +1,105 @@
+import json
+
+import pytest
+
+from hf_sts.arguments import RecipeError, load_recipe, parse_args, recipe_keys
+
+from .conftest import REPO_ROOT
+
+
+RECIPES = sorted((REPO_ROOT / "recipes").glob("*.json"))
+
+
+@pytest.fixture
+def recipe(tmp_path):
+    path = tmp_path / "recipe.json"
+    path.write_text(
+        json.dumps(
+            {
+                "model_type": "bert",
+                "train_file": "train.csv",
+                "learning_rate": 1e-3,
+                "loss": "l1+huber",
+                "loss_weights": [1.0, 0.5],
+                "head": "mlp",
+                "head_hidden_sizes": [64, 32],
+                "output_dir": str(tmp_path / "out"),
+                "report_to": "none",
+                "tokenizer_name": None,
+            }
+        )
+    )
+    return path
+
+
+def test_recipe_values_and_overrides(recipe):
+    model_args, data_args, training_args, effective = parse_args(
+        [
+            str(recipe),
+            "--learning_rate=0.01",
+            "--num_train_epochs",
+            "2",
+            "--add_swapped_pairs",
+            "--head_hidden_sizes",
+            "8",
+        ]
+    )
+    assert model_args.head == "mlp" and model_args.head_hidden_sizes == [8]
+    assert training_args.learning_rate == 0.01 and training_args.num_train_epochs == 2.0
+    assert training_args.loss == "l1+huber" and training_args.loss_weights == [1.0, 0.5]
+    assert data_args.add_swapped_pairs is True and data_args.train_file == "train.csv"
+    assert training_args.metric_for_best_model == "pearson" and training_args.greater_is_better is True
+    # The effective recipe is the file updated with the overrides, ready to be saved as recipe.json.
+    assert effective["learning_rate"] == 0.01 and effective["num_train_epochs"] == 2.0
+    assert effective["head_hidden_sizes"] == [8] and effective["loss_weights"] == [1.0, 0.5]
+    json.dumps(effective)
+
+
+def test_unknown_key_in_recipe_names_file_and_key(recipe, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**json.loads(recipe.read_text()), "learnig_rate": 1e-3}))
+    with pytest.raises(RecipeError, match=r"bad\.json: unknown key 'learnig_rate'\. Did you mean 'learning_rate'\?"):
+        parse_args([str(bad)])
+
+
+def test_unknown_key_on_command_line(recipe):
+    with pytest.raises(RecipeError, match=r"command line: unknown key 'epochs'"):
+        parse_args([str(recipe), "--epochs=3"])
+
+
+def test_wrong_type_names_file_and_key(recipe, tmp_path):
+    bad = tmp_path / "typed.json"
+    bad.write_text(json.dumps({**json.loads(recipe.read_text()), "learning_rate": "fast"}))
+    with pytest.raises(RecipeError, match=r"typed\.json: argument --learning_rate.*invalid float value: 'fast'"):
+        parse_args([str(bad)])
+    with pytest.raises(RecipeError, match=r"command line: argument --num_train_epochs.*invalid float value: 'many'"):
+        parse_args([str(recipe), "--num_train_epochs", "many"])
+
+
+def test_bad_loss_and_non_object_recipe(recipe, tmp_path):
+    with pytest.raises(ValueError, match=r"Unknown loss 'l2'.*registered losses: \['huber', 'l1', 'mse'\]"):
+        parse_args([str(recipe), "--loss", "l2"])
+    with pytest.raises(ValueError, match=r"`loss_weights` has 1 weights but `loss='l1\+huber'` has 2 parts"):
+        parse_args([str(recipe), "--loss_weights", "1"])
+    listing = tmp_path / "list.json"
+    listing.write_text("[1, 2]")
+    with pytest.raises(RecipeError, match=r"list\.json: a recipe must be a JSON object"):
+        load_recipe(listing)
+
+
+def test_every_help_is_written():
+    from dataclasses import fields
+
+    from hf_sts.arguments import ARGUMENT_CLASSES
+
+    for cls in ARGUMENT_CLASSES:
+        for f in fields(cls):
+            if f.init:
+                assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=[path.name for path in RECIPES])
+def test_shipped_recipes_parse(path):
+    recipe = load_recipe(path)
+    assert set(recipe) <= recipe_keys()
+    parse_args([str(path), "--output_dir", "unused"])

@@ -1,0 +1,133 @@
+import json
+
+import pandas as pd
+import pytest
+
+from hf_sts.data import DataFormatError, add_swapped_pairs, load_sts_datasets, read_sts_file, tokenize_pairs
+
+from .conftest import KLUE_DEV, KLUE_TRAIN, KORSTS
+
+
+@pytest.mark.parametrize(
+    ("path", "rows", "first_id"),
+    [
+        (KLUE_TRAIN, 11_668, "klue-sts-v1.1_train-0"),
+        (KLUE_DEV, 519, "klue-sts-v1_dev_00000"),
+        (KORSTS / "sts-train.tsv", 5_749, "MSRvid-2012test-0001"),
+        (KORSTS / "sts-dev.tsv", 1_500, "MSRvid-2012test-0000"),
+        (KORSTS / "sts-test.tsv", 1_379, "MSRvid-2012test-0024"),
+    ],
+)
+def test_readers_on_real_files(shared_data, path, rows, first_id):
+    dataset = read_sts_file(path)
+    assert len(dataset) == rows
+    assert dataset.column_names == ["id", "source", "sentence1", "sentence2", "label", "binary_label"]
+    assert dataset[0]["id"] == first_id
+    labels = dataset["label"][:]
+    assert min(labels) >= 0.0 and max(labels) <= 5.0
+    assert set(dataset["binary_label"][:]) == {0, 1}
+    assert len(set(dataset["id"][:])) == rows
+
+
+def test_klue_json_keeps_official_labels(klue_dev):
+    raw = json.loads(KLUE_DEV.read_text(encoding="utf-8"))
+    for item, row in zip(raw, klue_dev, strict=True):
+        assert row["label"] == item["labels"]["real-label"]
+        assert row["binary_label"] == item["labels"]["binary-label"]
+        assert row["source"] == item["source"]
+
+
+def test_csv_binary_label_rebuilt_from_label(shared_data):
+    dataset = read_sts_file(KLUE_TRAIN)
+    for row in dataset.select(range(200)):
+        assert row["binary_label"] == int(row["label"] >= 3.0)
+
+
+def _competition_frame(klue_dev, rows=6, labeled=True):
+    frame = klue_dev.select(range(rows)).to_pandas()
+    out = pd.DataFrame(
+        {
+            "id": [f"boostcamp-sts-v1-test-{i:03d}" for i in range(rows)],
+            "source": frame["source"],
+            "sentence_1": frame["sentence1"],
+            "sentence_2": frame["sentence2"],
+        }
+    )
+    if labeled:
+        out["label"] = frame["label"].round(1)
+        out["binary-label"] = frame["binary_label"]
+    return out
+
+
+def test_competition_csv_train_and_unlabeled_test(tmp_path, klue_dev):
+    _competition_frame(klue_dev).to_csv(tmp_path / "train.csv", index=False)
+    _competition_frame(klue_dev, labeled=False).to_csv(tmp_path / "test.csv", index=False)
+    train = read_sts_file(tmp_path / "train.csv")
+    assert train["id"][:] == [f"boostcamp-sts-v1-test-{i:03d}" for i in range(6)]
+    assert train["sentence1"][:] == klue_dev["sentence1"][:6]
+    test = read_sts_file(tmp_path / "test.csv", require_labels=False)
+    assert test["label"][:] == [None] * 6
+    assert test["binary_label"][:] == [-1] * 6
+    with pytest.raises(DataFormatError, match=r"test\.csv: row 1 .*label is missing"):
+        read_sts_file(tmp_path / "test.csv", require_labels=True)
+
+
+def test_validation_split_percentage_and_limits(shared_data):
+    splits = load_sts_datasets(train_file=str(KLUE_DEV), validation_split_percentage=10, seed=1)
+    assert len(splits["validation"]) == 52 and len(splits["train"]) == 519 - 52
+    assert not set(splits["train"]["id"][:]) & set(splits["validation"]["id"][:])
+    assert "validation" not in load_sts_datasets(train_file=str(KLUE_DEV), validation_split_percentage=0)
+
+
+def test_swapped_pairs_and_tokenization(klue_dev, tokenizer):
+    small = klue_dev.select(range(4))
+    doubled = add_swapped_pairs(small)
+    assert len(doubled) == 8
+    assert doubled[4]["sentence1"] == small[0]["sentence2"] and doubled[4]["label"] == small[0]["label"]
+    encoded = tokenize_pairs(doubled, tokenizer, max_seq_length=64)
+    assert set(encoded.column_names) == {"input_ids", "token_type_ids", "attention_mask", "labels", "binary_labels"}
+    assert len({len(ids) for ids in encoded["input_ids"]}) > 1  # no padding to a fixed length
+    assert encoded["labels"][:] == doubled["label"][:]
+    truncated = tokenize_pairs(doubled, tokenizer, max_seq_length=8)
+    assert {len(ids) for ids in truncated["input_ids"]} == {8}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "sentence1,sentence2,label\n가,나,3.0\n다,라,high\n",
+            r"bad\.csv: row 2 .*label 'high' is not a number in \[0\.0, 5\.0\]",
+        ),
+        ("sentence1,sentence2,label\n가,나,3.0\n다,라,7\n", r"bad\.csv: row 2 .*label '7' is not a number"),
+        ("sentence1,sentence2,label\n가,나,3.0\n다,,1\n", r"bad\.csv: row 2 .*`sentence2` is empty"),
+        (
+            "text_a,text_b,score\n가,나,3\n",
+            r"bad\.csv: columns \['score', 'text_a', 'text_b'\] match no known STS format",
+        ),
+        (
+            "id,source,sentence_1,sentence_2,label,binary-label\nx,s,가,나,1,0\nx,s,다,라,2,0\n",
+            r"bad\.csv: row 2 .*id 'x' occurs more than once",
+        ),
+        (
+            "id,source,sentence_1,sentence_2,label,binary-label\na,s,가,나,1,0\nb,s,다,라,4,yes\n",
+            r"bad\.csv: row 2 .*binary label 'yes' is not 0 or 1",
+        ),
+    ],
+)
+def test_broken_files_name_file_row_and_problem(tmp_path, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataFormatError, match=message):
+        read_sts_file(path)
+
+
+def test_missing_and_unsupported_files(tmp_path):
+    with pytest.raises(DataFormatError, match=r"nope\.csv: no such file"):
+        read_sts_file(tmp_path / "nope.csv")
+    (tmp_path / "data.xlsx").write_text("x")
+    with pytest.raises(DataFormatError, match=r"data\.xlsx: unsupported file extension"):
+        read_sts_file(tmp_path / "data.xlsx")
+    (tmp_path / "data.json").write_text('{"sentence1": "a"}')
+    with pytest.raises(DataFormatError, match=r"data\.json: expected a JSON list of objects"):
+        read_sts_file(tmp_path / "data.json")

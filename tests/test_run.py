@@ -1,0 +1,239 @@
+"""End-to-end runs of hf_sts/run.py on real KLUE-STS data, as a user launches them."""
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from transformers import AutoModel, AutoTokenizer
+
+from hf_sts import StsCrossEncoderModel
+from hf_sts.data import read_sts_file
+
+from .conftest import KLUE_DEV, KLUE_TRAIN, REPO_ROOT, run_python
+
+
+QUICKSTART = "recipes/quickstart.json"
+# A one-layer backbone and a small vocabulary: enough to exercise every step in seconds.
+TINY = [
+    "--config_overrides",
+    "hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64,max_position_embeddings=128",
+    "--tokenizer_vocab_size=500",
+    "--num_train_epochs=1",
+    "--add_swapped_pairs=false",
+]
+
+
+def launch(*args: str, launcher: tuple[str, ...] = (sys.executable,), timeout: int = 900):
+    result = subprocess.run(
+        [*launcher, "hf_sts/run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    return result
+
+
+def accelerate(*options: str) -> tuple[str, ...]:
+    return (sys.executable, "-m", "accelerate.commands.launch", *options)
+
+
+@pytest.fixture(scope="session")
+def quickstart(tmp_path_factory, shared_data):
+    """The quickstart recipe exactly as shipped (only `output_dir` changed)."""
+    output_dir = tmp_path_factory.mktemp("quickstart")
+    result = launch(QUICKSTART, "--output_dir", str(output_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output_dir, result.stdout
+
+
+def _predict(model, tokenizer, frame, batch_size=64):
+    scores = []
+    for start in range(0, len(frame), batch_size):
+        rows = frame.iloc[start : start + batch_size]
+        batch = tokenizer(
+            list(rows.sentence1),
+            list(rows.sentence2),
+            padding=True,
+            truncation=True,
+            max_length=128,
+            return_tensors="pt",
+        )
+        with torch.no_grad():
+            scores.append(model(**batch).logits.clamp(0, 5))
+    return torch.cat(scores).numpy()
+
+
+@pytest.mark.slow
+def test_quickstart_beats_noise_floor(quickstart):
+    output_dir, stdout = quickstart
+    results = json.loads((output_dir / "all_results.json").read_text())
+    # Under no correlation, Pearson r over 519 pairs has a standard deviation of about 0.044; a constant predictor
+    # gives NaN. 0.30 is far out of reach of both.
+    assert results["eval_pearson"] > 0.30
+    assert "eval_pearson" in stdout
+    assert results["eval_samples"] == 519
+
+
+@pytest.mark.slow
+def test_quickstart_outputs(quickstart):
+    output_dir, _ = quickstart
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "configuration_sts.py",
+        "modeling_sts.py",
+        "recipe.json",
+        "all_results.json",
+        "eval_predictions.csv",
+        "README.md",
+    ):
+        assert (output_dir / name).is_file(), name
+    results = json.loads((output_dir / "all_results.json").read_text())
+    assert {"eval_pearson", "eval_spearmanr", "eval_f1", "eval_mse", "eval_mae", "train_runtime"} <= set(results)
+    predictions = pd.read_csv(output_dir / "eval_predictions.csv")
+    assert list(predictions.columns) == ["id", "source", "sentence1", "sentence2", "label", "prediction"]
+    assert list(predictions.id) == read_sts_file(KLUE_DEV)["id"][:]
+    assert predictions.prediction.between(0, 5).all()
+    # The metrics in all_results.json are those of the written predictions.
+    assert np.corrcoef(predictions.prediction, predictions.label)[0, 1] == pytest.approx(
+        results["eval_pearson"], abs=1e-6
+    )
+
+    card = ModelCard.load(output_dir / "README.md")
+    assert "{{" not in card.text and "}}" not in card.text
+    assert card.data.language == "ko"
+    metrics = {m["type"]: m["value"] for m in card.data.to_dict()["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["pearsonr"] == pytest.approx(results["eval_pearson"])
+
+
+@pytest.mark.slow
+def test_quickstart_reloads_with_equal_predictions(quickstart):
+    output_dir, _ = quickstart
+    expected = pd.read_csv(output_dir / "eval_predictions.csv")
+    model = AutoModel.from_pretrained(output_dir).eval()
+    assert isinstance(model, StsCrossEncoderModel)
+    scores = _predict(model, AutoTokenizer.from_pretrained(output_dir), expected)
+    np.testing.assert_allclose(scores, expected.prediction, atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+def test_quickstart_reloads_without_hf_sts(quickstart):
+    output_dir, _ = quickstart
+    code = (
+        "import sys, torch, pandas as pd\n"
+        "from transformers import AutoModel, AutoTokenizer\n"
+        "folder = sys.argv[1]\n"
+        "model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "rows = pd.read_csv(folder + '/eval_predictions.csv').head(48)\n"
+        "batch = tokenizer(list(rows.sentence1), list(rows.sentence2), padding=True, truncation=True,"
+        " max_length=128, return_tensors='pt')\n"
+        "with torch.no_grad():\n"
+        "    scores = model(**batch).logits.clamp(0, 5)\n"
+        "print(float((scores - torch.tensor(rows.prediction.values)).abs().max()))\n"
+        "print(type(model).__module__)\n"
+    )
+    result = run_python(code, str(output_dir), block_hf_sts=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    max_difference, module = result.stdout.split()
+    assert float(max_difference) < 1e-5
+    assert module.startswith("transformers_modules")
+
+
+def _competition_csv(dataset, path, with_labels=True, id_prefix="comp"):
+    frame = dataset.to_pandas()
+    out = pd.DataFrame(
+        {
+            # Ids deliberately out of sorted order: output rows must follow the input order.
+            "id": [f"{id_prefix}-{(i * 7919) % 10007:05d}" for i in range(len(frame))],
+            "source": frame.source,
+            "sentence_1": frame.sentence1,
+            "sentence_2": frame.sentence2,
+        }
+    )
+    if with_labels:
+        out["label"] = frame.label.round(1)
+        out["binary-label"] = frame.binary_label
+    out.to_csv(path, index=False)
+    return out
+
+
+def test_competition_csvs_with_unlabeled_test(tmp_path, shared_data):
+    train = read_sts_file(KLUE_TRAIN).select(range(400))
+    dev = read_sts_file(KLUE_DEV)
+    _competition_csv(train, tmp_path / "train.csv", id_prefix="train")
+    _competition_csv(dev.select(range(60)), tmp_path / "dev.csv", id_prefix="dev")
+    test = _competition_csv(dev.select(range(60, 100)), tmp_path / "test.csv", with_labels=False, id_prefix="test")
+    output_dir = tmp_path / "out"
+    result = launch(
+        QUICKSTART,
+        "--train_file",
+        str(tmp_path / "train.csv"),
+        "--validation_file",
+        str(tmp_path / "dev.csv"),
+        "--test_file",
+        str(tmp_path / "test.csv"),
+        "--output_dir",
+        str(output_dir),
+        *TINY,
+        launcher=accelerate("--num_processes", "1"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    submission = pd.read_csv(output_dir / "submission.csv")
+    assert list(submission.columns) == ["id", "target"]
+    assert list(submission.id) == list(test.id)
+    assert submission.target.between(0, 5).all()
+    assert len(pd.read_csv(output_dir / "eval_predictions.csv")) == 60
+
+
+def test_two_process_ddp_on_cpu(tmp_path, shared_data):
+    """`accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine: real DDP over gloo."""
+    output_dir = tmp_path / "ddp"
+    result = launch(
+        QUICKSTART,
+        "--output_dir",
+        str(output_dir),
+        "--max_train_samples=256",
+        "--per_device_train_batch_size=16",
+        *TINY,
+        launcher=accelerate("--multi_gpu", "--num_processes", "2"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    state = json.loads((output_dir / "trainer_state.json").read_text())
+    # 256 pairs, 16 per process and step: 8 steps with two processes sharing the data (16 if each trained alone).
+    assert state["global_step"] == 8
+    assert [path.name for path in output_dir.glob("checkpoint-*")] == ["checkpoint-8"]
+    predictions = pd.read_csv(output_dir / "eval_predictions.csv")
+    assert len(predictions) == 519 and predictions.id.is_unique
+    assert "eval_pearson" in json.loads((output_dir / "all_results.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("recipe", "extra", "message"),
+    [
+        ({"epochs": 3}, [], r"bad\.json: unknown key 'epochs'"),
+        ({}, ["--learnin_rate=0.1"], r"command line: unknown key 'learnin_rate'. Did you mean 'learning_rate'\?"),
+        ({"train_file": "missing.csv"}, [], r"missing\.csv: no such file"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path, recipe, extra, message):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({**json.loads((REPO_ROOT / QUICKSTART).read_text()), **recipe}))
+    result = subprocess.run(
+        ["hf-sts", "train", str(path), "--output_dir", str(tmp_path / "out"), *extra],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("hf_sts: error:")]
+    assert len(error_lines) == 1
+    assert re.search(message, error_lines[0]), error_lines[0]
+    assert not (tmp_path / "out" / "config.json").exists()

@@ -1,0 +1,84 @@
+import copy
+
+import pytest
+import torch
+from transformers import DataCollatorWithPadding
+
+from hf_sts.arguments import StsTrainingArguments
+from hf_sts.data import tokenize_pairs
+from hf_sts.trainer import StsTrainer
+
+
+def _trainer(model, tokenizer, dataset, tmp_path, **overrides):
+    settings = {
+        "output_dir": str(tmp_path),
+        "report_to": "none",
+        "eval_strategy": "no",
+        "save_strategy": "no",
+        "logging_strategy": "steps",
+        "logging_steps": 1,
+        "learning_rate": 1e-2,
+        "max_steps": 1,
+        "train_sampling_strategy": "sequential",
+        "use_cpu": True,
+    }
+    args = StsTrainingArguments(**{**settings, **overrides})
+    return StsTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+    )
+
+
+@pytest.fixture
+def train_pairs(klue_dev, tokenizer):
+    return tokenize_pairs(klue_dev.select(range(8)), tokenizer, max_seq_length=64)
+
+
+def test_gradient_accumulation_matches_one_large_batch(tiny_model, tokenizer, train_pairs, tmp_path):
+    model = tiny_model("bert", "mlp")
+    one_batch = copy.deepcopy(model)
+    accumulated = copy.deepcopy(model)
+    _trainer(one_batch, tokenizer, train_pairs, tmp_path / "a", loss="l1+huber", per_device_train_batch_size=8).train()
+    _trainer(
+        accumulated,
+        tokenizer,
+        train_pairs,
+        tmp_path / "b",
+        loss="l1+huber",
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=2,
+    ).train()
+    changed = 0
+    for (name, before), after_one, after_acc in zip(
+        model.named_parameters(), one_batch.parameters(), accumulated.parameters(), strict=True
+    ):
+        torch.testing.assert_close(after_acc, after_one, atol=1e-6, rtol=1e-5, msg=name)
+        changed += not torch.equal(before, after_one)
+    assert changed == sum(1 for _ in model.parameters())  # every parameter was trained
+
+
+def test_loss_value_and_components_are_logged(tiny_model, tokenizer, train_pairs, tmp_path):
+    model = tiny_model("bert", "cls")
+    batch = DataCollatorWithPadding(tokenizer)([train_pairs[i] for i in range(8)])
+    with torch.no_grad():
+        scores = model(**{k: v for k, v in batch.items() if k not in ("labels", "binary_labels")}).logits
+    l1 = (scores - batch["labels"]).abs().mean().item()
+    huber = torch.nn.functional.huber_loss(scores, batch["labels"].float()).item()
+    trainer = _trainer(
+        model,
+        tokenizer,
+        train_pairs,
+        tmp_path,
+        loss="l1+huber",
+        loss_weights=[1.0, 2.0],
+        per_device_train_batch_size=8,
+        learning_rate=1e-12,
+    )
+    trainer.train()
+    logged = next(entry for entry in trainer.state.log_history if "loss" in entry)
+    assert logged["loss_l1"] == pytest.approx(l1, abs=1e-4)
+    assert logged["loss_huber"] == pytest.approx(huber, abs=1e-4)
+    assert logged["loss"] == pytest.approx(l1 + 2 * huber, abs=1e-3)
