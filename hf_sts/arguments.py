@@ -244,6 +244,8 @@ class StsTrainingArguments(TrainingArguments):
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, StsTrainingArguments)
+# Recipe keys holding credentials: used by the run, never written to recipe.json or a model card.
+SECRET_KEYS = ("token", "hub_token")
 
 
 class _ArgparseError(RecipeError):
@@ -315,7 +317,7 @@ def _to_tokens(recipe: dict[str, Any]) -> list[str]:
 
 
 def _flag_key(token: str) -> str:
-    key = token[2:].split("=", 1)[0]
+    key = token[2:].split("=", 1)[0].replace("-", "_")
     return key[3:] if key.startswith("no_") and key[3:] in recipe_keys() else key
 
 
@@ -332,7 +334,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
 
     Returns:
         `(model_args, data_args, training_args, recipe)`, where `recipe` is the recipe file's keys updated with the
-        command-line overrides (the run's effective recipe, saved as `recipe.json`).
+        command-line overrides (the run's effective recipe, saved as `recipe.json`), without the secrets of
+        `SECRET_KEYS`.
 
     Raises:
         RecipeError: naming the recipe file or the command line, and the key, for an unknown key or a value of the
@@ -349,7 +352,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
             parser.parse_known_args(_to_tokens(recipe))
         except _ArgparseError as error:
             raise RecipeError(f"{recipe_path}: {error}") from None
-    flags = [token for token in argv if token.startswith("--")]
+    flags = [token for token in argv if token.startswith("--") and token != "--help"]
     for token in flags:
         if _flag_key(token) not in recipe_keys():
             raise _unknown_key_error("command line", token[2:].split("=", 1)[0])
@@ -368,4 +371,6 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     for token in flags:
         key = _flag_key(token)
         effective[key] = _plain(parsed[key])
+    for key in SECRET_KEYS:
+        effective.pop(key, None)
     return model_args, data_args, training_args, effective

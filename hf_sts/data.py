@@ -25,7 +25,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from .metrics import BINARY_THRESHOLD, SCORE_MAX, SCORE_MIN
+from .metrics import BINARY_THRESHOLD, SCORE_MAX, SCORE_MIN, clip_scores
 
 
 STS_FEATURES = datasets.Features(
@@ -371,8 +371,6 @@ def write_predictions(dataset: datasets.Dataset, predictions: np.ndarray, path: 
     Raises:
         ValueError: if the number of predictions differs from the number of rows.
     """
-    from .metrics import clip_scores
-
     if len(predictions) != len(dataset):
         raise ValueError(f"{len(predictions)} predictions for {len(dataset)} rows of {path}.")
     frame = dataset.select_columns(["id", "source", "sentence1", "sentence2", "label"]).to_pandas()
@@ -387,8 +385,6 @@ def write_submission(dataset: datasets.Dataset, predictions: np.ndarray, path: s
     Raises:
         ValueError: if the number of predictions differs from the number of rows.
     """
-    from .metrics import clip_scores
-
     if len(predictions) != len(dataset):
         raise ValueError(f"{len(predictions)} predictions for {len(dataset)} rows of {path}.")
     frame = pd.DataFrame({"id": dataset["id"], "target": clip_scores(predictions)})

@@ -41,11 +41,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     logging.basicConfig(
         format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", handlers=[logging.StreamHandler(sys.stdout)]
     )
+    # Library logs at the level the arguments ask for (WARNING by default); hf_sts' own progress notes at INFO on
+    # the main process, as the transformers example scripts do.
     log_level = training_args.get_process_log_level()
-    for library_logger in (logger, logging.getLogger("hf_sts")):
-        library_logger.setLevel(log_level)
     datasets.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.set_verbosity(log_level)
+    logger.setLevel(logging.INFO if training_args.should_log else log_level)
     set_seed(training_args.seed)
 
     raw = load_sts_datasets(
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     model = build_model(model_args, data_args, tokenizer)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
-    logger.info("Parameters: %d trainable of %d (%.2f%%).", trainable, total, 100 * trainable / total)
+    logger.info("Parameters: %s trainable of %s (%.2f%%).", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
 
     with training_args.main_process_first(desc="tokenizing"):
         encoded = {
@@ -121,9 +122,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if main_process:
             write_submission(raw["test"], output.predictions, os.path.join(training_args.output_dir, "submission.csv"))
     trainer.save_metrics("all", metrics, combined=False)
-    trainer.create_model_card()
-    if training_args.push_to_hub:
-        trainer.push_to_hub()
+    if do_train:
+        trainer.create_model_card()
+        if training_args.push_to_hub:
+            trainer.push_to_hub()
     return metrics
 
 

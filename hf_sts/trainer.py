@@ -2,6 +2,7 @@
 
 import torch
 from torch import nn
+from torch.utils.data import SequentialSampler
 from transformers import Trainer
 
 from .losses import CombinedLoss, build_loss
@@ -18,6 +19,9 @@ class StsTrainer(Trainer):
     gradient-accumulation steps, and across processes when `average_tokens_across_devices`), and each micro-batch
     contributes `mean_loss * batch_size / num_items_in_batch`, so gradient accumulation and DDP give the same update
     as one large batch. With a combined loss, each part is also logged (`loss_l1`, `loss_huber`, ...).
+
+    Evaluation and prediction always follow the dataset's row order (see `_get_eval_sampler`), also when training
+    batches are length-grouped, so predictions can be written next to their ids.
 
     Args:
         loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean.
@@ -67,6 +71,18 @@ class StsTrainer(Trainer):
             else:
                 loss = loss / self.current_gradient_accumulation_steps
         return (loss, outputs) if return_outputs else loss
+
+    def _get_eval_sampler(self, eval_dataset):
+        """Evaluate and predict in dataset order, always.
+
+        `transformers.Trainer` also length-groups evaluation batches, in a random order, when
+        `train_sampling_strategy="group_by_length"`; its predictions then no longer follow the rows of the dataset,
+        and files written from them would pair each id with another pair's score. Single-process runs read the
+        dataset sequentially; distributed runs shard it in order and gather the shards back in order (Accelerate).
+        """
+        if eval_dataset is None:
+            return None
+        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
     def _record_components(self):
         if isinstance(self.loss_fn, CombinedLoss):

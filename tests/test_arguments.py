@@ -37,7 +37,7 @@ def test_recipe_values_and_overrides(recipe):
         [
             str(recipe),
             "--learning_rate=0.01",
-            "--num_train_epochs",
+            "--num-train-epochs",
             "2",
             "--add_swapped_pairs",
             "--head_hidden_sizes",
@@ -53,6 +53,14 @@ def test_recipe_values_and_overrides(recipe):
     assert effective["learning_rate"] == 0.01 and effective["num_train_epochs"] == 2.0
     assert effective["head_hidden_sizes"] == [8] and effective["loss_weights"] == [1.0, 0.5]
     json.dumps(effective)
+
+
+def test_effective_recipe_drops_secrets(recipe, tmp_path):
+    with_token = tmp_path / "token.json"
+    with_token.write_text(json.dumps({**json.loads(recipe.read_text()), "hub_token": "hf_secret_in_file"}))
+    model_args, _, training_args, effective = parse_args([str(with_token), "--token", "hf_secret_on_cli"])
+    assert training_args.hub_token == "hf_secret_in_file" and model_args.token == "hf_secret_on_cli"
+    assert "hf_secret" not in json.dumps(effective)
 
 
 def test_unknown_key_in_recipe_names_file_and_key(recipe, tmp_path):

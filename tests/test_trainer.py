@@ -1,8 +1,10 @@
 import copy
 
+import numpy as np
 import pytest
 import torch
 from transformers import DataCollatorWithPadding
+from transformers.modeling_outputs import SequenceClassifierOutput
 
 from hf_sts.arguments import StsTrainingArguments
 from hf_sts.data import tokenize_pairs
@@ -82,3 +84,28 @@ def test_loss_value_and_components_are_logged(tiny_model, tokenizer, train_pairs
     assert logged["loss_l1"] == pytest.approx(l1, abs=1e-4)
     assert logged["loss_huber"] == pytest.approx(huber, abs=1e-4)
     assert logged["loss"] == pytest.approx(l1 + 2 * huber, abs=1e-3)
+
+
+class LengthScorer(torch.nn.Module):
+    """Scores a pair by its number of tokens: any reordering of predictions shows."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, input_ids, attention_mask, **kwargs):
+        return SequenceClassifierOutput(logits=self.scale * attention_mask.sum(-1).float())
+
+
+def test_predictions_follow_row_order_with_length_grouped_training(tokenizer, klue_dev, tmp_path):
+    encoded = tokenize_pairs(klue_dev.select(range(64)), tokenizer, max_seq_length=128)
+    trainer = _trainer(
+        LengthScorer(),
+        tokenizer,
+        encoded,
+        tmp_path,
+        train_sampling_strategy="group_by_length",
+        per_device_eval_batch_size=8,
+    )
+    predictions = trainer.predict(encoded).predictions
+    np.testing.assert_array_equal(predictions, [len(ids) for ids in encoded["input_ids"]])
