@@ -81,17 +81,33 @@ def register_reader(name: str, required: set[str], label_columns: set[str] = fro
     return decorator
 
 
-def _labels(frame: pd.DataFrame, column: str) -> pd.Series:
-    if column not in frame:
-        return pd.Series(np.nan, index=frame.index)
-    return frame[column]
-
-
-def _binary_labels(frame: pd.DataFrame, column: str | None, labels: pd.Series) -> pd.Series:
-    if column is not None and column in frame:
-        return frame[column]
-    numeric = pd.to_numeric(labels, errors="coerce")
-    return (numeric >= BINARY_THRESHOLD).astype(int).where(numeric.notna(), -1)
+def _to_schema(
+    frame: pd.DataFrame,
+    id: str,
+    source: str,
+    sentence1: str,
+    sentence2: str,
+    label: str,
+    binary_label: str | None = None,
+) -> pd.DataFrame:
+    """Pick the schema's columns out of `frame` by name. A missing `label` column gives NaN labels (unlabeled test
+    data); a missing `binary_label` column is rebuilt as `label >= 3.0` (-1 where there is no label)."""
+    labels = frame[label] if label in frame else pd.Series(np.nan, index=frame.index)
+    if binary_label is not None and binary_label in frame:
+        binary = frame[binary_label]
+    else:
+        numeric = pd.to_numeric(labels, errors="coerce")
+        binary = (numeric >= BINARY_THRESHOLD).astype(int).where(numeric.notna(), -1)
+    return pd.DataFrame(
+        {
+            "id": frame[id],
+            "source": frame[source],
+            "sentence1": frame[sentence1],
+            "sentence2": frame[sentence2],
+            "label": labels,
+            "binary_label": binary,
+        }
+    )
 
 
 @register_reader(
@@ -101,17 +117,7 @@ def _binary_labels(frame: pd.DataFrame, column: str | None, labels: pd.Series) -
 )
 def _from_klue(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     # KLUE scores Pearson on the unrounded `real-label` (the train CSV's `label`); `label` is it rounded to 0.1.
-    labels = _labels(frame, "labels.real-label")
-    return pd.DataFrame(
-        {
-            "id": frame["guid"],
-            "source": frame["source"],
-            "sentence1": frame["sentence1"],
-            "sentence2": frame["sentence2"],
-            "label": labels,
-            "binary_label": _binary_labels(frame, "labels.binary-label", labels),
-        }
-    )
+    return _to_schema(frame, "guid", "source", "sentence1", "sentence2", "labels.real-label", "labels.binary-label")
 
 
 @register_reader(
@@ -120,47 +126,23 @@ def _from_klue(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     label_columns={"label", "binary-label"},
 )
 def _from_competition(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
-    labels = _labels(frame, "label")
-    return pd.DataFrame(
-        {
-            "id": frame["id"],
-            "source": frame["source"],
-            "sentence1": frame["sentence_1"],
-            "sentence2": frame["sentence_2"],
-            "label": labels,
-            "binary_label": _binary_labels(frame, "binary-label", labels),
-        }
-    )
+    return _to_schema(frame, "id", "source", "sentence_1", "sentence_2", "label", "binary-label")
 
 
 @register_reader("korsts", required={"genre", "filename", "year", "id", "score", "sentence1", "sentence2"})
 def _from_korsts(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "id": frame["filename"].astype(str) + "-" + frame["year"].astype(str) + "-" + frame["id"].astype(str),
-            "source": frame["genre"],
-            "sentence1": frame["sentence1"],
-            "sentence2": frame["sentence2"],
-            "label": frame["score"],
-            "binary_label": _binary_labels(frame, None, frame["score"]),
-        }
-    )
+    frame = frame.assign(pair_id=frame["filename"] + "-" + frame["year"] + "-" + frame["id"])
+    return _to_schema(frame, "pair_id", "genre", "sentence1", "sentence2", "score")
 
 
 @register_reader("pairs", required={"sentence1", "sentence2"}, label_columns={"label"})
 def _from_pairs(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     stem = Path(origin).stem
-    labels = _labels(frame, "label")
-    return pd.DataFrame(
-        {
-            "id": frame["id"] if "id" in frame else [f"{stem}-{row}" for row in range(len(frame))],
-            "source": frame["source"] if "source" in frame else stem,
-            "sentence1": frame["sentence1"],
-            "sentence2": frame["sentence2"],
-            "label": labels,
-            "binary_label": _binary_labels(frame, "binary_label" if "binary_label" in frame else None, labels),
-        }
-    )
+    if "id" not in frame:
+        frame = frame.assign(id=[f"{stem}-{row}" for row in range(len(frame))])
+    if "source" not in frame:
+        frame = frame.assign(source=stem)
+    return _to_schema(frame, "id", "source", "sentence1", "sentence2", "label", "binary_label")
 
 
 def _read_table(path: Path) -> pd.DataFrame:
