@@ -40,6 +40,7 @@ SPECIAL_TOKENS = {
 def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) -> PreTrainedTokenizerFast:
     """Train a BERT-style WordPiece tokenizer on `sentences`.
 
+    The same sentences always give the same vocabulary with the same ids (special tokens first, then sorted).
     Normalisation is Unicode NFC only (no lower-casing, no accent stripping, which would decompose Hangul syllables);
     pre-tokenisation splits on whitespace and punctuation; pairs are encoded `[CLS] A [SEP] B [SEP]` with token type
     ids 0 and 1.
@@ -59,6 +60,14 @@ def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) 
         vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS.values()), show_progress=False
     )
     tokenizer.train_from_iterator(sentences, trainer=trainer)
+    # The trainer learns the same tokens on every run but numbers them in a run-dependent order, which would make
+    # the same recipe and seed train a different model each time: renumber them, special tokens first.
+    learned = tokenizer.get_vocab()
+    specials = list(SPECIAL_TOKENS.values())
+    ordered = specials + sorted(token for token in learned if token not in specials)
+    tokenizer.model = models.WordPiece(
+        {token: i for i, token in enumerate(ordered)}, unk_token=SPECIAL_TOKENS["unk_token"]
+    )
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",

@@ -131,3 +131,17 @@ def test_missing_and_unsupported_files(tmp_path):
     (tmp_path / "data.json").write_text('{"sentence1": "a"}')
     with pytest.raises(DataFormatError, match=r"data\.json: expected a JSON list of objects"):
         read_sts_file(tmp_path / "data.json")
+
+
+def test_trained_tokenizer_is_reproducible(klue_dev):
+    from hf_sts.build import train_wordpiece_tokenizer
+
+    sentences = klue_dev["sentence1"][:] + klue_dev["sentence2"][:]
+    first, second = (train_wordpiece_tokenizer(sentences, vocab_size=800) for _ in range(2))
+    assert first.get_vocab() == second.get_vocab()
+    assert first.convert_ids_to_tokens(range(5)) == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    pair = first(sentences[0], sentences[1])
+    assert pair["input_ids"] == second(sentences[0], sentences[1])["input_ids"]
+    assert first.decode(pair["input_ids"], skip_special_tokens=True).replace(" ", "") == (
+        sentences[0] + sentences[1]
+    ).replace(" ", "")
