@@ -6,6 +6,7 @@ A recipe is a flat JSON object whose keys are the fields of [`ModelArguments`], 
 """
 
 import difflib
+import functools
 import json
 import os
 import sys
@@ -105,6 +106,10 @@ class ModelArguments:
             raise RecipeError("Set `model_name_or_path` (a pretrained encoder) or `model_type` (train from scratch).")
         if self.model_name_or_path is not None and self.config_overrides is not None:
             raise RecipeError("`config_overrides` only applies to from-scratch models; unset `model_name_or_path`.")
+
+    def hub_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments every `from_pretrained` call of the run passes: cache, revision and token."""
+        return {"cache_dir": self.cache_dir, "revision": self.model_revision, "token": self.token}
 
     def head_config(self) -> dict[str, Any]:
         """The [`StsCrossEncoderConfig`] head settings of this run."""
@@ -262,9 +267,10 @@ def make_parser() -> HfArgumentParser:
     return _RaisingParser(ARGUMENT_CLASSES, prog="hf_sts/run.py", usage="%(prog)s [RECIPE.json] [--key value ...]")
 
 
-def recipe_keys() -> set[str]:
+@functools.cache
+def recipe_keys() -> frozenset[str]:
     """Every key a recipe may hold: the field names of the three argument classes."""
-    return {f.name for cls in ARGUMENT_CLASSES for f in fields(cls) if f.init}
+    return frozenset(f.name for cls in ARGUMENT_CLASSES for f in fields(cls) if f.init)
 
 
 def _unknown_key_error(origin: str, key: str) -> RecipeError:

@@ -113,7 +113,7 @@ def load_tokenizer(
     Raises:
         RecipeError: for a from-scratch run without training data.
     """
-    hub_kwargs = {"cache_dir": model_args.cache_dir, "revision": model_args.model_revision, "token": model_args.token}
+    hub_kwargs = model_args.hub_kwargs()
     name = model_args.tokenizer_name or model_args.model_name_or_path
     if name is not None:
         return AutoTokenizer.from_pretrained(name, trust_remote_code=model_args.trust_remote_code, **hub_kwargs)
@@ -140,7 +140,7 @@ def build_model(
     Raises:
         RecipeError: if an hf_sts checkpoint's head differs from the recipe's `head`.
     """
-    hub_kwargs = {"cache_dir": model_args.cache_dir, "revision": model_args.model_revision, "token": model_args.token}
+    hub_kwargs = model_args.hub_kwargs()
     if model_args.model_name_or_path is None:
         config = scratch_backbone_config(
             model_args.model_type, model_args.config_overrides, tokenizer, data_args.max_seq_length
