@@ -7,15 +7,27 @@ so `AutoModel.from_pretrained(output_dir, trust_remote_code=True)` works without
 
 from transformers import AutoConfig, AutoModel
 
-from .configuration_sts import StsCrossEncoderConfig
-from .modeling_sts import HEADS, StsCrossEncoderModel, register_head
+from .configuration_sts import StsBiEncoderConfig, StsCrossEncoderConfig
+from .modeling_sts import HEADS, StsBiEncoderModel, StsCrossEncoderModel, register_head
 
 
 __version__ = "0.1.0"
 
-AutoConfig.register(StsCrossEncoderConfig.model_type, StsCrossEncoderConfig)
-AutoModel.register(StsCrossEncoderConfig, StsCrossEncoderModel)
-StsCrossEncoderConfig.register_for_auto_class()
-StsCrossEncoderModel.register_for_auto_class("AutoModel")
+for _config_class, _model_class in (
+    (StsCrossEncoderConfig, StsCrossEncoderModel),
+    (StsBiEncoderConfig, StsBiEncoderModel),
+):
+    AutoConfig.register(_config_class.model_type, _config_class)
+    AutoModel.register(_config_class, _model_class)
+    _config_class.register_for_auto_class()
+    _model_class.register_for_auto_class("AutoModel")
 
-__all__ = ["HEADS", "StsCrossEncoderConfig", "StsCrossEncoderModel", "register_head", "__version__"]
+__all__ = [
+    "HEADS",
+    "StsBiEncoderConfig",
+    "StsBiEncoderModel",
+    "StsCrossEncoderConfig",
+    "StsCrossEncoderModel",
+    "register_head",
+    "__version__",
+]

@@ -19,6 +19,9 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 
+ARCHITECTURES = ("cross-encoder", "bi-encoder")
+
+
 class RecipeError(ValueError):
     """A recipe or command line hf_sts cannot use: the message names the file or flag and the key."""
 
@@ -34,10 +37,15 @@ class ModelArguments:
         tokenizer_name (`str`, *optional*): tokenizer to load; without it and without a pretrained model, a
             WordPiece tokenizer of `tokenizer_vocab_size` is trained on the training sentences.
 
-    Head:
-        head (`str`, defaults to `"cls"`), head_hidden_sizes (`list[int]`, defaults to `[512, 256]`),
-        head_dropout (`float`, *optional*), head_activation (`str`, defaults to `"tanh"`): see
-        [`StsCrossEncoderConfig`].
+    Architecture:
+        architecture (`str`, defaults to `"cross-encoder"`): `"cross-encoder"` ([`StsCrossEncoderModel`], one
+            sequence per pair, a regression head) or `"bi-encoder"` ([`StsBiEncoderModel`], SBERT-style cosine of
+            pooled sentence embeddings).
+        head, head_hidden_sizes, head_dropout, head_activation, head_pooling, head_rnn_type, head_rnn_hidden_size:
+            the cross-encoder's regression head, see [`StsCrossEncoderConfig`].
+        pooling (`str`, *optional*): the bi-encoder's pooling, see [`StsBiEncoderConfig`].
+        freeze_ratio (`float`, defaults to `0.0`): freeze the backbone's embeddings and its bottom
+            `round(freeze_ratio * num_hidden_layers)` layers.
     """
 
     model_name_or_path: str | None = field(
@@ -85,9 +93,20 @@ class ModelArguments:
         default=False,
         metadata={"help": "Allow a backbone whose code lives on the Hub. Only for repositories you trust."},
     )
+    architecture: str = field(
+        default="cross-encoder",
+        metadata={
+            "help": "'cross-encoder' (both sentences in one sequence, a regression head) or 'bi-encoder' (SBERT: "
+            "each sentence embedded alone, scored by 5 * cosine).",
+            "choices": ARCHITECTURES,
+        },
+    )
     head: str = field(
         default="cls",
-        metadata={"help": "Regression head: 'cls' (dropout -> linear on the first token) or 'mlp'."},
+        metadata={
+            "help": "Cross-encoder regression head: 'cls' (transformers' classification head on the first token), "
+            "'mean' (masked mean -> linear), 'mlp' (see head_hidden_sizes) or 'lstm' (BiLSTM/GRU over the tokens)."
+        },
     )
     head_hidden_sizes: list[int] = field(
         default_factory=lambda: [512, 256],
@@ -100,8 +119,35 @@ class ModelArguments:
     head_activation: str = field(
         default="tanh", metadata={"help": "Activation inside the 'mlp' head (any transformers ACT2FN key)."}
     )
+    head_pooling: str = field(
+        default="cls",
+        metadata={"help": "Input of the 'mlp' head: the first token ('cls') or the mean of the tokens ('mean')."},
+    )
+    head_rnn_type: str = field(default="lstm", metadata={"help": "Recurrent layer of the 'lstm' head: lstm or gru."})
+    head_rnn_hidden_size: int | None = field(
+        default=None,
+        metadata={"help": "Width of each direction of the 'lstm' head (default: half the backbone's hidden size)."},
+    )
+    pooling: str | None = field(
+        default=None,
+        metadata={"help": "Bi-encoder only: sentence embedding from the 'mean' of the tokens (default) or 'cls'."},
+    )
+    freeze_ratio: float = field(
+        default=0.0,
+        metadata={
+            "help": "Freeze the backbone's embeddings and its bottom round(freeze_ratio * num_layers) layers, in "
+            "[0, 1) (the seeds: 1/3 beat 0 and 2/3)."
+        },
+    )
 
     def __post_init__(self):
+        if not 0.0 <= self.freeze_ratio < 1.0:
+            raise RecipeError(f"`freeze_ratio` must be in [0, 1), got {self.freeze_ratio}.")
+        if self.pooling is not None and self.architecture != "bi-encoder":
+            raise RecipeError(
+                "`pooling` is the bi-encoder's; a cross-encoder pools in its head: use `head: mean`, or "
+                "`head: mlp` with `head_pooling`."
+            )
         if self.model_name_or_path is None and self.model_type is None:
             raise RecipeError("Set `model_name_or_path` (a pretrained encoder) or `model_type` (train from scratch).")
         if self.model_name_or_path is not None and self.config_overrides is not None:
@@ -112,12 +158,18 @@ class ModelArguments:
         return {"cache_dir": self.cache_dir, "revision": self.model_revision, "token": self.token}
 
     def head_config(self) -> dict[str, Any]:
-        """The [`StsCrossEncoderConfig`] head settings of this run."""
+        """The settings of this run's model config: the head of [`StsCrossEncoderConfig`], or the pooling of
+        [`StsBiEncoderConfig`]."""
+        if self.architecture == "bi-encoder":
+            return {"pooling": self.pooling or "mean"}
         return {
             "head": self.head,
             "head_hidden_sizes": self.head_hidden_sizes,
             "head_dropout": self.head_dropout,
             "head_activation": self.head_activation,
+            "head_pooling": self.head_pooling,
+            "head_rnn_type": self.head_rnn_type,
+            "head_rnn_hidden_size": self.head_rnn_hidden_size,
         }
 
 
@@ -191,6 +243,7 @@ class StsTrainingArguments(TrainingArguments):
             (`"l1+huber"`, the seeds' best).
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when unset.
         huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units.
+        cosent_scale (`float`, defaults to `20.0`): the inverse temperature of the CoSENT loss.
 
     Defaults that differ from `TrainingArguments`: `metric_for_best_model="pearson"` (so `greater_is_better` is
     true), `label_names=["labels", "binary_labels"]`, `eval_strategy="epoch"` and `save_strategy="epoch"`,
@@ -203,13 +256,19 @@ class StsTrainingArguments(TrainingArguments):
 
     loss: str = field(
         default="mse",
-        metadata={"help": "Loss: l1, mse, huber, or parts joined by '+' such as l1+huber (weighted by loss_weights)."},
+        metadata={
+            "help": "Loss: l1, mse, huber, cosine, cosent, or parts joined by '+' such as l1+huber (weighted by "
+            "loss_weights)."
+        },
     )
     loss_weights: list[float] | None = field(
         default=None, metadata={"help": "One weight per part of `loss` (default: 1.0 each)."}
     )
     huber_delta: float = field(
         default=1.0, metadata={"help": "Delta of the Huber loss: quadratic below, linear above (score units)."}
+    )
+    cosent_scale: float = field(
+        default=20.0, metadata={"help": "Inverse temperature of the CoSENT loss (sentence-transformers' default 20)."}
     )
     metric_for_best_model: str | None = field(
         default="pearson",
@@ -238,14 +297,22 @@ class StsTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
-        from .losses import build_loss
-
         distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         if distributed and self.ddp_backend is None and not torch.cuda.is_available():
             self.ddp_backend = "gloo"
             self.use_cpu = True
         super().__post_init__()
-        build_loss(self.loss, self.loss_weights, huber_delta=self.huber_delta)  # raises on a bad loss spec
+        self.build_loss()  # raises on a bad loss spec
+
+    def build_loss(self) -> "torch.nn.Module":
+        """The loss module these arguments name (see `hf_sts.losses.build_loss`).
+
+        Raises:
+            ValueError: on an unknown loss name or a `loss_weights` of the wrong length.
+        """
+        from .losses import build_loss
+
+        return build_loss(self.loss, self.loss_weights, huber_delta=self.huber_delta, cosent_scale=self.cosent_scale)
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, StsTrainingArguments)

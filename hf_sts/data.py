@@ -24,6 +24,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pandas as pd
+from transformers import PreTrainedTokenizerBase
 
 from .metrics import BINARY_THRESHOLD, SCORE_MAX, SCORE_MIN, clip_scores
 
@@ -321,18 +322,35 @@ def add_swapped_pairs(dataset: datasets.Dataset) -> datasets.Dataset:
 
 
 def tokenize_pairs(
-    dataset: datasets.Dataset, tokenizer, max_seq_length: int, num_proc: int | None = None
+    dataset: datasets.Dataset,
+    tokenizer,
+    max_seq_length: int,
+    num_proc: int | None = None,
+    architecture: str = "cross-encoder",
 ) -> datasets.Dataset:
-    """Encode each pair as one sequence for a cross-encoder, without padding (batches are padded dynamically).
+    """Encode the pairs for a model, without padding (batches are padded dynamically).
+
+    A cross-encoder reads each pair as one sequence (`[CLS] sentence1 [SEP] sentence2 [SEP]`, the longer sentence
+    truncated first); a bi-encoder reads each sentence alone: `sentence1` under the tokenizer's usual keys and
+    `sentence2` under the same keys with the suffix `_b` (`input_ids_b`, ...), each truncated to `max_seq_length`.
+
+    Args:
+        architecture (`str`): `"cross-encoder"` or `"bi-encoder"`.
 
     Returns:
         A dataset with the tokenizer's model inputs (`input_ids`, `attention_mask`, and `token_type_ids` where the
-        tokenizer makes them), plus `labels` (float scores) and `binary_labels` (0/1) when the split is labeled.
+        tokenizer makes them; doubled with `_b` for a bi-encoder), plus `labels` (float scores) and `binary_labels`
+        (0/1) when the split is labeled.
     """
     labeled = all(label is not None for label in dataset["label"])
 
     def encode(batch):
-        encoded = tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_seq_length)
+        if architecture == "bi-encoder":
+            encoded = tokenizer(batch["sentence1"], truncation=True, max_length=max_seq_length)
+            second = tokenizer(batch["sentence2"], truncation=True, max_length=max_seq_length)
+            encoded.update({f"{key}_b": value for key, value in second.items()})
+        else:
+            encoded = tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_seq_length)
         if labeled:
             encoded["labels"] = batch["label"]
             encoded["binary_labels"] = batch["binary_label"]
@@ -341,6 +359,26 @@ def tokenize_pairs(
     return dataset.map(
         encode, batched=True, num_proc=num_proc, remove_columns=dataset.column_names, desc="Tokenizing pairs"
     )
+
+
+@dataclass
+class BiEncoderCollator:
+    """Batch bi-encoder features (see `tokenize_pairs`): pad the first and the second sentences separately, each to
+    the longest of its side in the batch, with `tokenizer.pad`.
+
+    Returns (from `__call__`): a dict of tensors, `input_ids` / `attention_mask` / ... of shape `(batch, len_a)`,
+    the same keys with `_b` of shape `(batch, len_b)`, and `labels` / `binary_labels` of shape `(batch,)` when the
+    features have them.
+    """
+
+    tokenizer: PreTrainedTokenizerBase
+
+    def __call__(self, features: list[dict]) -> dict:
+        first = [{key: value for key, value in feature.items() if not key.endswith("_b")} for feature in features]
+        second = [{key[:-2]: value for key, value in feature.items() if key.endswith("_b")} for feature in features]
+        batch = dict(self.tokenizer.pad(first, return_tensors="pt"))
+        batch.update({f"{key}_b": value for key, value in self.tokenizer.pad(second, return_tensors="pt").items()})
+        return batch
 
 
 def write_predictions(dataset: datasets.Dataset, predictions: np.ndarray, path: str | Path) -> pd.DataFrame:

@@ -2,11 +2,15 @@
 
 A recipe names its loss with `loss` (one name, or several joined by `+`, e.g. `"l1+huber"`) and weighs the parts
 with `loss_weights`. Every loss maps predicted scores and gold scores, both of shape `(batch,)` on the 0.0–5.0
-scale, to a scalar: the mean over the batch, so `StsTrainer` can rescale it for gradient accumulation.
+scale, to a scalar. Pointwise losses (`mse`, `l1`, `huber`, `cosine`) return the mean over the batch, so
+`StsTrainer` can rescale it for gradient accumulation exactly; the ranking loss `cosent` compares the pairs of one
+micro-batch (on one device) with each other, as in sentence-transformers.
 """
 
 import torch
 from torch import nn
+
+from .metrics import SCORE_MAX
 
 
 LOSSES: dict[str, type[nn.Module]] = {}
@@ -15,8 +19,8 @@ LOSSES: dict[str, type[nn.Module]] = {}
 def register_loss(name: str):
     """Class decorator that adds a loss to `LOSSES` under `name`.
 
-    A loss is an `nn.Module` built as `Loss(**options)` from the keyword arguments `build_loss` passes (currently
-    `huber_delta`); it must accept and ignore options it does not use.
+    A loss is an `nn.Module` built as `Loss(**options)` from the keyword arguments `build_loss` passes (`huber_delta`,
+    `cosent_scale`); it must accept and ignore options it does not use.
 
     Raises:
         ValueError: if `name` is already registered or contains `+` (the separator of combined losses).
@@ -73,6 +77,49 @@ class HuberLoss(nn.Module):
         return nn.functional.huber_loss(scores, labels, delta=self.delta)
 
 
+@register_loss("cosine")
+class CosineSimilarityLoss(nn.Module):
+    """Mean squared error on the unit scale: `mean((s / 5 - y / 5)^2)`.
+
+    For a bi-encoder, whose scores are `5 * cos(u, v)`, this is sentence-transformers' `CosineSimilarityLoss`
+    (Reimers & Gurevych 2019): the cosine of the two embeddings regressed onto `label / 5`.
+    """
+
+    def __init__(self, **options):
+        super().__init__()
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(scores / SCORE_MAX, labels / SCORE_MAX)
+
+
+@register_loss("cosent")
+class CoSENTLoss(nn.Module):
+    """CoSENT (Su 2022, "CoSENT: a more efficient sentence vector scheme than Sentence-BERT"; sentence-transformers'
+    `CoSENTLoss`): a ranking loss over every two pairs `i`, `j` of the batch whose gold scores differ,
+
+        `log(1 + sum_{y_i > y_j} exp(scale * (s_j - s_i) / 5))`,
+
+    which asks each pair with a higher gold score to score higher. Scores divided by 5 are the cosines of a
+    bi-encoder, so `scale` means what it means in sentence-transformers. Only the ranking is learned: the scores of a
+    model trained with `cosent` alone are not calibrated to 0–5 (Pearson and Spearman hold; MSE and F1 need a
+    pointwise part, e.g. `cosent+mse`). A batch whose gold scores are all equal gives 0.
+
+    Args:
+        cosent_scale (`float`, defaults to `20.0`): the inverse temperature `scale` (sentence-transformers' default).
+    """
+
+    def __init__(self, cosent_scale: float = 20.0, **options):
+        super().__init__()
+        self.scale = cosent_scale
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        scaled = scores * (self.scale / SCORE_MAX)
+        differences = scaled[None, :] - scaled[:, None]  # [i, j] = s_j - s_i
+        ranked = labels[:, None] > labels[None, :]  # [i, j]: pair i should score above pair j
+        differences = differences.masked_fill(~ranked, float("-inf"))
+        return torch.logsumexp(torch.cat([differences.new_zeros(1), differences.flatten()]), dim=0)
+
+
 class CombinedLoss(nn.Module):
     """Weighted sum of registered losses: `sum_i w_i * loss_i(s, y)`.
 
@@ -110,10 +157,10 @@ def build_loss(loss: str, loss_weights: list[float] | None = None, **options) ->
     """Build the loss a recipe names.
 
     Args:
-        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`) or several joined by `+` (`"l1+huber"`,
+        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`, `"cosine"`, `"cosent"`) or several joined by `+` (`"l1+huber"`,
             the seeds' best).
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when omitted.
-        **options: passed to every part (`huber_delta`).
+        **options: passed to every part (`huber_delta`, `cosent_scale`).
 
     Returns:
         A module mapping `(scores, labels)`, both `(batch,)`, to a scalar mean loss; a [`CombinedLoss`] when `loss`

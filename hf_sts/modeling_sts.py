@@ -1,21 +1,22 @@
 # Copyright 2026 The hf_sts Authors. Licensed under the Apache License, Version 2.0.
-"""Cross-encoder models for semantic textual similarity (STS) and their regression heads.
+"""Models for semantic textual similarity (STS): cross-encoders with their regression heads, and bi-encoders.
 
 This file imports only `torch` and `transformers` (and its sibling `configuration_sts.py`): `save_pretrained` copies
 both next to the weights so that `AutoModel.from_pretrained(path, trust_remote_code=True)` works where hf_sts is not
 installed.
 
-Heads live in one registry, `HEADS`; the recipe key `head` picks one by name. A head takes the backbone's token
-states and the attention mask and returns one score per pair.
+Cross-encoder heads live in one registry, `HEADS`; the recipe key `head` picks one by name. A head takes the
+backbone's token states and the attention mask and returns one score per pair. The recipe key
+`architecture: "bi-encoder"` picks [`StsBiEncoderModel`] instead.
 """
 
 import torch
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
 from transformers.activations import ACT2FN
-from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.modeling_outputs import BaseModelOutput, SequenceClassifierOutput
 
-from .configuration_sts import StsCrossEncoderConfig
+from .configuration_sts import StsBackboneConfig, StsBiEncoderConfig, StsCrossEncoderConfig
 
 
 HEADS: dict[str, type[nn.Module]] = {}
@@ -41,10 +42,39 @@ def register_head(name: str):
     return decorator
 
 
+def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch.Tensor:
+    """Pool token states into one vector per sequence.
+
+    Args:
+        hidden_states (`torch.Tensor` of shape `(batch, seq_len, hidden_size)`): the backbone's token states.
+        attention_mask (`torch.Tensor` of shape `(batch, seq_len)`): 1 for real tokens, 0 for padding.
+        mode (`str`): `"cls"`, the first token's state (`[CLS]` / `<s>`, never padding), or `"mean"`, the mean of
+            the states of the real tokens (the pooling of Sentence-BERT, Reimers & Gurevych 2019), so padding
+            changes nothing.
+
+    Returns:
+        `torch.Tensor` of shape `(batch, hidden_size)`.
+    """
+    if mode == "cls":
+        return hidden_states[:, 0]
+    if mode == "mean":
+        mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
+        return (hidden_states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    raise ValueError(f"Unknown pooling {mode!r}; expected 'cls' or 'mean'.")
+
+
+# The activation of transformers' own sequence-classification head per backbone type (tanh elsewhere).
+CLS_HEAD_ACTIVATIONS = {"electra": "gelu"}
+
+
 @register_head("cls")
 class ClsHead(nn.Module):
-    """Dropout → linear on the state of the first token (`[CLS]` / `<s>`), the default head of transformers'
-    sequence-classification models.
+    """The sequence-classification head transformers puts on the backbone, with one output: on the first token's
+    state (`[CLS]` / `<s>`), Dropout → Linear(hidden, hidden) → activation → Dropout → Linear(hidden, 1).
+
+    The activation is tanh, or GELU for ELECTRA, as in `RobertaClassificationHead`, `ElectraClassificationHead` and
+    BERT's pooler + classifier, so the head maps one to one onto `AutoModelForSequenceClassification`
+    (`hf-sts export --format sequence-classification`).
 
     Input: `hidden_states` `(batch, seq_len, hidden_size)`, `attention_mask` `(batch, seq_len)` (unused: the first
     token is never padding). Output: scores `(batch,)`.
@@ -53,26 +83,49 @@ class ClsHead(nn.Module):
     def __init__(self, config: StsCrossEncoderConfig):
         super().__init__()
         self.dropout = nn.Dropout(config.resolved_head_dropout)
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = ACT2FN[CLS_HEAD_ACTIVATIONS.get(config.backbone_config.model_type, "tanh")]
         self.out_proj = nn.Linear(config.hidden_size, 1)
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.out_proj(self.dropout(hidden_states[:, 0])).squeeze(-1)
+        features = self.activation(self.dense(self.dropout(hidden_states[:, 0])))
+        return self.out_proj(self.dropout(features)).squeeze(-1)
 
 
-@register_head("mlp")
-class MlpHead(nn.Module):
-    """A stack of Dropout → Linear → activation blocks on the first token's state, one per width in
-    `config.head_hidden_sizes`, then Dropout → Linear to one score.
+@register_head("mean")
+class MeanHead(nn.Module):
+    """Masked mean of all token states (padding excluded) → Dropout → Linear(hidden, 1): the seeds' "average of all
+    token representations".
 
-    With `head_hidden_sizes=[512, 256]`, `head_activation="tanh"`, `head_dropout=0.2` this is the best head of the
-    seeds' competition runs: hidden → 512 → 256 → 1.
-
-    Input: `hidden_states` `(batch, seq_len, hidden_size)`, `attention_mask` `(batch, seq_len)` (unused).
+    Input: `hidden_states` `(batch, seq_len, hidden_size)`, `attention_mask` `(batch, seq_len)`.
     Output: scores `(batch,)`.
     """
 
     def __init__(self, config: StsCrossEncoderConfig):
         super().__init__()
+        self.dropout = nn.Dropout(config.resolved_head_dropout)
+        self.out_proj = nn.Linear(config.hidden_size, 1)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.out_proj(self.dropout(pool(hidden_states, attention_mask, "mean"))).squeeze(-1)
+
+
+@register_head("mlp")
+class MlpHead(nn.Module):
+    """A stack of Dropout → Linear → activation blocks, one per width in `config.head_hidden_sizes`, then
+    Dropout → Linear to one score, on the first token's state or the masked mean of the token states
+    (`config.head_pooling`).
+
+    The seeds' three: `[384]` on a base model (768 → 384 → 1), `[512, 256]` on a base or large model
+    (768 or 1024 → 512 → 256 → 1, their best with `head_activation="tanh"`, `head_dropout=0.2`).
+
+    Input: `hidden_states` `(batch, seq_len, hidden_size)`, `attention_mask` `(batch, seq_len)`.
+    Output: scores `(batch,)`.
+    """
+
+    def __init__(self, config: StsCrossEncoderConfig):
+        super().__init__()
+        self.pooling = config.head_pooling
         widths = [config.hidden_size, *config.head_hidden_sizes]
         layers: list[nn.Module] = []
         for width_in, width_out in zip(widths[:-1], widths[1:], strict=True):
@@ -86,57 +139,78 @@ class MlpHead(nn.Module):
         self.out_proj = nn.Linear(widths[-1], 1)
 
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.out_proj(self.dropout(self.layers(hidden_states[:, 0]))).squeeze(-1)
+        features = self.layers(pool(hidden_states, attention_mask, self.pooling))
+        return self.out_proj(self.dropout(features)).squeeze(-1)
+
+
+@register_head("lstm")
+class RnnHead(nn.Module):
+    """A bidirectional LSTM (or GRU, `config.head_rnn_type`) over the real token states, then the final states of
+    both directions, concatenated → Dropout → Linear(2 * rnn_hidden, 1): the seeds' classifier swap (their run 001).
+
+    Padding is excluded by packing each sequence to its length (`torch.nn.utils.rnn.pack_padded_sequence`), so a
+    pair scores the same alone and in a padded batch. Padding must be on the right, as hf_sts tokenizes.
+
+    Input: `hidden_states` `(batch, seq_len, hidden_size)`, `attention_mask` `(batch, seq_len)`.
+    Output: scores `(batch,)`.
+
+    Raises:
+        ValueError: in `forward`, if the attention mask has padding before a real token (left padding).
+    """
+
+    def __init__(self, config: StsCrossEncoderConfig):
+        super().__init__()
+        rnn = nn.LSTM if config.head_rnn_type == "lstm" else nn.GRU
+        hidden = config.resolved_head_rnn_hidden_size
+        self.rnn = rnn(config.hidden_size, hidden, batch_first=True, bidirectional=True)
+        self.dropout = nn.Dropout(config.resolved_head_dropout)
+        self.out_proj = nn.Linear(2 * hidden, 1)
+
+    def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        lengths = attention_mask.sum(dim=1)
+        if not torch.equal(attention_mask.long().cumprod(dim=1).sum(dim=1), lengths.long()):
+            raise ValueError("The lstm head needs right padding: the attention mask has padding before a real token.")
+        packed = nn.utils.rnn.pack_padded_sequence(
+            hidden_states, lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        _, state = self.rnn(packed)
+        final = state[0] if isinstance(state, tuple) else state  # LSTM returns (h_n, c_n); h_n: (2, batch, hidden)
+        features = torch.cat([final[0], final[1]], dim=-1)
+        return self.out_proj(self.dropout(features)).squeeze(-1)
 
 
 class StsPreTrainedModel(PreTrainedModel):
-    """Base class of the hf_sts models: weight initialisation and the attributes `from_pretrained` reads."""
+    """Base class of the hf_sts models: a backbone built from (or passed with) the config, without its pooler, and
+    the attributes `from_pretrained` reads.
 
-    config_class = StsCrossEncoderConfig
+    Args:
+        config ([`StsBackboneConfig`]): the backbone configuration and the model's own settings.
+        backbone (`PreTrainedModel`, *optional*): an already built backbone (for example from
+            `AutoModel.from_pretrained`); built from `config.backbone_config` with random weights when omitted.
+    """
+
+    config_class = StsBackboneConfig
     base_model_prefix = "backbone"
     supports_gradient_checkpointing = True
     _supports_sdpa = True
 
-
-class StsCrossEncoderModel(StsPreTrainedModel):
-    """A cross-encoder for STS: the backbone reads `[CLS] sentence1 [SEP] sentence2 [SEP]` as one sequence and the
-    regression head maps its token states to one similarity score per pair, trained on the 0.0–5.0 scale.
-
-    The backbone's pooler (BERT, RoBERTa), if any, is removed: heads read the token states.
-
-    The model computes no loss: `hf_sts.StsTrainer` owns the losses (see `hf_sts.losses`). Scores are not clipped;
-    clip to [0, 5] when writing them out.
-
-    Args:
-        config ([`StsCrossEncoderConfig`]): the backbone configuration and head settings.
-        backbone (`PreTrainedModel`, *optional*): an already built backbone (for example from
-            `AutoModel.from_pretrained`); built from `config.backbone_config` with random weights when omitted.
-
-    Raises:
-        ValueError: if `config.head` is not a registered head.
-    """
-
-    def __init__(self, config: StsCrossEncoderConfig, backbone: PreTrainedModel | None = None):
+    def __init__(self, config: StsBackboneConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config)
-        if config.head not in HEADS:
-            raise ValueError(f"Unknown head {config.head!r}; registered heads: {sorted(HEADS)}.")
         self.backbone = backbone if backbone is not None else AutoModel.from_config(config.backbone_config)
         if getattr(self.backbone, "pooler", None) is not None:
-            # The head reads the token states; the backbone's pooler would be dead weight (and unused parameters
+            # The models read the token states; the backbone's pooler would be dead weight (and unused parameters
             # make DDP search for them every step), so it is neither kept nor saved.
             self.backbone.pooler = None
-        self.head = HEADS[config.head](config)
-        self.post_init()
 
     @classmethod
-    def from_backbone(cls, backbone: PreTrainedModel, **config_kwargs) -> "StsCrossEncoderModel":
-        """Wrap a built backbone (pretrained or fresh) with a newly initialised head.
+    def from_backbone(cls, backbone: PreTrainedModel, **config_kwargs) -> "StsPreTrainedModel":
+        """Wrap a built backbone (pretrained or fresh) with newly initialised layers of this model.
 
         Args:
             backbone (`PreTrainedModel`): an encoder such as `AutoModel.from_pretrained("klue/roberta-large")`.
-            **config_kwargs: head settings of [`StsCrossEncoderConfig`] (`head`, `head_hidden_sizes`, ...).
+            **config_kwargs: the model's own settings (`head`, `head_hidden_sizes`, ... or `pooling`).
         """
-        config = StsCrossEncoderConfig(backbone_config=backbone.config.to_dict(), **config_kwargs)
+        config = cls.config_class(backbone_config=backbone.config.to_dict(), **config_kwargs)
         return cls(config, backbone=backbone)
 
     def get_input_embeddings(self) -> nn.Module:
@@ -144,6 +218,37 @@ class StsCrossEncoderModel(StsPreTrainedModel):
 
     def set_input_embeddings(self, value: nn.Module):
         self.backbone.set_input_embeddings(value)
+
+    def _token_states(self, **inputs) -> BaseModelOutput:
+        """Run the backbone on the inputs that are set (`None` ones are left out)."""
+        return self.backbone(**{key: value for key, value in inputs.items() if value is not None})
+
+
+class StsCrossEncoderModel(StsPreTrainedModel):
+    """A cross-encoder for STS: the backbone reads `[CLS] sentence1 [SEP] sentence2 [SEP]` as one sequence and the
+    regression head (`config.head`, one of `HEADS`) maps its token states to one similarity score per pair, trained
+    on the 0.0–5.0 scale.
+
+    The model computes no loss: `hf_sts.StsTrainer` owns the losses (see `hf_sts.losses`). Scores are not clipped;
+    clip to [0, 5] when writing them out.
+
+    Args:
+        config ([`StsCrossEncoderConfig`]): the backbone configuration and head settings.
+        backbone (`PreTrainedModel`, *optional*): an already built backbone; built from `config.backbone_config`
+            with random weights when omitted.
+
+    Raises:
+        ValueError: if `config.head` is not a registered head.
+    """
+
+    config_class = StsCrossEncoderConfig
+
+    def __init__(self, config: StsCrossEncoderConfig, backbone: PreTrainedModel | None = None):
+        if config.head not in HEADS:
+            raise ValueError(f"Unknown head {config.head!r}; registered heads: {sorted(HEADS)}.")
+        super().__init__(config, backbone)
+        self.head = HEADS[config.head](config)
+        self.post_init()
 
     def forward(
         self,
@@ -167,16 +272,15 @@ class StsCrossEncoderModel(StsPreTrainedModel):
             [`~transformers.modeling_outputs.SequenceClassifierOutput`] whose `logits` of shape `(batch,)` are the
             similarity scores on the 0.0–5.0 training scale (unclipped); `loss` is always `None`.
         """
-        backbone_inputs = {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "token_type_ids": token_type_ids,
-            "position_ids": position_ids,
-            "inputs_embeds": inputs_embeds,
-            "output_attentions": output_attentions,
-            "output_hidden_states": output_hidden_states,
-        }
-        outputs = self.backbone(**{key: value for key, value in backbone_inputs.items() if value is not None})
+        outputs = self._token_states(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+        )
         hidden_states = outputs.last_hidden_state
         if attention_mask is None:
             attention_mask = torch.ones(hidden_states.shape[:2], dtype=torch.long, device=hidden_states.device)
@@ -186,4 +290,85 @@ class StsCrossEncoderModel(StsPreTrainedModel):
         )
 
 
-__all__ = ["HEADS", "register_head", "ClsHead", "MlpHead", "StsPreTrainedModel", "StsCrossEncoderModel"]
+class StsBiEncoderModel(StsPreTrainedModel):
+    """A bi-encoder for STS in the style of Sentence-BERT (Reimers & Gurevych 2019, as in sentence-transformers):
+    one shared backbone embeds each sentence alone, the token states are pooled (`config.pooling`, mean by default),
+    and a pair scores `config.score_scale * cos(u, v)`, on the 0.0–5.0 scale (negative for opposed embeddings;
+    clip to [0, 5] when writing scores out). Embeddings can be computed once per sentence and compared cheaply.
+
+    Batches carry the first sentences as `input_ids` / `attention_mask` / `token_type_ids` and the second ones as
+    `input_ids_b` / `attention_mask_b` / `token_type_ids_b` (see `hf_sts.data.tokenize_pairs`). The score is
+    symmetric: swapping the two sentences gives the same score.
+
+    Args:
+        config ([`StsBiEncoderConfig`]): the backbone configuration, pooling and score scale.
+        backbone (`PreTrainedModel`, *optional*): an already built backbone; built from `config.backbone_config`
+            with random weights when omitted.
+    """
+
+    config_class = StsBiEncoderConfig
+
+    def __init__(self, config: StsBiEncoderConfig, backbone: PreTrainedModel | None = None):
+        super().__init__(config, backbone)
+        self.post_init()
+
+    def encode(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+    ) -> torch.Tensor:
+        """Sentence embeddings: the pooled token states of single sentences.
+
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch, seq_len)`): token ids of single sentences.
+            attention_mask (`torch.Tensor` of shape `(batch, seq_len)`, *optional*): 1 for real tokens, 0 for padding.
+            token_type_ids (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*).
+
+        Returns:
+            `torch.Tensor` of shape `(batch, hidden_size)`, not normalised.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        outputs = self._token_states(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+        return pool(outputs.last_hidden_state, attention_mask, self.config.pooling)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        input_ids_b: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        attention_mask_b: torch.Tensor | None = None,
+        token_type_ids: torch.LongTensor | None = None,
+        token_type_ids_b: torch.LongTensor | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        r"""
+        Args:
+            input_ids, attention_mask, token_type_ids (`torch.Tensor` of shape `(batch, seq_len_a)`): the first
+                sentences.
+            input_ids_b, attention_mask_b, token_type_ids_b (`torch.Tensor` of shape `(batch, seq_len_b)`): the
+                second sentences.
+
+        Returns:
+            [`~transformers.modeling_outputs.SequenceClassifierOutput`] whose `logits` of shape `(batch,)` are
+            `score_scale * cos(u, v)`, in [-5, 5] with the default scale; `loss` is always `None`.
+        """
+        embeddings_a = self.encode(input_ids, attention_mask, token_type_ids)
+        embeddings_b = self.encode(input_ids_b, attention_mask_b, token_type_ids_b)
+        cosine = nn.functional.cosine_similarity(embeddings_a, embeddings_b, dim=-1)
+        return SequenceClassifierOutput(logits=self.config.score_scale * cosine)
+
+
+__all__ = [
+    "HEADS",
+    "register_head",
+    "pool",
+    "ClsHead",
+    "MeanHead",
+    "MlpHead",
+    "RnnHead",
+    "StsPreTrainedModel",
+    "StsCrossEncoderModel",
+    "StsBiEncoderModel",
+]

@@ -33,7 +33,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     from hf_sts.arguments import RecipeError, parse_args
     from hf_sts.build import build_model, load_tokenizer
-    from hf_sts.data import add_swapped_pairs, load_sts_datasets, tokenize_pairs, write_predictions, write_submission
+    from hf_sts.data import (
+        BiEncoderCollator,
+        add_swapped_pairs,
+        load_sts_datasets,
+        tokenize_pairs,
+        write_predictions,
+        write_submission,
+    )
     from hf_sts.metrics import compute_metrics
     from hf_sts.trainer import StsTrainer
 
@@ -83,7 +90,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     with training_args.main_process_first(desc="tokenizing"):
         encoded = {
-            split: tokenize_pairs(raw[split], tokenizer, data_args.max_seq_length, data_args.preprocessing_num_workers)
+            split: tokenize_pairs(
+                raw[split],
+                tokenizer,
+                data_args.max_seq_length,
+                data_args.preprocessing_num_workers,
+                architecture=model_args.architecture,
+            )
             for split, wanted in (("train", do_train), ("validation", do_eval), ("test", do_predict))
             if wanted
         }
@@ -93,7 +106,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         train_dataset=encoded.get("train"),
         eval_dataset=encoded.get("validation"),
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=BiEncoderCollator(tokenizer)
+        if model_args.architecture == "bi-encoder"
+        else DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
     )
     main_process = trainer.is_world_process_zero()

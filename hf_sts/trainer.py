@@ -5,14 +5,14 @@ from torch import nn
 from torch.utils.data import SequentialSampler
 from transformers import Trainer
 
-from .losses import CombinedLoss, build_loss
+from .losses import CombinedLoss
 
 
 class StsTrainer(Trainer):
     """`transformers.Trainer` for hf_sts models, with the regression loss chosen by the training arguments.
 
-    The loss comes from `args.loss` / `args.loss_weights` / `args.huber_delta` (see `hf_sts.losses`) unless
-    `loss_fn` is given. Batches carry `labels` (gold scores, `(batch,)`, 0.0–5.0) and optionally `binary_labels`
+    The loss comes from `args.build_loss()` (`loss`, `loss_weights`, `huber_delta`, `cosent_scale`; see
+    `hf_sts.losses`) unless `loss_fn` is given. Batches carry `labels` (gold scores, `(batch,)`, 0.0–5.0) and optionally `binary_labels`
     (`(batch,)`, 0/1, for F1); the model's `logits` `(batch,)` are the predicted scores.
 
     The loss is normalised over the whole accumulated batch: the trainer passes `num_items_in_batch` (pairs across
@@ -33,7 +33,7 @@ class StsTrainer(Trainer):
     def __init__(self, *args, loss_fn: nn.Module | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if loss_fn is None:
-            loss_fn = build_loss(self.args.loss, self.args.loss_weights, huber_delta=self.args.huber_delta)
+            loss_fn = self.args.build_loss()
         self.loss_fn = loss_fn
         # Makes the Trainer count `num_items_in_batch` over the accumulated batch and pass it to `compute_loss`.
         self.model_accepts_loss_kwargs = True

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import CONFIG_MAPPING
 
-from hf_sts import StsCrossEncoderConfig, StsCrossEncoderModel
+from hf_sts import StsBiEncoderConfig, StsBiEncoderModel, StsCrossEncoderConfig, StsCrossEncoderModel
 from hf_sts.build import train_wordpiece_tokenizer
 from hf_sts.data import read_sts_file
 
@@ -68,27 +68,35 @@ def tokenizer(klue_dev):
     return train_wordpiece_tokenizer(klue_dev["sentence1"][:] + klue_dev["sentence2"][:], vocab_size=600)
 
 
+ARCHITECTURES = ("cls", "mean", "mlp", "lstm", "bi-encoder")  # every cross-encoder head, and the bi-encoder
+
+
+def tiny_sts_model(model_type: str, head: str, tokenizer, **backbone_overrides):
+    """A tiny hf_sts model on a fresh backbone: a cross-encoder with `head`, or the bi-encoder for `"bi-encoder"`."""
+    backbone_config = tiny_backbone_config(model_type, tokenizer, **backbone_overrides).to_dict()
+    if head == "bi-encoder":
+        return StsBiEncoderModel(StsBiEncoderConfig(backbone_config=backbone_config))
+    return StsCrossEncoderModel(
+        StsCrossEncoderConfig(backbone_config=backbone_config, head=head, head_hidden_sizes=[16, 8])
+    )
+
+
 @pytest.fixture(scope="session")
 def _tiny_models(tokenizer):
     torch.manual_seed(0)
     return {
-        (model_type, head): StsCrossEncoderModel(
-            StsCrossEncoderConfig(
-                backbone_config=tiny_backbone_config(model_type, tokenizer).to_dict(),
-                head=head,
-                head_hidden_sizes=[16, 8],
-            )
-        ).eval()
+        (model_type, head): tiny_sts_model(model_type, head, tokenizer).eval()
         for model_type in TINY_BACKBONES
-        for head in ("cls", "mlp")
+        for head in ARCHITECTURES
     }
 
 
 @pytest.fixture
 def tiny_model(_tiny_models):
-    """`tiny_model(model_type="bert", head="cls")`: a deep copy of a session-built tiny cross-encoder."""
+    """`tiny_model(model_type="bert", head="cls")`: a deep copy of a session-built tiny model (`head` is a
+    cross-encoder head or `"bi-encoder"`)."""
 
-    def make(model_type: str = "bert", head: str = "cls") -> StsCrossEncoderModel:
+    def make(model_type: str = "bert", head: str = "cls"):
         return copy.deepcopy(_tiny_models[(model_type, head)])
 
     return make

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -39,4 +41,37 @@ def test_loss_errors():
         build_loss("l1", [1, 2, 3])
     with pytest.raises(ValueError, match="already registered"):
         register_loss("l1")(type("Other", (torch.nn.Module,), {}))
-    assert sorted(LOSSES) == ["huber", "l1", "mse"]
+    assert sorted(LOSSES) == ["cosent", "cosine", "huber", "l1", "mse"]
+
+
+def test_cosine_by_hand():
+    # On the unit scale: differences 0.1, -0.3, 0.1, 0.0
+    expected = (0.01 + 0.09 + 0.01 + 0.0) / 4
+    assert build_loss("cosine")(SCORES, LABELS).item() == pytest.approx(expected)
+
+
+def test_cosent_by_hand():
+    # Ordered gold pairs (i above j): 2>0, 2>1, 2>3, 1>0, 1>3, 3>0; each adds exp(20 * (s_j - s_i) / 5).
+    s = [0.5, 2.0, 4.5, 3.0]
+    ordered = [(2, 0), (2, 1), (2, 3), (1, 0), (1, 3), (3, 0)]
+    expected = math.log(1 + sum(math.exp(4 * (s[j] - s[i])) for i, j in ordered))
+    assert build_loss("cosent")(SCORES, LABELS).item() == pytest.approx(expected, rel=1e-6)
+    expected = math.log(1 + sum(math.exp(2 * (s[j] - s[i])) for i, j in ordered))
+    assert build_loss("cosent", cosent_scale=10.0)(SCORES, LABELS).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_cosent_ignores_shift_and_equal_labels():
+    loss = build_loss("cosent")
+    assert loss(SCORES + 1.7, LABELS).item() == pytest.approx(loss(SCORES, LABELS).item(), rel=1e-5)
+    assert loss(SCORES, torch.full((4,), 2.0)).item() == 0.0
+
+
+def test_cosent_matches_sentence_transformers():
+    from sentence_transformers.sentence_transformer.losses import CoSENTLoss as Reference
+
+    torch.manual_seed(0)
+    scores, labels = torch.rand(16) * 5, torch.randint(0, 6, (16,)).float()
+    # The reference ranks the output of its similarity function: hand it our scores on the cosine scale.
+    reference = Reference(model=None, scale=20.0, similarity_fct=lambda first, second: first)
+    expected = reference.compute_loss_from_embeddings([scores / 5, None], labels)
+    assert build_loss("cosent")(scores, labels).item() == pytest.approx(expected.item(), rel=1e-5)

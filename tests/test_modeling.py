@@ -4,7 +4,15 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel, BertConfig
 
-from hf_sts import HEADS, StsCrossEncoderConfig, StsCrossEncoderModel, register_head
+from hf_sts import (
+    HEADS,
+    StsBiEncoderConfig,
+    StsBiEncoderModel,
+    StsCrossEncoderConfig,
+    StsCrossEncoderModel,
+    register_head,
+)
+from hf_sts.data import BiEncoderCollator, tokenize_pairs
 
 from .conftest import TINY_BACKBONES, run_python
 
@@ -14,7 +22,7 @@ def _batch(tokenizer, klue_dev, n=5):
     return tokenizer(rows["sentence1"][:], rows["sentence2"][:], padding=True, return_tensors="pt")
 
 
-@pytest.mark.parametrize("head", ["cls", "mlp"])
+@pytest.mark.parametrize("head", sorted(HEADS))
 @pytest.mark.parametrize("model_type", sorted(TINY_BACKBONES))
 def test_head_output_shape_and_padding_invariance(tiny_model, tokenizer, klue_dev, model_type, head):
     model = tiny_model(model_type, head)
@@ -28,6 +36,33 @@ def test_head_output_shape_and_padding_invariance(tiny_model, tokenizer, klue_de
             assert model(**alone).logits.item() == pytest.approx(scores[i].item(), abs=1e-5)
 
 
+def _bi_batch(tokenizer, klue_dev, n=5, swap=False):
+    rows = klue_dev.select(range(n))
+    if swap:
+        rows = rows.map(lambda row: {"sentence1": row["sentence2"], "sentence2": row["sentence1"]})
+    features = tokenize_pairs(rows, tokenizer, 128, architecture="bi-encoder")
+    return BiEncoderCollator(tokenizer)(list(features.remove_columns(["labels", "binary_labels"])))
+
+
+@pytest.mark.parametrize("model_type", sorted(TINY_BACKBONES))
+def test_bi_encoder_shape_padding_and_symmetry(tiny_model, tokenizer, klue_dev, model_type):
+    model = tiny_model(model_type, "bi-encoder")
+    batch = _bi_batch(tokenizer, klue_dev)
+    assert (batch["attention_mask"] == 0).any() and (batch["attention_mask_b"] == 0).any()
+    with torch.no_grad():
+        scores = model(**batch).logits
+        assert scores.shape == (5,) and scores.abs().max() <= 5.0 + 1e-6
+        swapped = model(**_bi_batch(tokenizer, klue_dev, swap=True)).logits
+        torch.testing.assert_close(swapped, scores, atol=1e-6, rtol=0)  # score(a, b) == score(b, a)
+        for i in range(5):
+            a = tokenizer(klue_dev[i]["sentence1"], return_tensors="pt")
+            b = tokenizer(klue_dev[i]["sentence2"], return_tensors="pt")
+            alone = model(**a, **{f"{key}_b": value for key, value in b.items()}).logits
+            assert alone.item() == pytest.approx(scores[i].item(), abs=1e-5)
+            cosine = torch.nn.functional.cosine_similarity(model.encode(**a), model.encode(**b)).item()
+            assert alone.item() == pytest.approx(5.0 * cosine, abs=1e-5)
+
+
 def test_mlp_head_layers(tiny_model):
     head = tiny_model("bert", "mlp").head
     linears = [module for module in head.modules() if isinstance(module, torch.nn.Linear)]
@@ -39,20 +74,29 @@ def test_mlp_head_layers(tiny_model):
     )
 
 
-def test_save_load_predictions_equal_both_paths(tmp_path, tiny_model, tokenizer, klue_dev):
-    model = tiny_model("roberta", "mlp")
-    batch = _batch(tokenizer, klue_dev)
+@pytest.mark.parametrize(
+    "model_type, head, classes",
+    [
+        ("roberta", "mlp", (StsCrossEncoderConfig, StsCrossEncoderModel)),
+        ("electra", "lstm", (StsCrossEncoderConfig, StsCrossEncoderModel)),
+        ("bert", "bi-encoder", (StsBiEncoderConfig, StsBiEncoderModel)),
+    ],
+)
+def test_save_load_predictions_equal_both_paths(tmp_path, tiny_model, tokenizer, klue_dev, model_type, head, classes):
+    model = tiny_model(model_type, head)
+    batch = _bi_batch(tokenizer, klue_dev) if head == "bi-encoder" else _batch(tokenizer, klue_dev)
     with torch.no_grad():
         expected = model(**batch).logits
     model.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
+    config_class, model_class = classes
     assert json.loads((tmp_path / "config.json").read_text())["auto_map"] == {
-        "AutoConfig": "configuration_sts.StsCrossEncoderConfig",
-        "AutoModel": "modeling_sts.StsCrossEncoderModel",
+        "AutoConfig": f"configuration_sts.{config_class.__name__}",
+        "AutoModel": f"modeling_sts.{model_class.__name__}",
     }
-    assert isinstance(AutoConfig.from_pretrained(tmp_path), StsCrossEncoderConfig)
+    assert type(AutoConfig.from_pretrained(tmp_path)) is config_class
     loaded = AutoModel.from_pretrained(tmp_path).eval()
-    assert type(loaded) is StsCrossEncoderModel
+    assert type(loaded) is model_class
     with torch.no_grad():
         torch.testing.assert_close(loaded(**batch).logits, expected, atol=1e-5, rtol=0)
 
@@ -76,7 +120,7 @@ def test_save_load_predictions_equal_both_paths(tmp_path, tiny_model, tokenizer,
 
 def test_config_errors():
     backbone = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37).to_dict()
-    with pytest.raises(ValueError, match=r"Unknown head 'pooler'; registered heads: \['cls', 'mlp'"):
+    with pytest.raises(ValueError, match=r"Unknown head 'pooler'; registered heads: \['cls', 'lstm', 'mean', 'mlp'"):
         StsCrossEncoderModel(StsCrossEncoderConfig(backbone_config=backbone, head="pooler"))
     with pytest.raises(ValueError, match=r"`head_activation` must be one of .* got 'tanhh'"):
         StsCrossEncoderConfig(backbone_config=backbone, head_activation="tanhh")
@@ -84,7 +128,13 @@ def test_config_errors():
         StsCrossEncoderConfig(backbone_config=backbone, head_dropout=1.5)
     with pytest.raises(ValueError, match="already registered"):
         register_head("cls")(torch.nn.Identity)
-    assert {"cls", "mlp"} <= set(HEADS)
+    with pytest.raises(ValueError, match=r"`head_pooling` must be one of \['cls', 'mean'\], got 'max'"):
+        StsCrossEncoderConfig(backbone_config=backbone, head_pooling="max")
+    with pytest.raises(ValueError, match=r"`head_rnn_type` must be one of \['gru', 'lstm'\], got 'rnn'"):
+        StsCrossEncoderConfig(backbone_config=backbone, head_rnn_type="rnn")
+    with pytest.raises(ValueError, match=r"`pooling` must be one of \['cls', 'mean'\], got 'max'"):
+        StsBiEncoderConfig(backbone_config=backbone, pooling="max")
+    assert {"cls", "mean", "mlp", "lstm"} <= set(HEADS)
 
 
 def test_pretrained_backbone_weights_are_kept(tmp_path, tokenizer):
@@ -99,3 +149,73 @@ def test_pretrained_backbone_weights_are_kept(tmp_path, tokenizer):
     for name, tensor in model.backbone.state_dict().items():
         assert torch.equal(tensor, reference[name]), name
     assert 0.005 < model.head.out_proj.weight.std().item() < 0.05  # freshly initialised with std 0.02
+
+
+def _layer_shapes(module):
+    return [
+        (layer.in_features, layer.out_features) for layer in module.modules() if isinstance(layer, torch.nn.Linear)
+    ]
+
+
+def test_head_layers_and_pooling(tiny_model, tokenizer, klue_dev):
+    cls_bert, cls_electra = tiny_model("bert", "cls").head, tiny_model("electra", "cls").head
+    assert _layer_shapes(cls_bert) == [(32, 32), (32, 1)]  # transformers' classification head, one output
+    assert isinstance(cls_bert.activation, torch.nn.Tanh) and "GELU" in type(cls_electra.activation).__name__
+    assert _layer_shapes(tiny_model("bert", "mean").head) == [(32, 1)]
+    lstm = tiny_model("bert", "lstm").head
+    assert isinstance(lstm.rnn, torch.nn.LSTM) and lstm.rnn.bidirectional and lstm.rnn.hidden_size == 16
+    assert _layer_shapes(lstm) == [(32, 1)]
+
+    # The mlp head reads the first token or the mean of the tokens, as `head_pooling` says.
+    model = tiny_model("bert", "mlp")
+    batch = _batch(tokenizer, klue_dev)
+    with torch.no_grad():
+        states = model.backbone(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).float()
+        mean = (states * mask).sum(1) / mask.sum(1)
+        expected = model.head.out_proj(model.head.layers(mean)).squeeze(-1)
+        model.head.pooling = "mean"
+        torch.testing.assert_close(model(**batch).logits, expected)
+
+
+def test_gru_head_and_left_padding_error(tokenizer, klue_dev):
+    from .conftest import tiny_backbone_config
+
+    config = StsCrossEncoderConfig(
+        backbone_config=tiny_backbone_config("bert", tokenizer).to_dict(), head="lstm", head_rnn_type="gru"
+    )
+    model = StsCrossEncoderModel(config).eval()
+    assert isinstance(model.head.rnn, torch.nn.GRU)
+    batch = _batch(tokenizer, klue_dev)
+    batch["attention_mask"] = batch["attention_mask"].flip(-1)
+    with pytest.raises(ValueError, match="needs right padding"):
+        model(**batch)
+
+
+@pytest.mark.parametrize("model_type", sorted(TINY_BACKBONES))
+def test_freeze_ratio_freezes_embeddings_and_bottom_layers(tokenizer, model_type):
+    from hf_sts.build import freeze_bottom_layers
+
+    from .conftest import tiny_sts_model
+
+    model = tiny_sts_model(model_type, "mlp", tokenizer, num_hidden_layers=6)
+    assert freeze_bottom_layers(model, 1 / 3) == 2
+    backbone = model.backbone
+    frozen_modules = [backbone.embeddings, *backbone.encoder.layer[:2]]
+    if model_type == "electra":
+        frozen_modules.append(backbone.embeddings_project)  # embedding_size 16 -> hidden 32
+    frozen = {id(p) for module in frozen_modules for p in module.parameters()}
+    for name, parameter in model.named_parameters():
+        assert parameter.requires_grad == (id(parameter) not in frozen), name
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    layer_size = sum(p.numel() for p in backbone.encoder.layer[0].parameters())
+    assert trainable == 4 * layer_size + sum(p.numel() for p in model.head.parameters())
+    assert freeze_bottom_layers(tiny_sts_model(model_type, "cls", tokenizer, num_hidden_layers=6), 2 / 3) == 4
+
+
+def test_freeze_ratio_out_of_range(tiny_model):
+    from hf_sts.arguments import RecipeError
+    from hf_sts.build import freeze_bottom_layers
+
+    with pytest.raises(RecipeError, match=r"`freeze_ratio` must be in \[0, 1\), got 1.0"):
+        freeze_bottom_layers(tiny_model(), 1.0)
