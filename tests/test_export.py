@@ -1,0 +1,105 @@
+"""Exports load in their consumers (transformers' pipeline, sentence-transformers) and score like the hf_sts model."""
+
+import json
+
+import pytest
+import torch
+
+from hf_sts.cli import main as hf_sts_cli
+from hf_sts.export import ExportError, export_model
+
+from .conftest import TINY_BACKBONES
+
+
+MAX_SEQ_LENGTH = 64
+
+
+def _save_run(model, tokenizer, run_dir):
+    """What a run leaves in output_dir, as far as export reads it."""
+    model.save_pretrained(run_dir)
+    tokenizer.save_pretrained(run_dir)
+    (run_dir / "recipe.json").write_text(json.dumps({"max_seq_length": MAX_SEQ_LENGTH}))
+    return run_dir
+
+
+def _pairs(klue_dev, n=8):
+    rows = klue_dev.select(range(n))
+    return rows["sentence1"][:], rows["sentence2"][:]
+
+
+@pytest.mark.parametrize("model_type", sorted(TINY_BACKBONES))
+def test_sequence_classification_export_scores_identically(tmp_path, tiny_model, tokenizer, klue_dev, model_type):
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoModelForSequenceClassification, pipeline
+
+    model = tiny_model(model_type, "cls")
+    torch.nn.init.normal_(model.head.dense.bias, std=0.5)  # trained-looking head weights, not the zero init
+    first, second = _pairs(klue_dev)
+    with torch.no_grad():
+        inputs = tokenizer(
+            first, second, padding=True, truncation=True, max_length=MAX_SEQ_LENGTH, return_tensors="pt"
+        )
+        expected = model(**inputs).logits
+    out = tmp_path / "exported"
+    export_model(_save_run(model, tokenizer, tmp_path / "run"), out, "sequence-classification")
+
+    exported = AutoModelForSequenceClassification.from_pretrained(out)
+    assert exported.config.num_labels == 1 and exported.config.problem_type == "regression"
+    assert not any(name.endswith(".py") for name in map(str, out.iterdir()))  # plain transformers, no hf_sts code
+    classify = pipeline("text-classification", model=str(out), device="cpu")
+    results = classify([{"text": a, "text_pair": b} for a, b in zip(first, second)], truncation=True)
+    torch.testing.assert_close(torch.tensor([r["score"] for r in results]), expected, atol=1e-4, rtol=0)
+    cross_encoder = CrossEncoder(str(out), device="cpu")
+    scores = cross_encoder.predict(list(zip(first, second)), convert_to_tensor=True)
+    torch.testing.assert_close(scores.float(), expected, atol=1e-4, rtol=0)
+
+
+def test_sentence_transformers_export_reproduces_cosine(tmp_path, tiny_model, tokenizer, klue_dev):
+    from sentence_transformers import SentenceTransformer
+
+    model = tiny_model("roberta", "bi-encoder")
+    first, second = _pairs(klue_dev)
+    with torch.no_grad():
+        encode = [
+            model.encode(
+                **tokenizer(side, padding=True, truncation=True, max_length=MAX_SEQ_LENGTH, return_tensors="pt")
+            )
+            for side in (first, second)
+        ]
+        cosine = torch.nn.functional.cosine_similarity(*encode)
+    out = tmp_path / "exported"
+    hf_sts_cli(
+        [
+            "export",
+            str(_save_run(model, tokenizer, tmp_path / "run")),
+            "--format",
+            "sentence-transformers",
+            "--output",
+            str(out),
+        ]
+    )
+
+    sentence_model = SentenceTransformer(str(out), device="cpu")
+    assert sentence_model.max_seq_length == MAX_SEQ_LENGTH
+    embeddings = [sentence_model.encode(side, convert_to_tensor=True) for side in (first, second)]
+    torch.testing.assert_close(embeddings[0], encode[0], atol=1e-4, rtol=0)
+    similarity = sentence_model.similarity(*embeddings)  # (n, n): every first sentence against every second
+    torch.testing.assert_close(similarity.diagonal(), cosine, atol=1e-5, rtol=0)
+
+
+def test_export_errors(tmp_path, tiny_model, tokenizer, capsys):
+    mlp_run = _save_run(tiny_model("bert", "mlp"), tokenizer, tmp_path / "mlp")
+    with pytest.raises(
+        ExportError, match=r"cross-encoder with head 'mlp'; sequence-classification needs .*'cls' head"
+    ):
+        export_model(mlp_run, tmp_path / "out", "sequence-classification")
+    with pytest.raises(ExportError, match="holds a cross-encoder; sentence-transformers needs a bi-encoder"):
+        export_model(mlp_run, tmp_path / "out", "sentence-transformers")
+    bi_run = _save_run(tiny_model("bert", "bi-encoder"), tokenizer, tmp_path / "bi")
+    with pytest.raises(SystemExit) as exit_info:
+        hf_sts_cli(["export", str(bi_run), "--format", "sequence-classification", "--output", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err
+    assert "Traceback" not in error
+    assert error.splitlines()[-1].startswith("hf-sts: error: ") and "holds a bi-encoder" in error.splitlines()[-1]
+    assert not (tmp_path / "out").exists()  # nothing half-written
