@@ -47,10 +47,10 @@ def test_sequence_classification_export_scores_identically(tmp_path, tiny_model,
     assert exported.config.num_labels == 1 and exported.config.problem_type == "regression"
     assert not any(name.endswith(".py") for name in map(str, out.iterdir()))  # plain transformers, no hf_sts code
     classify = pipeline("text-classification", model=str(out), device="cpu")
-    results = classify([{"text": a, "text_pair": b} for a, b in zip(first, second)], truncation=True)
+    results = classify([{"text": a, "text_pair": b} for a, b in zip(first, second, strict=True)], truncation=True)
     torch.testing.assert_close(torch.tensor([r["score"] for r in results]), expected, atol=1e-4, rtol=0)
     cross_encoder = CrossEncoder(str(out), device="cpu")
-    scores = cross_encoder.predict(list(zip(first, second)), convert_to_tensor=True)
+    scores = cross_encoder.predict(list(zip(first, second, strict=True)), convert_to_tensor=True)
     torch.testing.assert_close(scores.float(), expected, atol=1e-4, rtol=0)
 
 
