@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from transformers import AutoConfig
 
-from .configuration_sts import StsCrossEncoderConfig
+from .configuration_sts import StsBiEncoderConfig
 
 
-TEMPLATE_NAME = "cross_encoder.md"
+TEMPLATE_NAME = "sts_model.md"
 METRICS = (("pearson", "pearsonr", "Pearson r"), ("spearmanr", "spearmanr", "Spearman rho"), ("f1", "f1", "F1"))
 KNOWN_DATASETS = {"klue-sts": ("klue/klue", "KLUE-STS", "sts"), "korsts": ("kor_nlu", "KorSTS", "sts")}
 
@@ -69,8 +70,14 @@ def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> Mod
     recipe = json.loads((output_dir / "recipe.json").read_text(encoding="utf-8"))
     results_file = output_dir / "all_results.json"
     results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
-    config = StsCrossEncoderConfig.from_pretrained(output_dir)
+    config = AutoConfig.from_pretrained(output_dir)
     backbone = config.backbone_config
+    bi_encoder = isinstance(config, StsBiEncoderConfig)
+    shape = f"{backbone.model_type} backbone ({getattr(backbone, 'num_hidden_layers', '?')} layers, hidden size {backbone.hidden_size})"
+    if bi_encoder:
+        architecture_text = f"bi-encoder (Sentence-BERT): {shape}, `{config.pooling}` pooling, score = 5 × cosine"
+    else:
+        architecture_text = f"cross-encoder: {shape} + `{config.head}` regression head"
     repo_id = repo_id or recipe.get("hub_model_id") or output_dir.resolve().name
     dataset = _known_dataset(recipe)
     validation = recipe.get("validation_file") or (
@@ -96,8 +103,8 @@ def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> Mod
         language="ko",
         license="cc-by-sa-4.0" if dataset else None,
         library_name="transformers",
-        pipeline_tag="text-classification",
-        tags=["hf_sts", "sentence-similarity", "cross-encoder", "sts", "korean"],
+        pipeline_tag="sentence-similarity" if bi_encoder else "text-classification",
+        tags=["hf_sts", "sentence-similarity", "bi-encoder" if bi_encoder else "cross-encoder", "sts", "korean"],
         datasets=[dataset[0]] if dataset else None,
         base_model=recipe.get("model_name_or_path"),
         metrics=[metric_type for key, metric_type, _ in METRICS if f"eval_{key}" in results] or None,
@@ -128,10 +135,8 @@ def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> Mod
         template_path=str(template_path()),
         model_name=repo_id,
         repo_id=repo_id,
-        backbone_type=backbone.model_type,
-        num_layers=getattr(backbone, "num_hidden_layers", "?"),
-        hidden_size=backbone.hidden_size,
-        head=config.head,
+        bi_encoder=bi_encoder,
+        architecture_text=architecture_text,
         base_model_text=base_model_text,
         loss=settings["loss"],
         loss_weights_text=f" with weights {recipe['loss_weights']}" if recipe.get("loss_weights") else "",

@@ -71,3 +71,8 @@ def test_recipe_dry_run(recipe, stand_ins, tmp_path, monkeypatch):
         == {"cross-encoder": "hf_sts_cross_encoder", "bi-encoder": "hf_sts_bi_encoder"}[architecture]
     )
     assert config.get("head", "n/a") == (settings.get("head", "cls") if architecture == "cross-encoder" else "n/a")
+    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    if architecture == "bi-encoder":
+        assert "**bi-encoder**" in card and "pipeline_tag: sentence-similarity" in card and "model.encode(" in card
+    else:
+        assert f"+ `{config['head']}` regression head" in card and "pipeline_tag: text-classification" in card
