@@ -46,6 +46,11 @@ class ModelArguments:
         pooling (`str`, *optional*): the bi-encoder's pooling, see [`StsBiEncoderConfig`].
         freeze_ratio (`float`, defaults to `0.0`): freeze the backbone's embeddings and its bottom
             `round(freeze_ratio * num_hidden_layers)` layers.
+
+    LoRA (see `hf_sts.lora`):
+        use_lora (`bool`), lora_r (`int`, 16), lora_alpha (`float`, 32), lora_dropout (`float`, 0.05),
+        lora_target_modules (`list[str]`, *optional*), lora_modules_to_save (`list[str]`, *optional*),
+        save_adapter_only (`bool`).
     """
 
     model_name_or_path: str | None = field(
@@ -140,7 +145,47 @@ class ModelArguments:
         },
     )
 
+    use_lora: bool = field(
+        default=False,
+        metadata={"help": "Fine-tune with LoRA adapters (peft) on the backbone; the head trains in full."},
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank r."})
+    lora_alpha: float = field(
+        default=32.0, metadata={"help": "LoRA alpha: the adapter update is scaled by alpha / r."}
+    )
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the input of the LoRA adapters."})
+    lora_target_modules: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Backbone modules that get adapters (default: the attention query/value projections of the "
+            "backbone type, from peft's table)."
+        },
+    )
+    lora_modules_to_save: list[str] | None = field(
+        default=None,
+        metadata={"help": "Modules trained in full and saved with the adapter (default: the cross-encoder's head)."},
+    )
+    save_adapter_only: bool = field(
+        default=False,
+        metadata={
+            "help": "LoRA runs: write the adapter (not the merged model) to output_dir, so it is what gets pushed. "
+            "The adapter is always also in output_dir/adapter."
+        },
+    )
+
     def __post_init__(self):
+        if self.use_lora and self.freeze_ratio > 0:
+            raise RecipeError(
+                "`use_lora` and `freeze_ratio` both limit what trains; pick one: LoRA already freezes the backbone "
+                "outside its adapters."
+            )
+        if self.use_lora and self.model_name_or_path is None:
+            raise RecipeError(
+                "`use_lora` adapts a pretrained encoder: set `model_name_or_path` (LoRA on a from-scratch backbone "
+                "would leave its random weights frozen)."
+            )
+        if not self.use_lora and self.save_adapter_only:
+            raise RecipeError("`save_adapter_only` applies to LoRA runs; set `use_lora` too.")
         if not 0.0 <= self.freeze_ratio < 1.0:
             raise RecipeError(f"`freeze_ratio` must be in [0, 1), got {self.freeze_ratio}.")
         if self.pooling is not None and self.architecture != "bi-encoder":

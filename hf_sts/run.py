@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     train_sentences = raw["train"]["sentence1"][:] + raw["train"]["sentence2"][:] if do_train else None
     tokenizer = load_tokenizer(model_args, training_args, train_sentences)
     model = build_model(model_args, data_args, tokenizer)
+    if model_args.use_lora:
+        from hf_sts.lora import apply_lora
+
+        model = apply_lora(model, model_args)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("Parameters: %s trainable of %s (%.2f%%).", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
@@ -119,7 +123,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     metrics: dict[str, float] = {}
     if do_train:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
-        trainer.save_model()
+        if model_args.use_lora:
+            _finish_lora(trainer, tokenizer, model_args.save_adapter_only)
+        else:
+            trainer.save_model()
         metrics.update(train_result.metrics, train_samples=len(encoded["train"]))
         trainer.log_metrics("train", train_result.metrics)
         trainer.save_state()
@@ -142,6 +149,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         if training_args.push_to_hub:
             trainer.push_to_hub()
     return metrics
+
+
+def _finish_lora(trainer, tokenizer, save_adapter_only: bool) -> None:
+    """Write a LoRA run's adapter to `output_dir/adapter/`, and to the root too with `save_adapter_only`; otherwise
+    merge the adapters into the backbone and make the merged model the one saved to the root and evaluated."""
+    from hf_sts.lora import ADAPTER_DIR, save_adapter
+
+    output_dir = trainer.args.output_dir
+    if trainer.is_world_process_zero():
+        for folder in [os.path.join(output_dir, ADAPTER_DIR)] + ([output_dir] if save_adapter_only else []):
+            save_adapter(trainer.model, tokenizer, folder)
+    if not save_adapter_only:
+        trainer.model = trainer.model_wrapped = trainer.model.merge_and_unload()
+        trainer.save_model()
 
 
 def cli() -> None:

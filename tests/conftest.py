@@ -2,9 +2,14 @@
 and tiny backbones (hidden 32, 2 layers) built from configs in code, as transformers' own tests do."""
 
 import copy
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+
+# Tests never reach the network: Hub lookups fail at once instead of retrying (set before huggingface_hub loads).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import torch
@@ -100,6 +105,22 @@ def tiny_model(_tiny_models):
         return copy.deepcopy(_tiny_models[(model_type, head)])
 
     return make
+
+
+@pytest.fixture(scope="session")
+def stand_in_encoders(tmp_path_factory, tokenizer):
+    """`{model_type: folder}`: a tiny pretrained-style encoder (random weights, saved with the test tokenizer) for
+    each backbone family, standing in for Hub models such as klue/roberta-large where a local path is needed."""
+    from transformers import AutoModel
+
+    folders = {}
+    torch.manual_seed(0)
+    for model_type in TINY_BACKBONES:
+        folder = tmp_path_factory.mktemp(f"tiny-{model_type}")
+        AutoModel.from_config(tiny_backbone_config(model_type, tokenizer)).save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        folders[model_type] = folder
+    return folders
 
 
 def run_python(code: str, *args: str, cwd: Path = REPO_ROOT, block_hf_sts: bool = False, timeout: int = 600):

@@ -4,11 +4,10 @@ and runs one training step through `hf_sts/run.py`, with everything else as the 
 import json
 
 import pytest
-from transformers import AutoModel
 
 from hf_sts.run import main
 
-from .conftest import REPO_ROOT, tiny_backbone_config
+from .conftest import REPO_ROOT
 
 
 RECIPES = sorted((REPO_ROOT / "recipes").glob("*.json"))
@@ -22,18 +21,6 @@ HUB_MODEL_TYPES = {
 DRY_RUN = ["--max_steps", "1", "--max_train_samples", "8", "--max_eval_samples", "8", "--report_to", "none"]
 # From-scratch recipes: the same model type, tiny.
 TINY_SCRATCH = ["--config_overrides", "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=37"]
-
-
-@pytest.fixture(scope="module")
-def stand_ins(tmp_path_factory, tokenizer):
-    """A tiny local encoder with the test tokenizer for each model type the recipes use."""
-    folders = {}
-    for model_type in sorted(set(HUB_MODEL_TYPES.values())):
-        folder = tmp_path_factory.mktemp(f"tiny-{model_type}")
-        AutoModel.from_config(tiny_backbone_config(model_type, tokenizer)).save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        folders[model_type] = folder
-    return folders
 
 
 def test_recipes_are_shipped():
@@ -52,13 +39,13 @@ def test_recipes_are_shipped():
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda path: path.stem)
-def test_recipe_dry_run(recipe, stand_ins, tmp_path, monkeypatch):
+def test_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)  # recipes name their data relative to the repository
     settings = json.loads(recipe.read_text(encoding="utf-8"))
     if "model_name_or_path" in settings:
         name = settings["model_name_or_path"]
         assert name in HUB_MODEL_TYPES, f"{recipe.name} uses {name}: add its model type to HUB_MODEL_TYPES"
-        model = ["--model_name_or_path", str(stand_ins[HUB_MODEL_TYPES[name]])]
+        model = ["--model_name_or_path", str(stand_in_encoders[HUB_MODEL_TYPES[name]])]
     else:
         model = TINY_SCRATCH
     argv = [str(recipe), *model, *DRY_RUN, "--output_dir", str(tmp_path / "out")]

@@ -1,0 +1,127 @@
+"""LoRA fine-tuning (Hu et al. 2021) of hf_sts models with `peft`, keeping the regression head.
+
+The backbone gets low-rank adapters on `lora_target_modules` (by default the attention query and value projections,
+from peft's table for the backbone's `model_type`); the head is in `modules_to_save`, so it trains in full and is
+saved with the adapter. Heads that peft does not know about are where other libraries lose them (peft issues 310,
+577, 1070; sentence-transformers issue 3980): here the adapter always carries the trained head.
+
+A LoRA run's `output_dir` holds:
+
+- the root: the merged model (`merge_and_unload`), a normal hf_sts checkpoint that `AutoModel.from_pretrained` loads
+  without peft, and what `push_to_hub` uploads; with `save_adapter_only`, the adapter instead (nothing merged);
+- `adapter/` (always, written by [`save_adapter`]): `adapter_config.json`, `adapter_model.safetensors` (LoRA weights
+  and the full head weights), the hf_sts `config.json` of the base and the tokenizer. Load it with [`load_adapter_model`], or with
+  `PeftModel.from_pretrained(base, "adapter")` on top of the base built as [`build_lora_base`] does.
+
+Checkpoints (`checkpoint-*/`) hold the adapter with the head, so `resume_from_checkpoint` continues with both.
+"""
+
+import json
+import logging
+from pathlib import Path
+
+from peft import LoraConfig, PeftModel, get_peft_model
+from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+from transformers import AutoConfig, AutoModel
+
+from .arguments import ModelArguments, RecipeError
+from .configuration_sts import StsBiEncoderConfig
+from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
+
+
+logger = logging.getLogger(__name__)
+
+ADAPTER_DIR = "adapter"
+
+
+def default_target_modules(model_type: str) -> list[str]:
+    """The attention query/value projections of a backbone type, from peft's table (`["query", "value"]` for BERT,
+    RoBERTa and ELECTRA).
+
+    Raises:
+        RecipeError: if peft has no default for `model_type`; the recipe must then give `lora_target_modules`.
+    """
+    if model_type not in TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING:
+        raise RecipeError(
+            f"peft knows no default LoRA target modules for {model_type!r} backbones; set `lora_target_modules` "
+            "to the names of their attention projections."
+        )
+    return list(TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING[model_type])
+
+
+def apply_lora(model: StsPreTrainedModel, model_args: ModelArguments) -> PeftModel:
+    """Wrap `model` with LoRA adapters as `model_args` says (`lora_r`, `lora_alpha`, `lora_dropout`,
+    `lora_target_modules`, `lora_modules_to_save`).
+
+    Returns:
+        A `peft.PeftModel` whose trainable parameters are the adapters and the modules to save (the whole head of
+        a cross-encoder by default).
+    """
+    target_modules = model_args.lora_target_modules or default_target_modules(model.config.backbone_config.model_type)
+    modules_to_save = model_args.lora_modules_to_save
+    if modules_to_save is None:
+        modules_to_save = ["head"] if isinstance(model, StsCrossEncoderModel) else []
+    # peft records the wrapped model's `name_or_path` as the adapter's base: that of the pretrained encoder.
+    model.name_or_path = model_args.model_name_or_path
+    config = LoraConfig(
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=target_modules,
+        modules_to_save=modules_to_save or None,
+    )
+    return get_peft_model(model, config)
+
+
+def save_adapter(model: PeftModel, tokenizer, folder: str | Path) -> None:
+    """Save a LoRA model's adapter (with the full weights of its modules to save, the head) to `folder`, with the
+    hf_sts config of the base (head settings included) and the tokenizer, so that [`load_adapter_model`] rebuilds
+    the base from it and the encoder named in `adapter_config.json`."""
+    model.save_pretrained(folder)
+    model.get_base_model().config.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def build_lora_base(adapter_dir: str | Path, **hub_kwargs) -> StsPreTrainedModel:
+    """The model a LoRA adapter was trained on: the pretrained encoder named in `adapter_config.json`
+    (`base_model_name_or_path`, Hub id or local path) under a freshly initialised head of the saved hf_sts config.
+    Pass it to `PeftModel.from_pretrained(base, adapter_dir)`, which puts the trained head back.
+
+    Raises:
+        FileNotFoundError: if `adapter_dir` lacks `adapter_config.json` or the hf_sts `config.json`.
+    """
+    adapter_dir = Path(adapter_dir)
+    for name in ("adapter_config.json", "config.json"):
+        if not (adapter_dir / name).is_file():
+            raise FileNotFoundError(f"{adapter_dir}: no {name}; give the adapter folder of an hf_sts LoRA run.")
+    base_name = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))[
+        "base_model_name_or_path"
+    ]
+    config = AutoConfig.from_pretrained(adapter_dir)
+    backbone = AutoModel.from_pretrained(base_name, **hub_kwargs)
+    model_class = StsBiEncoderModel if isinstance(config, StsBiEncoderConfig) else StsCrossEncoderModel
+    return model_class(config, backbone=backbone)
+
+
+def load_adapter_model(adapter_dir: str | Path, **hub_kwargs) -> PeftModel:
+    """Load an hf_sts LoRA adapter (with its trained head) on top of its base encoder, in eval mode.
+
+    Args:
+        adapter_dir: the `adapter/` folder of a LoRA run (or a folder with the same files).
+        **hub_kwargs: passed to the base encoder's `from_pretrained` (`cache_dir`, `revision`, `token`).
+
+    Returns:
+        A `peft.PeftModel`; `model(**batch).logits` are the scores `(batch,)`, and `merge_and_unload()` gives a plain
+        hf_sts model.
+    """
+    return PeftModel.from_pretrained(build_lora_base(adapter_dir, **hub_kwargs), adapter_dir).eval()
+
+
+__all__ = [
+    "ADAPTER_DIR",
+    "apply_lora",
+    "build_lora_base",
+    "default_target_modules",
+    "load_adapter_model",
+    "save_adapter",
+]
