@@ -18,6 +18,8 @@ from typing import Any
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
+from .configuration_sts import POOLING_MODES, RNN_TYPES
+
 
 ARCHITECTURES = ("cross-encoder", "bi-encoder")
 
@@ -126,16 +128,24 @@ class ModelArguments:
     )
     head_pooling: str = field(
         default="cls",
-        metadata={"help": "Input of the 'mlp' head: the first token ('cls') or the mean of the tokens ('mean')."},
+        metadata={
+            "help": "Input of the 'mlp' head: the first token ('cls') or the mean of the tokens ('mean').",
+            "choices": POOLING_MODES,
+        },
     )
-    head_rnn_type: str = field(default="lstm", metadata={"help": "Recurrent layer of the 'lstm' head: lstm or gru."})
+    head_rnn_type: str = field(
+        default="lstm", metadata={"help": "Recurrent layer of the 'lstm' head: lstm or gru.", "choices": RNN_TYPES}
+    )
     head_rnn_hidden_size: int | None = field(
         default=None,
         metadata={"help": "Width of each direction of the 'lstm' head (default: half the backbone's hidden size)."},
     )
     pooling: str | None = field(
         default=None,
-        metadata={"help": "Bi-encoder only: sentence embedding from the 'mean' of the tokens (default) or 'cls'."},
+        metadata={
+            "help": "Bi-encoder only: sentence embedding from the 'mean' of the tokens (default) or 'cls'.",
+            "choices": POOLING_MODES,
+        },
     )
     freeze_ratio: float = field(
         default=0.0,
@@ -188,6 +198,10 @@ class ModelArguments:
             raise RecipeError("`save_adapter_only` applies to LoRA runs; set `use_lora` too.")
         if not 0.0 <= self.freeze_ratio < 1.0:
             raise RecipeError(f"`freeze_ratio` must be in [0, 1), got {self.freeze_ratio}.")
+        from .modeling_sts import HEADS
+
+        if self.head not in HEADS:
+            raise RecipeError(f"Unknown `head` {self.head!r}; registered heads: {sorted(HEADS)}.")
         if self.pooling is not None and self.architecture != "bi-encoder":
             raise RecipeError(
                 "`pooling` is the bi-encoder's; a cross-encoder pools in its head: use `head: mean`, or "

