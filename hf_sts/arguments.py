@@ -19,6 +19,7 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 from .configuration_sts import POOLING_MODES, RNN_TYPES
+from .cv import FOLD_STRATEGIES
 
 
 ARCHITECTURES = ("cross-encoder", "bi-encoder")
@@ -244,6 +245,10 @@ class DataArguments:
     Preprocessing:
         max_seq_length (`int`, defaults to `128`): pairs longer than this are truncated (longest sentence first).
         add_swapped_pairs (`bool`, defaults to `False`): also train on every pair with its sentences swapped.
+
+    Cross-validation (see `hf_sts.run.cross_validate`):
+        num_folds (`int`, defaults to `0`, off), fold_strategy (`"stratified"` or `"kfold"`), fold_seed (`int`),
+        cv_include_validation (`bool`).
     """
 
     dataset_name: str | None = field(
@@ -284,7 +289,29 @@ class DataArguments:
         default=None, metadata={"help": "Processes for tokenization (datasets.map num_proc)."}
     )
 
+    num_folds: int = field(
+        default=0,
+        metadata={
+            "help": "Cross-validation: train one model per fold (0 = off, else >= 2); writes oof_predictions.csv "
+            "and cv_results.json."
+        },
+    )
+    fold_strategy: str = field(
+        default="stratified",
+        metadata={
+            "help": "'stratified' (folds keep the share of each integer score bucket 0..5) or 'kfold'.",
+            "choices": FOLD_STRATEGIES,
+        },
+    )
+    fold_seed: int = field(default=42, metadata={"help": "Seed of the fold assignment."})
+    cv_include_validation: bool = field(
+        default=False,
+        metadata={"help": "Pool the validation data with train before making folds (the seeds' setup)."},
+    )
+
     def __post_init__(self):
+        if self.num_folds == 1 or self.num_folds < 0:
+            raise RecipeError(f"`num_folds` must be 0 (off) or at least 2, got {self.num_folds}.")
         if self.dataset_name is None and self.train_file is None and self.test_file is None:
             raise RecipeError("Give data: `train_file` (and `validation_file`, `test_file`) or `dataset_name`.")
         if not 0 <= self.validation_split_percentage < 100:

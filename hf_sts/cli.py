@@ -2,6 +2,7 @@
 
     hf-sts train RECIPE.json [--key value ...]          # as `python hf_sts/run.py`; see run.py
     hf-sts export RUN_DIR --format FORMAT --output DIR  # see export.py
+    hf-sts ensemble --method METHOD --output DIR PREDICTIONS.csv ... [--test TEST.csv ...]  # see ensemble.py
 
 A bad recipe, data file or run directory ends the command with one line, `hf-sts: error: ...`, and exit status 2.
 """
@@ -15,6 +16,29 @@ def _export(args: argparse.Namespace) -> None:
 
     output = export_model(args.run_dir, args.output, args.format)
     print(f"Exported {args.run_dir} ({args.format}) to {output}")
+
+
+def _ensemble(args: argparse.Namespace) -> None:
+    from hf_sts.ensemble import ensemble
+
+    results = ensemble(
+        args.predictions,
+        args.method,
+        args.output,
+        test_files=args.test,
+        weights=args.weights,
+        fit=args.fit,
+        stacker=args.stacker,
+        nested_folds=args.nested_folds,
+        seed=args.seed,
+    )
+    for member in results["members"]:
+        print(f"{member['file']} ({member['kind']}): Pearson {member.get('pearson', float('nan')):.4f}")
+    score = results.get("pearson_nested", results.get("pearson"))
+    if score is not None:
+        nested = " (nested cross-validation)" if "pearson_nested" in results else ""
+        print(f"{args.method} ensemble: Pearson {score:.4f}{nested}")
+    print(f"Wrote {args.output}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="what to export to")
     export.add_argument("--output", required=True, help="folder to write the exported model to")
     export.set_defaults(handler=_export)
+
+    from hf_sts.ensemble import METHODS, STACKERS
+
+    combine = commands.add_parser("ensemble", help="combine prediction files: mean, weighted or stacking")
+    combine.add_argument("predictions", nargs="+", help="one prediction file per member, aligned by id")
+    combine.add_argument("--method", required=True, choices=METHODS, help="how to combine the members")
+    combine.add_argument("--output", required=True, help="folder for ensemble_predictions.csv, results, submission")
+    combine.add_argument("--test", nargs="+", help="one test-prediction file per member, to apply the ensemble to")
+    combine.add_argument("--weights", nargs="+", type=float, help="weighted: given weights (else fitted)")
+    combine.add_argument("--fit", default="nnls", choices=["nnls", "pearson"], help="weighted: how to fit weights")
+    combine.add_argument("--stacker", default="ridge", choices=sorted(STACKERS), help="stacking: the regressor")
+    combine.add_argument("--nested_folds", type=int, default=5, help="folds of the nested cross-validation")
+    combine.add_argument("--seed", type=int, default=42, help="seed of the nested cross-validation folds")
+    combine.set_defaults(handler=_ensemble)
     return parser
 
 
@@ -46,11 +84,12 @@ def main(argv: list[str] | None = None) -> None:
         run.cli()
         return
 
+    from hf_sts.ensemble import EnsembleError
     from hf_sts.export import ExportError
 
     try:
         args.handler(args)
-    except ExportError as error:
+    except (EnsembleError, ExportError) as error:
         print(f"hf-sts: error: {error}", file=sys.stderr)
         sys.exit(2)
 

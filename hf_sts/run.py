@@ -9,17 +9,28 @@ Steps run when their data is there (`do_train`, `do_eval`, `do_predict` set to f
 `all_results.json`, `eval_predictions.csv`, `submission.csv` (with `test_file`) and the model card `README.md`.
 """
 
+import dataclasses
+import gc
 import json
 import logging
 import os
 import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hf_sts.trainer import StsTrainer
 
 
 logger = logging.getLogger("hf_sts.run")
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
-    """Run the recipe given as `argv` (`[RECIPE.json] [--key value ...]`, default `sys.argv[1:]`).
+    """Run the recipe given as `argv` (`[RECIPE.json] [--key value ...]`, default `sys.argv[1:]`): one model, or one
+    per fold when the recipe sets `num_folds` (see [`cross_validate`]).
 
     Returns:
         The metrics also written to `all_results.json` (on every process).
@@ -29,20 +40,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     """
     import datasets
     import transformers
-    from transformers import DataCollatorWithPadding, set_seed
+    from transformers import set_seed
 
     from hf_sts.arguments import RecipeError, parse_args
-    from hf_sts.build import build_model, load_tokenizer
-    from hf_sts.data import (
-        BiEncoderCollator,
-        add_swapped_pairs,
-        load_sts_datasets,
-        tokenize_pairs,
-        write_predictions,
-        write_submission,
-    )
-    from hf_sts.metrics import compute_metrics
-    from hf_sts.trainer import StsTrainer
+    from hf_sts.build import load_tokenizer
+    from hf_sts.data import add_swapped_pairs, load_sts_datasets, write_submission
 
     model_args, data_args, training_args, recipe = parse_args(argv)
     logging.basicConfig(
@@ -62,13 +64,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         test_file=data_args.test_file,
         dataset_name=data_args.dataset_name,
         dataset_config_name=data_args.dataset_config_name,
-        validation_split_percentage=data_args.validation_split_percentage,
+        validation_split_percentage=0 if data_args.num_folds else data_args.validation_split_percentage,
         seed=training_args.seed,
     )
     do_train = training_args.do_train is not False and "train" in raw
     do_eval = training_args.do_eval is not False and "validation" in raw
     do_predict = training_args.do_predict is not False and "test" in raw
-    if training_args.eval_strategy != "no" and do_train and not do_eval:
+    if data_args.num_folds and not do_train:
+        raise RecipeError("`num_folds` trains one model per fold: give training data.")
+    if training_args.eval_strategy != "no" and do_train and not do_eval and not data_args.num_folds:
         raise RecipeError(
             f"eval_strategy={training_args.eval_strategy.value!r} needs validation data: give `validation_file` or "
             "`validation_split_percentage` > 0, or set `eval_strategy` to 'no'."
@@ -77,12 +81,61 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         raw["train"] = raw["train"].select(range(min(data_args.max_train_samples, len(raw["train"]))))
     if do_eval and data_args.max_eval_samples is not None:
         raw["validation"] = raw["validation"].select(range(min(data_args.max_eval_samples, len(raw["validation"]))))
-    if do_train and data_args.add_swapped_pairs:
-        raw["train"] = add_swapped_pairs(raw["train"])
+    splits = {
+        split: raw[split]
+        for split, wanted in (("train", do_train), ("validation", do_eval), ("test", do_predict))
+        if wanted
+    }
     os.makedirs(training_args.output_dir, exist_ok=True)
+    if training_args.should_save:
+        with open(os.path.join(training_args.output_dir, "recipe.json"), "w", encoding="utf-8") as file:
+            json.dump(recipe, file, indent=2, ensure_ascii=False)
+    if data_args.num_folds:
+        return cross_validate(model_args, data_args, training_args, splits)
 
-    train_sentences = raw["train"]["sentence1"][:] + raw["train"]["sentence2"][:] if do_train else None
-    tokenizer = load_tokenizer(model_args, training_args, train_sentences)
+    if do_train and data_args.add_swapped_pairs:
+        splits["train"] = add_swapped_pairs(splits["train"])
+    tokenizer = load_tokenizer(model_args, training_args, _sentences(splits.get("train")))
+    outcome = fit(model_args, data_args, training_args, tokenizer, splits)
+    trainer = outcome.trainer
+    if do_predict and trainer.is_world_process_zero():
+        path = os.path.join(training_args.output_dir, "submission.csv")
+        write_submission(splits["test"], outcome.predictions["test"], path)
+    trainer.save_metrics("all", outcome.metrics, combined=False)
+    if do_train:
+        trainer.create_model_card()
+        if training_args.push_to_hub:
+            trainer.push_to_hub()
+    return outcome.metrics
+
+
+def _sentences(dataset) -> list[str] | None:
+    """Both sentences of every pair: the text a from-scratch tokenizer is trained on."""
+    return None if dataset is None else dataset["sentence1"][:] + dataset["sentence2"][:]
+
+
+@dataclass
+class FitOutcome:
+    """What [`fit`] leaves: the trainer (its model trained and saved), the metrics, and the raw predictions on every
+    split but `train` (`{split: np.ndarray of shape (n,)}`, unclipped scores on the 0–5 scale)."""
+
+    trainer: "StsTrainer"
+    metrics: dict[str, float]
+    predictions: dict[str, "np.ndarray"]
+
+
+def fit(model_args, data_args, training_args, tokenizer, splits: dict) -> FitOutcome:
+    """Build the model, train it on `splits["train"]` and save it to `training_args.output_dir`, then predict every
+    other split: `validation` with metrics and `eval_predictions.csv`, the others (`test`, ...) as predictions only.
+    Each step runs when its split is there; files are written by the main process only.
+    """
+    from transformers import DataCollatorWithPadding
+
+    from hf_sts.build import build_model
+    from hf_sts.data import BiEncoderCollator, tokenize_pairs, write_predictions
+    from hf_sts.metrics import compute_metrics
+    from hf_sts.trainer import StsTrainer
+
     model = build_model(model_args, data_args, tokenizer)
     if model_args.use_lora:
         from hf_sts.lora import apply_lora
@@ -95,14 +148,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     with training_args.main_process_first(desc="tokenizing"):
         encoded = {
             split: tokenize_pairs(
-                raw[split],
+                dataset,
                 tokenizer,
                 data_args.max_seq_length,
                 data_args.preprocessing_num_workers,
                 architecture=model_args.architecture,
             )
-            for split, wanted in (("train", do_train), ("validation", do_eval), ("test", do_predict))
-            if wanted
+            for split, dataset in splits.items()
         }
     trainer = StsTrainer(
         model=model,
@@ -115,13 +167,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         else DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
     )
-    main_process = trainer.is_world_process_zero()
-    if main_process:
-        with open(os.path.join(training_args.output_dir, "recipe.json"), "w", encoding="utf-8") as file:
-            json.dump(recipe, file, indent=2, ensure_ascii=False)
-
     metrics: dict[str, float] = {}
-    if do_train:
+    if "train" in encoded:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         if model_args.use_lora:
             _finish_lora(trainer, tokenizer, model_args.save_adapter_only)
@@ -130,25 +177,133 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics.update(train_result.metrics, train_samples=len(encoded["train"]))
         trainer.log_metrics("train", train_result.metrics)
         trainer.save_state()
-    if do_eval:
+    predictions = {}
+    if "validation" in encoded:
         output = trainer.predict(encoded["validation"], metric_key_prefix="eval")
         eval_metrics = {**output.metrics, "eval_samples": len(encoded["validation"])}
         metrics.update(eval_metrics)
         trainer.log_metrics("eval", eval_metrics)
-        if main_process:
-            write_predictions(
-                raw["validation"], output.predictions, os.path.join(training_args.output_dir, "eval_predictions.csv")
+        predictions["validation"] = output.predictions
+        if trainer.is_world_process_zero():
+            path = os.path.join(training_args.output_dir, "eval_predictions.csv")
+            write_predictions(splits["validation"], output.predictions, path)
+    for split in encoded.keys() - {"train", "validation"}:
+        predictions[split] = trainer.predict(encoded[split], metric_key_prefix=split).predictions
+    return FitOutcome(trainer, metrics, predictions)
+
+
+def cross_validate(model_args, data_args, training_args, splits: dict) -> dict[str, float]:
+    """Train one model per fold (`num_folds`, `fold_strategy`, `fold_seed`; see `hf_sts.cv.assign_folds`), in
+    sequence, each one distributed over the launched processes.
+
+    The pooled data is the training split, plus the validation split with `cv_include_validation` (the seeds'
+    setup). Fold K trains on the other folds (with their swapped pairs when `add_swapped_pairs`: a pair and its swap
+    always fall in the same fold) into `output_dir/fold-K/`, evaluated on its held-out fold. A from-scratch tokenizer
+    is trained once on the pooled sentences (text only, no labels) and shared by the folds.
+
+    Writes (main process): `oof_predictions.csv` (`id,fold,label,prediction`, every pooled row once, clipped to
+    [0, 5]); `cv_results.json` (per-fold metrics, mean and standard deviation of Pearson, Spearman and F1 over the
+    folds, and the metrics of the pooled OOF predictions); with a validation split that is not pooled,
+    `eval_predictions.csv` and `eval_*` metrics of the mean of the fold models; with a test split, each fold's
+    `fold-K/test_predictions.csv` and their mean as `submission.csv`; `all_results.json`.
+
+    Returns:
+        The metrics written to `all_results.json`: `cv_*` (mean over folds), `oof_*` and, when computed, `eval_*`.
+    """
+    import datasets
+    import numpy as np
+    import pandas as pd
+
+    from hf_sts.build import load_tokenizer
+    from hf_sts.cv import assign_folds
+    from hf_sts.data import add_swapped_pairs, write_predictions, write_submission
+    from hf_sts.metrics import StsMetric, clip_scores
+
+    pooled = splits["train"]
+    validation = splits.get("validation")
+    if data_args.cv_include_validation and validation is not None:
+        pooled, validation = datasets.concatenate_datasets([pooled, validation]), None
+    folds = assign_folds(
+        np.asarray(pooled["label"]), data_args.num_folds, data_args.fold_strategy, data_args.fold_seed
+    )
+    root = training_args.output_dir
+    tokenizer = load_tokenizer(model_args, training_args, _sentences(pooled))
+    main_process = training_args.process_index == 0
+
+    oof = np.zeros(len(pooled))
+    fold_metrics = []
+    predictions = {"dev": [], "test": []}  # each fold model's predictions of the unpooled validation and test data
+    for fold in range(data_args.num_folds):
+        fold_args = dataclasses.replace(training_args, output_dir=os.path.join(root, f"fold-{fold}"))
+        train = pooled.select(np.flatnonzero(folds != fold))
+        fold_splits = {
+            "train": add_swapped_pairs(train) if data_args.add_swapped_pairs else train,
+            "validation": pooled.select(np.flatnonzero(folds == fold)),
+            "dev": validation,
+            "test": splits.get("test"),
+        }
+        fold_splits = {split: dataset for split, dataset in fold_splits.items() if dataset is not None}
+        logger.info(
+            "Fold %d of %d: %d pairs to train on, %d held out.",
+            fold,
+            data_args.num_folds,
+            len(train),
+            len(fold_splits["validation"]),
+        )
+        outcome = fit(model_args, data_args, fold_args, tokenizer, fold_splits)
+        oof[folds == fold] = outcome.predictions["validation"]
+        fold_metrics.append({key: value for key, value in outcome.metrics.items() if key.startswith("eval_")})
+        outcome.trainer.save_metrics("all", outcome.metrics, combined=False)
+        for split in ("dev", "test"):
+            if split in outcome.predictions:
+                predictions[split].append(outcome.predictions[split])
+        if "test" in outcome.predictions and main_process:
+            frame = pd.DataFrame({"id": splits["test"]["id"], "prediction": outcome.predictions["test"]})
+            frame.to_csv(os.path.join(fold_args.output_dir, "test_predictions.csv"), index=False)
+        del outcome
+        gc.collect()
+
+    metric = StsMetric(keep_in_memory=True)
+    binary = np.asarray(pooled["binary_label"])
+    oof_metrics = metric.compute(
+        predictions=clip_scores(oof), references=np.asarray(pooled["label"]), binary_references=binary
+    )
+    summary = {}
+    for name in ("pearson", "spearmanr", "f1"):
+        values = np.array([metrics[f"eval_{name}"] for metrics in fold_metrics])
+        summary[f"cv_{name}_mean"], summary[f"cv_{name}_std"] = float(values.mean()), float(values.std())
+    summary.update({f"oof_{name}": value for name, value in oof_metrics.items()})
+    if predictions["dev"]:
+        eval_metrics = metric.compute(
+            predictions=clip_scores(np.mean(predictions["dev"], axis=0)),
+            references=np.asarray(validation["label"]),
+            binary_references=np.asarray(validation["binary_label"]),
+        )
+        summary.update({f"eval_{name}": value for name, value in eval_metrics.items()}, eval_samples=len(validation))
+    if main_process:
+        frame = pd.DataFrame(
+            {"id": pooled["id"], "fold": folds, "label": pooled["label"], "prediction": clip_scores(oof)}
+        )
+        frame.to_csv(os.path.join(root, "oof_predictions.csv"), index=False)
+        results = {
+            "num_folds": data_args.num_folds,
+            "fold_strategy": data_args.fold_strategy,
+            **summary,
+            "folds": fold_metrics,
+        }
+        with open(os.path.join(root, "cv_results.json"), "w", encoding="utf-8") as file:
+            json.dump(results, file, indent=2)
+        with open(os.path.join(root, "all_results.json"), "w", encoding="utf-8") as file:
+            json.dump(summary, file, indent=4, sort_keys=True)
+        if predictions["dev"]:
+            path = os.path.join(root, "eval_predictions.csv")
+            write_predictions(validation, np.mean(predictions["dev"], axis=0), path)
+        if predictions["test"]:
+            write_submission(
+                splits["test"], np.mean(predictions["test"], axis=0), os.path.join(root, "submission.csv")
             )
-    if do_predict:
-        output = trainer.predict(encoded["test"], metric_key_prefix="test")
-        if main_process:
-            write_submission(raw["test"], output.predictions, os.path.join(training_args.output_dir, "submission.csv"))
-    trainer.save_metrics("all", metrics, combined=False)
-    if do_train:
-        trainer.create_model_card()
-        if training_args.push_to_hub:
-            trainer.push_to_hub()
-    return metrics
+    logger.info("Cross-validation: %s", json.dumps(summary, indent=2))
+    return summary
 
 
 def _finish_lora(trainer, tokenizer, save_adapter_only: bool) -> None:

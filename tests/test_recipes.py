@@ -29,6 +29,8 @@ def test_recipes_are_shipped():
         "quickstart",
         "roberta_large",
         "roberta_large_mlp",
+        "roberta_large_5fold",
+        "roberta_large_lora",
         "roberta_base_mean",
         "koelectra_base_l1huber",
         "koelectra_base_freeze13",
@@ -49,16 +51,25 @@ def test_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
     else:
         model = TINY_SCRATCH
     argv = [str(recipe), *model, *DRY_RUN, "--output_dir", str(tmp_path / "out")]
+    if settings.get("num_folds"):
+        argv += ["--num_folds", "2"]  # the dry run of a cross-validation recipe: two folds
     metrics = main(argv)
-    assert metrics["train_samples"] >= 8 and metrics["eval_samples"] == 8
-    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    out = tmp_path / "out"
+    if settings.get("num_folds"):
+        assert "oof_pearson" in metrics and (out / "oof_predictions.csv").is_file()
+        out = out / "fold-0"
+    else:
+        assert metrics["train_samples"] >= 8 and metrics["eval_samples"] == 8
+    config = json.loads((out / "config.json").read_text())
     architecture = settings.get("architecture", "cross-encoder")
     assert (
         config["model_type"]
         == {"cross-encoder": "hf_sts_cross_encoder", "bi-encoder": "hf_sts_bi_encoder"}[architecture]
     )
     assert config.get("head", "n/a") == (settings.get("head", "cls") if architecture == "cross-encoder" else "n/a")
-    card = (tmp_path / "out" / "README.md").read_text(encoding="utf-8")
+    if settings.get("num_folds"):
+        return  # fold models get no model card of their own
+    card = (out / "README.md").read_text(encoding="utf-8")
     if architecture == "bi-encoder":
         assert "**bi-encoder**" in card and "pipeline_tag: sentence-similarity" in card and "model.encode(" in card
     else:

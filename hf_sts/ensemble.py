@@ -1,0 +1,276 @@
+"""Ensembles of hf_sts prediction files that do not leak.
+
+    hf-sts ensemble --method mean --output DIR run_a/submission.csv run_b/submission.csv
+    hf-sts ensemble --method weighted --output DIR cv_a/oof_predictions.csv cv_b/oof_predictions.csv \\
+        --test cv_a/submission.csv cv_b/submission.csv
+    hf-sts ensemble --method stacking --output DIR cv_a/oof_predictions.csv cv_b/oof_predictions.csv --test ...
+
+Members are prediction files aligned by `id`: out-of-fold predictions (`oof_predictions.csv`, with a `fold` column),
+validation predictions (`eval_predictions.csv`, held out when the run's `recipe.json` beside it validated on data it
+did not train on), or test predictions without labels (`submission.csv`, `fold-K/test_predictions.csv`).
+
+- `mean`: soft voting, the plain average.
+- `weighted`: a weighted average, with `weights` given, or fitted on the labeled members by non-negative least squares
+  (`fit="nnls"`, scipy) or by maximising Pearson r (`fit="pearson"`, scipy L-BFGS-B over non-negative weights), then
+  normalised to sum to 1.
+- `stacking`: a scikit-learn regressor (`STACKERS`, default Ridge) fitted on the members' predictions.
+
+Fitted weights and stackers are fitted only on out-of-fold or held-out predictions (anything else is refused), and
+their reported score comes from nested cross-validation: each row is scored by weights or a stacker fitted without
+it. The final weights or stacker, fitted on all labeled rows, are applied to the `test` files.
+"""
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.model_selection import KFold, cross_val_predict
+
+from .metrics import clip_scores
+
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("mean", "weighted", "stacking")
+# Stackers by name, each a factory of a scikit-learn regressor: the one place to add another.
+STACKERS: dict[str, Callable[[], BaseEstimator]] = {
+    "ridge": lambda: Ridge(alpha=1.0),
+    "linear": lambda: LinearRegression(positive=True),
+}
+
+
+class EnsembleError(ValueError):
+    """Prediction files that cannot be ensembled as asked: the message names the file and the problem."""
+
+
+class WeightedAverage(RegressorMixin, BaseEstimator):
+    """A weighted average of member predictions with fitted weights: a scikit-learn regressor, so nested
+    cross-validation can refit it like any stacker.
+
+    Args:
+        method (`str`): `"nnls"` (non-negative least squares, `scipy.optimize.nnls`) or `"pearson"` (maximise
+            Pearson r of the average with the labels over non-negative weights, `scipy.optimize.minimize`).
+
+    Attributes (after `fit`):
+        weights_ (`np.ndarray` of shape `(n_members,)`): non-negative, summing to 1.
+    """
+
+    def __init__(self, method: str = "nnls"):
+        self.method = method
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> "WeightedAverage":
+        """Fit the weights on predictions `X` `(n_rows, n_members)` against labels `y` `(n_rows,)`.
+
+        Raises:
+            ValueError: for an unknown `method`.
+        """
+        n_members = X.shape[1]
+        if self.method == "nnls":
+            weights, _ = optimize.nnls(X, y)
+        elif self.method == "pearson":
+            weights = optimize.minimize(
+                lambda w: -stats.pearsonr(X @ w, y).statistic if w.sum() > 0 else 0.0,
+                np.full(n_members, 1.0 / n_members),
+                bounds=[(0.0, None)] * n_members,
+                method="L-BFGS-B",
+            ).x
+        else:
+            raise ValueError(f"Unknown weight fit {self.method!r}; expected 'nnls' or 'pearson'.")
+        self.weights_ = weights / weights.sum() if weights.sum() > 0 else np.full(n_members, 1.0 / n_members)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The weighted average `X @ weights_`, shape `(n_rows,)`."""
+        return X @ self.weights_
+
+
+def read_member(path: str | Path) -> tuple[pd.DataFrame, str]:
+    """Read one prediction file into `id`, `prediction` and, when labeled, `label` columns.
+
+    Returns:
+        The frame and its kind: `"oof"` (out-of-fold), `"held-out"` (validation predictions of a run that did not
+        train on them), `"labeled"` (labeled, but not known to be held out) or `"test"` (no labels).
+
+    Raises:
+        EnsembleError: if the file is missing, has no `id` or prediction column, or repeats an id.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EnsembleError(f"{path}: no such prediction file.")
+    frame = pd.read_csv(path, dtype={"id": str})
+    column = next((name for name in ("prediction", "target") if name in frame.columns), None)
+    if "id" not in frame.columns or column is None:
+        raise EnsembleError(
+            f"{path}: expected columns `id` and `prediction` (or `target`), got {list(frame.columns)}."
+        )
+    if frame["id"].duplicated().any():
+        raise EnsembleError(f"{path}: id {frame['id'][frame['id'].duplicated()].iloc[0]!r} appears twice.")
+    member = frame[["id"]].assign(prediction=frame[column].astype(float))
+    if "label" not in frame.columns:
+        return member, "test"
+    member["label"] = frame["label"].astype(float)
+    if "fold" in frame.columns:
+        return member, "oof"
+    return member, "held-out" if _validated_on_held_out_data(path) else "labeled"
+
+
+def _validated_on_held_out_data(path: Path) -> bool:
+    """Whether the run beside an `eval_predictions.csv` validated on data it did not train on, per its recipe."""
+    recipe_path = path.parent / "recipe.json"
+    if path.name != "eval_predictions.csv" or not recipe_path.is_file():
+        return False
+    recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
+    if recipe.get("num_folds") and recipe.get("cv_include_validation"):
+        return False  # the validation rows were pooled into the folds' training data
+    validation, train = recipe.get("validation_file"), recipe.get("train_file")
+    if validation is None or train is None:
+        return True  # a split carved out of train, or a dataset's own validation split
+    return Path(validation).resolve() != Path(train).resolve()
+
+
+def _align(members: list[tuple[pd.DataFrame, str]], paths: Sequence[str | Path]) -> pd.DataFrame:
+    """One frame with a column per member (`m0`, `m1`, ...) and `label` when every member has it, rows in the order
+    of the first file.
+
+    Raises:
+        EnsembleError: if the files do not hold the same ids, or disagree on a label.
+    """
+    first, _ = members[0]
+    table = first[["id"]].copy()
+    for index, ((frame, _), path) in enumerate(zip(members, paths, strict=True)):
+        missing, extra = set(first["id"]) - set(frame["id"]), set(frame["id"]) - set(first["id"])
+        if missing or extra:
+            example = sorted(missing or extra)[0]
+            raise EnsembleError(
+                f"{path}: ids do not match {paths[0]} ({len(missing)} missing, {len(extra)} extra, e.g. {example!r}); "
+                "ensemble predictions of the same rows."
+            )
+        indexed = frame.set_index("id").loc[table["id"]]
+        table[f"m{index}"] = indexed["prediction"].to_numpy()
+        if "label" in indexed:
+            if "label" in table and not np.allclose(table["label"], indexed["label"]):
+                raise EnsembleError(f"{path}: its labels differ from those of {paths[0]} for the same ids.")
+            table["label"] = indexed["label"].to_numpy()
+    return table
+
+
+def _pearson(predictions: np.ndarray, labels: np.ndarray) -> float:
+    return float(stats.pearsonr(clip_scores(predictions), labels).statistic)
+
+
+def ensemble(
+    prediction_files: Sequence[str | Path],
+    method: str,
+    output_dir: str | Path,
+    test_files: Sequence[str | Path] | None = None,
+    weights: Sequence[float] | None = None,
+    fit: str = "nnls",
+    stacker: str = "ridge",
+    nested_folds: int = 5,
+    seed: int = 42,
+) -> dict:
+    """Combine the members' predictions and write `ensemble_predictions.csv`, `ensemble_results.json` and, with
+    test predictions, `submission.csv` (`id,target`, clipped to [0, 5]) into `output_dir`.
+
+    Args:
+        prediction_files: one file per member, all on the same ids (any order).
+        method: `"mean"`, `"weighted"` or `"stacking"`.
+        test_files: one test-prediction file per member, in the same order, to apply the ensemble to. When the
+            `prediction_files` themselves are unlabeled test predictions, they are combined directly.
+        weights: given weights for `"weighted"` (normalised to sum to 1); fitted when omitted.
+        fit: how `"weighted"` fits weights: `"nnls"` or `"pearson"`.
+        stacker: a name of `STACKERS` for `"stacking"`.
+        nested_folds, seed: the cross-validation that scores fitted weights and stackers.
+
+    Returns:
+        The content of `ensemble_results.json`: `method`, each member's file, kind and Pearson r, the ensemble's
+        Pearson r (`nested` when fitted), and the weights or stacker coefficients.
+
+    Raises:
+        EnsembleError: on a missing or malformed file, misaligned ids, a fit asked of predictions that are not
+            out-of-fold or held-out, unlabeled files where labels are needed, or wrong counts of weights or test files.
+    """
+    if method not in METHODS:
+        raise EnsembleError(f"Unknown method {method!r}; expected one of {list(METHODS)}.")
+    if len(prediction_files) < 2:
+        raise EnsembleError("An ensemble needs at least two prediction files.")
+    if test_files and len(test_files) != len(prediction_files):
+        raise EnsembleError(f"{len(test_files)} test files for {len(prediction_files)} members; give one per member.")
+    if weights is not None and (method != "weighted" or len(weights) != len(prediction_files)):
+        raise EnsembleError("`weights` go with --method weighted, one per prediction file.")
+    if method == "stacking" and stacker not in STACKERS:
+        raise EnsembleError(f"Unknown stacker {stacker!r}; expected one of {sorted(STACKERS)}.")
+
+    members = [read_member(path) for path in prediction_files]
+    table = _align(members, prediction_files)
+    columns = [f"m{index}" for index in range(len(members))]
+    X = table[columns].to_numpy()
+    labeled = "label" in table
+    needs_fit = method == "stacking" or (method == "weighted" and weights is None)
+    if needs_fit:
+        for path, (_, kind) in zip(prediction_files, members, strict=True):
+            if kind not in ("oof", "held-out"):
+                raise EnsembleError(
+                    f"{path}: {'unlabeled' if kind == 'test' else 'not known to be out-of-fold or held out'}; "
+                    f"{method} fits on out-of-fold predictions (oof_predictions.csv) or on the eval_predictions.csv of "
+                    "a run validated on data it did not train on. Fitting on a model's own training rows would "
+                    "reward memorisation."
+                )
+        if not labeled:
+            raise EnsembleError("Fitting needs labeled predictions.")
+
+    results: dict = {"method": method, "members": []}
+    for path, column, (_, kind) in zip(prediction_files, columns, members, strict=True):
+        entry = {"file": str(path), "kind": kind}
+        if labeled:
+            entry["pearson"] = _pearson(table[column].to_numpy(), table["label"].to_numpy())
+        results["members"].append(entry)
+
+    if method == "mean" or weights is not None:
+        final = WeightedAverage()
+        final.weights_ = np.full(len(columns), 1.0 / len(columns)) if weights is None else np.asarray(weights, float)
+        final.weights_ = final.weights_ / final.weights_.sum()
+        combined = final.predict(X)
+        if labeled:
+            results["pearson"] = _pearson(combined, table["label"].to_numpy())
+    else:
+        model = WeightedAverage(method=fit) if method == "weighted" else STACKERS[stacker]()
+        folds = KFold(n_splits=nested_folds, shuffle=True, random_state=seed)
+        combined = cross_val_predict(model, X, table["label"].to_numpy(), cv=folds)
+        results["pearson_nested"] = _pearson(combined, table["label"].to_numpy())
+        results["nested_folds"] = nested_folds
+        final = model.fit(X, table["label"].to_numpy())
+    if hasattr(final, "weights_"):
+        results["weights"] = final.weights_.tolist()
+    else:
+        results["stacker"] = {"name": stacker, "coef": final.coef_.tolist(), "intercept": float(final.intercept_)}
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    # Member columns `member_0`, ... in the order of `results["members"]`; `prediction` is the ensemble's.
+    written = table.rename(columns={column: f"member_{column[1:]}" for column in columns})
+    written.assign(prediction=clip_scores(combined)).to_csv(output_dir / "ensemble_predictions.csv", index=False)
+    test = None
+    if test_files:
+        test_members = [read_member(path) for path in test_files]
+        test = _align(test_members, test_files)
+        test_X = test[columns].to_numpy()
+        test_combined = final.predict(test_X)
+    elif not labeled:
+        test, test_combined = table, combined
+    if test is not None:
+        pd.DataFrame({"id": test["id"], "target": clip_scores(test_combined)}).to_csv(
+            output_dir / "submission.csv", index=False
+        )
+    with open(output_dir / "ensemble_results.json", "w", encoding="utf-8") as file:
+        json.dump(results, file, indent=2)
+    return results
+
+
+__all__ = ["METHODS", "STACKERS", "EnsembleError", "WeightedAverage", "ensemble", "read_member"]

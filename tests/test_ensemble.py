@@ -1,0 +1,122 @@
+"""Ensembles: mean, fitted weights and stacking, scored without leaks, refusing what would leak."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from hf_sts.cli import main as hf_sts_cli
+from hf_sts.ensemble import EnsembleError, WeightedAverage, ensemble
+
+
+def _oof(path, ids, labels, predictions):
+    folds = np.arange(len(ids)) % 5
+    pd.DataFrame({"id": ids, "fold": folds, "label": labels, "prediction": predictions}).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def synthetic(klue_dev):
+    """Real KLUE-STS dev ids and labels, with three members of known quality."""
+    rng = np.random.default_rng(0)
+    labels = np.asarray(klue_dev["label"])
+    ids = klue_dev["id"][:]
+    members = [np.clip(labels + rng.normal(0, sigma, len(labels)), 0, 5) for sigma in (0.5, 1.0, 2.0)]
+    return ids, labels, members
+
+
+def test_mean_of_identical_files_equals_either(tmp_path, synthetic):
+    ids, labels, members = synthetic
+    a = _oof(tmp_path / "a.csv", ids, labels, members[0])
+    shuffled = pd.read_csv(a).sample(frac=1.0, random_state=0)  # the same rows in another order
+    shuffled.to_csv(tmp_path / "b.csv", index=False)
+    results = ensemble([a, tmp_path / "b.csv"], "mean", tmp_path / "out")
+    written = pd.read_csv(tmp_path / "out" / "ensemble_predictions.csv")
+    np.testing.assert_allclose(written.prediction, members[0], atol=1e-9)
+    assert results["pearson"] == pytest.approx(results["members"][0]["pearson"])
+
+
+def test_weighted_fit_recovers_known_weights():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(0, 5, size=(400, 3))
+    y = X @ np.array([0.6, 0.3, 0.1])
+    np.testing.assert_allclose(WeightedAverage("nnls").fit(X, y).weights_, [0.6, 0.3, 0.1], atol=1e-6)
+    # Pearson is blind to scale: the fitted weights are proportional to the true ones.
+    np.testing.assert_allclose(WeightedAverage("pearson").fit(X, y).weights_, [0.6, 0.3, 0.1], atol=0.02)
+
+
+def test_weighted_ensemble_writes_submission_with_test_files(tmp_path, synthetic):
+    ids, labels, members = synthetic
+    oof = [_oof(tmp_path / f"oof{i}.csv", ids, labels, member) for i, member in enumerate(members)]
+    tests = []
+    for i, member in enumerate(members):
+        tests.append(tmp_path / f"test{i}.csv")
+        pd.DataFrame({"id": ids[:50], "target": member[:50]}).to_csv(tests[-1], index=False)
+    hf_sts_cli(
+        [
+            "ensemble",
+            "--method",
+            "weighted",
+            "--output",
+            str(tmp_path / "out"),
+            *map(str, oof),
+            "--test",
+            *map(str, tests),
+        ]
+    )
+    results = json.loads((tmp_path / "out" / "ensemble_results.json").read_text())
+    weights = np.array(results["weights"])
+    assert weights.sum() == pytest.approx(1.0) and weights[0] > weights[1] > weights[2]  # less noise, more weight
+    assert results["pearson_nested"] > results["members"][0]["pearson"] - 0.01
+    submission = pd.read_csv(tmp_path / "out" / "submission.csv")
+    assert list(submission.columns) == ["id", "target"]
+    np.testing.assert_allclose(submission.target, np.clip(np.stack(members)[:, :50].T @ weights, 0, 5), atol=1e-9)
+
+
+def test_stacking_nested_score_is_not_inflated(tmp_path):
+    # 30 members of pure noise over 60 rows: a stacker scored on its own training rows looks good; it is not.
+    rng = np.random.default_rng(2)
+    ids = [f"row-{i}" for i in range(60)]
+    labels = rng.uniform(0, 5, 60)
+    files = [_oof(tmp_path / f"m{i}.csv", ids, labels, rng.uniform(0, 5, 60)) for i in range(30)]
+    results = ensemble(files, "stacking", tmp_path / "out")  # the default stacker, Ridge(alpha=1)
+    from sklearn.linear_model import Ridge
+
+    X = np.stack([pd.read_csv(path).prediction for path in files], axis=1)
+    in_sample = stats.pearsonr(Ridge(alpha=1.0).fit(X, labels).predict(X), labels).statistic
+    assert in_sample > 0.5  # what a leaky evaluation would report
+    assert results["pearson_nested"] < 0.3
+
+
+def test_refuses_to_fit_on_rows_that_are_not_held_out(tmp_path, synthetic):
+    ids, labels, members = synthetic
+    oof = _oof(tmp_path / "oof.csv", ids, labels, members[0])
+    # Labeled predictions of a run whose validation file is its training file: its own training rows.
+    run = tmp_path / "run"
+    run.mkdir()
+    pd.DataFrame({"id": ids, "label": labels, "prediction": members[1]}).to_csv(
+        run / "eval_predictions.csv", index=False
+    )
+    (run / "recipe.json").write_text(json.dumps({"train_file": "data/train.csv", "validation_file": "data/train.csv"}))
+    for method in ("weighted", "stacking"):
+        with pytest.raises(EnsembleError, match=r"eval_predictions\.csv: not known to be out-of-fold or held out"):
+            ensemble([oof, run / "eval_predictions.csv"], method, tmp_path / "out")
+    # The same file with a proper held-out validation file is accepted; mean never fits, so it always is.
+    (run / "recipe.json").write_text(json.dumps({"train_file": "data/train.csv", "validation_file": "data/dev.json"}))
+    assert (
+        ensemble([oof, run / "eval_predictions.csv"], "weighted", tmp_path / "out")["members"][1]["kind"] == "held-out"
+    )
+
+
+def test_misaligned_ids_error(tmp_path, synthetic, capsys):
+    ids, labels, members = synthetic
+    a = _oof(tmp_path / "a.csv", ids, labels, members[0])
+    b = _oof(tmp_path / "b.csv", ids[:-1] + ["elsewhere-1"], labels, members[1])
+    with pytest.raises(SystemExit) as exit_info:
+        hf_sts_cli(["ensemble", "--method", "mean", "--output", str(tmp_path / "out"), str(a), str(b)])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("hf-sts: error: ") and "b.csv: ids do not match" in error and "1 missing, 1 extra" in error
+    assert not (tmp_path / "out").exists()
