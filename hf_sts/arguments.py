@@ -20,9 +20,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from .configuration_sts import POOLING_MODES, RNN_TYPES
 from .cv import FOLD_STRATEGIES
-
-
-ARCHITECTURES = ("cross-encoder", "bi-encoder")
+from .modeling_sts import HEADS, MODEL_CLASSES
 
 
 class RecipeError(ValueError):
@@ -106,7 +104,7 @@ class ModelArguments:
         metadata={
             "help": "'cross-encoder' (both sentences in one sequence, a regression head) or 'bi-encoder' (SBERT: "
             "each sentence embedded alone, scored by 5 * cosine).",
-            "choices": ARCHITECTURES,
+            "choices": tuple(MODEL_CLASSES),
         },
     )
     head: str = field(
@@ -199,8 +197,6 @@ class ModelArguments:
             raise RecipeError("`save_adapter_only` applies to LoRA runs; set `use_lora` too.")
         if not 0.0 <= self.freeze_ratio < 1.0:
             raise RecipeError(f"`freeze_ratio` must be in [0, 1), got {self.freeze_ratio}.")
-        from .modeling_sts import HEADS
-
         if self.head not in HEADS:
             raise RecipeError(f"Unknown `head` {self.head!r}; registered heads: {sorted(HEADS)}.")
         if self.pooling is not None and self.architecture != "bi-encoder":

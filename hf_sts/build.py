@@ -23,7 +23,7 @@ from transformers import (
 
 from .arguments import DataArguments, ModelArguments, RecipeError, StsTrainingArguments
 from .configuration_sts import StsBackboneConfig, StsCrossEncoderConfig
-from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
+from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
 
 
 logger = logging.getLogger(__name__)
@@ -130,9 +130,6 @@ def load_tokenizer(
         else:
             tokenizer = AutoTokenizer.from_pretrained(training_args.output_dir)
     return tokenizer
-
-
-MODEL_CLASSES = {"cross-encoder": StsCrossEncoderModel, "bi-encoder": StsBiEncoderModel}
 
 
 def build_model(

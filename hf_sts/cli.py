@@ -3,6 +3,7 @@
     hf-sts train RECIPE.json [--key value ...]          # as `python hf_sts/run.py`; see run.py
     hf-sts export RUN_DIR --format FORMAT --output DIR  # see export.py
     hf-sts ensemble --method METHOD --output DIR PREDICTIONS.csv ... [--test TEST.csv ...]  # see ensemble.py
+    hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--dry-run]  # see hub.py
 
 A bad recipe, data file or run directory ends the command with one line, `hf-sts: error: ...`, and exit status 2.
 """
@@ -41,6 +42,18 @@ def _ensemble(args: argparse.Namespace) -> None:
     print(f"Wrote {args.output}")
 
 
+def _push(args: argparse.Namespace) -> None:
+    from hf_sts.hub import MANIFEST_NAME, push, write_manifest
+
+    if args.dry_run:
+        manifest = write_manifest(args.output_dir, args.repo_id)
+        for entry in manifest["files"]:
+            print(f"{entry['size']:>12,}  {entry['path']}")
+        print(f"{manifest['total_size']:>12,}  bytes to {args.repo_id} (dry run; listed in {MANIFEST_NAME})")
+        return
+    print(f"Pushed {args.output_dir}: {push(args.output_dir, args.repo_id, args.private, args.revision)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `hf-sts` argument parser, one sub-command each."""
     from hf_sts.export import EXPORT_FORMATS
@@ -70,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     combine.add_argument("--nested_folds", type=int, default=5, help="folds of the nested cross-validation")
     combine.add_argument("--seed", type=int, default=42, help="seed of the nested cross-validation folds")
     combine.set_defaults(handler=_ensemble)
+
+    publish = commands.add_parser("push", help="upload a trained model to the Hugging Face Hub")
+    publish.add_argument("output_dir", help="output_dir of a finished hf_sts run")
+    publish.add_argument("--repo-id", "--repo_id", dest="repo_id", required=True, help="ORG/NAME on the Hub")
+    publish.add_argument("--private", action="store_true", default=None, help="create the repository private")
+    publish.add_argument("--revision", help="branch to push to (created if missing)")
+    publish.add_argument(
+        "--dry-run", "--dry_run", dest="dry_run", action="store_true", help="list the files, no upload"
+    )
+    publish.set_defaults(handler=_push)
     return parser
 
 
@@ -86,10 +109,11 @@ def main(argv: list[str] | None = None) -> None:
 
     from hf_sts.ensemble import EnsembleError
     from hf_sts.export import ExportError
+    from hf_sts.hub import PushError
 
     try:
         args.handler(args)
-    except (EnsembleError, ExportError) as error:
+    except (EnsembleError, ExportError, PushError) as error:
         print(f"hf-sts: error: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -345,17 +345,16 @@ def tokenize_pairs(
         tokenizer makes them; doubled with `_b` for a bi-encoder), plus `labels` (float scores) and `binary_labels`
         (0/1) when the split is labeled.
     """
-    if architecture not in ("cross-encoder", "bi-encoder"):
-        raise ValueError(f"`architecture` must be 'cross-encoder' or 'bi-encoder', got {architecture!r}.")
+    from .modeling_sts import MODEL_CLASSES
+
+    if architecture not in MODEL_CLASSES:
+        raise ValueError(f"`architecture` must be one of {list(MODEL_CLASSES)}, got {architecture!r}.")
     labeled = all(label is not None for label in dataset["label"])
 
     def encode(batch):
-        if architecture == "bi-encoder":
-            encoded = tokenizer(batch["sentence1"], truncation=True, max_length=max_seq_length)
-            second = tokenizer(batch["sentence2"], truncation=True, max_length=max_seq_length)
-            encoded.update({f"{key}_b": value for key, value in second.items()})
-        else:
-            encoded = tokenizer(batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_seq_length)
+        encoded = MODEL_CLASSES[architecture].tokenize(
+            tokenizer, batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_seq_length
+        )
         if labeled:
             encoded["labels"] = batch["label"]
             encoded["binary_labels"] = batch["binary_label"]

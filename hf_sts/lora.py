@@ -25,9 +25,8 @@ from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPP
 from transformers import AutoConfig, AutoModel
 
 from .arguments import ModelArguments, RecipeError
-from .build import MODEL_CLASSES
 from .configuration_sts import StsBackboneConfig
-from .modeling_sts import StsCrossEncoderModel, StsPreTrainedModel
+from .modeling_sts import MODEL_CLASSES, StsCrossEncoderModel, StsPreTrainedModel
 
 
 logger = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 """Model cards for trained hf_sts models, rendered with `huggingface_hub.ModelCard` from a template in
 `model_cards/`.
 
-The card is a function of the run's output directory: `config.json`, `recipe.json` (the effective recipe) and
-`all_results.json` (the metrics), so it can be re-rendered at any time after training.
+The card is a function of the run's output directory: `config.json`, `recipe.json` (the effective recipe),
+`all_results.json` (the metrics) and `cv_results.json` (cross-validation, when the folder is a fold of such a run), so
+it can be re-rendered at any time after training.
 """
 
 import dataclasses
@@ -19,6 +20,67 @@ from .configuration_sts import StsBiEncoderConfig
 TEMPLATE_NAME = "sts_model.md"
 METRICS = (("pearson", "pearsonr", "Pearson r"), ("spearmanr", "spearmanr", "Spearman rho"), ("f1", "f1", "F1"))
 KNOWN_DATASETS = {"klue-sts": ("klue/klue", "KLUE-STS", "sts"), "korsts": ("kor_nlu", "KorSTS", "sts")}
+
+
+CITATIONS = {
+    "klue": """@inproceedings{park2021klue,
+  title={KLUE: Korean Language Understanding Evaluation},
+  author={Park, Sungjoon and Moon, Jihyung and Kim, Sungdong and others},
+  booktitle={Thirty-fifth Conference on Neural Information Processing Systems Datasets and Benchmarks Track},
+  year={2021}
+}""",
+    "bert": """@inproceedings{devlin2019bert,
+  title={BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding},
+  author={Devlin, Jacob and Chang, Ming-Wei and Lee, Kenton and Toutanova, Kristina},
+  booktitle={Proceedings of NAACL-HLT},
+  year={2019}
+}""",
+    "roberta": """@article{liu2019roberta,
+  title={RoBERTa: A Robustly Optimized BERT Pretraining Approach},
+  author={Liu, Yinhan and Ott, Myle and Goyal, Naman and others},
+  journal={arXiv preprint arXiv:1907.11692},
+  year={2019}
+}""",
+    "electra": """@inproceedings{clark2020electra,
+  title={ELECTRA: Pre-training Text Encoders as Discriminators Rather Than Generators},
+  author={Clark, Kevin and Luong, Minh-Thang and Le, Quoc V. and Manning, Christopher D.},
+  booktitle={International Conference on Learning Representations},
+  year={2020}
+}""",
+    "sbert": """@inproceedings{reimers2019sentence,
+  title={Sentence-BERT: Sentence Embeddings using Siamese BERT-Networks},
+  author={Reimers, Nils and Gurevych, Iryna},
+  booktitle={Proceedings of EMNLP-IJCNLP},
+  year={2019}
+}""",
+    "lora": """@inproceedings{hu2022lora,
+  title={LoRA: Low-Rank Adaptation of Large Language Models},
+  author={Hu, Edward J. and Shen, Yelong and Wallis, Phillip and others},
+  booktitle={International Conference on Learning Representations},
+  year={2022}
+}""",
+}
+
+
+def _citations(backbone_type: str, bi_encoder: bool, lora: bool) -> str:
+    """KLUE, the backbone's paper, and the papers of the methods the run used."""
+    keys = ["klue", backbone_type if backbone_type in CITATIONS else None, "sbert" if bi_encoder else None]
+    keys.append("lora" if lora else None)
+    return "\n\n".join(CITATIONS[key] for key in keys if key)
+
+
+def _cv_table(output_dir: Path) -> tuple[str, int | None]:
+    """The rows of the cross-validation table from `cv_results.json` (of the run, or of the run this fold is in)."""
+    for path in (output_dir / "cv_results.json", output_dir.parent / "cv_results.json"):
+        if path.is_file():
+            cv = json.loads(path.read_text(encoding="utf-8"))
+            rows = [
+                f"| {display} | {cv[f'cv_{key}_mean']:.4f} ± {cv[f'cv_{key}_std']:.4f} | {cv[f'oof_{key}']:.4f} |"
+                for key, _, display in METRICS
+                if f"cv_{key}_mean" in cv
+            ]
+            return "\n".join(rows), cv.get("num_folds")
+    return "", None
 
 
 def template_path() -> Path:
@@ -130,6 +192,22 @@ def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> Mod
         training_data += ", with every pair also in swapped order"
     training_data += "."
     settings = {**_argument_defaults(), **recipe}
+    lora_text = ""
+    if settings.get("use_lora"):
+        lora_text = (
+            f"rank {settings['lora_r']}, alpha {settings['lora_alpha']}, dropout {settings['lora_dropout']} on "
+            f"`{settings.get('lora_target_modules') or 'query, value'}`; the head trained in full; "
+            + (
+                "this repository holds the adapter"
+                if (output_dir / "adapter_config.json").is_file()
+                else "merged into the weights"
+            )
+        )
+    cv_table, cv_folds = _cv_table(output_dir)
+    if bi_encoder:
+        export_format = "sentence-transformers"
+    else:
+        export_format = "sequence-classification" if config.head == "cls" else ""
     return ModelCard.from_template(
         card_data,
         template_path=str(template_path()),
@@ -152,6 +230,13 @@ def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> Mod
         seed=settings["seed"],
         recipe_json=json.dumps(recipe, indent=2, ensure_ascii=False),
         metrics_table="\n".join(metrics_rows) or "| (no evaluation was run) | |",
+        lora_text=lora_text,
+        adapter_only=(output_dir / "adapter_config.json").is_file(),
+        base_model=recipe.get("model_name_or_path"),
+        cv_table=cv_table,
+        cv_folds=cv_folds,
+        export_format=export_format,
+        citations=_citations(backbone.model_type, bi_encoder, bool(settings.get("use_lora"))),
     )
 
 

@@ -243,6 +243,17 @@ class StsCrossEncoderModel(StsPreTrainedModel):
 
     config_class = StsCrossEncoderConfig
 
+    @staticmethod
+    def tokenize(tokenizer, sentences1: list[str], sentences2: list[str], **kwargs) -> dict:
+        """The model inputs of sentence pairs: each pair as one sequence, `[CLS] s1 [SEP] s2 [SEP]`.
+
+        Args:
+            tokenizer: the model's tokenizer.
+            sentences1, sentences2: the first and second sentences, one per pair.
+            **kwargs: passed to the tokenizer (`padding`, `truncation`, `max_length`, `return_tensors`).
+        """
+        return dict(tokenizer(sentences1, sentences2, **kwargs))
+
     def __init__(self, config: StsCrossEncoderConfig, backbone: PreTrainedModel | None = None):
         if config.head not in HEADS:
             raise ValueError(f"Unknown head {config.head!r}; registered heads: {sorted(HEADS)}.")
@@ -308,6 +319,18 @@ class StsBiEncoderModel(StsPreTrainedModel):
 
     config_class = StsBiEncoderConfig
 
+    @staticmethod
+    def tokenize(tokenizer, sentences1: list[str], sentences2: list[str], **kwargs) -> dict:
+        """The model inputs of sentence pairs: each sentence alone, the second ones under keys ending in `_b`.
+
+        Args:
+            tokenizer: the model's tokenizer.
+            sentences1, sentences2: the first and second sentences, one per pair.
+            **kwargs: passed to the tokenizer (`padding`, `truncation`, `max_length`, `return_tensors`).
+        """
+        first, second = tokenizer(sentences1, **kwargs), tokenizer(sentences2, **kwargs)
+        return {**first, **{f"{key}_b": value for key, value in second.items()}}
+
     def __init__(self, config: StsBiEncoderConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config, backbone)
         self.post_init()
@@ -360,8 +383,16 @@ class StsBiEncoderModel(StsPreTrainedModel):
         return SequenceClassifierOutput(logits=self.config.score_scale * cosine)
 
 
+# The model class of each recipe `architecture`.
+MODEL_CLASSES: dict[str, type[StsPreTrainedModel]] = {
+    "cross-encoder": StsCrossEncoderModel,
+    "bi-encoder": StsBiEncoderModel,
+}
+
+
 __all__ = [
     "HEADS",
+    "MODEL_CLASSES",
     "register_head",
     "pool",
     "ClsHead",

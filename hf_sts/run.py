@@ -14,6 +14,7 @@ import gc
 import json
 import logging
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -302,6 +303,12 @@ def cross_validate(model_args, data_args, training_args, splits: dict) -> dict[s
             write_submission(
                 splits["test"], np.mean(predictions["test"], axis=0), os.path.join(root, "submission.csv")
             )
+        from hf_sts.model_card import write_model_card
+
+        for fold in range(data_args.num_folds):  # each fold model is a checkpoint of its own, with its card
+            fold_dir = os.path.join(root, f"fold-{fold}")
+            shutil.copy(os.path.join(root, "recipe.json"), fold_dir)
+            write_model_card(fold_dir)
     logger.info("Cross-validation: %s", json.dumps(summary, indent=2))
     return summary
 
@@ -324,10 +331,11 @@ def cli() -> None:
     """Run `main`, turning a bad recipe, override or data file into one line on stderr and exit status 2."""
     from hf_sts.arguments import RecipeError
     from hf_sts.data import DataFormatError
+    from hf_sts.hub import PushError
 
     try:
         main()
-    except (RecipeError, DataFormatError) as error:
+    except (RecipeError, DataFormatError, PushError) as error:
         print(f"hf_sts: error: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -1,5 +1,7 @@
 """`StsTrainer`: a `transformers.Trainer` that owns the STS losses."""
 
+import os
+
 import torch
 from torch import nn
 from torch.utils.data import SequentialSampler
@@ -106,3 +108,30 @@ class StsTrainer(Trainer):
             from .model_card import write_model_card
 
             write_model_card(self.args.output_dir)
+
+    def push_to_hub(self, commit_message: str | None = "End of training", **kwargs) -> str | None:
+        """Upload the model in `args.output_dir` to `args.hub_model_id` (else the folder's name), with
+        `hub_private_repo`, `hub_revision` and `hub_token`, through `hf_sts.hub.push`: exactly the files a user
+        loads (model, code files, tokenizer, card, `all_results.json`, `recipe.json`), never checkpoints, optimizer
+        states or `training_args.bin`. Main process only; other keyword arguments of `Trainer.push_to_hub` are
+        ignored.
+
+        Returns:
+            The commit URL on the main process, else `None`.
+
+        Raises:
+            hf_sts.hub.PushError: when there is nothing to push or the Hub cannot be reached or refuses.
+        """
+        if not self.is_world_process_zero():
+            return None
+        from .hub import push
+
+        repo_id = self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
+        return push(
+            self.args.output_dir,
+            repo_id,
+            private=self.args.hub_private_repo,
+            revision=self.args.hub_revision,
+            token=self.args.hub_token,
+            commit_message=commit_message or "Upload hf_sts model",
+        )

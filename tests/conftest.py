@@ -73,7 +73,7 @@ def tokenizer(klue_dev):
     return train_wordpiece_tokenizer(klue_dev["sentence1"][:] + klue_dev["sentence2"][:], vocab_size=600)
 
 
-ARCHITECTURES = ("cls", "mean", "mlp", "lstm", "bi-encoder")  # every cross-encoder head, and the bi-encoder
+MODEL_KINDS = ("cls", "mean", "mlp", "lstm", "bi-encoder")  # every cross-encoder head, and the bi-encoder
 
 
 def tiny_sts_model(model_type: str, head: str, tokenizer, **backbone_overrides):
@@ -92,7 +92,7 @@ def _tiny_models(tokenizer):
     return {
         (model_type, head): tiny_sts_model(model_type, head, tokenizer).eval()
         for model_type in TINY_BACKBONES
-        for head in ARCHITECTURES
+        for head in MODEL_KINDS
     }
 
 
@@ -129,3 +129,36 @@ def run_python(code: str, *args: str, cwd: Path = REPO_ROOT, block_hf_sts: bool 
     return subprocess.run(
         [sys.executable, "-c", prelude + code, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+QUICKSTART = "recipes/quickstart.json"
+# A one-layer backbone and a small vocabulary: enough to exercise every step in seconds.
+TINY = [
+    "--config_overrides",
+    "hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64,max_position_embeddings=128",
+    "--tokenizer_vocab_size=500",
+    "--num_train_epochs=1",
+    "--add_swapped_pairs=false",
+]
+
+
+def launch(*args: str, launcher: tuple[str, ...] = (sys.executable,), timeout: int = 900):
+    """Run `hf_sts/run.py ARGS` from the repository root as a user would (`launcher`: python or accelerate)."""
+    result = subprocess.run(
+        [*launcher, "hf_sts/run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
+    )
+    return result
+
+
+def accelerate(*options: str) -> tuple[str, ...]:
+    """The `accelerate launch OPTIONS` launcher, for `launch`."""
+    return (sys.executable, "-m", "accelerate.commands.launch", *options)
+
+
+@pytest.fixture(scope="session")
+def quickstart(tmp_path_factory, shared_data):
+    """The quickstart recipe exactly as shipped (only `output_dir` changed)."""
+    output_dir = tmp_path_factory.mktemp("quickstart")
+    result = launch(QUICKSTART, "--output_dir", str(output_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output_dir, result.stdout

@@ -8,8 +8,7 @@ import pytest
 
 from hf_sts.cv import assign_folds, label_buckets
 
-from .conftest import KLUE_DEV
-from .test_run import QUICKSTART, TINY, accelerate, launch
+from .conftest import KLUE_DEV, QUICKSTART, TINY, accelerate, launch
 
 
 def test_folds_cover_each_row_once(klue_dev):

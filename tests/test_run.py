@@ -3,7 +3,6 @@
 import json
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -12,48 +11,18 @@ import torch
 from huggingface_hub import ModelCard
 from transformers import AutoModel, AutoTokenizer
 
-from hf_sts import StsCrossEncoderModel
 from hf_sts.data import read_sts_file
+from hf_sts.modeling_sts import StsPreTrainedModel
 
-from .conftest import KLUE_DEV, KLUE_TRAIN, REPO_ROOT, run_python
-
-
-QUICKSTART = "recipes/quickstart.json"
-# A one-layer backbone and a small vocabulary: enough to exercise every step in seconds.
-TINY = [
-    "--config_overrides",
-    "hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64,max_position_embeddings=128",
-    "--tokenizer_vocab_size=500",
-    "--num_train_epochs=1",
-    "--add_swapped_pairs=false",
-]
-
-
-def launch(*args: str, launcher: tuple[str, ...] = (sys.executable,), timeout: int = 900):
-    result = subprocess.run(
-        [*launcher, "hf_sts/run.py", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout
-    )
-    return result
-
-
-def accelerate(*options: str) -> tuple[str, ...]:
-    return (sys.executable, "-m", "accelerate.commands.launch", *options)
-
-
-@pytest.fixture(scope="session")
-def quickstart(tmp_path_factory, shared_data):
-    """The quickstart recipe exactly as shipped (only `output_dir` changed)."""
-    output_dir = tmp_path_factory.mktemp("quickstart")
-    result = launch(QUICKSTART, "--output_dir", str(output_dir))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return output_dir, result.stdout
+from .conftest import KLUE_DEV, KLUE_TRAIN, QUICKSTART, REPO_ROOT, TINY, accelerate, launch, run_python
 
 
 def _predict(model, tokenizer, frame, batch_size=64):
     scores = []
     for start in range(0, len(frame), batch_size):
         rows = frame.iloc[start : start + batch_size]
-        batch = tokenizer(
+        batch = model.tokenize(
+            tokenizer,
             list(rows.sentence1),
             list(rows.sentence2),
             padding=True,
@@ -116,7 +85,7 @@ def test_quickstart_reloads_with_equal_predictions(quickstart):
     output_dir, _ = quickstart
     expected = pd.read_csv(output_dir / "eval_predictions.csv")
     model = AutoModel.from_pretrained(output_dir).eval()
-    assert isinstance(model, StsCrossEncoderModel)
+    assert isinstance(model, StsPreTrainedModel)
     scores = _predict(model, AutoTokenizer.from_pretrained(output_dir), expected)
     np.testing.assert_allclose(scores, expected.prediction, atol=1e-5, rtol=0)
 
@@ -131,8 +100,8 @@ def test_quickstart_reloads_without_hf_sts(quickstart):
         "model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()\n"
         "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
         "rows = pd.read_csv(folder + '/eval_predictions.csv').head(48)\n"
-        "batch = tokenizer(list(rows.sentence1), list(rows.sentence2), padding=True, truncation=True,"
-        " max_length=128, return_tensors='pt')\n"
+        "batch = model.tokenize(tokenizer, list(rows.sentence1), list(rows.sentence2), padding=True,"
+        " truncation=True, max_length=128, return_tensors='pt')\n"
         "with torch.no_grad():\n"
         "    scores = model(**batch).logits.clamp(0, 5)\n"
         "print(float((scores - torch.tensor(rows.prediction.values)).abs().max()))\n"
