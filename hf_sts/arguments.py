@@ -2,9 +2,10 @@
 
 A recipe is a flat JSON object whose keys are the fields of [`ModelArguments`], [`DataArguments`] and
 [`StsTrainingArguments`] (a `transformers.TrainingArguments` subclass). Command-line `--key value` or `--key=value`
-(the form `wandb sweep` agents pass) override it.
+(the form `wandb sweep` agents pass, lists as `--key=[a, b]`) override it.
 """
 
+import ast
 import difflib
 import functools
 import json
@@ -326,6 +327,7 @@ class StsTrainingArguments(TrainingArguments):
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when unset.
         huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units.
         cosent_scale (`float`, defaults to `20.0`): the inverse temperature of the CoSENT loss.
+        wandb_project (`str`, *optional*): the wandb project when `report_to` includes `"wandb"`.
 
     Defaults that differ from `TrainingArguments`: `metric_for_best_model="pearson"` (so `greater_is_better` is
     true), `label_names=["labels", "binary_labels"]`, `eval_strategy="epoch"` and `save_strategy="epoch"`,
@@ -351,6 +353,10 @@ class StsTrainingArguments(TrainingArguments):
     )
     cosent_scale: float = field(
         default=20.0, metadata={"help": "Inverse temperature of the CoSENT loss (sentence-transformers' default 20)."}
+    )
+    wandb_project: str | None = field(
+        default=None,
+        metadata={"help": "wandb project of the run, with report_to wandb (run names come from run_name)."},
     )
     metric_for_best_model: str | None = field(
         default="pearson",
@@ -476,6 +482,22 @@ def _flag_key(token: str) -> str:
     return key[3:] if key.startswith("no_") and key[3:] in recipe_keys() else key
 
 
+def _expand_list_values(argv: list[str]) -> list[str]:
+    """`--key=[a, b]` (how `wandb sweep` agents pass list values) becomes `--key a b`; other tokens are kept."""
+    tokens = []
+    for token in argv:
+        key, _, value = token.partition("=")
+        if token.startswith("--") and value.startswith("[") and value.endswith("]"):
+            try:
+                items = ast.literal_eval(value)
+            except (ValueError, SyntaxError):
+                raise RecipeError(f"command line: {key[2:]}: cannot read the list {value!r}.") from None
+            tokens += [key, *(str(item) for item in items)]
+        else:
+            tokens.append(token)
+    return tokens
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
@@ -496,7 +518,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
         RecipeError: naming the recipe file or the command line, and the key, for an unknown key or a value of the
             wrong type.
     """
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _expand_list_values(list(sys.argv[1:] if argv is None else argv))
     recipe: dict[str, Any] = {}
     if argv and not argv[0].startswith("-"):
         recipe_path = argv.pop(0)

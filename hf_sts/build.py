@@ -8,6 +8,7 @@ trained on the training sentences with the `tokenizers` library, and a backbone 
 
 import logging
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from torch import nn
@@ -24,6 +25,10 @@ from transformers import (
 from .arguments import DataArguments, ModelArguments, RecipeError, StsTrainingArguments
 from .configuration_sts import StsBackboneConfig, StsCrossEncoderConfig
 from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
+
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 
 logger = logging.getLogger(__name__)
@@ -134,10 +139,11 @@ def load_tokenizer(
 
 def build_model(
     model_args: ModelArguments, data_args: DataArguments, tokenizer: PreTrainedTokenizerBase
-) -> StsPreTrainedModel:
+) -> "StsPreTrainedModel | PeftModel":
     """The run's model (`model_args.architecture`: a cross-encoder or a bi-encoder): an hf_sts checkpoint loaded
     whole, a pretrained encoder with new layers on top, or a from-scratch backbone of `model_type`; then the
-    `freeze_ratio` of it frozen (see `freeze_bottom_layers`).
+    `freeze_ratio` of it frozen (see `freeze_bottom_layers`), or LoRA adapters added with `use_lora` (a
+    `peft.PeftModel`, see `hf_sts.lora.apply_lora`). Logs the trainable and total parameter counts.
 
     Raises:
         RecipeError: if an hf_sts checkpoint is of another architecture or head than the recipe's, or if
@@ -163,6 +169,13 @@ def build_model(
             )
             model = model_class.from_backbone(backbone, **model_args.head_config())
     freeze_bottom_layers(model, model_args.freeze_ratio)
+    if model_args.use_lora:
+        from .lora import apply_lora
+
+        model = apply_lora(model, model_args)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    logger.info("Parameters: %s trainable of %s (%.2f%%).", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
     return model
 
 

@@ -4,11 +4,13 @@
     hf-sts export RUN_DIR --format FORMAT --output DIR  # see export.py
     hf-sts ensemble --method METHOD --output DIR PREDICTIONS.csv ... [--test TEST.csv ...]  # see ensemble.py
     hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--dry-run]  # see hub.py
+    hf-sts search RECIPE.json --n-trials N --output_dir DIR [--sweep SWEEP.yaml] [--key value ...]  # search.py
 
 A bad recipe, data file or run directory ends the command with one line, `hf-sts: error: ...`, and exit status 2.
 """
 
 import argparse
+import json
 import sys
 
 
@@ -54,6 +56,14 @@ def _push(args: argparse.Namespace) -> None:
     print(f"Pushed {args.output_dir}: {push(args.output_dir, args.repo_id, args.private, args.revision)}")
 
 
+def _search(args: argparse.Namespace) -> None:
+    from hf_sts.search import search
+
+    best = search(args.recipe, args.output_dir, args.n_trials, args.sweep, args.overrides)
+    print(f"Best recipe: {args.output_dir}/best_recipe.json; all trials: {args.output_dir}/trials.csv")
+    print(json.dumps(best, indent=2, ensure_ascii=False))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `hf-sts` argument parser, one sub-command each."""
     from hf_sts.export import EXPORT_FORMATS
@@ -93,13 +103,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", "--dry_run", dest="dry_run", action="store_true", help="list the files, no upload"
     )
     publish.set_defaults(handler=_push)
+
+    tune = commands.add_parser(
+        "search",
+        help="local hyperparameter search with Optuna over a sweep's space",
+        epilog="Other --key value arguments override the recipe, as on the run.py command line.",
+    )
+    tune.add_argument("recipe", help="the base recipe")
+    tune.add_argument("--n-trials", "--n_trials", dest="n_trials", type=int, required=True, help="trials to train")
+    tune.add_argument("--output_dir", "--output-dir", dest="output_dir", required=True, help="where results go")
+    tune.add_argument("--sweep", help="wandb sweep YAML with the parameter space (default: recipes/sweeps/NAME.yaml)")
+    tune.set_defaults(handler=_search)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run `hf-sts COMMAND ...` (`argv` defaults to `sys.argv[1:]`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "search":
+        args.overrides = unknown  # --key value overrides of the recipe, as run.py takes them
+    elif unknown and args.command != "train":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "train":
         from hf_sts import run
 
@@ -107,13 +133,15 @@ def main(argv: list[str] | None = None) -> None:
         run.cli()
         return
 
+    from hf_sts.arguments import RecipeError
+    from hf_sts.data import DataFormatError
     from hf_sts.ensemble import EnsembleError
     from hf_sts.export import ExportError
     from hf_sts.hub import PushError
 
     try:
         args.handler(args)
-    except (EnsembleError, ExportError, PushError) as error:
+    except (DataFormatError, EnsembleError, ExportError, PushError, RecipeError) as error:
         print(f"hf-sts: error: {error}", file=sys.stderr)
         sys.exit(2)
 

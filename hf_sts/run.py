@@ -23,18 +23,28 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+    from hf_sts.arguments import DataArguments, ModelArguments, StsTrainingArguments
     from hf_sts.trainer import StsTrainer
 
 
 logger = logging.getLogger("hf_sts.run")
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    """Run the recipe given as `argv` (`[RECIPE.json] [--key value ...]`, default `sys.argv[1:]`): one model, or one
-    per fold when the recipe sets `num_folds` (see [`cross_validate`]).
+@dataclass
+class RunSetup:
+    """A parsed recipe with its data loaded: the three argument objects, the effective recipe, and the splits in the
+    hf_sts schema (`train`, `validation`, `test`, those the run uses)."""
 
-    Returns:
-        The metrics also written to `all_results.json` (on every process).
+    model_args: "ModelArguments"
+    data_args: "DataArguments"
+    training_args: "StsTrainingArguments"
+    recipe: dict
+    splits: dict
+
+
+def prepare(argv: list[str] | None = None) -> RunSetup:
+    """Parse `[RECIPE.json] [--key value ...]`, set up logging and the seed, load the data, and write the effective
+    recipe to `output_dir/recipe.json` (main process).
 
     Raises:
         hf_sts.arguments.RecipeError, hf_sts.data.DataFormatError: for a bad recipe, override or data file.
@@ -44,8 +54,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     from transformers import set_seed
 
     from hf_sts.arguments import RecipeError, parse_args
-    from hf_sts.build import load_tokenizer
-    from hf_sts.data import add_swapped_pairs, load_sts_datasets, write_submission
+    from hf_sts.data import load_sts_datasets
 
     model_args, data_args, training_args, recipe = parse_args(argv)
     logging.basicConfig(
@@ -91,23 +100,59 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if training_args.should_save:
         with open(os.path.join(training_args.output_dir, "recipe.json"), "w", encoding="utf-8") as file:
             json.dump(recipe, file, indent=2, ensure_ascii=False)
-    if data_args.num_folds:
-        return cross_validate(model_args, data_args, training_args, splits)
+    return RunSetup(model_args, data_args, training_args, recipe, splits)
 
-    if do_train and data_args.add_swapped_pairs:
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    """Run the recipe given as `argv` (`[RECIPE.json] [--key value ...]`, default `sys.argv[1:]`): one model, or one
+    per fold when the recipe sets `num_folds` (see [`cross_validate`]).
+
+    Returns:
+        The metrics also written to `all_results.json` (on every process).
+
+    Raises:
+        hf_sts.arguments.RecipeError, hf_sts.data.DataFormatError: for a bad recipe, override or data file.
+    """
+    from hf_sts.build import load_tokenizer
+    from hf_sts.data import add_swapped_pairs, write_submission
+
+    setup = prepare(argv)
+    model_args, data_args, training_args, splits = setup.model_args, setup.data_args, setup.training_args, setup.splits
+    callbacks = []
+    if "wandb" in training_args.report_to:
+        from hf_sts.report import WandbRecipeCallback, setup_wandb
+
+        setup_wandb(training_args.wandb_project)
+        callbacks.append(WandbRecipeCallback(setup.recipe, f"eval_{training_args.metric_for_best_model}"))
+    if data_args.num_folds:
+        summary = cross_validate(model_args, data_args, training_args, splits, callbacks)
+        _finish_wandb(training_args)
+        return summary
+
+    if "train" in splits and data_args.add_swapped_pairs:
         splits["train"] = add_swapped_pairs(splits["train"])
     tokenizer = load_tokenizer(model_args, training_args, _sentences(splits.get("train")))
-    outcome = fit(model_args, data_args, training_args, tokenizer, splits)
+    outcome = fit(model_args, data_args, training_args, tokenizer, splits, callbacks)
     trainer = outcome.trainer
-    if do_predict and trainer.is_world_process_zero():
+    if "test" in splits and trainer.is_world_process_zero():
         path = os.path.join(training_args.output_dir, "submission.csv")
         write_submission(splits["test"], outcome.predictions["test"], path)
     trainer.save_metrics("all", outcome.metrics, combined=False)
-    if do_train:
+    if "train" in splits:
         trainer.create_model_card()
         if training_args.push_to_hub:
             trainer.push_to_hub()
+    _finish_wandb(training_args)
     return outcome.metrics
+
+
+def _finish_wandb(training_args) -> None:
+    """Close the wandb run the Trainer's integration opened, so an offline run is complete on disk."""
+    if "wandb" in training_args.report_to:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
 
 
 def _sentences(dataset) -> list[str] | None:
@@ -125,26 +170,23 @@ class FitOutcome:
     predictions: dict[str, "np.ndarray"]
 
 
-def fit(model_args, data_args, training_args, tokenizer, splits: dict) -> FitOutcome:
-    """Build the model, train it on `splits["train"]` and save it to `training_args.output_dir`, then predict every
-    other split: `validation` with metrics and `eval_predictions.csv`, the others (`test`, ...) as predictions only.
-    Each step runs when its split is there; files are written by the main process only.
+def make_trainer(
+    model_args, data_args, training_args, tokenizer, splits: dict, callbacks: list | None = None, **model_kwargs
+) -> tuple["StsTrainer", dict]:
+    """Tokenize `splits` for the run's architecture (main process first) and build the `StsTrainer` over them, with
+    `train` as training data and `validation` as evaluation data.
+
+    Args:
+        **model_kwargs: `model=` or `model_init=`, passed to the trainer.
+
+    Returns:
+        `(trainer, encoded)`, `encoded` holding the tokenized splits by name.
     """
     from transformers import DataCollatorWithPadding
 
-    from hf_sts.build import build_model
-    from hf_sts.data import BiEncoderCollator, tokenize_pairs, write_predictions
+    from hf_sts.data import BiEncoderCollator, tokenize_pairs
     from hf_sts.metrics import compute_metrics
     from hf_sts.trainer import StsTrainer
-
-    model = build_model(model_args, data_args, tokenizer)
-    if model_args.use_lora:
-        from hf_sts.lora import apply_lora
-
-        model = apply_lora(model, model_args)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    logger.info("Parameters: %s trainable of %s (%.2f%%).", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
 
     with training_args.main_process_first(desc="tokenizing"):
         encoded = {
@@ -157,17 +199,32 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict) -> FitOut
             )
             for split, dataset in splits.items()
         }
+    bi_encoder = model_args.architecture == "bi-encoder"
     trainer = StsTrainer(
-        model=model,
         args=training_args,
         train_dataset=encoded.get("train"),
         eval_dataset=encoded.get("validation"),
         processing_class=tokenizer,
-        data_collator=BiEncoderCollator(tokenizer)
-        if model_args.architecture == "bi-encoder"
-        else DataCollatorWithPadding(tokenizer),
+        data_collator=BiEncoderCollator(tokenizer) if bi_encoder else DataCollatorWithPadding(tokenizer),
         compute_metrics=compute_metrics,
+        callbacks=callbacks,
+        **model_kwargs,
     )
+    return trainer, encoded
+
+
+def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks: list | None = None) -> FitOutcome:
+    """Build the model, train it on `splits["train"]` and save it to `training_args.output_dir`, then predict every
+    other split: `validation` with metrics, `eval_predictions.csv` and the report of `hf_sts.report` (plots and
+    tables, also logged to wandb when it is on), the others (`test`, ...) as predictions only. Each step runs when
+    its split is there; files are written by the main process only. `callbacks` go to the trainer.
+    """
+    from hf_sts.build import build_model
+    from hf_sts.data import write_predictions
+    from hf_sts.report import log_report_to_wandb, write_report
+
+    model = build_model(model_args, data_args, tokenizer)
+    trainer, encoded = make_trainer(model_args, data_args, training_args, tokenizer, splits, callbacks, model=model)
     metrics: dict[str, float] = {}
     if "train" in encoded:
         train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
@@ -187,13 +244,18 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict) -> FitOut
         predictions["validation"] = output.predictions
         if trainer.is_world_process_zero():
             path = os.path.join(training_args.output_dir, "eval_predictions.csv")
-            write_predictions(splits["validation"], output.predictions, path)
+            frame = write_predictions(splits["validation"], output.predictions, path)
+            paths = write_report(frame, training_args.output_dir)
+            if "wandb" in training_args.report_to:
+                log_report_to_wandb(frame, paths)
     for split in encoded.keys() - {"train", "validation"}:
         predictions[split] = trainer.predict(encoded[split], metric_key_prefix=split).predictions
     return FitOutcome(trainer, metrics, predictions)
 
 
-def cross_validate(model_args, data_args, training_args, splits: dict) -> dict[str, float]:
+def cross_validate(
+    model_args, data_args, training_args, splits: dict, callbacks: list | None = None
+) -> dict[str, float]:
     """Train one model per fold (`num_folds`, `fold_strategy`, `fold_seed`; see `hf_sts.cv.assign_folds`), in
     sequence, each one distributed over the launched processes.
 
@@ -251,7 +313,7 @@ def cross_validate(model_args, data_args, training_args, splits: dict) -> dict[s
             len(train),
             len(fold_splits["validation"]),
         )
-        outcome = fit(model_args, data_args, fold_args, tokenizer, fold_splits)
+        outcome = fit(model_args, data_args, fold_args, tokenizer, fold_splits, callbacks)
         oof[folds == fold] = outcome.predictions["validation"]
         fold_metrics.append({key: value for key, value in outcome.metrics.items() if key.startswith("eval_")})
         outcome.trainer.save_metrics("all", outcome.metrics, combined=False)

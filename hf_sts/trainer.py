@@ -34,9 +34,8 @@ class StsTrainer(Trainer):
 
     def __init__(self, *args, loss_fn: nn.Module | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        if loss_fn is None:
-            loss_fn = self.args.build_loss()
-        self.loss_fn = loss_fn
+        self._loss_from_args = loss_fn is None
+        self.loss_fn = self.args.build_loss() if loss_fn is None else loss_fn
         # Makes the Trainer count `num_items_in_batch` over the accumulated batch and pass it to `compute_loss`.
         self.model_accepts_loss_kwargs = True
         self._component_sums: dict[str, float] = {}
@@ -135,3 +134,10 @@ class StsTrainer(Trainer):
             token=self.args.hub_token,
             commit_message=commit_message or "Upload hf_sts model",
         )
+
+    def _hp_search_setup(self, trial) -> None:
+        """Apply a hyperparameter-search trial's values to the arguments, then rebuild the loss from them (a trial
+        may change `loss_weights` or `huber_delta`)."""
+        super()._hp_search_setup(trial)
+        if self._loss_from_args:
+            self.loss_fn = self.args.build_loss()

@@ -1,0 +1,183 @@
+"""Evaluation report of a run: plots and tables of the validation predictions, saved as files and, when the run
+reports to Weights & Biases, logged there too.
+
+Files written to `output_dir` (matplotlib, whether or not wandb is on):
+
+- `prediction_vs_gold.png`: predicted vs gold score per pair, coloured by `source`, with the diagonal;
+- `residuals.png`: histogram of prediction − gold;
+- `per_source_pearson.csv`: Pearson r and pair count per `source` (and overall);
+- `worst_pairs.csv`: the 20 pairs with the largest absolute error.
+"""
+
+import logging
+import netrc
+import os
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from transformers import TrainerCallback
+
+
+logger = logging.getLogger(__name__)
+
+NUM_WORST = 20
+
+
+def per_source_pearson(frame: pd.DataFrame) -> pd.DataFrame:
+    """Pearson r of `prediction` vs `label` per `source`, plus an `all` row.
+
+    Args:
+        frame: rows with `source`, `label` and `prediction` (0–5 scores).
+
+    Returns:
+        A frame `source, pairs, pearson` (Pearson NaN for a source with fewer than 2 pairs or constant scores).
+    """
+
+    def pearson(group: pd.DataFrame) -> float:
+        if len(group) < 2 or group.prediction.nunique() < 2 or group.label.nunique() < 2:
+            return float("nan")
+        return float(stats.pearsonr(group.prediction, group.label).statistic)
+
+    rows = [
+        {"source": source, "pairs": len(group), "pearson": pearson(group)} for source, group in frame.groupby("source")
+    ]
+    rows.append({"source": "all", "pairs": len(frame), "pearson": pearson(frame)})
+    return pd.DataFrame(rows)
+
+
+def worst_pairs(frame: pd.DataFrame, count: int = NUM_WORST) -> pd.DataFrame:
+    """The `count` pairs with the largest absolute error `|prediction - label|`, largest first, with an `error`
+    column (prediction − gold, score units)."""
+    errors = frame.prediction - frame.label
+    order = np.argsort(-errors.abs().to_numpy(), kind="stable")[:count]
+    return frame.iloc[order].assign(error=errors.iloc[order].to_numpy())
+
+
+def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str, Path]:
+    """Write the plots and tables of the validation predictions into `output_dir`.
+
+    Args:
+        predictions: `eval_predictions.csv` as a frame (`id, source, sentence1, sentence2, label, prediction`).
+
+    Returns:
+        `{name: path}` of the written files.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    output_dir = Path(output_dir)
+    paths = {
+        "prediction_vs_gold": output_dir / "prediction_vs_gold.png",
+        "residuals": output_dir / "residuals.png",
+        "per_source_pearson": output_dir / "per_source_pearson.csv",
+        "worst_pairs": output_dir / "worst_pairs.csv",
+    }
+    figure, axes = plt.subplots(figsize=(5.5, 5))
+    for source, group in predictions.groupby("source"):
+        axes.scatter(group.label, group.prediction, s=8, alpha=0.6, label=source)
+    axes.plot([0, 5], [0, 5], color="grey", linewidth=1)
+    axes.set(xlabel="gold score", ylabel="predicted score", xlim=(-0.1, 5.1), ylim=(-0.1, 5.1))
+    axes.set_title(f"{len(predictions)} validation pairs")
+    axes.legend(fontsize="small", markerscale=2)
+    figure.tight_layout()
+    figure.savefig(paths["prediction_vs_gold"], dpi=100)
+    plt.close(figure)
+
+    figure, axes = plt.subplots(figsize=(5.5, 4))
+    axes.hist(predictions.prediction - predictions.label, bins=40, color="tab:blue")
+    axes.axvline(0, color="grey", linewidth=1)
+    axes.set(xlabel="prediction − gold (score units)", ylabel="pairs")
+    figure.tight_layout()
+    figure.savefig(paths["residuals"], dpi=100)
+    plt.close(figure)
+
+    per_source_pearson(predictions).to_csv(paths["per_source_pearson"], index=False)
+    worst_pairs(predictions).to_csv(paths["worst_pairs"], index=False)
+    return paths
+
+
+def log_report_to_wandb(predictions: pd.DataFrame, paths: dict[str, Path]) -> None:
+    """Log the report of `write_report` to the active wandb run (if any): the two plots as images, the per-source
+    Pearson and the worst pairs as `wandb.Table`s."""
+    import wandb
+
+    if wandb.run is None:
+        return
+    wandb.log(
+        {
+            "eval/prediction_vs_gold": wandb.Image(str(paths["prediction_vs_gold"])),
+            "eval/residuals": wandb.Image(str(paths["residuals"])),
+            "eval/per_source_pearson": wandb.Table(dataframe=per_source_pearson(predictions)),
+            "eval/worst_pairs": wandb.Table(dataframe=worst_pairs(predictions)),
+        }
+    )
+
+
+def wandb_has_credentials() -> bool:
+    """Whether wandb can log in without a prompt: `WANDB_API_KEY`, or a `~/.netrc` entry for the wandb host
+    (`WANDB_BASE_URL`, default api.wandb.ai), as `wandb login` writes."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        return netrc.netrc().authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError):
+        return False
+
+
+def setup_wandb(project: str | None) -> None:
+    """Prepare the environment of the Trainer's wandb integration before it starts a run: the project name
+    (`WANDB_PROJECT`: `project`, else a `WANDB_PROJECT` already set, else "hf_sts"), and offline mode with one notice when there are no credentials (instead of a login prompt
+    that would hang an unattended run). A `WANDB_MODE` set by the user is kept."""
+    if project:
+        os.environ["WANDB_PROJECT"] = project
+    else:
+        os.environ.setdefault("WANDB_PROJECT", "hf_sts")
+    if "WANDB_MODE" not in os.environ and not wandb_has_credentials():
+        os.environ["WANDB_MODE"] = "offline"
+        logger.warning(
+            "wandb: no API key (WANDB_API_KEY or `wandb login`); logging offline to ./wandb. Upload later with "
+            "`wandb sync wandb/offline-run-*`."
+        )
+
+
+class WandbRecipeCallback(TrainerCallback):
+    """Adds the run's recipe to the wandb run config when training starts, and logs the metric that picks the best
+    model under its plain name at each evaluation (`eval_pearson`; the Trainer's integration logs it as
+    `eval/pearson`), so sweep configs can name the metric as `all_results.json` does.
+
+    Args:
+        recipe (`dict`): the effective recipe (`recipe.json`), secrets already removed.
+        metric (`str`): the metric key to log, e.g. `"eval_pearson"`.
+    """
+
+    def __init__(self, recipe: dict, metric: str):
+        self.recipe = recipe
+        self.metric = metric
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        import wandb
+
+        if state.is_world_process_zero and wandb.run is not None:
+            wandb.config.update({"recipe": self.recipe}, allow_val_change=True)
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        import wandb
+
+        if state.is_world_process_zero and wandb.run is not None and metrics and self.metric in metrics:
+            wandb.log({self.metric: metrics[self.metric], "train/global_step": state.global_step})
+
+
+__all__ = [
+    "WandbRecipeCallback",
+    "log_report_to_wandb",
+    "per_source_pearson",
+    "setup_wandb",
+    "worst_pairs",
+    "write_report",
+]

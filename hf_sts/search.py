@@ -1,0 +1,165 @@
+"""Hyperparameter search without a server: `Trainer.hyperparameter_search` with the Optuna backend, over the
+parameter space of a `wandb sweep` config, so one YAML drives both engines.
+
+    hf-sts search RECIPE.json [--sweep recipes/sweeps/NAME.yaml] --n-trials N --output_dir DIR [--key value ...]
+
+Each trial trains the recipe with the sampled values (training arguments through the trainer, model keys such as
+`head` or `freeze_ratio` through `model_init`) and is scored by the recipe's `metric_for_best_model` on the
+validation data. Trials save no checkpoints. Writes `DIR/trials.csv` (one row per trial: number, value, parameters,
+state, duration) and `DIR/best_recipe.json`: the recipe with the best values, ready for `hf_sts/run.py`. Runs in one
+process (launch it with `python`, not a multi-process `accelerate launch`).
+"""
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .arguments import RecipeError, parse_args, recipe_keys
+
+
+logger = logging.getLogger(__name__)
+
+# Sweep keys that only concern wandb runs, not what a trial trains.
+WANDB_ONLY_PARAMETERS = ("report_to", "wandb_project", "run_name")
+
+
+def load_sweep(path: str | Path) -> dict:
+    """Read a `wandb sweep` YAML file and check its parameters.
+
+    Returns:
+        The sweep config (`method`, `metric`, `parameters`, `command`, ...).
+
+    Raises:
+        RecipeError: naming the file and the parameter, for a missing file, a parameter that is not a recipe key,
+            or a parameter spec hf_sts cannot sample.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise RecipeError(f"{path}: no such sweep file.")
+    sweep = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(sweep, dict) or not isinstance(sweep.get("parameters"), dict):
+        raise RecipeError(f"{path}: a sweep config needs a `parameters` mapping.")
+    for name, spec in sweep["parameters"].items():
+        if name not in recipe_keys():
+            raise RecipeError(f"{path}: parameter {name!r} is not a recipe key.")
+        if not isinstance(spec, dict) or not ({"value", "values"} & spec.keys() or "distribution" in spec):
+            raise RecipeError(f"{path}: parameter {name!r} needs `value`, `values` or a `distribution`.")
+        if "distribution" in spec and spec["distribution"] not in ("uniform", "log_uniform_values", "int_uniform"):
+            raise RecipeError(
+                f"{path}: parameter {name!r}: distribution {spec['distribution']!r} is not supported; use "
+                "uniform, log_uniform_values or int_uniform."
+            )
+    return sweep
+
+
+def suggest(trial, name: str, spec: dict) -> Any:
+    """Sample one sweep parameter with an Optuna trial: `values` → categorical (list values, such as
+    `loss_weights`, are encoded as JSON strings for Optuna and decoded back), `uniform` / `log_uniform_values` →
+    float (log scale for the latter), `int_uniform` → int, `value` → the constant."""
+    if "value" in spec:
+        return spec["value"]
+    if "values" in spec:
+        choices = [json.dumps(value) if isinstance(value, list) else value for value in spec["values"]]
+        value = trial.suggest_categorical(name, choices)
+        return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
+    if spec["distribution"] == "int_uniform":
+        return trial.suggest_int(name, int(spec["min"]), int(spec["max"]))
+    log = spec["distribution"] == "log_uniform_values"
+    return trial.suggest_float(name, float(spec["min"]), float(spec["max"]), log=log)
+
+
+def default_sweep_path(recipe_path: str | Path) -> Path:
+    """`recipes/sweeps/<recipe name>.yaml` beside the recipe."""
+    recipe_path = Path(recipe_path)
+    return recipe_path.parent / "sweeps" / f"{recipe_path.stem}.yaml"
+
+
+def search(
+    recipe_path: str | Path,
+    output_dir: str | Path,
+    n_trials: int,
+    sweep_path: str | Path | None = None,
+    overrides: list[str] | None = None,
+) -> dict:
+    """Search the sweep's parameter space for the recipe with Optuna, through `StsTrainer.hyperparameter_search`.
+
+    Args:
+        recipe_path: the base recipe.
+        output_dir: where `trials.csv`, `best_recipe.json` and the trials' training outputs go.
+        n_trials: how many trials to train.
+        sweep_path: the `wandb sweep` YAML; defaults to `default_sweep_path(recipe_path)`.
+        overrides: `--key value` overrides of the recipe, as on the `run.py` command line.
+
+    Returns:
+        The best recipe (also written to `best_recipe.json`).
+
+    Raises:
+        RecipeError: for a bad recipe or sweep, a cross-validation recipe, or a recipe without validation data.
+    """
+    import optuna
+
+    from .build import build_model, load_tokenizer
+    from .data import add_swapped_pairs
+    from .run import _sentences, make_trainer, prepare
+
+    sweep = load_sweep(sweep_path or default_sweep_path(recipe_path))
+    output_dir = Path(output_dir)
+    setup = prepare(
+        [str(recipe_path), *(overrides or []), "--output_dir", str(output_dir), "--save_strategy", "no"]
+        + ["--load_best_model_at_end", "false"]
+    )
+    model_args, data_args, training_args, splits = setup.model_args, setup.data_args, setup.training_args, setup.splits
+    if data_args.num_folds:
+        raise RecipeError("`hf-sts search` tunes single runs: drop `num_folds` from the recipe for the search.")
+    if "train" not in splits or "validation" not in splits:
+        raise RecipeError("`hf-sts search` scores trials on validation data: the recipe needs train and validation.")
+    splits.pop("test", None)
+    if data_args.add_swapped_pairs:
+        splits["train"] = add_swapped_pairs(splits["train"])
+    tokenizer = load_tokenizer(model_args, training_args, _sentences(splits["train"]))
+
+    parameters = {name: spec for name, spec in sweep["parameters"].items() if name not in WANDB_ONLY_PARAMETERS}
+    model_fields = {field.name for field in dataclasses.fields(model_args)}
+
+    def hp_space(trial) -> dict[str, Any]:
+        # Every parameter is sampled (so model keys are in trial.params for model_init); training keys are returned.
+        values = {name: suggest(trial, name, spec) for name, spec in parameters.items()}
+        return {name: value for name, value in values.items() if name not in model_fields}
+
+    def model_init(trial=None):
+        if trial is None:
+            return build_model(model_args, data_args, tokenizer)
+        values = {name: suggest(trial, name, spec) for name, spec in parameters.items() if name in model_fields}
+        return build_model(dataclasses.replace(model_args, **values), data_args, tokenizer)
+
+    trainer, _ = make_trainer(model_args, data_args, training_args, tokenizer, splits, model_init=model_init)
+    metric = f"eval_{training_args.metric_for_best_model}"
+    storage = optuna.storages.InMemoryStorage()
+    best = trainer.hyperparameter_search(
+        hp_space=hp_space,
+        compute_objective=lambda metrics: metrics[metric],
+        n_trials=n_trials,
+        direction="maximize" if training_args.greater_is_better else "minimize",
+        backend="optuna",
+        storage=storage,
+        study_name="hf_sts",
+        sampler=optuna.samplers.TPESampler(seed=training_args.seed),
+    )
+    study = optuna.load_study(study_name="hf_sts", storage=storage)
+    study.trials_dataframe().to_csv(output_dir / "trials.csv", index=False)
+
+    best_trial = optuna.trial.FixedTrial(best.hyperparameters)
+    best_values = {name: suggest(best_trial, name, spec) for name, spec in parameters.items()}
+    # The recipe and the user's overrides, without the search's own settings, updated with the best values.
+    base_recipe = parse_args([str(recipe_path), *(overrides or [])])[3]
+    best_recipe = {**base_recipe, **best_values}
+    (output_dir / "best_recipe.json").write_text(json.dumps(best_recipe, indent=2, ensure_ascii=False) + "\n")
+    logger.info("Best trial %s: %s = %.4f with %s", best.run_id, metric, best.objective, best_values)
+    return best_recipe
+
+
+__all__ = ["default_sweep_path", "load_sweep", "search", "suggest"]

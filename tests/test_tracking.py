@@ -1,0 +1,171 @@
+"""Experiment tracking and search: offline wandb runs with the report, sweep configs that run, local Optuna search."""
+
+import ast
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from hf_sts.arguments import recipe_keys
+from hf_sts.search import load_sweep
+
+from .conftest import REPO_ROOT, TINY, launch
+
+
+SWEEPS = sorted((REPO_ROOT / "recipes" / "sweeps").glob("*.yaml"))
+TINY_FAST = [*TINY, "--max_train_samples=64", "--max_eval_samples=32"]
+
+
+def _offline_env(tmp_path):
+    """No wandb credentials anywhere: no API key, a HOME without .netrc, runs written under tmp_path."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WANDB_")}
+    return {**env, "HOME": str(tmp_path), "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}
+
+
+def test_offline_wandb_run_holds_metrics_and_plots(tmp_path, shared_data):
+    output_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "hf_sts/run.py", "recipes/quickstart.json", "--output_dir", str(output_dir)]
+        + [*TINY_FAST, "--report_to", "wandb", "--wandb_project", "hf-sts-test", "--run_name", "tiny"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_offline_env(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (result.stdout + result.stderr).count("wandb: no API key") == 1
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    records = list(_wandb_records(next(runs[0].glob("run-*.wandb"))))
+    history = [
+        {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+        for record in records
+        if record.WhichOneof("record_type") == "history"
+    ]
+    pearsons = [row["eval_pearson"] for row in history if "eval_pearson" in row]
+    assert len(pearsons) == 1 and -1 <= pearsons[0] <= 1  # one evaluation (one epoch)
+    results = json.loads((output_dir / "all_results.json").read_text())
+    assert pearsons[0] == pytest.approx(results["eval_pearson"], abs=1e-6)
+    images = [path.name for path in (runs[0] / "files" / "media").rglob("*.png")]
+    assert any(name.startswith("prediction_vs_gold") for name in images), images
+    configs = [
+        item for record in records if record.WhichOneof("record_type") == "config" for item in record.config.update
+    ]
+    recipe = next(json.loads(item.value_json) for item in configs if item.key == "recipe")
+    assert recipe == json.loads((output_dir / "recipe.json").read_text())  # the full recipe is in the run config
+    assert (
+        any(item.key == "head" or "project" in item.key for item in configs)
+        or recipe["wandb_project"] == "hf-sts-test"
+    )
+
+
+def _wandb_records(path):
+    """The records of a wandb run file (`run-*.wandb`): a 7-byte header (`:W&B`, magic, version), then the LevelDB
+    log format (32 KiB blocks; each chunk has a 7-byte header: CRC32, length, type FULL/FIRST/MIDDLE/LAST) holding
+    `wandb_internal_pb2.Record` messages. wandb 0.31 writes offline runs only in this form."""
+    from wandb.proto import wandb_internal_pb2
+
+    data, offset, block, pending = path.read_bytes(), 7, 32768, b""
+    while offset + 7 <= len(data):
+        if block - offset % block < 7:  # a block's tail too short for a header is padding
+            offset += block - offset % block
+            continue
+        length, kind = int.from_bytes(data[offset + 4 : offset + 6], "little"), data[offset + 6]
+        chunk, offset = data[offset + 7 : offset + 7 + length], offset + 7 + length
+        if kind in (1, 2):  # FULL, FIRST
+            pending = chunk
+        elif kind in (3, 4):  # MIDDLE, LAST
+            pending += chunk
+        if kind in (1, 4):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            yield record
+
+
+def test_report_files_without_wandb(tmp_path, shared_data):
+    output_dir = tmp_path / "run"
+    result = launch("recipes/quickstart.json", "--output_dir", str(output_dir), *TINY_FAST)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("prediction_vs_gold.png", "residuals.png"):
+        assert (output_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    per_source = pd.read_csv(output_dir / "per_source_pearson.csv")
+    predictions = pd.read_csv(output_dir / "eval_predictions.csv")
+    assert set(per_source.source) == set(predictions.source) | {"all"}
+    assert per_source.set_index("source").loc["all", "pairs"] == 32
+    worst = pd.read_csv(output_dir / "worst_pairs.csv")
+    assert len(worst) == 20 and worst.error.abs().is_monotonic_decreasing
+    assert worst.error.abs().iloc[0] == pytest.approx((predictions.prediction - predictions.label).abs().max())
+    assert not (tmp_path / "wandb").exists()
+
+
+@pytest.mark.parametrize("sweep_path", SWEEPS, ids=lambda path: path.stem)
+def test_sweep_config_parses_and_its_command_runs(sweep_path, tmp_path, stand_in_encoders):
+    sweep = load_sweep(sweep_path)
+    assert sweep["metric"] == {"name": "eval_pearson", "goal": "maximize"}
+    assert sweep["early_terminate"]["type"] == "hyperband"
+    assert set(sweep["parameters"]) <= recipe_keys()
+    # The command a wandb agent runs, with a sample of each parameter in its `--key=value` form.
+    sampled = []
+    for name, spec in sweep["parameters"].items():
+        value = spec.get("value", spec["values"][-1] if "values" in spec else spec.get("min"))
+        sampled.append(f"--{name}={value}")
+    command = []
+    for part in sweep["command"]:
+        if part == "${env}":
+            continue
+        if part == "${args}":
+            command += sampled
+        else:
+            command.append(sweep["program"] if part == "${program}" else part)
+    assert command[:3] == ["accelerate", "launch", "hf_sts/run.py"] and command[3].startswith("recipes/")
+    recipe = json.loads((REPO_ROOT / command[3]).read_text())
+    tiny = ["--model_name_or_path", str(stand_in_encoders["roberta"])] if "model_name_or_path" in recipe else TINY
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1"]
+    result = subprocess.run(
+        # The tiny stand-in right after the recipe, so the sampled values still have the last word.
+        [*launcher, *command[2:4], *tiny, *command[4:], "--max_steps=1", "--max_train_samples=16"]
+        + ["--max_eval_samples=16", "--output_dir", str(tmp_path / "run")],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_offline_env(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    effective = json.loads((tmp_path / "run" / "recipe.json").read_text())
+    for token in sampled:
+        key, value = token[2:].split("=", 1)
+        try:
+            expected = ast.literal_eval(value)  # numbers and lists
+        except (ValueError, SyntaxError):
+            expected = [value] if key == "report_to" else value
+        assert effective[key] == expected, key
+
+
+def test_search_writes_a_best_recipe_that_runs(tmp_path, shared_data):
+    output_dir = tmp_path / "search"
+    result = subprocess.run(
+        ["hf-sts", "search", "recipes/quickstart.json", "--n-trials", "2", "--output_dir", str(output_dir)]
+        + [*TINY_FAST, "--sweep", "recipes/sweeps/quickstart.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=_offline_env(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = pd.read_csv(output_dir / "trials.csv")
+    assert len(trials) == 2 and (trials.state == "COMPLETE").all()
+    best = json.loads((output_dir / "best_recipe.json").read_text())
+    best_trial = trials.loc[trials.value.idxmax()]
+    assert best["learning_rate"] == pytest.approx(best_trial.params_learning_rate)
+    assert best["num_train_epochs"] == best_trial.params_num_train_epochs
+    assert best["max_train_samples"] == 64  # the overrides of the search are kept
+    (tmp_path / "best.json").write_text(json.dumps({**best, "report_to": "none"}))
+    rerun = launch(str(tmp_path / "best.json"), "--output_dir", str(tmp_path / "rerun"))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "eval_pearson" in json.loads((tmp_path / "rerun" / "all_results.json").read_text())
