@@ -130,6 +130,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         return summary
 
     if "train" in splits and data_args.add_swapped_pairs:
+        if model_args.architecture == "bi-encoder":
+            logger.warning(
+                "add_swapped_pairs repeats every pair for a bi-encoder, whose scores are symmetric: each epoch "
+                "takes twice as long, as if num_train_epochs were doubled."
+            )
         splits["train"] = add_swapped_pairs(splits["train"])
     tokenizer = load_tokenizer(model_args, training_args, _sentences(splits.get("train")))
     outcome = fit(model_args, data_args, training_args, tokenizer, splits, callbacks)

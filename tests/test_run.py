@@ -40,8 +40,9 @@ def test_quickstart_beats_noise_floor(quickstart):
     output_dir, stdout = quickstart
     results = json.loads((output_dir / "all_results.json").read_text())
     # Under no correlation, Pearson r over 519 pairs has a standard deviation of about 0.044; a constant predictor
-    # gives NaN. 0.30 is far out of reach of both.
-    assert results["eval_pearson"] > 0.30
+    # gives NaN. 0.45 is far out of reach of both, and above the 0.37 of the TF-IDF calibration the quickstart must
+    # beat (it reaches 0.58-0.60 over seeds).
+    assert results["eval_pearson"] > 0.45
     assert "eval_pearson" in stdout
     assert results["eval_samples"] == 519
 
@@ -60,6 +61,10 @@ def test_quickstart_outputs(quickstart):
         "all_results.json",
         "eval_predictions.csv",
         "README.md",
+        "prediction_vs_gold.png",
+        "residuals.png",
+        "per_source_pearson.csv",
+        "worst_pairs.csv",
     ):
         assert (output_dir / name).is_file(), name
     results = json.loads((output_dir / "all_results.json").read_text())
