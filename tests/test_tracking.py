@@ -19,22 +19,20 @@ SWEEPS = sorted((REPO_ROOT / "recipes" / "sweeps").glob("*.yaml"))
 TINY_FAST = [*TINY, "--max_train_samples=64", "--max_eval_samples=32"]
 
 
-def _offline_env(tmp_path):
-    """No wandb credentials anywhere: no API key, a HOME without .netrc, runs written under tmp_path."""
+def _run_offline(command: list[str], tmp_path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run `command` from the repository root with no wandb credentials anywhere (no API key, a HOME without
+    .netrc) and wandb runs written under `tmp_path`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("WANDB_")}
-    return {**env, "HOME": str(tmp_path), "WANDB_DIR": str(tmp_path), "WANDB_SILENT": "true"}
+    env.update(HOME=str(tmp_path), WANDB_DIR=str(tmp_path), WANDB_SILENT="true")
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def test_offline_wandb_run_holds_metrics_and_plots(tmp_path, shared_data):
     output_dir = tmp_path / "run"
-    result = subprocess.run(
+    result = _run_offline(
         [sys.executable, "hf_sts/run.py", "recipes/quickstart.json", "--output_dir", str(output_dir)]
         + [*TINY_FAST, "--report_to", "wandb", "--wandb_project", "hf-sts-test", "--run_name", "tiny"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=_offline_env(tmp_path),
+        tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (result.stdout + result.stderr).count("wandb: no API key") == 1
@@ -125,15 +123,11 @@ def test_sweep_config_parses_and_its_command_runs(sweep_path, tmp_path, stand_in
     recipe = json.loads((REPO_ROOT / command[3]).read_text())
     tiny = ["--model_name_or_path", str(stand_in_encoders["roberta"])] if "model_name_or_path" in recipe else TINY
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1"]
-    result = subprocess.run(
+    result = _run_offline(
         # The tiny stand-in right after the recipe, so the sampled values still have the last word.
         [*launcher, *command[2:4], *tiny, *command[4:], "--max_steps=1", "--max_train_samples=16"]
         + ["--max_eval_samples=16", "--output_dir", str(tmp_path / "run")],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=_offline_env(tmp_path),
+        tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     effective = json.loads((tmp_path / "run" / "recipe.json").read_text())
@@ -148,14 +142,11 @@ def test_sweep_config_parses_and_its_command_runs(sweep_path, tmp_path, stand_in
 
 def test_search_writes_a_best_recipe_that_runs(tmp_path, shared_data):
     output_dir = tmp_path / "search"
-    result = subprocess.run(
+    result = _run_offline(
         ["hf-sts", "search", "recipes/quickstart.json", "--n-trials", "2", "--output_dir", str(output_dir)]
         + [*TINY_FAST, "--sweep", "recipes/sweeps/quickstart.yaml"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
+        tmp_path,
         timeout=900,
-        env=_offline_env(tmp_path),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     trials = pd.read_csv(output_dir / "trials.csv")
