@@ -27,7 +27,13 @@ def label_buckets(labels: np.ndarray) -> np.ndarray:
     return np.clip(np.floor(np.asarray(labels, dtype=float)), 0, SCORE_MAX).astype(int)
 
 
-def assign_folds(labels: np.ndarray, num_folds: int, strategy: str = "stratified", seed: int = 42) -> np.ndarray:
+def assign_folds(
+    labels: np.ndarray,
+    num_folds: int,
+    strategy: str = "stratified",
+    seed: int = 42,
+    groups: list | None = None,
+) -> np.ndarray:
     """Assign each row to one of `num_folds` folds, shuffled with `seed`.
 
     Args:
@@ -35,15 +41,23 @@ def assign_folds(labels: np.ndarray, num_folds: int, strategy: str = "stratified
         num_folds: at least 2.
         strategy: `"kfold"` (`sklearn.model_selection.KFold`) or `"stratified"` (`StratifiedKFold` over
             `label_buckets`, so every fold has the same share of each score bucket, within one row).
+        groups: optional, one key per row; rows with the same key (e.g. the same sentence pair appearing twice)
+            always land in the same fold, so no pair is both trained on and held out. Folds are then made over the
+            groups, each stratified by the label of its first row.
 
     Returns:
         `np.ndarray` of int, shape `(n,)`: the fold (0-based) whose held-out part holds each row; every row is
         held out exactly once.
 
     Raises:
-        ValueError: if `num_folds` < 2 or above the number of rows, or `strategy` is unknown.
+        ValueError: if `num_folds` < 2 or above the number of rows (groups), or `strategy` is unknown.
     """
     labels = np.asarray(labels, dtype=float)
+    if groups is not None:
+        _, first_rows, inverse = np.unique(
+            np.asarray(groups, dtype=object).astype(str), return_index=True, return_inverse=True
+        )
+        return assign_folds(labels[first_rows], num_folds, strategy, seed)[inverse]
     if strategy not in FOLD_STRATEGIES:
         raise ValueError(f"`fold_strategy` must be one of {list(FOLD_STRATEGIES)}, got {strategy!r}.")
     if not 2 <= num_folds <= len(labels):
@@ -59,4 +73,9 @@ def assign_folds(labels: np.ndarray, num_folds: int, strategy: str = "stratified
     return folds
 
 
-__all__ = ["FOLD_STRATEGIES", "assign_folds", "label_buckets"]
+def pair_keys(sentences1: list[str], sentences2: list[str]) -> list[str]:
+    """One key per pair, the same for a pair and its swap: the groups that keep duplicate pairs in one fold."""
+    return ["\x1f".join(sorted(pair)) for pair in zip(sentences1, sentences2, strict=True)]
+
+
+__all__ = ["FOLD_STRATEGIES", "assign_folds", "label_buckets", "pair_keys"]

@@ -121,11 +121,15 @@ def read_member(path: str | Path) -> tuple[pd.DataFrame, str]:
 
 
 def _validated_on_held_out_data(path: Path) -> bool:
-    """Whether the run beside an `eval_predictions.csv` validated on data it did not train on, per its recipe."""
+    """Whether the run beside an `eval_predictions.csv` validated on data it did not train on, per its recipe: it
+    trained (from a `train_file` or a dataset) and validated on another file, on a dataset's own validation split, or
+    on a part carved out of its training file; and it did not pool validation into cross-validation folds."""
     recipe_path = path.parent / "recipe.json"
     if path.name != "eval_predictions.csv" or not recipe_path.is_file():
         return False
     recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
+    if recipe.get("do_train") is False or not (recipe.get("train_file") or recipe.get("dataset_name")):
+        return False  # an evaluation-only run: its model may have trained on these rows elsewhere
     if recipe.get("num_folds") and recipe.get("cv_include_validation"):
         return False  # the validation rows were pooled into the folds' training data
     validation, train = recipe.get("validation_file"), recipe.get("train_file")
@@ -135,8 +139,8 @@ def _validated_on_held_out_data(path: Path) -> bool:
 
 
 def _align(members: list[tuple[pd.DataFrame, str]], paths: Sequence[str | Path]) -> pd.DataFrame:
-    """One frame with a column per member (`m0`, `m1`, ...) and `label` when every member has it, rows in the order
-    of the first file.
+    """One frame with a column per member (`m0`, `m1`, ...) and `label` when a member has one (labeled members must
+    agree), rows in the order of the first file.
 
     Raises:
         EnsembleError: if the files do not hold the same ids, or disagree on a label.
@@ -175,8 +179,10 @@ def ensemble(
     nested_folds: int = 5,
     seed: int = 42,
 ) -> dict:
-    """Combine the members' predictions and write `ensemble_predictions.csv`, `ensemble_results.json` and, with
-    test predictions, `submission.csv` (`id,target`, clipped to [0, 5]) into `output_dir`.
+    """Combine the members' predictions and write `ensemble_predictions.csv` (the members' and the ensemble's
+    predictions per row; for fitted methods the ensemble column holds the nested cross-validation predictions),
+    `ensemble_results.json` and, with test predictions, `submission.csv` (`id,target`, clipped to [0, 5]) into
+    `output_dir`. Every file is read and checked before anything is written.
 
     Args:
         prediction_files: one file per member, all on the same ids (any order).
@@ -194,7 +200,8 @@ def ensemble(
 
     Raises:
         EnsembleError: on a missing or malformed file, misaligned ids, a fit asked of predictions that are not
-            out-of-fold or held-out, unlabeled files where labels are needed, or wrong counts of weights or test files.
+            out-of-fold or held-out, unlabeled files where labels are needed, wrong counts of weights or test files,
+            or `nested_folds` outside [2, rows].
     """
     if method not in METHODS:
         raise EnsembleError(f"Unknown method {method!r}; expected one of {list(METHODS)}.")
@@ -208,6 +215,7 @@ def ensemble(
         raise EnsembleError(f"Unknown stacker {stacker!r}; expected one of {sorted(STACKERS)}.")
 
     members = [read_member(path) for path in prediction_files]
+    test_members = [read_member(path) for path in test_files or []]  # read and checked before anything is written
     table = _align(members, prediction_files)
     columns = [f"m{index}" for index in range(len(members))]
     X = table[columns].to_numpy()
@@ -224,6 +232,8 @@ def ensemble(
                 )
         if not labeled:
             raise EnsembleError("Fitting needs labeled predictions.")
+        if not 2 <= nested_folds <= len(table):
+            raise EnsembleError(f"`nested_folds` must be between 2 and the {len(table)} rows, got {nested_folds}.")
 
     results: dict = {"method": method, "members": []}
     for path, column, (_, kind) in zip(prediction_files, columns, members, strict=True):
@@ -251,19 +261,18 @@ def ensemble(
     else:
         results["stacker"] = {"name": stacker, "coef": final.coef_.tolist(), "intercept": float(final.intercept_)}
 
+    test = None
+    if test_members:
+        test = _align(test_members, test_files)
+        test_combined = final.predict(test[columns].to_numpy())
+    elif not labeled:
+        test, test_combined = table, combined
+
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     # Member columns `member_0`, ... in the order of `results["members"]`; `prediction` is the ensemble's.
     written = table.rename(columns={column: f"member_{column[1:]}" for column in columns})
     written.assign(prediction=clip_scores(combined)).to_csv(output_dir / "ensemble_predictions.csv", index=False)
-    test = None
-    if test_files:
-        test_members = [read_member(path) for path in test_files]
-        test = _align(test_members, test_files)
-        test_X = test[columns].to_numpy()
-        test_combined = final.predict(test_X)
-    elif not labeled:
-        test, test_combined = table, combined
     if test is not None:
         pd.DataFrame({"id": test["id"], "target": clip_scores(test_combined)}).to_csv(
             output_dir / "submission.csv", index=False

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 from huggingface_hub import create_branch, create_repo, get_token, upload_folder
-from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalTokenNotFoundError
 
 
 MANIFEST_NAME = "hub_upload_manifest.json"
@@ -51,14 +51,20 @@ class PushError(ValueError):
     """A run that cannot be pushed, or a push the Hub refused: the message says why and what to do."""
 
 
-def upload_files(output_dir: str | Path) -> list[Path]:
+def upload_files(output_dir: str | Path, token: str | None = None) -> list[Path]:
     """The files of `output_dir` that a push uploads: those matching `UPLOAD_PATTERNS` at its top level, sorted.
 
+    Args:
+        token: the token the push will use, also searched for in the files (besides the stored one, `HF_TOKEN`,
+            and anything shaped like a Hub token).
+
     Raises:
-        PushError: if `output_dir` holds no model (`config.json` and weights), or a file to upload holds a Hub
-            token string.
+        PushError: if `output_dir` is missing or holds no model (`config.json` and weights), or a file to upload
+            holds a Hub token string.
     """
     output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        raise PushError(f"{output_dir}: no such folder; give the output_dir of a finished hf_sts run.")
     files = sorted(
         path
         for path in output_dir.iterdir()
@@ -73,7 +79,7 @@ def upload_files(output_dir: str | Path) -> list[Path]:
             else ""
         )
         raise PushError(f"{output_dir}: no model to push (config.json and safetensors weights){hint}.")
-    secrets = [token for token in (get_token(), os.environ.get("HF_TOKEN")) if token]
+    secrets = [secret for secret in (token, get_token(), os.environ.get("HF_TOKEN")) if secret]
     for path in files:
         if path.suffix in (".json", ".md", ".py", ".txt"):
             text = path.read_text(encoding="utf-8", errors="ignore")
@@ -88,6 +94,9 @@ def write_manifest(output_dir: str | Path, repo_id: str) -> dict:
 
     Returns:
         The manifest: `{"repo_id": ..., "files": [{"path": ..., "size": ...}, ...], "total_size": ...}`.
+
+    Raises:
+        PushError: as `upload_files`.
     """
     files = upload_files(output_dir)
     manifest = {
@@ -123,7 +132,7 @@ def push(
         PushError: for a run with nothing to push, or when the Hub cannot be reached or refuses (no network, no
             token, no permission), in one line.
     """
-    files = upload_files(output_dir)
+    files = upload_files(output_dir, token)
     try:
         create_repo(repo_id, token=token, private=private, exist_ok=True)
         if revision is not None:
@@ -136,6 +145,8 @@ def push(
             token=token,
             commit_message=commit_message,
         )
+    except HFValidationError as error:
+        raise PushError(f"Invalid repository id {repo_id!r}: use ORG/NAME or NAME.") from error
     except LocalTokenNotFoundError as error:
         raise PushError(f"No Hub token: run `hf auth login` or set HF_TOKEN to push {repo_id}.") from error
     except (HfHubHTTPError, httpx.HTTPError, OSError) as error:

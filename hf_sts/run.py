@@ -108,15 +108,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     per fold when the recipe sets `num_folds` (see [`cross_validate`]).
 
     Returns:
-        The metrics also written to `all_results.json` (on every process).
+        The metrics written to `all_results.json` (by the main process; every process returns them).
 
     Raises:
         hf_sts.arguments.RecipeError, hf_sts.data.DataFormatError: for a bad recipe, override or data file.
     """
+    setup = prepare(argv)
+    try:
+        return _run(setup)
+    finally:
+        _finish_wandb(setup.training_args)
+
+
+def _run(setup: RunSetup) -> dict[str, float]:
+    """The body of `main`: cross-validation, or one model trained, evaluated, predicted, carded and pushed."""
     from hf_sts.build import load_tokenizer
     from hf_sts.data import add_swapped_pairs, write_submission
 
-    setup = prepare(argv)
     model_args, data_args, training_args, splits = setup.model_args, setup.data_args, setup.training_args, setup.splits
     callbacks = []
     if "wandb" in training_args.report_to:
@@ -125,9 +133,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         setup_wandb(training_args.wandb_project)
         callbacks.append(WandbRecipeCallback(setup.recipe, f"eval_{training_args.metric_for_best_model}"))
     if data_args.num_folds:
-        summary = cross_validate(model_args, data_args, training_args, splits, callbacks)
-        _finish_wandb(training_args)
-        return summary
+        return cross_validate(model_args, data_args, training_args, splits, callbacks)
 
     if "train" in splits and data_args.add_swapped_pairs:
         if model_args.architecture == "bi-encoder":
@@ -147,7 +153,6 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         trainer.create_model_card()
         if training_args.push_to_hub:
             trainer.push_to_hub()
-    _finish_wandb(training_args)
     return outcome.metrics
 
 
@@ -267,33 +272,55 @@ def cross_validate(
     The pooled data is the training split, plus the validation split with `cv_include_validation` (the seeds'
     setup). Fold K trains on the other folds (with their swapped pairs when `add_swapped_pairs`: a pair and its swap
     always fall in the same fold) into `output_dir/fold-K/`, evaluated on its held-out fold. A from-scratch tokenizer
-    is trained once on the pooled sentences (text only, no labels) and shared by the folds.
+    is trained once on the pooled sentences (text only, no labels) and shared by the folds. Duplicate pairs always
+    share a fold. Each fold keeps its last epoch (`load_best_model_at_end` is off: choosing an epoch on the held-out
+    rows would make the OOF predictions optimistic), and gets its own wandb run (`run_name`-fold-K).
 
     Writes (main process): `oof_predictions.csv` (`id,fold,label,prediction`, every pooled row once, clipped to
     [0, 5]); `cv_results.json` (per-fold metrics, mean and standard deviation of Pearson, Spearman and F1 over the
-    folds, and the metrics of the pooled OOF predictions); with a validation split that is not pooled,
+    folds (population standard deviation), and the metrics of the pooled OOF predictions); with a validation split that is not pooled,
     `eval_predictions.csv` and `eval_*` metrics of the mean of the fold models; with a test split, each fold's
     `fold-K/test_predictions.csv` and their mean as `submission.csv`; `all_results.json`.
 
     Returns:
         The metrics written to `all_results.json`: `cv_*` (mean over folds), `oof_*` and, when computed, `eval_*`.
+
+    Raises:
+        hf_sts.arguments.RecipeError: with `push_to_hub` or `resume_from_checkpoint`, or more folds than pairs.
     """
     import datasets
     import numpy as np
     import pandas as pd
 
+    from hf_sts.arguments import RecipeError
     from hf_sts.build import load_tokenizer
-    from hf_sts.cv import assign_folds
+    from hf_sts.cv import assign_folds, pair_keys
     from hf_sts.data import add_swapped_pairs, write_predictions, write_submission
     from hf_sts.metrics import StsMetric, clip_scores
 
+    if training_args.push_to_hub:
+        raise RecipeError("`push_to_hub` with `num_folds`: push one fold model afterwards (`hf-sts push OUT/fold-K`).")
+    if training_args.resume_from_checkpoint:
+        raise RecipeError("`resume_from_checkpoint` with `num_folds`: a checkpoint belongs to one fold; rerun the CV.")
+    if training_args.load_best_model_at_end:
+        logger.warning(
+            "load_best_model_at_end is off for the folds: picking a fold's best epoch on its own held-out rows would "
+            "make the out-of-fold predictions optimistic. Each fold keeps its last epoch."
+        )
     pooled = splits["train"]
     validation = splits.get("validation")
     if data_args.cv_include_validation and validation is not None:
         pooled, validation = datasets.concatenate_datasets([pooled, validation]), None
-    folds = assign_folds(
-        np.asarray(pooled["label"]), data_args.num_folds, data_args.fold_strategy, data_args.fold_seed
-    )
+    try:
+        folds = assign_folds(
+            np.asarray(pooled["label"]),
+            data_args.num_folds,
+            data_args.fold_strategy,
+            data_args.fold_seed,
+            groups=pair_keys(pooled["sentence1"][:], pooled["sentence2"][:]),  # duplicate pairs share a fold
+        )
+    except ValueError as error:
+        raise RecipeError(str(error)) from None
     root = training_args.output_dir
     tokenizer = load_tokenizer(model_args, training_args, _sentences(pooled))
     main_process = training_args.process_index == 0
@@ -302,7 +329,12 @@ def cross_validate(
     fold_metrics = []
     predictions = {"dev": [], "test": []}  # each fold model's predictions of the unpooled validation and test data
     for fold in range(data_args.num_folds):
-        fold_args = dataclasses.replace(training_args, output_dir=os.path.join(root, f"fold-{fold}"))
+        fold_args = dataclasses.replace(
+            training_args,
+            output_dir=os.path.join(root, f"fold-{fold}"),
+            load_best_model_at_end=False,
+            run_name=f"{training_args.run_name or os.path.basename(os.path.abspath(root))}-fold-{fold}",
+        )
         train = pooled.select(np.flatnonzero(folds != fold))
         fold_splits = {
             "train": add_swapped_pairs(train) if data_args.add_swapped_pairs else train,
@@ -330,6 +362,7 @@ def cross_validate(
             frame.to_csv(os.path.join(fold_args.output_dir, "test_predictions.csv"), index=False)
         del outcome
         gc.collect()
+        _finish_wandb(fold_args)  # one wandb run per fold
 
     metric = StsMetric(keep_in_memory=True)
     binary = np.asarray(pooled["binary_label"])

@@ -27,6 +27,19 @@ logger = logging.getLogger(__name__)
 WANDB_ONLY_PARAMETERS = ("report_to", "wandb_project", "run_name")
 
 
+def _fixed_per_search() -> frozenset[str]:
+    """Recipe keys the local search cannot vary: the data, its tokenization and the tokenizer are made once and
+    shared by all trials (every `DataArguments` field, and the model keys that decide the tokenizer or the input
+    format)."""
+    from .arguments import DataArguments
+
+    model_keys = {"model_name_or_path", "model_type", "config_overrides", "tokenizer_name", "tokenizer_vocab_size"}
+    return frozenset({field.name for field in dataclasses.fields(DataArguments)} | model_keys | {"architecture"})
+
+
+FIXED_PER_SEARCH = _fixed_per_search()
+
+
 def load_sweep(path: str | Path) -> dict:
     """Read a `wandb sweep` YAML file and check its parameters.
 
@@ -34,18 +47,27 @@ def load_sweep(path: str | Path) -> dict:
         The sweep config (`method`, `metric`, `parameters`, `command`, ...).
 
     Raises:
-        RecipeError: naming the file and the parameter, for a missing file, a parameter that is not a recipe key,
-            or a parameter spec hf_sts cannot sample.
+        RecipeError: naming the file and the parameter, for a missing or invalid file, a parameter that is not a
+            recipe key or that the local search cannot vary (`FIXED_PER_SEARCH`; a wandb sweep can), or a spec hf_sts
+            cannot sample.
     """
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"{path}: no such sweep file.")
-    sweep = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        sweep = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise RecipeError(f"{path}: not valid YAML ({str(error).splitlines()[0]}).") from None
     if not isinstance(sweep, dict) or not isinstance(sweep.get("parameters"), dict):
         raise RecipeError(f"{path}: a sweep config needs a `parameters` mapping.")
     for name, spec in sweep["parameters"].items():
         if name not in recipe_keys():
             raise RecipeError(f"{path}: parameter {name!r} is not a recipe key.")
+        if name in FIXED_PER_SEARCH:
+            raise RecipeError(
+                f"{path}: parameter {name!r} changes the data or tokenizer every trial shares; sweep it with "
+                "separate recipes (or with `wandb sweep`, which runs each trial from scratch)."
+            )
         if not isinstance(spec, dict) or not ({"value", "values"} & spec.keys() or "distribution" in spec):
             raise RecipeError(f"{path}: parameter {name!r} needs `value`, `values` or a `distribution`.")
         if "distribution" in spec and spec["distribution"] not in ("uniform", "log_uniform_values", "int_uniform"):
@@ -59,7 +81,14 @@ def load_sweep(path: str | Path) -> dict:
 def suggest(trial, name: str, spec: dict) -> Any:
     """Sample one sweep parameter with an Optuna trial: `values` → categorical (list values, such as
     `loss_weights`, are encoded as JSON strings for Optuna and decoded back), `uniform` / `log_uniform_values` →
-    float (log scale for the latter), `int_uniform` → int, `value` → the constant."""
+    float (log scale for the latter), `int_uniform` → int, `value` → the constant.
+
+    Returns:
+        The sampled value, as the recipe key takes it.
+
+    Raises:
+        KeyError: for a distribution without `min` or `max` (`load_sweep` checks the rest).
+    """
     if "value" in spec:
         return spec["value"]
     if "values" in spec:
@@ -104,7 +133,7 @@ def search(
 
     from .build import build_model, load_tokenizer
     from .data import add_swapped_pairs
-    from .run import _sentences, make_trainer, prepare
+    from .run import _finish_wandb, _sentences, make_trainer, prepare
 
     sweep = load_sweep(sweep_path or default_sweep_path(recipe_path))
     output_dir = Path(output_dir)
@@ -136,19 +165,21 @@ def search(
         values = {name: suggest(trial, name, spec) for name, spec in parameters.items() if name in model_fields}
         return build_model(dataclasses.replace(model_args, **values), data_args, tokenizer)
 
-    trainer, _ = make_trainer(model_args, data_args, training_args, tokenizer, splits, model_init=model_init)
+    callbacks = []
+    if "wandb" in training_args.report_to:
+        from .report import WandbRecipeCallback, setup_wandb
+
+        setup_wandb(training_args.wandb_project)
+        callbacks.append(WandbRecipeCallback(setup.recipe, f"eval_{training_args.metric_for_best_model}"))
+    trainer, _ = make_trainer(
+        model_args, data_args, training_args, tokenizer, splits, callbacks, model_init=model_init
+    )
     metric = f"eval_{training_args.metric_for_best_model}"
     storage = optuna.storages.InMemoryStorage()
-    best = trainer.hyperparameter_search(
-        hp_space=hp_space,
-        compute_objective=lambda metrics: metrics[metric],
-        n_trials=n_trials,
-        direction="maximize" if training_args.greater_is_better else "minimize",
-        backend="optuna",
-        storage=storage,
-        study_name="hf_sts",
-        sampler=optuna.samplers.TPESampler(seed=training_args.seed),
-    )
+    try:
+        best = _search(trainer, hp_space, metric, n_trials, training_args, storage)
+    finally:
+        _finish_wandb(training_args)
     study = optuna.load_study(study_name="hf_sts", storage=storage)
     study.trials_dataframe().to_csv(output_dir / "trials.csv", index=False)
 
@@ -162,4 +193,20 @@ def search(
     return best_recipe
 
 
-__all__ = ["default_sweep_path", "load_sweep", "search", "suggest"]
+def _search(trainer, hp_space, metric: str, n_trials: int, training_args, storage):
+    """Run the Optuna study through the trainer; seeded TPE sampler, study kept in `storage` for the trials table."""
+    import optuna
+
+    return trainer.hyperparameter_search(
+        hp_space=hp_space,
+        compute_objective=lambda metrics: metrics[metric],
+        n_trials=n_trials,
+        direction="maximize" if training_args.greater_is_better else "minimize",
+        backend="optuna",
+        storage=storage,
+        study_name="hf_sts",
+        sampler=optuna.samplers.TPESampler(seed=training_args.seed),
+    )
+
+
+__all__ = ["FIXED_PER_SEARCH", "default_sweep_path", "load_sweep", "search", "suggest"]

@@ -108,12 +108,26 @@ class StsTrainer(Trainer):
 
             write_model_card(self.args.output_dir)
 
+    def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
+        """Create no repository when training starts: `push_to_hub` creates it at the end, with the files it
+        uploads (so a run without network fails only at the push, with one clear line)."""
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        """Push nothing at each save (`hub_strategy` is not used): the Trainer's own pushes would upload the whole
+        output folder, `training_args.bin` and its Hub token included. The model is pushed once, at the end."""
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Save the model (and tokenizer) as `Trainer.save_model` does, without its automatic push: the run pushes
+        once at the end, after the metrics and the model card are written (see `push_to_hub`)."""
+        super().save_model(output_dir, _internal_call=True)
+
     def push_to_hub(self, commit_message: str | None = "End of training", **kwargs) -> str | None:
         """Upload the model in `args.output_dir` to `args.hub_model_id` (else the folder's name), with
         `hub_private_repo`, `hub_revision` and `hub_token`, through `hf_sts.hub.push`: exactly the files a user
         loads (model, code files, tokenizer, card, `all_results.json`, `recipe.json`), never checkpoints, optimizer
-        states or `training_args.bin`. Main process only; other keyword arguments of `Trainer.push_to_hub` are
-        ignored.
+        states or `training_args.bin` (the Trainer's own pushes, at repository creation and at each save, are
+        turned off: see `init_hf_repo` and `_push_from_checkpoint`). Main process only; other keyword arguments of
+        `Trainer.push_to_hub` are ignored.
 
         Returns:
             The commit URL on the main process, else `None`.
@@ -136,8 +150,14 @@ class StsTrainer(Trainer):
         )
 
     def _hp_search_setup(self, trial) -> None:
-        """Apply a hyperparameter-search trial's values to the arguments, then rebuild the loss from them (a trial
-        may change `loss_weights` or `huber_delta`)."""
+        """Apply a hyperparameter-search trial's values to the arguments as sampled, then rebuild the loss from them
+        (a trial may change `loss_weights` or `huber_delta`)."""
         super()._hp_search_setup(trial)
+        if trial is not None and self.hp_space is not None and not isinstance(trial, dict):
+            # The parent casts each value to the type of the argument's current value, so a `warmup_steps` of 0
+            # would turn a sampled 0.1 into 0: set the sampled values as they are.
+            for key, value in self.hp_space(trial).items():
+                if hasattr(self.args, key):
+                    setattr(self.args, key, value)
         if self._loss_from_args:
             self.loss_fn = self.args.build_loss()

@@ -33,6 +33,20 @@ def test_stratified_folds_keep_bucket_shares(klue_dev):
             assert abs((buckets[held_out] == bucket).sum() - expected) <= 1, (fold, bucket)
 
 
+def test_duplicate_and_swapped_pairs_share_a_fold(klue_dev):
+    from hf_sts.cv import pair_keys
+
+    first, second = klue_dev["sentence1"][:60], klue_dev["sentence2"][:60]
+    # Rows 60.. repeat rows 0..29, half of them swapped: each copy must land in the fold of its original.
+    sentences1 = first + [second[i] if i % 2 else first[i] for i in range(30)]
+    sentences2 = second + [first[i] if i % 2 else second[i] for i in range(30)]
+    labels = np.asarray(klue_dev["label"][:60] + klue_dev["label"][:30])
+    for strategy in ("kfold", "stratified"):
+        folds = assign_folds(labels, 3, strategy, seed=0, groups=pair_keys(sentences1, sentences2))
+        assert (folds[60:] == folds[:30]).all()
+        assert set(folds) == {0, 1, 2}
+
+
 def test_fold_errors():
     with pytest.raises(ValueError, match=r"`num_folds` must be between 2 and the 3 rows, got 4"):
         assign_folds(np.array([0.0, 1.0, 2.0]), 4)
@@ -69,9 +83,14 @@ def test_two_fold_quickstart_with_test_predictions(tmp_path, shared_data):
         "--num_folds=2",
         "--test_file", str(KLUE_DEV),
         *TINY,
+        "--add_swapped_pairs=true",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     oof, results = _check_cv_outputs(output_dir, num_pooled=200)
+    assert not oof.id.str.endswith("-swapped").any()  # swapped copies only ever train
+    for fold in range(2):
+        trained = json.loads((output_dir / f"fold-{fold}" / "all_results.json").read_text())["train_samples"]
+        assert trained == 2 * (oof.fold != fold).sum()  # the other folds' pairs, each also swapped
     assert "eval_pearson" in results  # the dev set, scored by the mean of the fold models
     folds = [pd.read_csv(output_dir / f"fold-{fold}" / "test_predictions.csv") for fold in range(2)]
     submission = pd.read_csv(output_dir / "submission.csv")

@@ -120,3 +120,27 @@ def test_misaligned_ids_error(tmp_path, synthetic, capsys):
     error = capsys.readouterr().err.strip()
     assert error.startswith("hf-sts: error: ") and "b.csv: ids do not match" in error and "1 missing, 1 extra" in error
     assert not (tmp_path / "out").exists()
+
+
+def test_bad_test_file_writes_nothing(tmp_path, synthetic):
+    ids, labels, members = synthetic
+    oof = [_oof(tmp_path / f"oof{i}.csv", ids, labels, member) for i, member in enumerate(members[:2])]
+    pd.DataFrame({"id": ids[:5], "target": members[0][:5]}).to_csv(tmp_path / "test0.csv", index=False)
+    pd.DataFrame({"identifier": ids[:5]}).to_csv(tmp_path / "test1.csv", index=False)
+    with pytest.raises(EnsembleError, match=r"test1\.csv: expected columns `id` and `prediction`"):
+        ensemble(oof, "weighted", tmp_path / "out", test_files=[tmp_path / "test0.csv", tmp_path / "test1.csv"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_evaluation_only_predictions_are_not_held_out(tmp_path, synthetic):
+    ids, labels, members = synthetic
+    oof = _oof(tmp_path / "oof.csv", ids, labels, members[0])
+    run = tmp_path / "eval-only"
+    run.mkdir()
+    pd.DataFrame({"id": ids, "label": labels, "prediction": members[1]}).to_csv(
+        run / "eval_predictions.csv", index=False
+    )
+    # A checkpoint evaluated on a file, without training in this run: it may have trained on these rows elsewhere.
+    (run / "recipe.json").write_text(json.dumps({"model_name_or_path": "some/ckpt", "validation_file": "dev.json"}))
+    with pytest.raises(EnsembleError, match="not known to be out-of-fold or held out"):
+        ensemble([oof, run / "eval_predictions.csv"], "stacking", tmp_path / "out")

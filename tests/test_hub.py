@@ -3,6 +3,7 @@
 import json
 import shutil
 import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -131,3 +132,41 @@ def test_push_of_a_folder_without_a_model(tmp_path):
     pd.DataFrame({"id": ["a"]}).to_csv(tmp_path / "oof_predictions.csv", index=False)
     with pytest.raises(PushError, match=r"no model to push .*push one of its fold-K folders"):
         upload_files(tmp_path)
+
+
+def test_push_errors_before_any_upload(tmp_path):
+    from hf_sts.hub import push
+
+    with pytest.raises(PushError, match=r"no such folder"):
+        upload_files(tmp_path / "missing")
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    with pytest.raises(PushError, match=r"Invalid repository id 'not a/valid/repo'"):
+        push(tmp_path, "not a/valid/repo", token="hf_" + "z" * 34)
+    (tmp_path / "all_results.json").write_text(json.dumps({"note": "hf_" + "z" * 34}))
+    with pytest.raises(PushError, match=r"all_results\.json: holds a Hub token"):
+        push(tmp_path, "someone/model", token="hf_" + "z" * 34)
+
+
+def test_push_to_hub_at_the_end_of_training_without_network(tmp_path, shared_data):
+    from .conftest import QUICKSTART, TINY
+
+    output_dir = tmp_path / "run"
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "hf_sts/run.py", QUICKSTART, "--output_dir", str(output_dir), *TINY]
+        + ["--max_train_samples=64", "--max_eval_samples=32", "--push_to_hub=true", "--hub_model_id=someone/tiny"]
+        + ["--hub_token=hf_" + "q" * 34],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("hf_sts: error: Could not push")
+    # Training, metrics and card were all done before the push was tried.
+    assert {"model.safetensors", "all_results.json", "README.md"} <= {path.name for path in output_dir.iterdir()}
+    assert "hf_" + "q" * 34 not in (output_dir / "recipe.json").read_text()

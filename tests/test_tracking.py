@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from hf_sts.arguments import recipe_keys
+from hf_sts.arguments import RecipeError, recipe_keys
 from hf_sts.search import load_sweep
 
 from .conftest import REPO_ROOT, TINY, launch
@@ -97,7 +97,6 @@ def test_report_files_without_wandb(tmp_path, shared_data):
     worst = pd.read_csv(output_dir / "worst_pairs.csv")
     assert len(worst) == 20 and worst.error.abs().is_monotonic_decreasing
     assert worst.error.abs().iloc[0] == pytest.approx((predictions.prediction - predictions.label).abs().max())
-    assert not (tmp_path / "wandb").exists()
 
 
 @pytest.mark.parametrize("sweep_path", SWEEPS, ids=lambda path: path.stem)
@@ -160,3 +159,49 @@ def test_search_writes_a_best_recipe_that_runs(tmp_path, shared_data):
     rerun = launch(str(tmp_path / "best.json"), "--output_dir", str(tmp_path / "rerun"))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert "eval_pearson" in json.loads((tmp_path / "rerun" / "all_results.json").read_text())
+
+
+def test_search_applies_model_keys_and_rebuilds_the_loss(tmp_path, shared_data, monkeypatch):
+    """Model keys reach `model_init`, training keys the arguments (as sampled), and the loss follows its weights."""
+    from hf_sts import build, search, trainer
+
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(
+        "method: random\nmetric: {name: eval_pearson, goal: maximize}\nparameters:\n"
+        "  head: {values: [lstm]}\n  warmup_steps: {values: [0.25]}\n  loss_weights: {values: [[1.0, 0.25]]}\n"
+    )
+    heads, trials = [], []
+    build_model = build.build_model
+    monkeypatch.setattr(build, "build_model", lambda args, *rest: heads.append(args.head) or build_model(args, *rest))
+    setup = trainer.StsTrainer._hp_search_setup
+
+    def record(self, trial):
+        setup(self, trial)
+        if trial is not None:
+            trials.append((self.args.warmup_steps, self.loss_fn.weights))
+
+    monkeypatch.setattr(trainer.StsTrainer, "_hp_search_setup", record)
+    monkeypatch.chdir(REPO_ROOT)
+    best = search.search(
+        "recipes/quickstart_cross_encoder.json",
+        tmp_path / "out",
+        1,
+        sweep,
+        [*TINY_FAST, "--warmup_steps", "0", "--loss", "l1+huber"],
+    )
+    assert heads == ["mean", "lstm"]  # the recipe's head for the trainer's first model, then the trial's
+    assert trials == [(0.25, [1.0, 0.25])]
+    assert best["head"] == "lstm" and best["loss_weights"] == [1.0, 0.25] and best["warmup_steps"] == 0.25
+
+
+def test_sweep_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("parameters:\n  learnin_rate: {values: [1]}\n")
+    with pytest.raises(RecipeError, match=r"bad\.yaml: parameter 'learnin_rate' is not a recipe key"):
+        load_sweep(bad)
+    bad.write_text("parameters:\n  max_seq_length: {values: [64, 128]}\n")
+    with pytest.raises(RecipeError, match=r"parameter 'max_seq_length' changes the data or tokenizer"):
+        load_sweep(bad)
+    bad.write_text("parameters: [unclosed\n")
+    with pytest.raises(RecipeError, match=r"bad\.yaml: not valid YAML"):
+        load_sweep(bad)
