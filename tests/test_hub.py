@@ -1,6 +1,7 @@
 """Publishing: the upload manifest, what users get back from it, and a clear error without network."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from huggingface_hub import ModelCard
 
 from hf_sts.hub import MANIFEST_NAME, PushError, upload_files
 
-from .conftest import REPO_ROOT, run_python
+from .conftest import QUICKSTART, REPO_ROOT, TINY, run_python
 
 
 EXPECTED_UPLOAD = {
@@ -118,8 +119,6 @@ def test_uploaded_card_metadata_holds_the_metrics(uploaded):
 @pytest.mark.slow
 def test_push_without_network_is_one_clear_line(uploaded, tmp_path):
     _, folder, _ = uploaded
-    import os
-
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_TOKEN": "hf_" + "x" * 34}
     result = _hf_sts("push", str(folder), "--repo-id", "someone/hf-sts-quickstart", env=env)
     assert result.returncode == 2
@@ -149,11 +148,7 @@ def test_push_errors_before_any_upload(tmp_path):
 
 
 def test_push_to_hub_at_the_end_of_training_without_network(tmp_path, shared_data):
-    from .conftest import QUICKSTART, TINY
-
     output_dir = tmp_path / "run"
-    import os
-
     result = subprocess.run(
         [sys.executable, "hf_sts/run.py", QUICKSTART, "--output_dir", str(output_dir), *TINY]
         + ["--max_train_samples=64", "--max_eval_samples=32", "--push_to_hub=true", "--hub_model_id=someone/tiny"]
