@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -165,3 +166,19 @@ def test_push_to_hub_at_the_end_of_training_without_network(tmp_path, shared_dat
     # Training, metrics and card were all done before the push was tried.
     assert {"model.safetensors", "all_results.json", "README.md"} <= {path.name for path in output_dir.iterdir()}
     assert "hf_" + "q" * 34 not in (output_dir / "recipe.json").read_text()
+
+
+@pytest.mark.slow
+def test_card_usage_snippets_run(uploaded):
+    _, folder, _ = uploaded
+    card = ModelCard.load(folder / "README.md")
+    repo_id = card.data.model_name
+    snippets = re.findall(r"```python\n(.+?)```", card.text.split("## Usage", 1)[1], flags=re.S)
+    hf_sts_snippet, remote_snippet = snippets[0], snippets[1]
+    code = hf_sts_snippet.replace(f'"{repo_id}"', repr(str(folder))) + "\nprint(scores.shape, float(scores[0]))\n"
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[0] == "torch.Size([1])" and 0.0 <= float(result.stdout.split()[-1]) <= 5.0
+    remote = "from transformers import AutoModel\n" + remote_snippet.replace(f'"{repo_id}"', repr(str(folder)))
+    result = run_python(remote, block_hf_sts=True)
+    assert result.returncode == 0, result.stderr[-3000:]
