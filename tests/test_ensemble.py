@@ -11,6 +11,16 @@ from hf_sts.cli import main as hf_sts_cli
 from hf_sts.ensemble import EnsembleError, WeightedAverage, ensemble
 
 
+def _eval_run(folder, ids, labels, predictions, recipe):
+    """A run folder as hf_sts leaves it: `eval_predictions.csv` and the `recipe.json` that tells where they come
+    from."""
+    folder.mkdir()
+    frame = pd.DataFrame({"id": ids, "label": labels, "prediction": predictions})
+    frame.to_csv(folder / "eval_predictions.csv", index=False)
+    (folder / "recipe.json").write_text(json.dumps(recipe))
+    return folder / "eval_predictions.csv"
+
+
 def _oof(path, ids, labels, predictions):
     folds = np.arange(len(ids)) % 5
     pd.DataFrame({"id": ids, "fold": folds, "label": labels, "prediction": predictions}).to_csv(path, index=False)
@@ -94,20 +104,15 @@ def test_refuses_to_fit_on_rows_that_are_not_held_out(tmp_path, synthetic):
     ids, labels, members = synthetic
     oof = _oof(tmp_path / "oof.csv", ids, labels, members[0])
     # Labeled predictions of a run whose validation file is its training file: its own training rows.
-    run = tmp_path / "run"
-    run.mkdir()
-    pd.DataFrame({"id": ids, "label": labels, "prediction": members[1]}).to_csv(
-        run / "eval_predictions.csv", index=False
-    )
-    (run / "recipe.json").write_text(json.dumps({"train_file": "data/train.csv", "validation_file": "data/train.csv"}))
+    leaky = {"train_file": "data/train.csv", "validation_file": "data/train.csv"}
+    predictions = _eval_run(tmp_path / "run", ids, labels, members[1], leaky)
     for method in ("weighted", "stacking"):
         with pytest.raises(EnsembleError, match=r"eval_predictions\.csv: not known to be out-of-fold or held out"):
-            ensemble([oof, run / "eval_predictions.csv"], method, tmp_path / "out")
-    # The same file with a proper held-out validation file is accepted; mean never fits, so it always is.
-    (run / "recipe.json").write_text(json.dumps({"train_file": "data/train.csv", "validation_file": "data/dev.json"}))
-    assert (
-        ensemble([oof, run / "eval_predictions.csv"], "weighted", tmp_path / "out")["members"][1]["kind"] == "held-out"
-    )
+            ensemble([oof, predictions], method, tmp_path / "out")
+    # The same predictions from a run validated on another file are accepted.
+    held_out = {"train_file": "data/train.csv", "validation_file": "data/dev.json"}
+    predictions = _eval_run(tmp_path / "run2", ids, labels, members[1], held_out)
+    assert ensemble([oof, predictions], "weighted", tmp_path / "out")["members"][1]["kind"] == "held-out"
 
 
 def test_misaligned_ids_error(tmp_path, synthetic, capsys):
@@ -135,12 +140,8 @@ def test_bad_test_file_writes_nothing(tmp_path, synthetic):
 def test_evaluation_only_predictions_are_not_held_out(tmp_path, synthetic):
     ids, labels, members = synthetic
     oof = _oof(tmp_path / "oof.csv", ids, labels, members[0])
-    run = tmp_path / "eval-only"
-    run.mkdir()
-    pd.DataFrame({"id": ids, "label": labels, "prediction": members[1]}).to_csv(
-        run / "eval_predictions.csv", index=False
-    )
     # A checkpoint evaluated on a file, without training in this run: it may have trained on these rows elsewhere.
-    (run / "recipe.json").write_text(json.dumps({"model_name_or_path": "some/ckpt", "validation_file": "dev.json"}))
+    evaluation_only = {"model_name_or_path": "some/ckpt", "validation_file": "dev.json"}
+    predictions = _eval_run(tmp_path / "eval-only", ids, labels, members[1], evaluation_only)
     with pytest.raises(EnsembleError, match="not known to be out-of-fold or held out"):
-        ensemble([oof, run / "eval_predictions.csv"], "stacking", tmp_path / "out")
+        ensemble([oof, predictions], "stacking", tmp_path / "out")
