@@ -6,7 +6,8 @@
     hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--dry-run]  # see hub.py
     hf-sts search RECIPE.json --n-trials N --output_dir DIR [--sweep SWEEP.yaml] [--key value ...]  # search.py
 
-A bad recipe, data file or run directory ends the command with one line, `hf-sts: error: ...`, and exit status 2.
+A bad recipe, data file, run directory or prediction file ends the command with one line on stderr and exit status
+2: `hf-sts: error: ...` (`hf_sts: error: ...` from `train`, which is `hf_sts/run.py`).
 """
 
 import argparse
