@@ -173,10 +173,15 @@ def build_model(
         from .lora import apply_lora
 
         model = apply_lora(model, model_args)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    trainable, total = parameter_counts(model)
     logger.info("Parameters: %s trainable of %s (%.2f%%).", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
     return model
+
+
+def parameter_counts(model: nn.Module) -> tuple[int, int]:
+    """`(trainable, total)` parameter counts of `model`."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters())
 
 
 def _check_checkpoint_matches(model_args: ModelArguments, config: StsBackboneConfig, model_class: type) -> None:

@@ -157,7 +157,9 @@ def _export_sequence_classification(model, tokenizer, output_dir: Path, run_dir:
     out_proj.load_state_dict(model.head.out_proj.state_dict())
     with torch.no_grad():
         first, second = zip(*PROBE_PAIRS, strict=True)
-        probe = tokenizer(list(first), list(second), padding=True, truncation=True, return_tensors="pt")
+        probe = model.tokenize(
+            tokenizer, list(first), list(second), padding=True, truncation=True, return_tensors="pt"
+        )
         _check_close(target(**probe).logits.squeeze(-1), model(**probe).logits, type(target).__name__)
     target.save_pretrained(output_dir)
 

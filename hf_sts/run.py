@@ -277,8 +277,8 @@ def cross_validate(
     rows would make the OOF predictions optimistic), and gets its own wandb run (`run_name`-fold-K).
 
     Writes (main process): `oof_predictions.csv` (`id,fold,label,prediction`, every pooled row once, clipped to
-    [0, 5]); `cv_results.json` (per-fold metrics, mean and standard deviation of Pearson, Spearman and F1 over the
-    folds (population standard deviation), and the metrics of the pooled OOF predictions); with a validation split that is not pooled,
+    [0, 5]); `cv_results.json` (per-fold metrics, mean and population standard deviation of Pearson, Spearman and
+    F1 over the folds, and the metrics of the pooled OOF predictions); with a validation split that is not pooled,
     `eval_predictions.csv` and `eval_*` metrics of the mean of the fold models; with a test split, each fold's
     `fold-K/test_predictions.csv` and their mean as `submission.csv`; `all_results.json`.
 
@@ -311,9 +311,10 @@ def cross_validate(
     validation = splits.get("validation")
     if data_args.cv_include_validation and validation is not None:
         pooled, validation = datasets.concatenate_datasets([pooled, validation]), None
+    labels = np.asarray(pooled["label"])
     try:
         folds = assign_folds(
-            np.asarray(pooled["label"]),
+            labels,
             data_args.num_folds,
             data_args.fold_strategy,
             data_args.fold_seed,
@@ -366,25 +367,22 @@ def cross_validate(
 
     metric = StsMetric(keep_in_memory=True)
     binary = np.asarray(pooled["binary_label"])
-    oof_metrics = metric.compute(
-        predictions=clip_scores(oof), references=np.asarray(pooled["label"]), binary_references=binary
-    )
+    oof_metrics = metric.compute(predictions=clip_scores(oof), references=labels, binary_references=binary)
     summary = {}
     for name in ("pearson", "spearmanr", "f1"):
         values = np.array([metrics[f"eval_{name}"] for metrics in fold_metrics])
         summary[f"cv_{name}_mean"], summary[f"cv_{name}_std"] = float(values.mean()), float(values.std())
     summary.update({f"oof_{name}": value for name, value in oof_metrics.items()})
-    if predictions["dev"]:
+    dev_mean = np.mean(predictions["dev"], axis=0) if predictions["dev"] else None  # the fold models' mean
+    if dev_mean is not None:
         eval_metrics = metric.compute(
-            predictions=clip_scores(np.mean(predictions["dev"], axis=0)),
+            predictions=clip_scores(dev_mean),
             references=np.asarray(validation["label"]),
             binary_references=np.asarray(validation["binary_label"]),
         )
         summary.update({f"eval_{name}": value for name, value in eval_metrics.items()}, eval_samples=len(validation))
     if main_process:
-        frame = pd.DataFrame(
-            {"id": pooled["id"], "fold": folds, "label": pooled["label"], "prediction": clip_scores(oof)}
-        )
+        frame = pd.DataFrame({"id": pooled["id"], "fold": folds, "label": labels, "prediction": clip_scores(oof)})
         frame.to_csv(os.path.join(root, "oof_predictions.csv"), index=False)
         results = {
             "num_folds": data_args.num_folds,
@@ -396,9 +394,8 @@ def cross_validate(
             json.dump(results, file, indent=2)
         with open(os.path.join(root, "all_results.json"), "w", encoding="utf-8") as file:
             json.dump(summary, file, indent=4, sort_keys=True)
-        if predictions["dev"]:
-            path = os.path.join(root, "eval_predictions.csv")
-            write_predictions(validation, np.mean(predictions["dev"], axis=0), path)
+        if dev_mean is not None:
+            write_predictions(validation, dev_mean, os.path.join(root, "eval_predictions.csv"))
         if predictions["test"]:
             write_submission(
                 splits["test"], np.mean(predictions["test"], axis=0), os.path.join(root, "submission.csv")

@@ -14,13 +14,14 @@ class StsTrainer(Trainer):
     """`transformers.Trainer` for hf_sts models, with the regression loss chosen by the training arguments.
 
     The loss comes from `args.build_loss()` (`loss`, `loss_weights`, `huber_delta`, `cosent_scale`; see
-    `hf_sts.losses`) unless `loss_fn` is given. Batches carry `labels` (gold scores, `(batch,)`, 0.0–5.0) and optionally `binary_labels`
-    (`(batch,)`, 0/1, for F1); the model's `logits` `(batch,)` are the predicted scores.
+    `hf_sts.losses`) unless `loss_fn` is given. Batches carry `labels` (gold scores, `(batch,)`, 0.0–5.0) and
+    optionally `binary_labels` (`(batch,)`, 0/1, for F1); the model's `logits` `(batch,)` are the predicted scores.
 
     The loss is normalised over the whole accumulated batch: the trainer passes `num_items_in_batch` (pairs across
     gradient-accumulation steps, and across processes when `average_tokens_across_devices`), and each micro-batch
-    contributes `mean_loss * batch_size / num_items_in_batch`, so gradient accumulation and DDP give the same update
-    as one large batch. With a combined loss, each part is also logged (`loss_l1`, `loss_huber`, ...).
+    contributes `mean_loss * batch_size / num_items_in_batch`, so with the pointwise losses gradient accumulation and
+    DDP give the same update as one large batch (`cosent` ranks the pairs of each micro-batch among themselves). With
+    a combined loss, each part is also logged (`loss_l1`, `loss_huber`, ...).
 
     Evaluation and prediction always follow the dataset's row order (see `_get_eval_sampler`), also when training
     batches are length-grouped, so predictions can be written next to their ids.

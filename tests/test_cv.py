@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from hf_sts.cv import assign_folds, label_buckets
 
@@ -61,11 +62,11 @@ def _check_cv_outputs(output_dir, num_pooled, num_folds=2):
     assert oof.prediction.between(0, 5).all()
     results = json.loads((output_dir / "cv_results.json").read_text())
     assert len(results["folds"]) == num_folds
-    pearsons = [fold["eval_pearson"] for fold in results["folds"]]
-    assert results["cv_pearson_mean"] == pytest.approx(np.mean(pearsons))
-    assert results["cv_pearson_std"] == pytest.approx(np.std(pearsons))
-    from scipy import stats
-
+    # Every score recomputed from the written OOF rows: each fold's from its held-out rows, then their mean.
+    pearsons = [stats.pearsonr(rows.prediction, rows.label).statistic for _, rows in oof.groupby("fold")]
+    assert [fold["eval_pearson"] for fold in results["folds"]] == pytest.approx(pearsons, abs=1e-6)
+    assert results["cv_pearson_mean"] == pytest.approx(np.mean(pearsons), abs=1e-6)
+    assert results["cv_pearson_std"] == pytest.approx(np.std(pearsons), abs=1e-6)
     assert results["oof_pearson"] == pytest.approx(stats.pearsonr(oof.prediction, oof.label).statistic, abs=1e-6)
     for fold in range(num_folds):
         held_out = json.loads((output_dir / f"fold-{fold}" / "all_results.json").read_text())

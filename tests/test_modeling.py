@@ -109,7 +109,7 @@ def test_save_load_predictions_equal_both_paths(tmp_path, tiny_model, tokenizer,
         "model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()\n"
         "assert type(model).__module__.startswith('transformers_modules'), type(model).__module__\n"
         "with torch.no_grad():\n"
-        "    scores = model(**torch.load(folder + '/batch.pt')).logits\n"
+        "    scores = model(**torch.load(folder + '/batch.pt', weights_only=True)).logits\n"
         "print(' '.join(repr(s) for s in scores.tolist()))\n"
     )
     result = run_python(code, str(tmp_path), block_hf_sts=True)

@@ -21,6 +21,7 @@ from transformers import AutoModel, RobertaConfig
 
 from hf_sts import StsCrossEncoderModel
 from hf_sts.arguments import ModelArguments
+from hf_sts.build import parameter_counts
 from hf_sts.lora import apply_lora
 
 
@@ -34,8 +35,7 @@ def build(shape: dict, vocab_size: int, use_lora: bool):
     model = StsCrossEncoderModel.from_backbone(AutoModel.from_config(config), head="cls")
     if use_lora:
         model = apply_lora(model, ModelArguments(model_name_or_path="klue/roberta-large", use_lora=True))
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return model, trainable, sum(p.numel() for p in model.parameters())
+    return model, *parameter_counts(model)
 
 
 def measure(use_lora: bool, steps: int, batch_size: int) -> dict:
