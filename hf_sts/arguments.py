@@ -390,7 +390,10 @@ class StsTrainingArguments(TrainingArguments):
             self.ddp_backend = "gloo"
             self.use_cpu = True
         super().__post_init__()
-        self.build_loss()  # raises on a bad loss spec
+        try:
+            self.build_loss()
+        except ValueError as error:  # a bad loss spec, named as the recipe names it
+            raise RecipeError(str(error)) from None
 
     def build_loss(self) -> "torch.nn.Module":
         """The loss module these arguments name (see `hf_sts.losses.build_loss`).

@@ -155,7 +155,7 @@ def build_model(
         config = scratch_backbone_config(
             model_args.model_type, model_args.config_overrides, tokenizer, data_args.max_seq_length
         )
-        model = model_class.from_backbone(AutoModel.from_config(config), **model_args.head_config())
+        model = _with_new_layers(model_class, AutoModel.from_config(config), model_args)
     else:
         config = AutoConfig.from_pretrained(
             model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code, **hub_kwargs
@@ -167,7 +167,7 @@ def build_model(
             backbone = AutoModel.from_pretrained(
                 model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code, **hub_kwargs
             )
-            model = model_class.from_backbone(backbone, **model_args.head_config())
+            model = _with_new_layers(model_class, backbone, model_args)
     freeze_bottom_layers(model, model_args.freeze_ratio)
     if model_args.use_lora:
         from .lora import apply_lora
@@ -182,6 +182,15 @@ def parameter_counts(model: nn.Module) -> tuple[int, int]:
     """`(trainable, total)` parameter counts of `model`."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return trainable, sum(p.numel() for p in model.parameters())
+
+
+def _with_new_layers(model_class: type, backbone: nn.Module, model_args: ModelArguments) -> StsPreTrainedModel:
+    """`model_class.from_backbone` with the recipe's head settings; a setting the config rejects (an unknown
+    activation, a width below 1, a dropout outside [0, 1)) becomes a `RecipeError`."""
+    try:
+        return model_class.from_backbone(backbone, **model_args.head_config())
+    except ValueError as error:
+        raise RecipeError(str(error)) from None
 
 
 def _check_checkpoint_matches(model_args: ModelArguments, config: StsBackboneConfig, model_class: type) -> None:

@@ -193,6 +193,12 @@ def test_two_process_ddp_on_cpu(tmp_path, shared_data):
         ({"epochs": 3}, [], r"bad\.json: unknown key 'epochs'"),
         ({}, ["--learnin_rate=0.1"], r"command line: unknown key 'learnin_rate'. Did you mean 'learning_rate'\?"),
         ({"train_file": "missing.csv"}, [], r"missing\.csv: no such file"),
+        ({}, ["--loss", "l2"], r"Unknown loss 'l2' in `loss='l2'`; registered losses"),
+        (
+            {"architecture": "cross-encoder", "pooling": None, "head": "mlp"},
+            ["--head_activation", "tanhh"],
+            r"`head_activation` must be",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path, recipe, extra, message):
