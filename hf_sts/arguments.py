@@ -2,13 +2,16 @@
 
 A recipe is a flat JSON object whose keys are the fields of [`ModelArguments`], [`DataArguments`] and
 [`StsTrainingArguments`] (a `transformers.TrainingArguments` subclass). Command-line `--key value` or `--key=value`
-(the form `wandb sweep` agents pass, lists as `--key=[a, b]`) override it.
+(the form `wandb sweep` agents pass, lists as `--key=[a, b]`) override it; `--key none` (or `null`) unsets a recipe
+key, which then takes its default. A pretrained `model_name_or_path` given on the command line replaces a recipe's
+from-scratch encoder: the recipe's `FROM_SCRATCH_KEYS` no longer apply and are dropped, with one notice naming them.
 """
 
 import ast
 import difflib
 import functools
 import json
+import logging
 import os
 import sys
 from dataclasses import dataclass, field, fields
@@ -21,10 +24,14 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from .configuration_sts import POOLING_MODES, RNN_TYPES
 from .cv import FOLD_STRATEGIES
+from .errors import HfStsError
 from .modeling_sts import HEADS, MODEL_CLASSES
 
 
-class RecipeError(ValueError):
+logger = logging.getLogger(__name__)
+
+
+class RecipeError(HfStsError):
     """A recipe or command line hf_sts cannot use: the message names the file or flag and the key."""
 
 
@@ -38,6 +45,8 @@ class ModelArguments:
         config_overrides (`str`, *optional*): `key=value,...` applied to the from-scratch config (run_mlm.py style).
         tokenizer_name (`str`, *optional*): tokenizer to load; without it and without a pretrained model, a
             WordPiece tokenizer of `tokenizer_vocab_size` is trained on the training sentences.
+        prompt (`str`, *optional*): text put before every sentence, stored in the model's config and applied
+            wherever the model reads text (`"query: "` for multilingual-e5).
 
     Architecture:
         architecture (`str`, defaults to `"cross-encoder"`): `"cross-encoder"` ([`StsCrossEncoderModel`], one
@@ -84,6 +93,14 @@ class ModelArguments:
         metadata={
             "help": "Vocabulary size of the WordPiece tokenizer trained on the training sentences when there is no "
             "pretrained tokenizer (from-scratch runs)."
+        },
+    )
+    prompt: str | None = field(
+        default=None,
+        metadata={
+            "help": "Text put before every sentence (sentence-transformers' prompts), saved in the model's config "
+            "and applied in training, evaluation, prediction and exports: 'query: ' for multilingual-e5. Unset: the "
+            "checkpoint's own prompt, if any."
         },
     )
     cache_dir: str | None = field(
@@ -215,11 +232,12 @@ class ModelArguments:
         return {"cache_dir": self.cache_dir, "revision": self.model_revision, "token": self.token}
 
     def head_config(self) -> dict[str, Any]:
-        """The settings of this run's model config: the head of [`StsCrossEncoderConfig`], or the pooling of
-        [`StsBiEncoderConfig`]."""
+        """The settings of this run's model config: the prompt, and the head of [`StsCrossEncoderConfig`] or the
+        pooling of [`StsBiEncoderConfig`]."""
         if self.architecture == "bi-encoder":
-            return {"pooling": self.pooling or "mean"}
+            return {"pooling": self.pooling or "mean", "prompt": self.prompt}
         return {
+            "prompt": self.prompt,
             "head": self.head,
             "head_hidden_sizes": self.head_hidden_sizes,
             "head_dropout": self.head_dropout,
@@ -409,6 +427,11 @@ class StsTrainingArguments(TrainingArguments):
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, StsTrainingArguments)
 # Recipe keys holding credentials: used by the run, never written to recipe.json or a model card.
 SECRET_KEYS = ("token", "hub_token")
+# Values of `--key VALUE` that unset a recipe key (it takes its default).
+UNSET_VALUES = ("none", "null")
+# Recipe keys that describe a from-scratch encoder (or the tokenizer of the recipe's own encoder): dropped, with a
+# notice, when the command line names a pretrained `model_name_or_path`.
+FROM_SCRATCH_KEYS = ("model_type", "config_overrides", "tokenizer_vocab_size", "tokenizer_name")
 
 
 class _ArgparseError(RecipeError):
@@ -501,6 +524,48 @@ def _expand_list_values(argv: list[str]) -> list[str]:
     return tokens
 
 
+def _split_unset(argv: list[str]) -> tuple[list[str], set[str]]:
+    """Take `--key none` / `--key=none` (any case, or `null`) out of `argv`; returns the rest and the unset keys."""
+    rest, unset = [], set()
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        key, equals, value = token.partition("=")
+        if token.startswith("--") and equals and value.lower() in UNSET_VALUES:
+            unset.add(_flag_key(key))
+        elif (
+            token.startswith("--")
+            and not equals
+            and following is not None
+            and following.lower() in UNSET_VALUES
+            and (index + 2 == len(argv) or argv[index + 2].startswith("--"))
+        ):
+            unset.add(_flag_key(token))
+            index += 1
+        else:
+            rest.append(token)
+        index += 1
+    return rest, unset
+
+
+def _swap_encoder(recipe: dict[str, Any], argv: list[str], origin: str) -> dict[str, Any]:
+    """Drop the recipe's `FROM_SCRATCH_KEYS` when the command line names a pretrained `model_name_or_path` (and
+    does not set those keys itself), with one notice naming them."""
+    cli_keys = {_flag_key(token) for token in argv if token.startswith("--")}
+    if "model_name_or_path" not in cli_keys:
+        return recipe
+    dropped = [key for key in FROM_SCRATCH_KEYS if key in recipe and key not in cli_keys]
+    if dropped:
+        logger.warning(
+            "The command line's model_name_or_path replaces the encoder of %s: its %s no longer apply and are "
+            "dropped.",
+            origin,
+            ", ".join(f"`{key}`" for key in dropped),
+        )
+    return {key: value for key, value in recipe.items() if key not in dropped}
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
@@ -520,12 +585,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     Raises:
         RecipeError: naming the recipe file or the command line, and the key, for an unknown key or a value of the
             wrong type.
+
+    `--key none` (or `null`, any case) unsets `key`: the recipe's value is dropped and the key takes its default.
+    A `--model_name_or_path` on the command line drops the recipe's `FROM_SCRATCH_KEYS` (see `_swap_encoder`).
     """
-    argv = _expand_list_values(list(sys.argv[1:] if argv is None else argv))
+    argv, unset = _split_unset(_expand_list_values(list(sys.argv[1:] if argv is None else argv)))
+    for key in unset:
+        if key not in recipe_keys():
+            raise _unknown_key_error("command line", key)
     recipe: dict[str, Any] = {}
     if argv and not argv[0].startswith("-"):
         recipe_path = argv.pop(0)
         recipe = load_recipe(recipe_path)
+        recipe = _swap_encoder({key: value for key, value in recipe.items() if key not in unset}, argv, recipe_path)
         parser = make_parser()
         parser.set_defaults(**{key: None for key, value in recipe.items() if value is None})
         try:

@@ -163,6 +163,14 @@ def build_model(
         if isinstance(config, StsBackboneConfig):
             _check_checkpoint_matches(model_args, config, model_class)
             model = model_class.from_pretrained(model_args.model_name_or_path, **hub_kwargs)
+            if model_args.prompt is not None and model_args.prompt != model.config.prompt:
+                logger.warning(
+                    "The recipe's prompt %r replaces the prompt %r of %s.",
+                    model_args.prompt,
+                    model.config.prompt,
+                    model_args.model_name_or_path,
+                )
+                model.config.prompt = model_args.prompt
         else:
             backbone = AutoModel.from_pretrained(
                 model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code, **hub_kwargs

@@ -5,9 +5,11 @@
     hf-sts ensemble --method METHOD --output DIR PREDICTIONS.csv ... [--test TEST.csv ...]  # see ensemble.py
     hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--dry-run]  # see hub.py
     hf-sts search RECIPE.json --n-trials N --output_dir DIR [--sweep SWEEP.yaml] [--key value ...]  # search.py
+    hf-sts evaluate MODEL --validation_file FILE [--output_dir DIR] [--pooling mean] [--prompt "query: "]  # predict.py
+    hf-sts predict MODEL --input FILE --output FILE [--with-sentences]  # see predict.py
 
-A bad recipe, data file, run directory or prediction file ends the command with one line on stderr and exit status
-2: `hf-sts: error: ...` (`hf_sts: error: ...` from `train`, which is `hf_sts/run.py`).
+A bad recipe, data file, model, run directory or prediction file ends the command with one line on stderr and exit
+status 2: `hf-sts: error: ...` (`train` too, which is `hf_sts/run.py`).
 """
 
 import argparse
@@ -65,6 +67,54 @@ def _search(args: argparse.Namespace) -> None:
     print(json.dumps(best, indent=2, ensure_ascii=False))
 
 
+def _model_kwargs(args: argparse.Namespace) -> dict:
+    """How `evaluate` and `predict` load and run the model (see `hf_sts.predict.load_model`)."""
+    return {
+        "pooling": args.pooling,
+        "prompt": args.prompt,
+        "max_seq_length": args.max_seq_length,
+        "revision": args.revision,
+        "batch_size": args.batch_size,
+        "device": args.device,
+    }
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from hf_sts.predict import evaluate_file
+
+    loaded, metrics = evaluate_file(args.model, args.validation_file, args.output_dir, **_model_kwargs(args))
+    print(f"{loaded.description} on {args.validation_file}:")
+    print(json.dumps(metrics, indent=2))
+    if args.output_dir:
+        print(f"Wrote all_results.json, eval_predictions.csv and the report to {args.output_dir}")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from hf_sts.predict import predict_file
+
+    _, count = predict_file(
+        args.model, args.input, args.output, with_sentences=args.with_sentences, **_model_kwargs(args)
+    )
+    print(f"Wrote {count} scores (id,target) to {args.output}")
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments `evaluate` and `predict` share: the model and how to run it."""
+    from hf_sts.configuration_sts import POOLING_MODES
+
+    parser.add_argument("model", help="hf_sts checkpoint, LoRA adapter folder, or plain encoder (folder or Hub id)")
+    parser.add_argument(
+        "--pooling", choices=POOLING_MODES, help="plain encoder only: pooling of the zero-shot bi-encoder (mean)"
+    )
+    parser.add_argument("--prompt", help='plain encoder only: text before every sentence (e5: "query: ")')
+    parser.add_argument(
+        "--max_seq_length", "--max-seq-length", type=int, help="tokens per pair (default: the run's, else 128)"
+    )
+    parser.add_argument("--batch_size", "--batch-size", type=int, default=64, help="pairs per batch (64)")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
+    parser.add_argument("--revision", help="branch, tag or commit of a Hub model")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The `hf-sts` argument parser, one sub-command each."""
     from hf_sts.export import EXPORT_FORMATS
@@ -115,6 +165,23 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--output_dir", "--output-dir", dest="output_dir", required=True, help="where results go")
     tune.add_argument("--sweep", help="wandb sweep YAML with the parameter space (default: recipes/sweeps/NAME.yaml)")
     tune.set_defaults(handler=_search)
+
+    score = commands.add_parser("evaluate", help="metrics of a model (or a plain encoder, zero-shot) on labeled pairs")
+    _add_model_arguments(score)
+    score.add_argument(
+        "--validation_file", "--validation-file", required=True, help="labeled pairs, any supported format"
+    )
+    score.add_argument("--output_dir", "--output-dir", help="write all_results.json, eval_predictions.csv, report")
+    score.set_defaults(handler=_evaluate)
+
+    infer = commands.add_parser("predict", help="score unlabeled pairs into id,target (a submission file)")
+    _add_model_arguments(infer)
+    infer.add_argument("--input", required=True, help="pairs to score, any supported format (labels ignored)")
+    infer.add_argument("--output", required=True, help="CSV to write: id,target in input order, clipped to [0, 5]")
+    infer.add_argument(
+        "--with-sentences", "--with_sentences", dest="with_sentences", action="store_true", help="add the sentences"
+    )
+    infer.set_defaults(handler=_predict)
     return parser
 
 
@@ -134,17 +201,10 @@ def main(argv: list[str] | None = None) -> None:
         run.cli()
         return
 
-    from hf_sts.arguments import RecipeError
-    from hf_sts.data import DataFormatError
-    from hf_sts.ensemble import EnsembleError
-    from hf_sts.export import ExportError
-    from hf_sts.hub import PushError
+    from hf_sts.errors import exit_on_error
 
-    try:
+    with exit_on_error():
         args.handler(args)
-    except (DataFormatError, EnsembleError, ExportError, PushError, RecipeError) as error:
-        print(f"hf-sts: error: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,17 @@ class StsBackboneConfig(PreTrainedConfig):
         backbone_config (`PreTrainedConfig` or `dict`, *optional*, defaults to a default `BertConfig`):
             Configuration of the backbone encoder (any `AutoModel`: BERT, RoBERTa, ELECTRA, ...). A `dict` must carry
             `model_type`.
+        prompt (`str`, *optional*):
+            Text put before every sentence the model reads, in training and at inference (`model.tokenize` applies
+            it): what sentence-transformers calls a prompt. multilingual-e5 models expect `"query: "` for
+            symmetric tasks such as STS (Wang et al. 2022, "Text Embeddings by Weakly-Supervised Contrastive
+            Pre-training").
     """
 
     sub_configs_defaults = {"backbone_config": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
     backbone_config: PreTrainedConfig | dict | None = None
+    prompt: str | None = None
 
     @property
     def hidden_size(self) -> int:
@@ -54,6 +60,8 @@ class StsCrossEncoderConfig(StsBackboneConfig):
     Args:
         backbone_config (`PreTrainedConfig` or `dict`, *optional*, defaults to a default `BertConfig`):
             Configuration of the backbone encoder. A `dict` must carry `model_type`.
+        prompt (`str`, *optional*):
+            Text put before every sentence, see [`StsBackboneConfig`] (e.g. `"query: "` for multilingual-e5).
         head (`str`, *optional*, defaults to `"cls"`):
             Name of the regression head in `hf_sts.modeling_sts.HEADS`: `"cls"`, `"mean"`, `"mlp"`, `"lstm"`.
         head_hidden_sizes (`list[int]`, *optional*, defaults to `[512, 256]`):
@@ -138,6 +146,8 @@ class StsBiEncoderConfig(StsBackboneConfig):
     Args:
         backbone_config (`PreTrainedConfig` or `dict`, *optional*, defaults to a default `BertConfig`):
             Configuration of the backbone encoder. A `dict` must carry `model_type`.
+        prompt (`str`, *optional*):
+            Text put before every sentence, see [`StsBackboneConfig`] (e.g. `"query: "` for multilingual-e5).
         pooling (`str`, *optional*, defaults to `"mean"`):
             Sentence embedding: the masked mean of the token states (`"mean"`, SBERT's default) or the first token's
             state (`"cls"`).

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 from transformers import PreTrainedTokenizerBase
 
+from .errors import HfStsError
 from .metrics import BINARY_THRESHOLD, SCORE_MAX, SCORE_MIN, clip_scores
 
 
@@ -41,7 +42,7 @@ STS_FEATURES = datasets.Features(
 )
 
 
-class DataFormatError(ValueError):
+class DataFormatError(HfStsError):
     """A data file or dataset that hf_sts cannot read: the message names the file (or dataset split), the row or
     column, and what was expected."""
 
@@ -327,6 +328,7 @@ def tokenize_pairs(
     max_seq_length: int,
     num_proc: int | None = None,
     architecture: str = "cross-encoder",
+    prompt: str | None = None,
 ) -> datasets.Dataset:
     """Encode the pairs for a model, without padding (batches are padded dynamically).
 
@@ -336,6 +338,7 @@ def tokenize_pairs(
 
     Args:
         architecture (`str`): `"cross-encoder"` or `"bi-encoder"`.
+        prompt (`str`, *optional*): text put before every sentence (the model's `config.prompt`).
 
     Raises:
         ValueError: for another `architecture`.
@@ -352,8 +355,8 @@ def tokenize_pairs(
     labeled = all(label is not None for label in dataset["label"])
 
     def encode(batch):
-        encoded = MODEL_CLASSES[architecture].tokenize(
-            tokenizer, batch["sentence1"], batch["sentence2"], truncation=True, max_length=max_seq_length
+        encoded = MODEL_CLASSES[architecture].pair_inputs(
+            tokenizer, batch["sentence1"], batch["sentence2"], prompt, truncation=True, max_length=max_seq_length
         )
         if labeled:
             encoded["labels"] = batch["label"]
@@ -403,8 +406,11 @@ def write_predictions(dataset: datasets.Dataset, predictions: np.ndarray, path: 
     return frame
 
 
-def write_submission(dataset: datasets.Dataset, predictions: np.ndarray, path: str | Path) -> pd.DataFrame:
-    """Write exactly `id,target` (predictions clipped to [0, 5]), one row per test pair in input order.
+def write_submission(
+    dataset: datasets.Dataset, predictions: np.ndarray, path: str | Path, with_sentences: bool = False
+) -> pd.DataFrame:
+    """Write exactly `id,target` (predictions clipped to [0, 5]), one row per test pair in input order; with
+    `with_sentences`, `id,target,sentence1,sentence2`.
 
     Raises:
         ValueError: if the number of predictions differs from the number of rows.
@@ -412,5 +418,7 @@ def write_submission(dataset: datasets.Dataset, predictions: np.ndarray, path: s
     if len(predictions) != len(dataset):
         raise ValueError(f"{len(predictions)} predictions for {len(dataset)} rows of {path}.")
     frame = pd.DataFrame({"id": dataset["id"], "target": clip_scores(predictions)})
+    if with_sentences:
+        frame = frame.assign(sentence1=dataset["sentence1"], sentence2=dataset["sentence2"])
     frame.to_csv(path, index=False)
     return frame

@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import KFold, cross_val_predict
 
+from .errors import HfStsError
 from .metrics import clip_scores
 
 
@@ -45,7 +46,7 @@ STACKERS: dict[str, Callable[[], BaseEstimator]] = {
 }
 
 
-class EnsembleError(ValueError):
+class EnsembleError(HfStsError):
     """Prediction files that cannot be ensembled as asked: the message names the file and the problem."""
 
 

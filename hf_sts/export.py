@@ -11,7 +11,10 @@
   `classifier.out_proj`); other heads have no counterpart there.
 - `sentence-transformers`: a SentenceTransformer folder (the backbone, `modules.json`, a pooling module config), whose
   `SentenceTransformer(DIR).similarity(...)` is the cosine of the hf_sts bi-encoder, i.e. its scores divided by
-  `score_scale` (5).
+  `score_scale` (5). The model's prompt (e.g. e5's `"query: "`) is the folder's default prompt (`prompts` and
+  `default_prompt_name` in `config_sentence_transformers.json`), so `encode` applies it as hf_sts does.
+- A sequence-classification model has no place for a prompt: the model card of an hf_sts model with one says to put
+  it before each sentence.
 
 The tokenizer is saved with `model_max_length` set to the run's `max_seq_length`, so the consumers truncate pairs as
 training did. Every export is checked before it lands in the output folder (it is built in a staging folder beside
@@ -29,9 +32,10 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-from .arguments import DataArguments
 from .configuration_sts import StsBiEncoderConfig, StsCrossEncoderConfig
-from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, pool
+from .errors import HfStsError
+from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, apply_prompt, pool
+from .predict import run_max_seq_length
 
 
 logger = logging.getLogger(__name__)
@@ -50,9 +54,11 @@ PROBE_PAIRS = [
     ),
 ]
 TOLERANCE = 1e-4
+# The name of the hf_sts prompt among a sentence-transformers export's `prompts` (its default prompt).
+PROMPT_NAME = "query"
 
 
-class ExportError(ValueError):
+class ExportError(HfStsError):
     """A run directory that cannot be exported to the asked format: the message says why and what would work."""
 
 
@@ -88,12 +94,9 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
         raise ExportError(f"{run_dir} holds a {config.model_type!r} model, not an hf_sts model.")
     model = AutoModel.from_pretrained(run_dir).eval()
     tokenizer = AutoTokenizer.from_pretrained(run_dir)
-    # A checkpoint-* folder has no recipe.json of its own: its run's is one level up.
-    for recipe_path in (run_dir / "recipe.json", run_dir.parent / "recipe.json"):
-        if recipe_path.is_file():
-            recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
-            tokenizer.model_max_length = recipe.get("max_seq_length", DataArguments.max_seq_length)
-            break
+    max_seq_length = run_max_seq_length(run_dir)
+    if max_seq_length is not None:
+        tokenizer.model_max_length = max_seq_length
     export = (
         _export_sequence_classification
         if export_format == "sequence-classification"
@@ -188,7 +191,13 @@ def _export_sentence_transformers(model, tokenizer, output_dir: Path, run_dir: P
         "modules.json": modules,
         "1_Pooling/config.json": pooling,
         "sentence_bert_config.json": {"max_seq_length": tokenizer.model_max_length, "do_lower_case": False},
-        "config_sentence_transformers.json": {"model_type": "SentenceTransformer", "similarity_fn_name": "cosine"},
+        "config_sentence_transformers.json": {
+            "model_type": "SentenceTransformer",
+            "similarity_fn_name": "cosine",
+            # The hf_sts prompt as the default prompt, so `encode` puts it before every sentence as training did.
+            "prompts": {PROMPT_NAME: model.config.prompt} if model.config.prompt else {},
+            "default_prompt_name": PROMPT_NAME if model.config.prompt else None,
+        },
     }
     for name, content in files.items():
         path = output_dir / name
@@ -197,7 +206,9 @@ def _export_sentence_transformers(model, tokenizer, output_dir: Path, run_dir: P
     with torch.no_grad():
         exported = AutoModel.from_pretrained(output_dir).eval()
         for side in zip(*PROBE_PAIRS, strict=True):
-            inputs = tokenizer(list(side), padding=True, truncation=True, return_tensors="pt")
+            inputs = tokenizer(
+                apply_prompt(side, model.config.prompt), padding=True, truncation=True, return_tensors="pt"
+            )
             pooled = pool(exported(**inputs).last_hidden_state, inputs["attention_mask"], model.config.pooling)
             _check_close(pooled, model.encode(**inputs), "exported encoder with its pooling")
 

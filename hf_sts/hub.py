@@ -20,6 +20,8 @@ import httpx
 from huggingface_hub import create_branch, create_repo, get_token, upload_folder
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalTokenNotFoundError
 
+from .errors import HfStsError
+
 
 MANIFEST_NAME = "hub_upload_manifest.json"
 UPLOAD_PATTERNS = (
@@ -47,7 +49,7 @@ UPLOAD_PATTERNS = (
 TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
 
 
-class PushError(ValueError):
+class PushError(HfStsError):
     """A run that cannot be pushed, or a push the Hub refused: the message says why and what to do."""
 
 

@@ -13,6 +13,7 @@ backbone's token states and the attention mask and returns one score per pair. T
 import torch
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
+from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_outputs import BaseModelOutput, SequenceClassifierOutput
 
@@ -21,13 +22,17 @@ from .configuration_sts import StsBackboneConfig, StsBiEncoderConfig, StsCrossEn
 
 HEADS: dict[str, type[nn.Module]] = {}
 
+# The middle of the 0.0-5.0 STS scale: where a new head's output starts (see `StsCrossEncoderModel._init_weights`).
+SCORE_CENTER = 2.5
+
 
 def register_head(name: str):
     """Class decorator that adds a regression head to `HEADS` under `name`.
 
     A head is an `nn.Module` built as `Head(config)` from a [`StsCrossEncoderConfig`], whose `forward(hidden_states,
     attention_mask)` maps token states of shape `(batch, seq_len, hidden_size)` and a mask of shape
-    `(batch, seq_len)` (1 for real tokens, 0 for padding) to scores of shape `(batch,)`.
+    `(batch, seq_len)` (1 for real tokens, 0 for padding) to scores of shape `(batch,)`. A head whose last layer is
+    an `nn.Linear` named `out_proj` starts with that layer's bias at `SCORE_CENTER` (2.5), as the built-in heads do.
 
     Raises:
         ValueError: if `name` is already registered.
@@ -61,6 +66,11 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, mode: str) -
         mask = attention_mask.unsqueeze(-1).to(hidden_states.dtype)
         return (hidden_states * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
     raise ValueError(f"Unknown pooling {mode!r}; expected 'cls' or 'mean'.")
+
+
+def apply_prompt(sentences: list[str], prompt: str | None) -> list[str]:
+    """`sentences` with `prompt` put before each one (unchanged when `prompt` is `None` or empty)."""
+    return [prompt + sentence for sentence in sentences] if prompt else list(sentences)
 
 
 # The activation of transformers' own sequence-classification head per backbone type (tanh elsewhere).
@@ -213,6 +223,28 @@ class StsPreTrainedModel(PreTrainedModel):
         config = cls.config_class(backbone_config=backbone.config.to_dict(), **config_kwargs)
         return cls(config, backbone=backbone)
 
+    @staticmethod
+    def pair_inputs(
+        tokenizer, sentences1: list[str], sentences2: list[str], prompt: str | None = None, **kwargs
+    ) -> dict:
+        """The model inputs of sentence pairs, in this architecture's layout (see the subclasses)."""
+        raise NotImplementedError
+
+    def tokenize(self, tokenizer, sentences1: list[str], sentences2: list[str], **kwargs) -> dict:
+        """The model inputs of sentence pairs, with the model's own prompt (`config.prompt`) put before every
+        sentence: the one way to turn text into this model's inputs, as training did.
+
+        Args:
+            tokenizer: the model's tokenizer.
+            sentences1, sentences2 (`list[str]`): the first and second sentences, one per pair.
+            **kwargs: passed to the tokenizer (`padding`, `truncation`, `max_length`, `return_tensors`).
+
+        Returns:
+            `dict` of model inputs: `input_ids`, `attention_mask`, ... of shape `(batch, seq_len)` with
+            `return_tensors="pt"` (a bi-encoder adds the second sentences' `input_ids_b`, ...).
+        """
+        return self.pair_inputs(tokenizer, sentences1, sentences2, prompt=self.config.prompt, **kwargs)
+
     def get_input_embeddings(self) -> nn.Module:
         return self.backbone.get_input_embeddings()
 
@@ -244,15 +276,33 @@ class StsCrossEncoderModel(StsPreTrainedModel):
     config_class = StsCrossEncoderConfig
 
     @staticmethod
-    def tokenize(tokenizer, sentences1: list[str], sentences2: list[str], **kwargs) -> dict:
-        """The model inputs of sentence pairs: each pair as one sequence, `[CLS] s1 [SEP] s2 [SEP]`.
+    def pair_inputs(
+        tokenizer, sentences1: list[str], sentences2: list[str], prompt: str | None = None, **kwargs
+    ) -> dict:
+        """The model inputs of sentence pairs: each pair as one sequence, `[CLS] prompt+s1 [SEP] prompt+s2 [SEP]`.
 
         Args:
             tokenizer: the model's tokenizer.
             sentences1, sentences2: the first and second sentences, one per pair.
+            prompt: text put before every sentence (`config.prompt`), or `None`.
             **kwargs: passed to the tokenizer (`padding`, `truncation`, `max_length`, `return_tensors`).
         """
-        return dict(tokenizer(sentences1, sentences2, **kwargs))
+        return dict(tokenizer(apply_prompt(sentences1, prompt), apply_prompt(sentences2, prompt), **kwargs))
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """transformers' initialisation, except that the head's output layer (`head.out_proj`) starts with its bias
+        at the middle of the scale, `SCORE_CENTER` (2.5), so a new head predicts mid-scale rather than 0.
+
+        Fine-tuning a pretrained encoder uses small learning rates (2e-5 to 5e-5), and Adam moves a parameter by
+        about one learning rate per step: a bias starting at 0 would need tens of thousands of steps to reach the
+        labels' mean, and an epoch of KLUE-STS ends with every score compressed below 3 (F1 0). This plays the role
+        of sentence-transformers' CrossEncoder, whose STS heads start at sigmoid(0) = 0.5, the middle of its 0-1
+        scale.
+        """
+        super()._init_weights(module)
+        head = getattr(self, "head", None)
+        if module is getattr(head, "out_proj", None) and isinstance(module, nn.Linear) and module.bias is not None:
+            init.constant_(module.bias, SCORE_CENTER)
 
     def __init__(self, config: StsCrossEncoderConfig, backbone: PreTrainedModel | None = None):
         if config.head not in HEADS:
@@ -320,15 +370,20 @@ class StsBiEncoderModel(StsPreTrainedModel):
     config_class = StsBiEncoderConfig
 
     @staticmethod
-    def tokenize(tokenizer, sentences1: list[str], sentences2: list[str], **kwargs) -> dict:
-        """The model inputs of sentence pairs: each sentence alone, the second ones under keys ending in `_b`.
+    def pair_inputs(
+        tokenizer, sentences1: list[str], sentences2: list[str], prompt: str | None = None, **kwargs
+    ) -> dict:
+        """The model inputs of sentence pairs: each sentence alone (after `prompt`), the second ones under keys
+        ending in `_b`.
 
         Args:
             tokenizer: the model's tokenizer.
             sentences1, sentences2: the first and second sentences, one per pair.
+            prompt: text put before every sentence (`config.prompt`), or `None`.
             **kwargs: passed to the tokenizer (`padding`, `truncation`, `max_length`, `return_tensors`).
         """
-        first, second = tokenizer(sentences1, **kwargs), tokenizer(sentences2, **kwargs)
+        first = tokenizer(apply_prompt(sentences1, prompt), **kwargs)
+        second = tokenizer(apply_prompt(sentences2, prompt), **kwargs)
         return {**first, **{f"{key}_b": value for key, value in second.items()}}
 
     def __init__(self, config: StsBiEncoderConfig, backbone: PreTrainedModel | None = None):
@@ -395,6 +450,7 @@ __all__ = [
     "MODEL_CLASSES",
     "register_head",
     "pool",
+    "apply_prompt",
     "ClsHead",
     "MeanHead",
     "MlpHead",

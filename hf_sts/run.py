@@ -183,8 +183,8 @@ class FitOutcome:
 def make_trainer(
     model_args, data_args, training_args, tokenizer, splits: dict, callbacks: list | None = None, **model_kwargs
 ) -> tuple["StsTrainer", dict]:
-    """Tokenize `splits` for the run's architecture (main process first) and build the `StsTrainer` over them, with
-    `train` as training data and `validation` as evaluation data.
+    """Tokenize the `train` and `validation` splits for the run's architecture (main process first) and build the
+    `StsTrainer` over them, `validation` as the evaluation data of `eval_strategy`.
 
     Args:
         **model_kwargs: `model=` or `model_init=`, passed to the trainer.
@@ -198,6 +198,8 @@ def make_trainer(
     from hf_sts.metrics import compute_metrics
     from hf_sts.trainer import StsTrainer
 
+    model = model_kwargs.get("model")
+    prompt = model.config.prompt if model is not None else model_args.prompt  # a checkpoint's own, if unset
     with training_args.main_process_first(desc="tokenizing"):
         encoded = {
             split: tokenize_pairs(
@@ -206,8 +208,10 @@ def make_trainer(
                 data_args.max_seq_length,
                 data_args.preprocessing_num_workers,
                 architecture=model_args.architecture,
+                prompt=prompt,
             )
             for split, dataset in splits.items()
+            if split in ("train", "validation")
         }
     bi_encoder = model_args.architecture == "bi-encoder"
     trainer = StsTrainer(
@@ -231,6 +235,7 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks
     """
     from hf_sts.build import build_model
     from hf_sts.data import write_predictions
+    from hf_sts.predict import evaluate_split, predict_scores
     from hf_sts.report import log_report_to_wandb, write_report
 
     model = build_model(model_args, data_args, tokenizer)
@@ -245,21 +250,31 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks
         metrics.update(train_result.metrics, train_samples=len(encoded["train"]))
         trainer.log_metrics("train", train_result.metrics)
         trainer.save_state()
+    # The trained model scores every split the way `hf-sts predict` and `hf-sts evaluate` score files (each
+    # process scores all pairs; only the main process writes).
+    predict_kwargs = {
+        "max_seq_length": data_args.max_seq_length,
+        "batch_size": training_args.per_device_eval_batch_size,
+        "device": training_args.device,
+        "show_progress_bar": not training_args.disable_tqdm,
+    }
     predictions = {}
-    if "validation" in encoded:
-        output = trainer.predict(encoded["validation"], metric_key_prefix="eval")
-        eval_metrics = {**output.metrics, "eval_samples": len(encoded["validation"])}
+    if "validation" in splits:
+        output, eval_metrics = evaluate_split(trainer.model, tokenizer, splits["validation"], **predict_kwargs)
         metrics.update(eval_metrics)
         trainer.log_metrics("eval", eval_metrics)
-        predictions["validation"] = output.predictions
+        predictions["validation"] = output
         if trainer.is_world_process_zero():
             path = os.path.join(training_args.output_dir, "eval_predictions.csv")
-            frame = write_predictions(splits["validation"], output.predictions, path)
+            frame = write_predictions(splits["validation"], output, path)
             paths = write_report(frame, training_args.output_dir)
             if "wandb" in training_args.report_to:
                 log_report_to_wandb(frame, paths)
-    for split in encoded.keys() - {"train", "validation"}:
-        predictions[split] = trainer.predict(encoded[split], metric_key_prefix=split).predictions
+    for split in splits.keys() - {"train", "validation"}:
+        dataset = splits[split]
+        predictions[split] = predict_scores(
+            trainer.model, tokenizer, dataset["sentence1"][:], dataset["sentence2"][:], **predict_kwargs
+        )
     return FitOutcome(trainer, metrics, predictions)
 
 
@@ -426,15 +441,10 @@ def _finish_lora(trainer, tokenizer, save_adapter_only: bool) -> None:
 
 def cli() -> None:
     """Run `main`, turning a bad recipe, override or data file into one line on stderr and exit status 2."""
-    from hf_sts.arguments import RecipeError
-    from hf_sts.data import DataFormatError
-    from hf_sts.hub import PushError
+    from hf_sts.errors import exit_on_error
 
-    try:
+    with exit_on_error():
         main()
-    except (RecipeError, DataFormatError, PushError) as error:
-        print(f"hf_sts: error: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -111,3 +111,33 @@ def test_shipped_recipes_parse(path):
     recipe = load_recipe(path)
     assert set(recipe) <= recipe_keys()
     parse_args([str(path), "--output_dir", "unused"])
+
+
+def test_key_none_unsets_a_recipe_key(recipe):
+    model_args, _, training_args, effective = parse_args(
+        [str(recipe), "--head", "none", "--loss_weights=null", "--loss", "mse", "--prompt", "query: "]
+    )
+    assert model_args.head == "cls"  # the default, as if the recipe had no `head`
+    assert training_args.loss_weights is None
+    assert "head" not in effective and "loss_weights" not in effective
+    assert model_args.prompt == effective["prompt"] == "query: "
+    with pytest.raises(RecipeError, match=r"command line: unknown key 'haed'\. Did you mean 'head'\?"):
+        parse_args([str(recipe), "--haed", "none"])
+
+
+def test_pretrained_encoder_on_command_line_replaces_from_scratch_keys(caplog):
+    quickstart = str(REPO_ROOT / "recipes" / "quickstart.json")
+    with caplog.at_level("WARNING", logger="hf_sts.arguments"):
+        model_args, _, _, effective = parse_args([quickstart, "--model_name_or_path", "some/encoder"])
+    assert model_args.model_name_or_path == "some/encoder"
+    assert model_args.config_overrides is None and model_args.model_type is None
+    assert not {"model_type", "config_overrides", "tokenizer_vocab_size"} & set(effective)
+    assert effective["architecture"] == "bi-encoder"  # the rest of the recipe still applies
+    notices = [record.getMessage() for record in caplog.records]
+    assert len(notices) == 1 and "`model_type`, `config_overrides`, `tokenizer_vocab_size`" in notices[0]
+    # Setting a from-scratch key explicitly next to a pretrained encoder is a conflict, not something to drop.
+    with pytest.raises(RecipeError, match="`config_overrides` only applies to from-scratch models"):
+        parse_args([quickstart, "--model_name_or_path", "some/encoder", "--config_overrides", "hidden_size=8"])
+    # Without a command-line encoder, a recipe file's own keys are kept as written.
+    model_args, _, _, _ = parse_args([quickstart])
+    assert model_args.model_type == "bert" and model_args.config_overrides.startswith("hidden_size=128")

@@ -162,7 +162,7 @@ def test_push_to_hub_at_the_end_of_training_without_network(tmp_path, shared_dat
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith("hf_sts: error: Could not push")
+    assert result.stderr.strip().splitlines()[-1].startswith("hf-sts: error: Could not push")
     # Training, metrics and card were all done before the push was tried.
     assert {"model.safetensors", "all_results.json", "README.md"} <= {path.name for path in output_dir.iterdir()}
     assert "hf_" + "q" * 34 not in (output_dir / "recipe.json").read_text()

@@ -213,7 +213,7 @@ def test_bad_input_is_one_clear_line(tmp_path, recipe, extra, message):
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("hf_sts: error:")]
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("hf-sts: error:")]
     assert len(error_lines) == 1
     assert re.search(message, error_lines[0]), error_lines[0]
     assert not (tmp_path / "out" / "config.json").exists()

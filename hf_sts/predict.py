@@ -1,0 +1,319 @@
+"""Score sentence pairs with a model: the prediction step of training, `hf-sts predict` and `hf-sts evaluate`.
+
+    hf-sts predict MODEL --input test.csv --output predictions.csv      # id,target in input order
+    hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
+
+`MODEL` is an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), the adapter folder of a
+LoRA run, or any plain pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states,
+the `prompt` before every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the
+baseline a fine-tune is compared against.
+
+Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
+so little compute goes to padding; padding changes no score, since every model masks it.
+"""
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithPadding, PreTrainedTokenizerBase
+
+from .configuration_sts import StsBackboneConfig
+from .data import BiEncoderCollator, read_sts_file, write_predictions, write_submission
+from .errors import HfStsError
+from .metrics import StsMetric, clip_scores
+from .modeling_sts import StsBiEncoderModel, StsPreTrainedModel
+
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_SEQ_LENGTH = 128
+
+
+class ModelLoadError(HfStsError):
+    """A model folder or Hub id that cannot be scored with: the message names it and says what was expected."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to score pairs: the hf_sts model (eval mode), its tokenizer, the `max_seq_length` pairs are
+    truncated to (the training run's, from its `recipe.json`), and a one-line description for logs and reports."""
+
+    model: StsPreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    max_seq_length: int
+    description: str
+
+
+def run_max_seq_length(model_dir: str | Path) -> int | None:
+    """The `max_seq_length` of the run that wrote `model_dir`, from its `recipe.json` (a `checkpoint-*` folder's is
+    one level up); `None` when there is none (a Hub id, a plain encoder)."""
+    model_dir = Path(model_dir)
+    for path in (model_dir / "recipe.json", model_dir.parent / "recipe.json"):
+        if path.is_file():
+            return json.loads(path.read_text(encoding="utf-8")).get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
+    return None
+
+
+def load_model(
+    model_name_or_path: str,
+    pooling: str | None = None,
+    prompt: str | None = None,
+    max_seq_length: int | None = None,
+    **hub_kwargs,
+) -> LoadedModel:
+    """Load a model to score pairs with.
+
+    Args:
+        model_name_or_path: an hf_sts checkpoint, a LoRA run's `adapter/` folder, or a plain pretrained encoder
+            (local folder or Hub id).
+        pooling, prompt: for a plain encoder only, scored zero-shot as a bi-encoder: `"mean"` (default) or `"cls"`
+            pooling, and the text put before every sentence (`"query: "` for multilingual-e5). An hf_sts checkpoint
+            carries its own.
+        max_seq_length: tokens per pair (per sentence for a bi-encoder); default: the training run's, else 128.
+        **hub_kwargs: `cache_dir`, `revision`, `token` for `from_pretrained`.
+
+    Raises:
+        ModelLoadError: if nothing loadable is there, or `pooling` / `prompt` are given for an hf_sts checkpoint.
+    """
+    path = Path(model_name_or_path)
+    if path.exists() and not path.is_dir():
+        raise ModelLoadError(f"{path}: a model is a folder (or a Hub id), not a file.")
+    if (path / "adapter_config.json").is_file():
+        from .lora import load_adapter_model
+
+        _refuse_overrides(path, pooling, prompt)
+        model = load_adapter_model(str(path)).merge_and_unload()
+        description = f"{path} (LoRA adapter, merged)"
+    else:
+        try:
+            config = AutoConfig.from_pretrained(model_name_or_path, **hub_kwargs)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(
+                f"{model_name_or_path}: no model config found (a folder with config.json, or a Hub id): "
+                f"{str(error).splitlines()[0]}"
+            ) from None
+        if isinstance(config, StsBackboneConfig):
+            _refuse_overrides(path, pooling, prompt)
+            model = AutoModel.from_pretrained(model_name_or_path, **hub_kwargs)
+            description = f"{model_name_or_path} (hf_sts {config.model_type})"
+        else:
+            pooling = pooling or "mean"
+            backbone = AutoModel.from_pretrained(model_name_or_path, **hub_kwargs)
+            model = StsBiEncoderModel.from_backbone(backbone, pooling=pooling, prompt=prompt)
+            description = (
+                f"{model_name_or_path} zero-shot as a bi-encoder ({pooling} pooling, prompt {prompt!r}, "
+                "score = 5 × cosine)"
+            )
+            logger.info("%s is a plain %s encoder: scoring it %s.", model_name_or_path, config.model_type, description)
+    tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, **hub_kwargs)
+    if max_seq_length is None:
+        max_seq_length = run_max_seq_length(path) or DEFAULT_MAX_SEQ_LENGTH
+    return LoadedModel(model.eval(), tokenizer, max_seq_length, description)
+
+
+def _refuse_overrides(path: Path, pooling: str | None, prompt: str | None) -> None:
+    given = [name for name, value in (("--pooling", pooling), ("--prompt", prompt)) if value is not None]
+    if given:
+        raise ModelLoadError(
+            f"{path} is an hf_sts model, which carries its own pooling and prompt; {' and '.join(given)} apply "
+            "only to a plain encoder scored zero-shot."
+        )
+
+
+def predict_scores(
+    model: StsPreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sentences1: list[str],
+    sentences2: list[str],
+    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+    batch_size: int = 64,
+    device: str | torch.device | None = None,
+    show_progress_bar: bool = True,
+) -> np.ndarray:
+    """Score sentence pairs with an hf_sts model, in input order.
+
+    The pairs are tokenized as the model reads text (`model.tokenize`, its prompt included), truncated to
+    `max_seq_length` tokens, sorted by length into batches of `batch_size`, scored without gradients in eval mode,
+    and put back in input order. The model's training mode is restored afterwards.
+
+    Args:
+        model: a cross-encoder or bi-encoder.
+        sentences1, sentences2 (`list[str]`): the pairs, same length `n`.
+        device: where to run; default: the model's own device.
+
+    Returns:
+        `np.ndarray` of shape `(n,)`, float64: the scores on the 0.0–5.0 scale, unclipped.
+
+    Raises:
+        ValueError: if the two lists differ in length.
+    """
+    from tqdm.auto import tqdm
+
+    if len(sentences1) != len(sentences2):
+        raise ValueError(f"{len(sentences1)} first sentences but {len(sentences2)} second ones.")
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    encoded = model.tokenize(tokenizer, list(sentences1), list(sentences2), truncation=True, max_length=max_seq_length)
+    keys = list(encoded)
+    lengths = [
+        max(len(encoded[key][row]) for key in keys if key.startswith("input_ids")) for row in range(len(sentences1))
+    ]
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    collate = (
+        BiEncoderCollator(tokenizer) if isinstance(model, StsBiEncoderModel) else DataCollatorWithPadding(tokenizer)
+    )
+    scores = np.empty(len(order), dtype=np.float64)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for start in tqdm(range(0, len(order), batch_size), desc="Scoring pairs", disable=not show_progress_bar):
+                rows = order[start : start + batch_size]
+                batch = collate([{key: encoded[key][row] for key in keys} for row in rows])
+                batch = {key: value.to(device) for key, value in batch.items()}
+                scores[rows] = model(**batch).logits.float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return scores
+
+
+def sts_metrics(predictions: np.ndarray, dataset, prefix: str = "eval") -> dict[str, float]:
+    """Pearson r, Spearman rho, F1, MSE and MAE (see [`StsMetric`]) of `predictions` (clipped to [0, 5] first)
+    against the `label` and `binary_label` of `dataset` (hf_sts schema), keys prefixed `{prefix}_`."""
+    metrics = StsMetric(keep_in_memory=True).compute(
+        predictions=clip_scores(predictions),
+        references=np.asarray(dataset["label"], dtype=np.float64),
+        binary_references=np.asarray(dataset["binary_label"]),
+    )
+    return {f"{prefix}_{name}": value for name, value in metrics.items()}
+
+
+def evaluate_split(model, tokenizer, dataset, max_seq_length: int, batch_size: int, device=None, **kwargs):
+    """Score a labeled split: `(predictions, metrics)`, metrics as [`sts_metrics`] plus `eval_samples`,
+    `eval_runtime` (seconds) and `eval_samples_per_second`."""
+    start = time.perf_counter()
+    predictions = predict_scores(
+        model,
+        tokenizer,
+        dataset["sentence1"][:],
+        dataset["sentence2"][:],
+        max_seq_length,
+        batch_size,
+        device,
+        **kwargs,
+    )
+    runtime = time.perf_counter() - start
+    metrics = {
+        **sts_metrics(predictions, dataset),
+        "eval_samples": len(dataset),
+        "eval_runtime": round(runtime, 4),
+        "eval_samples_per_second": round(len(dataset) / runtime, 3),
+    }
+    return predictions, metrics
+
+
+def _check_output(path: Path, want_folder: bool, option: str) -> None:
+    if want_folder and path.is_file():
+        raise ModelLoadError(f"{path}: is a file; {option} names a folder.")
+    if not want_folder and path.is_dir():
+        raise ModelLoadError(f"{path}: is a folder; {option} names the CSV file to write.")
+
+
+def predict_file(
+    model_name_or_path: str,
+    input_file: str | Path,
+    output_file: str | Path,
+    batch_size: int = 64,
+    device: str | None = None,
+    with_sentences: bool = False,
+    **load_kwargs,
+) -> tuple[LoadedModel, int]:
+    """`hf-sts predict`: score every pair of `input_file` (any format of `hf_sts.data.READERS`, labels optional and
+    ignored) and write `id,target` (clipped to [0, 5]; with `with_sentences`, also `sentence1,sentence2`), one row
+    per pair in input order, to `output_file`. The input and the output path are checked before the model loads,
+    and nothing is written on an error.
+
+    Args:
+        model_name_or_path, **load_kwargs: the model, see [`load_model`].
+
+    Returns:
+        `(loaded model, number of pairs written)`.
+
+    Raises:
+        hf_sts.data.DataFormatError: for a missing or malformed input file.
+        ModelLoadError: for a model that cannot be loaded, or an `output_file` that is an existing folder.
+    """
+    output_file = Path(output_file)
+    _check_output(output_file, want_folder=False, option="--output")
+    dataset = read_sts_file(input_file, require_labels=False)
+    loaded = load_model(model_name_or_path, **load_kwargs)
+    predictions = predict_scores(
+        loaded.model,
+        loaded.tokenizer,
+        dataset["sentence1"][:],
+        dataset["sentence2"][:],
+        loaded.max_seq_length,
+        batch_size,
+        device,
+    )
+    output_file.parent.mkdir(parents=True, exist_ok=True)
+    return loaded, len(write_submission(dataset, predictions, output_file, with_sentences))
+
+
+def evaluate_file(
+    model_name_or_path: str,
+    validation_file: str | Path,
+    output_dir: str | Path | None = None,
+    batch_size: int = 64,
+    device: str | None = None,
+    **load_kwargs,
+) -> tuple[LoadedModel, dict[str, float]]:
+    """`hf-sts evaluate`: score the labeled pairs of `validation_file` and compute the `eval_*` metrics; with
+    `output_dir`, also write `all_results.json` (the metrics, the model description and the file),
+    `eval_predictions.csv` and the report of `hf_sts.report.write_report` there. The file is checked before the
+    model loads.
+
+    Args:
+        model_name_or_path, **load_kwargs: the model, see [`load_model`].
+
+    Returns:
+        `(loaded model, metrics)`.
+
+    Raises:
+        hf_sts.data.DataFormatError: for a missing or malformed file, or a pair without a label.
+        ModelLoadError: for a model that cannot be loaded, or an `output_dir` that is an existing file.
+    """
+    from .report import write_report
+
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        _check_output(output_dir, want_folder=True, option="--output_dir")
+    dataset = read_sts_file(validation_file, require_labels=True)
+    loaded = load_model(model_name_or_path, **load_kwargs)
+    predictions, metrics = evaluate_split(
+        loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size, device
+    )
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        frame = write_predictions(dataset, predictions, output_dir / "eval_predictions.csv")
+        write_report(frame, output_dir)
+        results = {**metrics, "model": loaded.description, "validation_file": str(validation_file)}
+        (output_dir / "all_results.json").write_text(json.dumps(results, indent=4, sort_keys=True), encoding="utf-8")
+    return loaded, metrics
+
+
+__all__ = [
+    "LoadedModel",
+    "ModelLoadError",
+    "evaluate_file",
+    "evaluate_split",
+    "load_model",
+    "predict_file",
+    "predict_scores",
+    "run_max_seq_length",
+    "sts_metrics",
+]
