@@ -13,7 +13,6 @@ so little compute goes to padding; padding changes no score, since every model m
 """
 
 import json
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +27,6 @@ from .errors import HfStsError
 from .metrics import StsMetric, clip_scores
 from .modeling_sts import StsBiEncoderModel, StsPreTrainedModel
 
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_SEQ_LENGTH = 128
 
@@ -64,6 +61,7 @@ def load_model(
     pooling: str | None = None,
     prompt: str | None = None,
     max_seq_length: int | None = None,
+    device: str | None = None,
     **hub_kwargs,
 ) -> LoadedModel:
     """Load a model to score pairs with.
@@ -75,6 +73,7 @@ def load_model(
             pooling, and the text put before every sentence (`"query: "` for multilingual-e5). An hf_sts checkpoint
             carries its own.
         max_seq_length: tokens per pair (per sentence for a bi-encoder); default: the training run's, else 128.
+        device: where the model runs (`"cpu"`, `"cuda"`, `"cuda:1"`, ...); default: CUDA when there is one.
         **hub_kwargs: `cache_dir`, `revision`, `token` for `from_pretrained`.
 
     Raises:
@@ -106,14 +105,14 @@ def load_model(
             backbone = AutoModel.from_pretrained(model_name_or_path, **hub_kwargs)
             model = StsBiEncoderModel.from_backbone(backbone, pooling=pooling, prompt=prompt)
             description = (
-                f"{model_name_or_path} zero-shot as a bi-encoder ({pooling} pooling, prompt {prompt!r}, "
-                "score = 5 × cosine)"
+                f"{model_name_or_path} (a plain {config.model_type} encoder) zero-shot as a bi-encoder ({pooling} "
+                f"pooling, prompt {prompt!r}, score = 5 × cosine)"
             )
-            logger.info("%s is a plain %s encoder: scoring it %s.", model_name_or_path, config.model_type, description)
     tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, **hub_kwargs)
     if max_seq_length is None:
         max_seq_length = run_max_seq_length(path) or DEFAULT_MAX_SEQ_LENGTH
-    return LoadedModel(model.eval(), tokenizer, max_seq_length, description)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description)
 
 
 def _refuse_overrides(path: Path, pooling: str | None, prompt: str | None) -> None:
@@ -132,19 +131,17 @@ def predict_scores(
     sentences2: list[str],
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     batch_size: int = 64,
-    device: str | torch.device | None = None,
     show_progress_bar: bool = True,
 ) -> np.ndarray:
     """Score sentence pairs with an hf_sts model, in input order.
 
     The pairs are tokenized as the model reads text (`model.tokenize`, its prompt included), truncated to
-    `max_seq_length` tokens, sorted by length into batches of `batch_size`, scored without gradients in eval mode,
-    and put back in input order. The model's training mode is restored afterwards.
+    `max_seq_length` tokens, sorted by length into batches of `batch_size`, scored without gradients in eval mode on
+    the model's device, and put back in input order. The model's training mode is restored afterwards.
 
     Args:
         model: a cross-encoder or bi-encoder.
         sentences1, sentences2 (`list[str]`): the pairs, same length `n`.
-        device: where to run; default: the model's own device.
 
     Returns:
         `np.ndarray` of shape `(n,)`, float64: the scores on the 0.0–5.0 scale, unclipped.
@@ -156,7 +153,7 @@ def predict_scores(
 
     if len(sentences1) != len(sentences2):
         raise ValueError(f"{len(sentences1)} first sentences but {len(sentences2)} second ones.")
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    device = next(model.parameters()).device
     encoded = model.tokenize(tokenizer, list(sentences1), list(sentences2), truncation=True, max_length=max_seq_length)
     keys = list(encoded)
     lengths = [
@@ -192,9 +189,9 @@ def sts_metrics(predictions: np.ndarray, dataset, prefix: str = "eval") -> dict[
     return {f"{prefix}_{name}": value for name, value in metrics.items()}
 
 
-def evaluate_split(model, tokenizer, dataset, max_seq_length: int, batch_size: int, device=None, **kwargs):
-    """Score a labeled split: `(predictions, metrics)`, metrics as [`sts_metrics`] plus `eval_samples`,
-    `eval_runtime` (seconds) and `eval_samples_per_second`."""
+def evaluate_split(model, tokenizer, dataset, max_seq_length: int, batch_size: int, **kwargs):
+    """Score a labeled split (hf_sts schema) with [`predict_scores`]: `(predictions, metrics)`, the metrics of
+    [`sts_metrics`] plus `eval_samples`, `eval_runtime` (seconds) and `eval_samples_per_second`."""
     start = time.perf_counter()
     predictions = predict_scores(
         model,
@@ -203,7 +200,6 @@ def evaluate_split(model, tokenizer, dataset, max_seq_length: int, batch_size: i
         dataset["sentence2"][:],
         max_seq_length,
         batch_size,
-        device,
         **kwargs,
     )
     runtime = time.perf_counter() - start
@@ -228,7 +224,6 @@ def predict_file(
     input_file: str | Path,
     output_file: str | Path,
     batch_size: int = 64,
-    device: str | None = None,
     with_sentences: bool = False,
     **load_kwargs,
 ) -> tuple[LoadedModel, int]:
@@ -238,7 +233,7 @@ def predict_file(
     and nothing is written on an error.
 
     Args:
-        model_name_or_path, **load_kwargs: the model, see [`load_model`].
+        model_name_or_path, **load_kwargs: the model and where it runs, see [`load_model`].
 
     Returns:
         `(loaded model, number of pairs written)`.
@@ -258,7 +253,6 @@ def predict_file(
         dataset["sentence2"][:],
         loaded.max_seq_length,
         batch_size,
-        device,
     )
     output_file.parent.mkdir(parents=True, exist_ok=True)
     return loaded, len(write_submission(dataset, predictions, output_file, with_sentences))
@@ -269,7 +263,6 @@ def evaluate_file(
     validation_file: str | Path,
     output_dir: str | Path | None = None,
     batch_size: int = 64,
-    device: str | None = None,
     **load_kwargs,
 ) -> tuple[LoadedModel, dict[str, float]]:
     """`hf-sts evaluate`: score the labeled pairs of `validation_file` and compute the `eval_*` metrics; with
@@ -278,7 +271,7 @@ def evaluate_file(
     model loads.
 
     Args:
-        model_name_or_path, **load_kwargs: the model, see [`load_model`].
+        model_name_or_path, **load_kwargs: the model and where it runs, see [`load_model`].
 
     Returns:
         `(loaded model, metrics)`.
@@ -294,9 +287,7 @@ def evaluate_file(
         _check_output(output_dir, want_folder=True, option="--output_dir")
     dataset = read_sts_file(validation_file, require_labels=True)
     loaded = load_model(model_name_or_path, **load_kwargs)
-    predictions, metrics = evaluate_split(
-        loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size, device
-    )
+    predictions, metrics = evaluate_split(loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size)
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
         frame = write_predictions(dataset, predictions, output_dir / "eval_predictions.csv")

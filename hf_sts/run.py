@@ -255,7 +255,6 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks
     predict_kwargs = {
         "max_seq_length": data_args.max_seq_length,
         "batch_size": training_args.per_device_eval_batch_size,
-        "device": training_args.device,
         "show_progress_bar": not training_args.disable_tqdm,
     }
     predictions = {}

@@ -25,6 +25,9 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 KLUE_TRAIN = SHARED_DATA / "klue-sts" / "klue-sts-v1.1_train.csv"
 KLUE_DEV = SHARED_DATA / "klue-sts" / "klue-sts-v1.1_dev.json"
 KORSTS = SHARED_DATA / "korsts"
+# A real pretrained encoder, built offline from ../shared/tools (see `e5_encoder`).
+E5_BUILD = REPO_ROOT.parent / "shared" / "tools" / "multilingual_e5_small" / "build.sh"
+E5_DIR = Path(os.environ.get("HF_STS_E5_DIR", REPO_ROOT / ".cache" / "multilingual-e5-small"))
 
 # Tiny stand-ins of each backbone family the recipes use (the sizes of transformers' model tests).
 TINY_BACKBONES = {
@@ -60,6 +63,18 @@ def shared_data() -> Path:
     if not KLUE_DEV.is_file():
         pytest.fail(f"Real data missing: {SHARED_DATA} must sit beside the repository (see README).")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def e5_encoder() -> Path:
+    """The folder of `intfloat/multilingual-e5-small` (a BertModel, XLM-R tokenizer), built by
+    `../shared/tools/multilingual_e5_small/build.sh` into `.cache/` (or `$HF_STS_E5_DIR`) if it is not there yet."""
+    if not (E5_DIR / "model.safetensors").is_file():
+        if not E5_BUILD.is_file():
+            pytest.skip(f"needs the multilingual-e5-small build script {E5_BUILD} (../shared/tools beside the repo)")
+        result = subprocess.run(["bash", str(E5_BUILD), str(E5_DIR)], capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, f"{E5_BUILD} failed:\n{result.stderr[-3000:]}"
+    return E5_DIR
 
 
 @pytest.fixture(scope="session")

@@ -54,15 +54,23 @@ def test_sequence_classification_export_scores_identically(tmp_path, tiny_model,
     torch.testing.assert_close(scores.float(), expected, atol=1e-4, rtol=0)
 
 
-def test_sentence_transformers_export_reproduces_cosine(tmp_path, tiny_model, tokenizer, klue_dev):
+@pytest.mark.parametrize("prompt", [None, "query: "])
+def test_sentence_transformers_export_reproduces_cosine(tmp_path, tiny_model, tokenizer, klue_dev, prompt):
     from sentence_transformers import SentenceTransformer
 
     model = tiny_model("roberta", "bi-encoder")
+    model.config.prompt = prompt
     first, second = _pairs(klue_dev)
     with torch.no_grad():
         encode = [
             model.encode(
-                **tokenizer(side, padding=True, truncation=True, max_length=MAX_SEQ_LENGTH, return_tensors="pt")
+                **tokenizer(
+                    [(prompt or "") + sentence for sentence in side],
+                    padding=True,
+                    truncation=True,
+                    max_length=MAX_SEQ_LENGTH,
+                    return_tensors="pt",
+                )
             )
             for side in (first, second)
         ]
@@ -81,6 +89,9 @@ def test_sentence_transformers_export_reproduces_cosine(tmp_path, tiny_model, to
 
     sentence_model = SentenceTransformer(str(out), device="cpu")
     assert sentence_model.max_seq_length == MAX_SEQ_LENGTH
+    # The hf_sts prompt is the export's default prompt: plain `encode` applies it, as training did.
+    assert sentence_model.default_prompt_name == ("query" if prompt else None)
+    assert (sentence_model.prompts.get("query") or None) == prompt
     embeddings = [sentence_model.encode(side, convert_to_tensor=True) for side in (first, second)]
     torch.testing.assert_close(embeddings[0], encode[0], atol=1e-4, rtol=0)
     similarity = sentence_model.similarity(*embeddings)  # (n, n): every first sentence against every second
