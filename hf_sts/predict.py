@@ -160,9 +160,8 @@ def predict_scores(
         max(len(encoded[key][row]) for key in keys if key.startswith("input_ids")) for row in range(len(sentences1))
     ]
     order = np.argsort(-np.asarray(lengths), kind="stable")
-    collate = (
-        BiEncoderCollator(tokenizer) if isinstance(model, StsBiEncoderModel) else DataCollatorWithPadding(tokenizer)
-    )
+    # A bi-encoder's inputs carry the second sentences under `_b` keys (also through a peft wrapper).
+    collate = BiEncoderCollator(tokenizer) if "input_ids_b" in encoded else DataCollatorWithPadding(tokenizer)
     scores = np.empty(len(order), dtype=np.float64)
     was_training = model.training
     model.eval()

@@ -2,6 +2,7 @@
 and tiny backbones (hidden 32, 2 layers) built from configs in code, as transformers' own tests do."""
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 # Tests never reach the network: Hub lookups fail at once instead of retrying (set before huggingface_hub loads).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import pandas as pd
 import pytest
 import torch
 from transformers import CONFIG_MAPPING
@@ -146,6 +148,30 @@ def run_python(code: str, *args: str, cwd: Path = REPO_ROOT, block_hf_sts: bool 
     )
 
 
+def score_without_hf_sts(output_dir: Path, rows: int = 48) -> tuple[float, str, str | None]:
+    """Load a run's model with `trust_remote_code=True` in a process where `import hf_sts` fails, score the first
+    `rows` pairs of its `eval_predictions.csv` through `model.tokenize`, and return the largest difference from the
+    written predictions, the module of the loaded class and the model's prompt."""
+    code = (
+        "import sys, json, torch, pandas as pd\n"
+        "from transformers import AutoModel, AutoTokenizer\n"
+        "folder, rows = sys.argv[1], int(sys.argv[2])\n"
+        "model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "frame = pd.read_csv(folder + '/eval_predictions.csv').head(rows)\n"
+        "batch = model.tokenize(tokenizer, list(frame.sentence1), list(frame.sentence2), padding=True,"
+        " truncation=True, max_length=128, return_tensors='pt')\n"
+        "with torch.no_grad():\n"
+        "    scores = model(**batch).logits.clamp(0, 5)\n"
+        "difference = float((scores - torch.tensor(frame.prediction.values)).abs().max())\n"
+        "print(json.dumps([difference, type(model).__module__, model.config.prompt]))\n"
+    )
+    result = run_python(code, str(output_dir), str(rows), block_hf_sts=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    difference, module, prompt = json.loads(result.stdout.splitlines()[-1])
+    return difference, module, prompt
+
+
 QUICKSTART = "recipes/quickstart.json"
 # A one-layer backbone and a small vocabulary: enough to exercise every step in seconds.
 TINY = [
@@ -177,3 +203,23 @@ def quickstart(tmp_path_factory, shared_data):
     result = launch(QUICKSTART, "--output_dir", str(output_dir))
     assert result.returncode == 0, result.stderr[-3000:]
     return output_dir, result.stdout
+
+
+def write_competition_csv(dataset, path, with_labels=True, id_prefix="comp"):
+    """Write `dataset` (hf_sts schema) as a competition CSV (`id,source,sentence_1,sentence_2[,label,binary-label]`),
+    labels rounded to 0.1 as the competition publishes them; returns the written frame."""
+    frame = dataset.to_pandas()
+    out = pd.DataFrame(
+        {
+            # Ids deliberately out of sorted order: output rows must follow the input order.
+            "id": [f"{id_prefix}-{(i * 7919) % 10007:05d}" for i in range(len(frame))],
+            "source": frame.source,
+            "sentence_1": frame.sentence1,
+            "sentence_2": frame.sentence2,
+        }
+    )
+    if with_labels:
+        out["label"] = frame.label.round(1)
+        out["binary-label"] = frame.binary_label
+    out.to_csv(path, index=False)
+    return out

@@ -19,7 +19,7 @@ from hf_sts.cli import main as hf_sts_cli
 from hf_sts.data import read_sts_file
 from hf_sts.predict import evaluate_file, predict_scores
 
-from .conftest import KLUE_DEV, KLUE_TRAIN, launch, run_python
+from .conftest import KLUE_DEV, KLUE_TRAIN, launch, score_without_hf_sts, write_competition_csv
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.pretrained]
@@ -74,23 +74,8 @@ def test_bi_encoder_reloads_with_its_prompt_in_both_ways(bi_encoder_run):
     scores = predict_scores(model, tokenizer, list(expected.sentence1), list(expected.sentence2))
     np.testing.assert_allclose(np.clip(scores, 0, 5), expected.prediction, atol=1e-5, rtol=0)
 
-    code = (
-        "import sys, torch, pandas as pd\n"
-        "from transformers import AutoModel, AutoTokenizer\n"
-        "folder = sys.argv[1]\n"
-        "model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()\n"
-        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
-        "rows = pd.read_csv(folder + '/eval_predictions.csv').head(32)\n"
-        "batch = model.tokenize(tokenizer, list(rows.sentence1), list(rows.sentence2), padding=True,"
-        " truncation=True, max_length=128, return_tensors='pt')\n"
-        "with torch.no_grad():\n"
-        "    scores = model(**batch).logits.clamp(0, 5)\n"
-        "print(float((scores - torch.tensor(rows.prediction.values)).abs().max()), model.config.prompt)\n"
-    )
-    result = run_python(code, str(bi_encoder_run), block_hf_sts=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    max_difference, prompt = result.stdout.splitlines()[-1].split(" ", 1)
-    assert float(max_difference) < 1e-5 and prompt == E5_PROMPT
+    max_difference, _, prompt = score_without_hf_sts(bi_encoder_run, rows=32)
+    assert max_difference < 1e-5 and prompt == E5_PROMPT
 
 
 def test_sentence_transformers_export_embeds_like_the_bi_encoder(bi_encoder_run, tmp_path):
@@ -107,32 +92,15 @@ def test_sentence_transformers_export_embeds_like_the_bi_encoder(bi_encoder_run,
     torch.testing.assert_close(exported, expected, atol=1e-4, rtol=0)
 
 
-def _competition_csv(dataset, path, labeled: bool, prefix: str) -> pd.DataFrame:
-    frame = dataset.to_pandas()
-    out = pd.DataFrame(
-        {
-            "id": [f"{prefix}-{(i * 7919) % 10007:05d}" for i in range(len(frame))],  # not in sorted order
-            "source": frame.source,
-            "sentence_1": frame.sentence1,
-            "sentence_2": frame.sentence2,
-        }
-    )
-    if labeled:
-        out["label"] = frame.label.round(1)
-        out["binary-label"] = frame.binary_label
-    out.to_csv(path, index=False)
-    return out
-
-
 @pytest.fixture(scope="module")
 def cross_encoder_run(e5_encoder, tmp_path_factory, shared_data):
     """The cross-encoder recipe on competition-style CSVs: KLUE-STS train pairs, the dev set as validation, and 100
     dev pairs without labels as the test file."""
     folder = tmp_path_factory.mktemp("e5-cross-encoder")
     dev = read_sts_file(KLUE_DEV)
-    _competition_csv(read_sts_file(KLUE_TRAIN).select(range(CROSS_ENCODER_PAIRS)), folder / "train.csv", True, "tr")
-    _competition_csv(dev, folder / "dev.csv", True, "dev")
-    test = _competition_csv(dev.select(range(100)), folder / "test.csv", False, "test")
+    write_competition_csv(read_sts_file(KLUE_TRAIN).select(range(CROSS_ENCODER_PAIRS)), folder / "train.csv")
+    write_competition_csv(dev, folder / "dev.csv", id_prefix="dev")
+    test = write_competition_csv(dev.select(range(100)), folder / "test.csv", with_labels=False, id_prefix="test")
     output_dir = folder / "out"
     result = launch(
         "recipes/multilingual_e5_small.json",

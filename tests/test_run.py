@@ -14,7 +14,17 @@ from transformers import AutoModel, AutoTokenizer
 from hf_sts.data import read_sts_file
 from hf_sts.modeling_sts import StsPreTrainedModel
 
-from .conftest import KLUE_DEV, KLUE_TRAIN, QUICKSTART, REPO_ROOT, TINY, accelerate, launch, run_python
+from .conftest import (
+    KLUE_DEV,
+    KLUE_TRAIN,
+    QUICKSTART,
+    REPO_ROOT,
+    TINY,
+    accelerate,
+    launch,
+    score_without_hf_sts,
+    write_competition_csv,
+)
 
 
 def _predict(model, tokenizer, frame, batch_size=64):
@@ -98,51 +108,19 @@ def test_quickstart_reloads_with_equal_predictions(quickstart):
 @pytest.mark.slow
 def test_quickstart_reloads_without_hf_sts(quickstart):
     output_dir, _ = quickstart
-    code = (
-        "import sys, torch, pandas as pd\n"
-        "from transformers import AutoModel, AutoTokenizer\n"
-        "folder = sys.argv[1]\n"
-        "model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()\n"
-        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
-        "rows = pd.read_csv(folder + '/eval_predictions.csv').head(48)\n"
-        "batch = model.tokenize(tokenizer, list(rows.sentence1), list(rows.sentence2), padding=True,"
-        " truncation=True, max_length=128, return_tensors='pt')\n"
-        "with torch.no_grad():\n"
-        "    scores = model(**batch).logits.clamp(0, 5)\n"
-        "print(float((scores - torch.tensor(rows.prediction.values)).abs().max()))\n"
-        "print(type(model).__module__)\n"
-    )
-    result = run_python(code, str(output_dir), block_hf_sts=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    max_difference, module = result.stdout.split()[-2:]
-    assert float(max_difference) < 1e-5
+    max_difference, module, _ = score_without_hf_sts(output_dir)
+    assert max_difference < 1e-5
     assert module.startswith("transformers_modules")
-
-
-def _competition_csv(dataset, path, with_labels=True, id_prefix="comp"):
-    frame = dataset.to_pandas()
-    out = pd.DataFrame(
-        {
-            # Ids deliberately out of sorted order: output rows must follow the input order.
-            "id": [f"{id_prefix}-{(i * 7919) % 10007:05d}" for i in range(len(frame))],
-            "source": frame.source,
-            "sentence_1": frame.sentence1,
-            "sentence_2": frame.sentence2,
-        }
-    )
-    if with_labels:
-        out["label"] = frame.label.round(1)
-        out["binary-label"] = frame.binary_label
-    out.to_csv(path, index=False)
-    return out
 
 
 def test_competition_csvs_with_unlabeled_test(tmp_path, shared_data):
     train = read_sts_file(KLUE_TRAIN).select(range(400))
     dev = read_sts_file(KLUE_DEV)
-    _competition_csv(train, tmp_path / "train.csv", id_prefix="train")
-    _competition_csv(dev.select(range(60)), tmp_path / "dev.csv", id_prefix="dev")
-    test = _competition_csv(dev.select(range(60, 100)), tmp_path / "test.csv", with_labels=False, id_prefix="test")
+    write_competition_csv(train, tmp_path / "train.csv", id_prefix="train")
+    write_competition_csv(dev.select(range(60)), tmp_path / "dev.csv", id_prefix="dev")
+    test = write_competition_csv(
+        dev.select(range(60, 100)), tmp_path / "test.csv", with_labels=False, id_prefix="test"
+    )
     output_dir = tmp_path / "out"
     result = launch(
         QUICKSTART,
