@@ -24,6 +24,7 @@ from transformers import (
 
 from .arguments import DataArguments, ModelArguments, RecipeError, StsTrainingArguments
 from .configuration_sts import StsBackboneConfig, StsCrossEncoderConfig
+from .errors import checked_from_pretrained
 from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
 
 
@@ -122,7 +123,9 @@ def load_tokenizer(
     hub_kwargs = model_args.hub_kwargs()
     name = model_args.tokenizer_name or model_args.model_name_or_path
     if name is not None:
-        return AutoTokenizer.from_pretrained(name, trust_remote_code=model_args.trust_remote_code, **hub_kwargs)
+        return checked_from_pretrained(
+            AutoTokenizer, name, RecipeError, trust_remote_code=model_args.trust_remote_code, **hub_kwargs
+        )
     if train_sentences is None:
         raise RecipeError(
             "A from-scratch run trains its tokenizer on `train_file`: give training data or `tokenizer_name`."
@@ -157,8 +160,12 @@ def build_model(
         )
         model = _with_new_layers(model_class, AutoModel.from_config(config), model_args)
     else:
-        config = AutoConfig.from_pretrained(
-            model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code, **hub_kwargs
+        config = checked_from_pretrained(
+            AutoConfig,
+            model_args.model_name_or_path,
+            RecipeError,
+            trust_remote_code=model_args.trust_remote_code,
+            **hub_kwargs,
         )
         if isinstance(config, StsBackboneConfig):
             _check_checkpoint_matches(model_args, config, model_class)

@@ -27,4 +27,19 @@ def exit_on_error():
         sys.exit(2)
 
 
-__all__ = ["ERROR_PREFIX", "HfStsError", "exit_on_error"]
+def checked_from_pretrained(loader, name_or_path: str, error: type[HfStsError] = HfStsError, **kwargs):
+    """`loader.from_pretrained(name_or_path, **kwargs)` (`loader`: `AutoConfig`, `AutoTokenizer`, ...), with a model
+    that is missing, not cached while offline or unreachable (an `OSError` from transformers or huggingface_hub), or
+    whose `config.json` names no known model type (a `ValueError`), turned into `error`, one line naming it.
+
+    Raises:
+        `error`: naming `name_or_path` and the first line of the library's message.
+    """
+    try:
+        return loader.from_pretrained(name_or_path, **kwargs)
+    except (OSError, ValueError) as failure:  # missing or unreachable; or a config.json of no known type
+        reason = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
+        raise error(f"{name_or_path}: cannot load it (a local folder or a Hub id): {reason}") from None
+
+
+__all__ = ["ERROR_PREFIX", "HfStsError", "checked_from_pretrained", "exit_on_error"]

@@ -21,14 +21,15 @@ import numpy as np
 import torch
 from transformers import AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithPadding, PreTrainedTokenizerBase
 
+from .arguments import DataArguments
 from .configuration_sts import StsBackboneConfig
 from .data import BiEncoderCollator, read_sts_file, write_predictions, write_submission
-from .errors import HfStsError
+from .errors import HfStsError, checked_from_pretrained
 from .metrics import StsMetric, clip_scores
 from .modeling_sts import StsBiEncoderModel, StsPreTrainedModel
 
 
-DEFAULT_MAX_SEQ_LENGTH = 128
+DEFAULT_MAX_SEQ_LENGTH = DataArguments.max_seq_length  # a run's default (128)
 
 
 class ModelLoadError(HfStsError):
@@ -89,13 +90,7 @@ def load_model(
         model = load_adapter_model(str(path)).merge_and_unload()
         description = f"{path} (LoRA adapter, merged)"
     else:
-        try:
-            config = AutoConfig.from_pretrained(model_name_or_path, **hub_kwargs)
-        except (OSError, ValueError) as error:
-            raise ModelLoadError(
-                f"{model_name_or_path}: no model config found (a folder with config.json, or a Hub id): "
-                f"{str(error).splitlines()[0]}"
-            ) from None
+        config = checked_from_pretrained(AutoConfig, model_name_or_path, ModelLoadError, **hub_kwargs)
         if isinstance(config, StsBackboneConfig):
             _refuse_overrides(path, pooling, prompt)
             model = AutoModel.from_pretrained(model_name_or_path, **hub_kwargs)

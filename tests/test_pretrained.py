@@ -137,23 +137,3 @@ def test_predict_reproduces_the_submission(cross_encoder_run, tmp_path):
     assert list(predicted.id) == list(test.id)
     np.testing.assert_allclose(predicted.target, submission.target, atol=1e-6, rtol=0)
     assert submission.target.between(0, 5).all() and submission.target.std() > 0.5
-
-
-def test_quickstart_takes_a_pretrained_encoder_from_the_command_line(e5_encoder, tmp_path):
-    """The rule for swapping the encoder: the quickstart's from-scratch keys are dropped, with one notice."""
-    result = launch(
-        "recipes/quickstart.json",
-        f"--model_name_or_path={e5_encoder}",
-        "--max_train_samples=32",
-        "--max_eval_samples=32",
-        f"--output_dir={tmp_path}",
-        *BRIEF,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    notices = [
-        line for line in result.stdout.splitlines() + result.stderr.splitlines() if "replaces the encoder" in line
-    ]
-    assert len(notices) == 1 and "`model_type`, `config_overrides`, `tokenizer_vocab_size`" in notices[0]
-    recipe = json.loads((tmp_path / "recipe.json").read_text())
-    assert recipe["model_name_or_path"] == str(e5_encoder) and "config_overrides" not in recipe
-    assert json.loads((tmp_path / "config.json").read_text())["backbone_config"]["vocab_size"] == 250037

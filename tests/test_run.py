@@ -172,6 +172,7 @@ def test_two_process_ddp_on_cpu(tmp_path, shared_data):
         ({}, ["--learnin_rate=0.1"], r"command line: unknown key 'learnin_rate'. Did you mean 'learning_rate'\?"),
         ({"train_file": "missing.csv"}, [], r"missing\.csv: no such file"),
         ({}, ["--loss", "l2"], r"Unknown loss 'l2' in `loss='l2'`; registered losses"),
+        ({}, ["--model_name_or_path", "hf-sts-test/not-cached"], r"hf-sts-test/not-cached: cannot load it"),
         (
             {"architecture": "cross-encoder", "pooling": None, "head": "mlp"},
             ["--head_activation", "tanhh"],
@@ -195,3 +196,23 @@ def test_bad_input_is_one_clear_line(tmp_path, recipe, extra, message):
     assert len(error_lines) == 1
     assert re.search(message, error_lines[0]), error_lines[0]
     assert not (tmp_path / "out" / "config.json").exists()
+
+
+def test_quickstart_takes_a_pretrained_encoder_from_the_command_line(tmp_path, stand_in_encoders):
+    """The rule for swapping the encoder: the quickstart's from-scratch keys are dropped, with one notice."""
+    encoder = stand_in_encoders["roberta"]
+    result = launch(
+        QUICKSTART,
+        f"--model_name_or_path={encoder}",
+        "--max_train_samples=64",
+        "--max_eval_samples=32",
+        "--num_train_epochs=1",
+        f"--output_dir={tmp_path / 'out'}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    notices = [line for line in (result.stdout + result.stderr).splitlines() if "replaces the encoder" in line]
+    assert len(notices) == 1 and "`model_type`, `config_overrides`, `tokenizer_vocab_size`" in notices[0]
+    recipe = json.loads((tmp_path / "out" / "recipe.json").read_text())
+    assert recipe["model_name_or_path"] == str(encoder) and "config_overrides" not in recipe
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["model_type"] == "hf_sts_bi_encoder" and config["backbone_config"]["model_type"] == "roberta"
