@@ -17,6 +17,7 @@ HUB_MODEL_TYPES = {
     "klue/roberta-base": "roberta",
     "klue/roberta-small": "roberta",
     "monologg/koelectra-base-v3-discriminator": "electra",
+    "intfloat/multilingual-e5-small": "bert",
 }
 DRY_RUN = ["--max_steps", "1", "--max_train_samples", "8", "--max_eval_samples", "8", "--report_to", "none"]
 # From-scratch recipes: the same model type, tiny.
@@ -37,6 +38,8 @@ def test_recipes_are_shipped():
         "roberta_large_lstm",
         "sbert_roberta_large",
         "sbert_cosent_roberta_large",
+        "multilingual_e5_small",
+        "multilingual_e5_small_bi_encoder",
     } <= names
 
 
