@@ -157,7 +157,7 @@ def score_without_hf_sts(output_dir: Path, rows: int = 48) -> tuple[float, str, 
         "from transformers import AutoModel, AutoTokenizer\n"
         "folder, rows = sys.argv[1], int(sys.argv[2])\n"
         "model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()\n"
-        "tokenizer = AutoTokenizer.from_pretrained(folder)\n"
+        "tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)\n"
         "frame = pd.read_csv(folder + '/eval_predictions.csv').head(rows)\n"
         "batch = model.tokenize(tokenizer, list(frame.sentence1), list(frame.sentence2), padding=True,"
         " truncation=True, max_length=128, return_tensors='pt')\n"
