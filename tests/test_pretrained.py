@@ -18,8 +18,9 @@ from hf_sts import StsCrossEncoderModel
 from hf_sts.cli import main as hf_sts_cli
 from hf_sts.data import read_sts_file
 from hf_sts.predict import evaluate_file, predict_scores
+from hf_sts.run import main as run_main
 
-from .conftest import KLUE_DEV, KLUE_TRAIN, launch, write_competition_csv
+from .conftest import REPO_ROOT, write_competition_csv
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.pretrained]
@@ -31,6 +32,9 @@ E5_PROMPT = "query: "
 # 5e-5, 0.659 with F1 0.72 at 1e-4). No per-epoch evaluation or checkpoint: a test pays only for the training.
 BI_ENCODER_PAIRS, BI_ENCODER_LR = 480, 5e-5
 CROSS_ENCODER_PAIRS, CROSS_ENCODER_LR = 800, 1e-4
+# KLUE-STS v1.1 as shipped in the repository (byte-identical to ../shared/data).
+DATA = REPO_ROOT / "recipes" / "data" / "klue-sts"
+DEV = DATA / "klue-sts-v1.1_dev.json"
 BRIEF = ["--num_train_epochs=1", "--eval_strategy=no", "--save_strategy=no", "--load_best_model_at_end=false"]
 
 
@@ -38,7 +42,7 @@ BRIEF = ["--num_train_epochs=1", "--eval_strategy=no", "--save_strategy=no", "--
 def zero_shot(e5_encoder, tmp_path_factory):
     """`hf-sts evaluate` of the plain encoder: mean pooling, the e5 prompt, 5 x cosine, on the KLUE-STS dev set."""
     output_dir = tmp_path_factory.mktemp("zero-shot")
-    _, metrics = evaluate_file(str(e5_encoder), KLUE_DEV, output_dir, prompt=E5_PROMPT)
+    _, metrics = evaluate_file(str(e5_encoder), DEV, output_dir, prompt=E5_PROMPT)
     return metrics
 
 
@@ -48,18 +52,29 @@ def test_zero_shot_score_matches_the_calibration(zero_shot):
     assert zero_shot["eval_spearmanr"] == pytest.approx(0.776, abs=0.01)
 
 
+def _train(recipe: str, *arguments: str) -> None:
+    """`hf_sts/run.py RECIPE ARGUMENTS` in this process (the data paths given absolute)."""
+    run_main(
+        [
+            str(REPO_ROOT / recipe),
+            f"--train_file={DATA / 'klue-sts-v1.1_train.csv'}",
+            f"--validation_file={DATA / 'klue-sts-v1.1_dev.json'}",
+            *BRIEF,
+            *arguments,
+        ]
+    )
+
+
 @pytest.fixture(scope="module")
 def bi_encoder_run(e5_encoder, tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("e5-bi-encoder")
-    result = launch(
+    _train(
         "recipes/multilingual_e5_small_bi_encoder.json",
         f"--model_name_or_path={e5_encoder}",
         f"--max_train_samples={BI_ENCODER_PAIRS}",
         f"--learning_rate={BI_ENCODER_LR}",
         f"--output_dir={output_dir}",
-        *BRIEF,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     return output_dir
 
 
@@ -71,7 +86,7 @@ def test_bi_encoder_fine_tune_beats_its_zero_shot_score(bi_encoder_run, zero_sho
 
 
 def test_bi_encoder_reloads_with_its_prompt(bi_encoder_run):
-    expected = pd.read_csv(bi_encoder_run / "eval_predictions.csv")
+    expected = pd.read_csv(bi_encoder_run / "eval_predictions.csv").sample(64, random_state=0)
     model = AutoModel.from_pretrained(bi_encoder_run)
     tokenizer = AutoTokenizer.from_pretrained(bi_encoder_run)
     assert model.config.prompt == E5_PROMPT
@@ -83,7 +98,7 @@ def test_sentence_transformers_export_embeds_like_the_bi_encoder(bi_encoder_run,
     from sentence_transformers import SentenceTransformer
 
     hf_sts_cli(["export", str(bi_encoder_run), "--format", "sentence-transformers", "--output", str(tmp_path / "st")])
-    sentences = read_sts_file(KLUE_DEV)["sentence1"][:16]
+    sentences = read_sts_file(DEV)["sentence1"][:16]
     model = AutoModel.from_pretrained(bi_encoder_run).eval()
     tokenizer = AutoTokenizer.from_pretrained(bi_encoder_run)
     with torch.no_grad():
@@ -94,39 +109,40 @@ def test_sentence_transformers_export_embeds_like_the_bi_encoder(bi_encoder_run,
 
 
 @pytest.fixture(scope="module")
-def cross_encoder_run(e5_encoder, tmp_path_factory, shared_data):
+def cross_encoder_run(e5_encoder, tmp_path_factory):
     """The cross-encoder recipe on competition-style CSVs: KLUE-STS train pairs, the dev set as validation, and 100
     dev pairs without labels as the test file."""
     folder = tmp_path_factory.mktemp("e5-cross-encoder")
-    dev = read_sts_file(KLUE_DEV)
-    write_competition_csv(read_sts_file(KLUE_TRAIN).select(range(CROSS_ENCODER_PAIRS)), folder / "train.csv")
+    dev = read_sts_file(DEV)
+    write_competition_csv(
+        read_sts_file(DATA / "klue-sts-v1.1_train.csv").select(range(CROSS_ENCODER_PAIRS)), folder / "train.csv"
+    )
     write_competition_csv(dev, folder / "dev.csv", id_prefix="dev")
     test = write_competition_csv(dev.select(range(100)), folder / "test.csv", with_labels=False, id_prefix="test")
     output_dir = folder / "out"
-    result = launch(
+    _train(
         "recipes/multilingual_e5_small.json",
         f"--model_name_or_path={e5_encoder}",
         f"--learning_rate={CROSS_ENCODER_LR}",
         *("--train_file", str(folder / "train.csv"), "--validation_file", str(folder / "dev.csv")),
         *("--test_file", str(folder / "test.csv"), "--output_dir", str(output_dir)),
-        *BRIEF,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     return output_dir, folder / "test.csv", test
 
 
-def test_cross_encoder_fine_tune_learns_the_task(cross_encoder_run, e5_encoder, klue_dev):
+def test_cross_encoder_fine_tune_learns_the_task(cross_encoder_run, e5_encoder):
     output_dir, _, _ = cross_encoder_run
     results = json.loads((output_dir / "all_results.json").read_text())
+    dev = read_sts_file(DEV)
     torch.manual_seed(0)
     untrained = StsCrossEncoderModel.from_backbone(AutoModel.from_pretrained(e5_encoder), head="mean")
     untrained_scores = predict_scores(
-        untrained, AutoTokenizer.from_pretrained(e5_encoder), klue_dev["sentence1"][:], klue_dev["sentence2"][:]
+        untrained, AutoTokenizer.from_pretrained(e5_encoder), dev["sentence1"][:], dev["sentence2"][:]
     )
-    untrained_pearson = stats.pearsonr(untrained_scores, klue_dev["label"][:]).statistic
+    untrained_pearson = stats.pearsonr(untrained_scores, dev["label"][:]).statistic
     # A new head on the encoder's features scores far below the fine-tuned model, which clears what the
     # from-scratch quickstart reaches on the full training set (dev Pearson 0.58-0.60).
-    assert results["eval_pearson"] > max(untrained_pearson + 0.2, 0.62)
+    assert results["eval_pearson"] > max(untrained_pearson + 0.2, 0.62), (results["eval_pearson"], untrained_pearson)
     assert results["eval_f1"] > 0.5  # predictions spread over the scale, not all on one side of the threshold
 
 

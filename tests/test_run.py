@@ -2,7 +2,6 @@
 
 import json
 import re
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -11,8 +10,10 @@ import torch
 from huggingface_hub import ModelCard
 from transformers import AutoModel, AutoTokenizer
 
+from hf_sts.cli import main as hf_sts_cli
 from hf_sts.data import read_sts_file
 from hf_sts.modeling_sts import StsPreTrainedModel
+from hf_sts.run import main as run_main
 
 from .conftest import (
     KLUE_DEV,
@@ -180,37 +181,27 @@ def test_two_process_ddp_on_cpu(tmp_path, shared_data):
         ),
     ],
 )
-def test_bad_input_is_one_clear_line(tmp_path, recipe, extra, message):
+def test_bad_input_is_one_clear_line(tmp_path, recipe, extra, message, monkeypatch, capsys):
+    monkeypatch.chdir(REPO_ROOT)  # the recipe names its data relative to the repository
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({**json.loads((REPO_ROOT / QUICKSTART).read_text()), **recipe}))
-    result = subprocess.run(
-        ["hf-sts", "train", str(path), "--output_dir", str(tmp_path / "out"), *extra],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("hf-sts: error:")]
+    with pytest.raises(SystemExit) as exit_info:  # `hf-sts train ...`, in this process
+        hf_sts_cli(["train", str(path), "--output_dir", str(tmp_path / "out"), *extra])
+    assert exit_info.value.code == 2
+    error_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("hf-sts: error:")]
     assert len(error_lines) == 1
     assert re.search(message, error_lines[0]), error_lines[0]
     assert not (tmp_path / "out" / "config.json").exists()
 
 
-def test_quickstart_takes_a_pretrained_encoder_from_the_command_line(tmp_path, stand_in_encoders):
+def test_quickstart_takes_a_pretrained_encoder_from_the_command_line(tmp_path, stand_in_encoders, monkeypatch, caplog):
     """The rule for swapping the encoder: the quickstart's from-scratch keys are dropped, with one notice."""
+    monkeypatch.chdir(REPO_ROOT)
     encoder = stand_in_encoders["roberta"]
-    result = launch(
-        QUICKSTART,
-        f"--model_name_or_path={encoder}",
-        "--max_train_samples=64",
-        "--max_eval_samples=32",
-        "--num_train_epochs=1",
-        f"--output_dir={tmp_path / 'out'}",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    notices = [line for line in (result.stdout + result.stderr).splitlines() if "replaces the encoder" in line]
+    arguments = [f"--model_name_or_path={encoder}", "--max_train_samples=64", "--max_eval_samples=32"]
+    with caplog.at_level("WARNING", logger="hf_sts"):
+        run_main([QUICKSTART, *arguments, "--num_train_epochs=1", f"--output_dir={tmp_path / 'out'}"])
+    notices = [record.getMessage() for record in caplog.records if "replaces the encoder" in record.getMessage()]
     assert len(notices) == 1 and "`model_type`, `config_overrides`, `tokenizer_vocab_size`" in notices[0]
     recipe = json.loads((tmp_path / "out" / "recipe.json").read_text())
     assert recipe["model_name_or_path"] == str(encoder) and "config_overrides" not in recipe
