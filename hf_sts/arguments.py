@@ -235,7 +235,7 @@ class ModelArguments:
         """The settings of this run's model config: the prompt, and the head of [`StsCrossEncoderConfig`] or the
         pooling of [`StsBiEncoderConfig`]."""
         if self.architecture == "bi-encoder":
-            return {"pooling": self.pooling or "mean", "prompt": self.prompt}
+            return {"prompt": self.prompt, "pooling": self.pooling or "mean"}
         return {
             "prompt": self.prompt,
             "head": self.head,
