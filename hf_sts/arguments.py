@@ -7,6 +7,7 @@ key, which then takes its default. A pretrained `model_name_or_path` given on th
 from-scratch encoder: the recipe's `FROM_SCRATCH_KEYS` no longer apply and are dropped, with one notice naming them.
 """
 
+import argparse
 import ast
 import difflib
 import functools
@@ -21,8 +22,16 @@ from typing import Any
 
 import torch
 from transformers import HfArgumentParser, TrainingArguments
+from transformers.hf_argparser import string_to_bool
 
-from .configuration_sts import POOLING_MODES, RNN_TYPES
+from .configuration_sts import (
+    DEFAULT_HEAD_HIDDEN_SIZES,
+    HEAD_KEYS,
+    POOLING_MODES,
+    RNN_TYPES,
+    StsBiEncoderConfig,
+    StsCrossEncoderConfig,
+)
 from .cv import FOLD_STRATEGIES
 from .errors import HfStsError
 from .modeling_sts import HEADS, MODEL_CLASSES
@@ -53,7 +62,8 @@ class ModelArguments:
             sequence per pair, a regression head) or `"bi-encoder"` ([`StsBiEncoderModel`], SBERT-style cosine of
             pooled sentence embeddings).
         head, head_hidden_sizes, head_dropout, head_activation, head_pooling, head_rnn_type, head_rnn_hidden_size:
-            the cross-encoder's regression head, see [`StsCrossEncoderConfig`].
+            the cross-encoder's regression head, see [`StsCrossEncoderConfig`], whose defaults apply to unset keys
+            (a checkpoint's own settings, when continuing one).
         pooling (`str`, *optional*): the bi-encoder's pooling, see [`StsBiEncoderConfig`].
         freeze_ratio (`float`, defaults to `0.0`): freeze the backbone's embeddings and its bottom
             `round(freeze_ratio * num_hidden_layers)` layers.
@@ -125,42 +135,56 @@ class ModelArguments:
             "choices": tuple(MODEL_CLASSES),
         },
     )
-    head: str = field(
-        default="cls",
+    head: str | None = field(
+        default=None,
         metadata={
             "help": "Cross-encoder regression head: 'cls' (transformers' classification head on the first token), "
-            "'mean' (masked mean -> linear), 'mlp' (see head_hidden_sizes) or 'lstm' (BiLSTM/GRU over the tokens)."
+            "'mean' (masked mean -> linear), 'mlp' (see head_hidden_sizes) or 'rnn' (BiLSTM/GRU over the tokens). "
+            f"Unset: the checkpoint's own head, else {StsCrossEncoderConfig.head!r}."
         },
     )
-    head_hidden_sizes: list[int] = field(
-        default_factory=lambda: [512, 256],
-        metadata={"help": "Hidden widths of the 'mlp' head, input side first (the seeds' best: 512 256)."},
+    head_hidden_sizes: list[int] | None = field(
+        default=None,
+        metadata={
+            "help": "Hidden widths of the 'mlp' head, input side first (unset: "
+            f"{' '.join(map(str, DEFAULT_HEAD_HIDDEN_SIZES))}, the seeds' best)."
+        },
     )
     head_dropout: float | None = field(
         default=None,
         metadata={"help": "Dropout before each linear layer of the head; defaults to the backbone's dropout."},
     )
-    head_activation: str = field(
-        default="tanh", metadata={"help": "Activation inside the 'mlp' head (any transformers ACT2FN key)."}
-    )
-    head_pooling: str = field(
-        default="cls",
+    head_activation: str | None = field(
+        default=None,
         metadata={
-            "help": "Input of the 'mlp' head: the first token ('cls') or the mean of the tokens ('mean').",
+            "help": "Activation inside the 'mlp' head (any transformers ACT2FN key; unset: "
+            f"{StsCrossEncoderConfig.head_activation!r})."
+        },
+    )
+    head_pooling: str | None = field(
+        default=None,
+        metadata={
+            "help": "Input of the 'mlp' head: the first token ('cls') or the mean of the tokens ('mean'); unset: "
+            f"{StsCrossEncoderConfig.head_pooling!r}.",
             "choices": POOLING_MODES,
         },
     )
-    head_rnn_type: str = field(
-        default="lstm", metadata={"help": "Recurrent layer of the 'lstm' head: lstm or gru.", "choices": RNN_TYPES}
+    head_rnn_type: str | None = field(
+        default=None,
+        metadata={
+            "help": f"Recurrent layer of the 'rnn' head: lstm or gru (unset: {StsCrossEncoderConfig.head_rnn_type!r}).",
+            "choices": RNN_TYPES,
+        },
     )
     head_rnn_hidden_size: int | None = field(
         default=None,
-        metadata={"help": "Width of each direction of the 'lstm' head (default: half the backbone's hidden size)."},
+        metadata={"help": "Width of each direction of the 'rnn' head (default: half the backbone's hidden size)."},
     )
     pooling: str | None = field(
         default=None,
         metadata={
-            "help": "Bi-encoder only: sentence embedding from the 'mean' of the tokens (default) or 'cls'.",
+            "help": "Bi-encoder only: sentence embedding from the 'mean' of the tokens or 'cls' (unset: the "
+            f"checkpoint's, else {StsBiEncoderConfig.pooling!r}).",
             "choices": POOLING_MODES,
         },
     )
@@ -215,7 +239,7 @@ class ModelArguments:
             raise RecipeError("`save_adapter_only` applies to LoRA runs; set `use_lora` too.")
         if not 0.0 <= self.freeze_ratio < 1.0:
             raise RecipeError(f"`freeze_ratio` must be in [0, 1), got {self.freeze_ratio}.")
-        if self.head not in HEADS:
+        if self.head is not None and self.head not in HEADS:
             raise RecipeError(f"Unknown `head` {self.head!r}; registered heads: {sorted(HEADS)}.")
         if self.pooling is not None and self.architecture != "bi-encoder":
             raise RecipeError(
@@ -232,20 +256,11 @@ class ModelArguments:
         return {"cache_dir": self.cache_dir, "revision": self.model_revision, "token": self.token}
 
     def head_config(self) -> dict[str, Any]:
-        """The settings of this run's model config: the prompt, and the head of [`StsCrossEncoderConfig`] or the
-        pooling of [`StsBiEncoderConfig`]."""
-        if self.architecture == "bi-encoder":
-            return {"prompt": self.prompt, "pooling": self.pooling or "mean"}
-        return {
-            "prompt": self.prompt,
-            "head": self.head,
-            "head_hidden_sizes": self.head_hidden_sizes,
-            "head_dropout": self.head_dropout,
-            "head_activation": self.head_activation,
-            "head_pooling": self.head_pooling,
-            "head_rnn_type": self.head_rnn_type,
-            "head_rnn_hidden_size": self.head_rnn_hidden_size,
-        }
+        """The model-config settings this run sets: the prompt, and the head settings of [`StsCrossEncoderConfig`]
+        or the pooling of [`StsBiEncoderConfig`] that are not unset (unset ones take the config's defaults, or a
+        checkpoint's own values)."""
+        keys = ("pooling",) if self.architecture == "bi-encoder" else HEAD_KEYS
+        return {key: getattr(self, key) for key in ("prompt", *keys) if getattr(self, key) is not None}
 
 
 @dataclass
@@ -434,18 +449,73 @@ UNSET_VALUES = ("none", "null")
 FROM_SCRATCH_KEYS = ("model_type", "config_overrides", "tokenizer_vocab_size", "tokenizer_name")
 
 
-class _ArgparseError(RecipeError):
-    """An argparse error (wrong type, missing value), re-raised instead of printing usage and exiting."""
+class RecipeParser(HfArgumentParser):
+    """`HfArgumentParser` over [`ModelArguments`], [`DataArguments`] and [`StsTrainingArguments`], with a recipe file
+    as the defaults and the command line parsed once on top (the design of trl's `TrlParser`).
 
+    Argument errors raise [`RecipeError`] instead of printing the usage and exiting; flags are never abbreviated
+    (`--learning` is an unknown key, not `--learning_rate`).
+    """
 
-class _RaisingParser(HfArgumentParser):
+    def __init__(self):
+        super().__init__(
+            ARGUMENT_CLASSES,
+            prog="hf_sts/run.py",
+            usage="%(prog)s [RECIPE.json] [--key value ...]",
+            allow_abbrev=False,
+        )
+
     def error(self, message: str):
-        raise _ArgparseError(message)
+        raise RecipeError(f"command line: {message}")
+
+    def set_defaults_with_recipe(self, recipe: dict[str, Any], origin: str) -> None:
+        """Make the recipe's values the parser's defaults, each checked against its field's type and choices.
+
+        Raises:
+            RecipeError: naming `origin` and the key, for a value of the wrong type (a string for a number, a list
+                for a single value, ...) or outside the field's choices.
+        """
+        actions = {action.dest: action for action in self._actions}
+        for key, value in recipe.items():
+            for action in self._actions:
+                if action.dest == key:  # a `--no_key` flag shares the dest of a boolean `--key`
+                    action.default = _recipe_value(actions[key], key, value, origin)
+                    action.required = False
 
 
-def make_parser() -> HfArgumentParser:
-    """The parser of a run's arguments: [`ModelArguments`], [`DataArguments`], [`StsTrainingArguments`]."""
-    return _RaisingParser(ARGUMENT_CLASSES, prog="hf_sts/run.py", usage="%(prog)s [RECIPE.json] [--key value ...]")
+def make_parser() -> RecipeParser:
+    """The parser of a run's arguments, without a recipe: [`RecipeParser`]."""
+    return RecipeParser()
+
+
+def _expected(action: argparse.Action) -> str:
+    if action.choices is not None:
+        return f"one of {list(action.choices)}"
+    return {int: "an integer", float: "a number", string_to_bool: "true or false"}.get(action.type, "a string")
+
+
+def _recipe_value(action: argparse.Action, key: str, value: Any, origin: str) -> Any:
+    """A recipe value converted as argparse converts the same value on the command line (a JSON `3` for a float
+    field is `3.0`; `"3e-4"` is `0.0003`); dicts pass as they are (`lr_scheduler_kwargs`, ...)."""
+    if value is None:
+        return None
+    many = action.nargs in ("+", "*")
+    if many != isinstance(value, list):
+        shape = "a list" if many else "a single value, not a list"
+        raise RecipeError(f"{origin}: `{key}`: expected {shape} of {_expected(action)}, got {value!r}.")
+    converted = []
+    for item in value if many else [value]:
+        if isinstance(item, dict) or action.type is None:
+            converted.append(item)
+            continue
+        try:
+            item = action.type(item if isinstance(item, str) else json.dumps(item))
+        except (TypeError, ValueError, argparse.ArgumentTypeError):
+            raise RecipeError(f"{origin}: `{key}`: expected {_expected(action)}, got {value!r}.") from None
+        if action.choices is not None and item not in action.choices:
+            raise RecipeError(f"{origin}: `{key}`: expected {_expected(action)}, got {value!r}.")
+        converted.append(item)
+    return converted if many else converted[0]
 
 
 @functools.cache
@@ -475,7 +545,7 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
         raise RecipeError(f"{path}: no such recipe file.")
     try:
         recipe = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise RecipeError(f"{path}: not valid JSON ({error}).") from None
     if not isinstance(recipe, dict):
         raise RecipeError(f"{path}: a recipe must be a JSON object of key: value, got {type(recipe).__name__}.")
@@ -485,25 +555,8 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
     return recipe
 
 
-def _to_tokens(recipe: dict[str, Any]) -> list[str]:
-    """Turn recipe values into command-line tokens, so the recipe goes through argparse's type checks."""
-    tokens = []
-    for key, value in recipe.items():
-        if value is None or value == []:
-            continue
-        tokens.append(f"--{key}")
-        if isinstance(value, bool):
-            tokens.append(str(value).lower())
-        elif isinstance(value, list):
-            tokens.extend(json.dumps(item) if isinstance(item, dict) else str(item) for item in value)
-        elif isinstance(value, dict):
-            tokens.append(json.dumps(value))
-        else:
-            tokens.append(str(value))
-    return tokens
-
-
 def _flag_key(token: str) -> str:
+    """The recipe key of a command-line flag: `--head=mlp` -> `head`, `--no_fp16` -> `fp16`."""
     key = token[2:].split("=", 1)[0].replace("-", "_")
     return key[3:] if key.startswith("no_") and key[3:] in recipe_keys() else key
 
@@ -549,10 +602,9 @@ def _split_unset(argv: list[str]) -> tuple[list[str], set[str]]:
     return rest, unset
 
 
-def _swap_encoder(recipe: dict[str, Any], argv: list[str], origin: str) -> dict[str, Any]:
+def _swap_encoder(recipe: dict[str, Any], cli_keys: set[str], origin: str) -> dict[str, Any]:
     """Drop the recipe's `FROM_SCRATCH_KEYS` when the command line names a pretrained `model_name_or_path` (and
     does not set those keys itself), with one notice naming them."""
-    cli_keys = {_flag_key(token) for token in argv if token.startswith("--")}
     if "model_name_or_path" not in cli_keys:
         return recipe
     dropped = [key for key in FROM_SCRATCH_KEYS if key in recipe and key not in cli_keys]
@@ -575,7 +627,8 @@ def _plain(value: Any) -> Any:
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, StsTrainingArguments, dict]:
-    """Parse `[RECIPE.json] [--key value ...]` into the run's arguments.
+    """Parse `[RECIPE.json] [--key value ...]` into the run's arguments: the recipe's values become the parser's
+    defaults (checked against the fields' types), and the command line is parsed once on top.
 
     Returns:
         `(model_args, data_args, training_args, recipe)`, where `recipe` is the recipe file's keys updated with the
@@ -583,46 +636,38 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
         `SECRET_KEYS`.
 
     Raises:
-        RecipeError: naming the recipe file or the command line, and the key, for an unknown key or a value of the
-            wrong type.
+        RecipeError: naming the recipe file or the command line, and the key, for an unknown key (with the closest
+            valid one), a value of the wrong type, or arguments the argument classes reject.
 
     `--key none` (or `null`, any case) unsets `key`: the recipe's value is dropped and the key takes its default.
     A `--model_name_or_path` on the command line drops the recipe's `FROM_SCRATCH_KEYS` (see `_swap_encoder`).
     """
     argv, unset = _split_unset(_expand_list_values(list(sys.argv[1:] if argv is None else argv)))
-    for key in unset:
-        if key not in recipe_keys():
-            raise _unknown_key_error("command line", key)
+    origin = "command line"
     recipe: dict[str, Any] = {}
     if argv and not argv[0].startswith("-"):
-        recipe_path = argv.pop(0)
-        recipe = load_recipe(recipe_path)
-        recipe = _swap_encoder({key: value for key, value in recipe.items() if key not in unset}, argv, recipe_path)
-        parser = make_parser()
-        parser.set_defaults(**{key: None for key, value in recipe.items() if value is None})
-        try:
-            parser.parse_known_args(_to_tokens(recipe))
-        except _ArgparseError as error:
-            raise RecipeError(f"{recipe_path}: {error}") from None
-    flags = [token for token in argv if token.startswith("--") and token != "--help"]
-    for token in flags:
-        if _flag_key(token) not in recipe_keys():
-            raise _unknown_key_error("command line", token[2:].split("=", 1)[0])
-    parser = make_parser()
-    parser.set_defaults(**{key: value for key, value in recipe.items() if value is None or value == []})
+        origin = argv.pop(0)
+        recipe = load_recipe(origin)
+    flags = [token for token in argv if token.startswith("--") and token not in ("--help", "--")]
+    cli_keys = {_flag_key(token) for token in flags}
+    for key in sorted(unset | cli_keys):
+        if key not in recipe_keys():
+            raise _unknown_key_error("command line", key)
+    recipe = _swap_encoder({key: value for key, value in recipe.items() if key not in unset}, cli_keys, origin)
+    parser = RecipeParser()
+    parser.set_defaults_with_recipe(recipe, origin)
     try:
         model_args, data_args, training_args, remaining = parser.parse_args_into_dataclasses(
-            args=_to_tokens(recipe) + argv, return_remaining_strings=True
+            args=argv, return_remaining_strings=True
         )
-    except _ArgparseError as error:
-        raise RecipeError(f"command line: {error}") from None
+    except RecipeError:
+        raise
+    except ValueError as error:  # a check of TrainingArguments.__post_init__, for instance
+        raise RecipeError(f"{origin}: {str(error).strip().splitlines()[0]}") from None
     if remaining:
         raise RecipeError(f"command line: unexpected arguments {remaining}; use --key value.")
-    effective = dict(recipe)
     parsed = {**vars(model_args), **vars(data_args), **training_args.to_dict()}
-    for token in flags:
-        key = _flag_key(token)
-        effective[key] = _plain(parsed[key])
+    effective = {**recipe, **{key: _plain(parsed[key]) for key in cli_keys}}
     for key in SECRET_KEYS:
         effective.pop(key, None)
     return model_args, data_args, training_args, effective

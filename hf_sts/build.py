@@ -23,7 +23,7 @@ from transformers import (
 )
 
 from .arguments import DataArguments, ModelArguments, RecipeError, StsTrainingArguments
-from .configuration_sts import StsBackboneConfig, StsCrossEncoderConfig
+from .configuration_sts import StsBackboneConfig
 from .errors import checked_from_pretrained
 from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
 
@@ -149,7 +149,7 @@ def build_model(
     `peft.PeftModel`, see `hf_sts.lora.apply_lora`). Logs the trainable and total parameter counts.
 
     Raises:
-        RecipeError: if an hf_sts checkpoint is of another architecture or head than the recipe's, or if
+        RecipeError: if an hf_sts checkpoint is of another architecture than the recipe's, or if
             `freeze_ratio` is set for a backbone whose layers cannot be found.
     """
     model_class = MODEL_CLASSES[model_args.architecture]
@@ -168,16 +168,7 @@ def build_model(
             **hub_kwargs,
         )
         if isinstance(config, StsBackboneConfig):
-            _check_checkpoint_matches(model_args, config, model_class)
-            model = model_class.from_pretrained(model_args.model_name_or_path, **hub_kwargs)
-            if model_args.prompt is not None and model_args.prompt != model.config.prompt:
-                logger.warning(
-                    "The recipe's prompt %r replaces the prompt %r of %s.",
-                    model_args.prompt,
-                    model.config.prompt,
-                    model_args.model_name_or_path,
-                )
-                model.config.prompt = model_args.prompt
+            model = _continue_checkpoint(model_class, config, model_args)
         else:
             backbone = AutoModel.from_pretrained(
                 model_args.model_name_or_path, trust_remote_code=model_args.trust_remote_code, **hub_kwargs
@@ -208,18 +199,35 @@ def _with_new_layers(model_class: type, backbone: nn.Module, model_args: ModelAr
         raise RecipeError(str(error)) from None
 
 
-def _check_checkpoint_matches(model_args: ModelArguments, config: StsBackboneConfig, model_class: type) -> None:
+def _continue_checkpoint(model_class: type, config: StsBackboneConfig, model_args: ModelArguments):
+    """Load the hf_sts checkpoint `model_args.model_name_or_path` to train it further. Its head settings (or
+    pooling) and prompt stay unless the recipe sets other ones: a different head or pooling puts new layers on the
+    checkpoint's backbone, a different prompt replaces the checkpoint's, each with one notice.
+
+    Raises:
+        RecipeError: if the checkpoint is of another architecture than the recipe's.
+    """
     name = model_args.model_name_or_path
     if not isinstance(config, model_class.config_class):
         raise RecipeError(
             f"{name} is an hf_sts {config.model_type} checkpoint, but the recipe asks for architecture "
             f"{model_args.architecture!r}; set `architecture` to match the checkpoint."
         )
-    if isinstance(config, StsCrossEncoderConfig) and config.head != model_args.head:
-        raise RecipeError(
-            f"{name} is an hf_sts checkpoint with head {config.head!r}, but the recipe asks for head "
-            f"{model_args.head!r}; set `head` to {config.head!r} to continue training it."
+    model = model_class.from_pretrained(name, **model_args.hub_kwargs())
+    settings = model_args.head_config()
+    changed = {key: value for key, value in settings.items() if key != "prompt" and getattr(config, key) != value}
+    if changed:
+        logger.warning(
+            "%s has %s; the recipe sets %s: its backbone continues under newly initialised layers.",
+            name,
+            ", ".join(f"{key}={getattr(config, key)!r}" for key in changed),
+            ", ".join(f"{key}={value!r}" for key, value in changed.items()),
         )
+        model = _with_new_layers(model_class, model.backbone, model_args)
+    if "prompt" in settings and settings["prompt"] != config.prompt:
+        logger.warning("The recipe's prompt %r replaces the prompt %r of %s.", settings["prompt"], config.prompt, name)
+    model.config.prompt = settings.get("prompt", config.prompt)
+    return model
 
 
 def _encoder_layers(backbone: nn.Module) -> nn.ModuleList | None:

@@ -12,6 +12,18 @@ from transformers.configuration_utils import SubConfigSpec
 
 POOLING_MODES = ("cls", "mean")
 RNN_TYPES = ("lstm", "gru")
+# The `mlp` head's hidden widths when unset: the seeds' best, 512 -> 256.
+DEFAULT_HEAD_HIDDEN_SIZES = (512, 256)
+# The settings of a cross-encoder's regression head (fields of `StsCrossEncoderConfig`, recipe keys of the same name).
+HEAD_KEYS = (
+    "head",
+    "head_hidden_sizes",
+    "head_dropout",
+    "head_activation",
+    "head_pooling",
+    "head_rnn_type",
+    "head_rnn_hidden_size",
+)
 
 
 def _check_choice(key: str, value: str, choices) -> None:
@@ -63,7 +75,7 @@ class StsCrossEncoderConfig(StsBackboneConfig):
         prompt (`str`, *optional*):
             Text put before every sentence, see [`StsBackboneConfig`] (e.g. `"query: "` for multilingual-e5).
         head (`str`, *optional*, defaults to `"cls"`):
-            Name of the regression head in `hf_sts.modeling_sts.HEADS`: `"cls"`, `"mean"`, `"mlp"`, `"lstm"`.
+            Name of the regression head in `hf_sts.modeling_sts.HEADS`: `"cls"`, `"mean"`, `"mlp"`, `"rnn"`.
         head_hidden_sizes (`list[int]`, *optional*, defaults to `[512, 256]`):
             Widths of the hidden layers of the `"mlp"` head, input side first.
         head_dropout (`float`, *optional*):
@@ -75,9 +87,9 @@ class StsCrossEncoderConfig(StsBackboneConfig):
             Input of the `"mlp"` head: the first token's state (`"cls"`) or the masked mean of all token states
             (`"mean"`).
         head_rnn_type (`str`, *optional*, defaults to `"lstm"`):
-            Recurrent layer of the `"lstm"` head: `"lstm"` or `"gru"`.
+            Recurrent layer of the `"rnn"` head: `"lstm"` or `"gru"`.
         head_rnn_hidden_size (`int`, *optional*):
-            Hidden width of each direction of the `"lstm"` head; defaults to half the backbone's `hidden_size`.
+            Hidden width of each direction of the `"rnn"` head; defaults to half the backbone's `hidden_size`.
 
     Raises:
         ValueError: if `head_dropout` is outside [0, 1), `head_activation`, `head_pooling` or `head_rnn_type` is
@@ -108,7 +120,7 @@ class StsCrossEncoderConfig(StsBackboneConfig):
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
         if self.head_hidden_sizes is None:
-            self.head_hidden_sizes = [512, 256]
+            self.head_hidden_sizes = list(DEFAULT_HEAD_HIDDEN_SIZES)
         self.head_hidden_sizes = [int(width) for width in self.head_hidden_sizes]
         if any(width < 1 for width in self.head_hidden_sizes):
             raise ValueError(f"`head_hidden_sizes` must hold widths >= 1, got {self.head_hidden_sizes}.")
@@ -170,4 +182,12 @@ class StsBiEncoderConfig(StsBackboneConfig):
             raise ValueError(f"`score_scale` must be positive, got {self.score_scale}.")
 
 
-__all__ = ["StsBackboneConfig", "StsCrossEncoderConfig", "StsBiEncoderConfig"]
+__all__ = [
+    "DEFAULT_HEAD_HIDDEN_SIZES",
+    "HEAD_KEYS",
+    "POOLING_MODES",
+    "RNN_TYPES",
+    "StsBackboneConfig",
+    "StsCrossEncoderConfig",
+    "StsBiEncoderConfig",
+]

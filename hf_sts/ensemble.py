@@ -7,15 +7,20 @@
 
 Members are prediction files aligned by `id`: out-of-fold predictions (`oof_predictions.csv`, with a `fold` column),
 validation predictions (`eval_predictions.csv`, held out when the run's `recipe.json` beside it validated on data it
-did not train on), or test predictions without labels (`submission.csv`, `fold-K/test_predictions.csv`).
+did not train on), or test predictions without labels (`submission.csv`, `fold-K/test_predictions.csv`). A run with
+`load_best_model_at_end: true` picked its best epoch on its validation rows: its `eval_predictions.csv` is not held
+out from model selection, so it is kind `selected`, which `mean` (and given weights) may use, with a warning, but
+nothing fits on.
 
 - `mean`: soft voting, the plain average.
 - `weighted`: a weighted average, with `weights` given, or fitted on the labeled members by non-negative least squares
   (`fit="nnls"`, scipy) or by maximising Pearson r (`fit="pearson"`, scipy L-BFGS-B over non-negative weights), then
   normalised to sum to 1.
-- `stacking`: a scikit-learn regressor (`STACKERS`, default Ridge) fitted on the members' predictions.
+- `stacking`: a scikit-learn regressor (`STACKERS`, default Ridge) fitted on the members' predictions. Any
+  regressor works (`fit`/`predict`); its `coef_` and `intercept_` are reported when it has them.
 
-Fitted weights and stackers are fitted only on out-of-fold or held-out predictions (anything else is refused), and
+Fitted weights and stackers are fitted only on out-of-fold or held-out predictions (anything else is refused, the
+validation predictions of a run that picked its best epoch on them included), and
 their reported score comes from nested cross-validation: each row is scored by weights or a stacker fitted without
 it. The final weights or stacker, fitted on all labeled rows, are applied to the `test` files.
 """
@@ -39,7 +44,8 @@ from .metrics import clip_scores
 logger = logging.getLogger(__name__)
 
 METHODS = ("mean", "weighted", "stacking")
-# Stackers by name, each a factory of a scikit-learn regressor: the one place to add another.
+# Stackers by name, each a factory of a scikit-learn regressor (any: `coef_` / `intercept_` are reported only when the
+# fitted regressor has them): the one place to add another.
 STACKERS: dict[str, Callable[[], BaseEstimator]] = {
     "ridge": lambda: Ridge(alpha=1.0),
     "linear": lambda: LinearRegression(positive=True),
@@ -96,7 +102,9 @@ def read_member(path: str | Path) -> tuple[pd.DataFrame, str]:
 
     Returns:
         The frame and its kind: `"oof"` (out-of-fold), `"held-out"` (validation predictions of a run that did not
-        train on them), `"labeled"` (labeled, but not known to be held out) or `"test"` (no labels).
+        train on them), `"selected"` (validation predictions of a run that did not train on them but picked its best
+        epoch on them, `load_best_model_at_end`), `"labeled"` (labeled, but not known to be held out) or `"test"`
+        (no labels).
 
     Raises:
         EnsembleError: if the file is missing, has no `id` or prediction column, or repeats an id.
@@ -118,7 +126,9 @@ def read_member(path: str | Path) -> tuple[pd.DataFrame, str]:
     member["label"] = frame["label"].astype(float)
     if "fold" in frame.columns:
         return member, "oof"
-    return member, "held-out" if _validated_on_held_out_data(path) else "labeled"
+    if not _validated_on_held_out_data(path):
+        return member, "labeled"
+    return member, "selected" if _selected_best_epoch_on_validation(path) else "held-out"
 
 
 def _validated_on_held_out_data(path: Path) -> bool:
@@ -137,6 +147,25 @@ def _validated_on_held_out_data(path: Path) -> bool:
     if validation is None or train is None:
         return True  # a split carved out of train, or a dataset's own validation split
     return Path(validation).resolve() != Path(train).resolve()
+
+
+def _selected_best_epoch_on_validation(path: Path) -> bool:
+    """Whether the run beside an `eval_predictions.csv` picked its best epoch on the rows it holds: its `recipe.json`
+    sets `load_best_model_at_end` (transformers' default is off), outside cross-validation (`num_folds`), whose
+    folds always keep their last epoch."""
+    recipe_path = path.parent / "recipe.json"
+    if not recipe_path.is_file():
+        return False
+    recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
+    return bool(recipe.get("load_best_model_at_end")) and not recipe.get("num_folds")
+
+
+def _selected_reason(path: Path) -> str:
+    """Why a `"selected"` member is not held out, in words naming its recipe."""
+    return (
+        f"{path}: its run picked its best epoch on these rows (load_best_model_at_end: true in "
+        f"{path.parent / 'recipe.json'})"
+    )
 
 
 def _align(members: list[tuple[pd.DataFrame, str]], paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -169,6 +198,16 @@ def _pearson(predictions: np.ndarray, labels: np.ndarray) -> float:
     return float(stats.pearsonr(clip_scores(predictions), labels).statistic)
 
 
+def _stacker_summary(name: str, regressor: BaseEstimator) -> dict:
+    """`{"name": name}`, plus the fitted `coef` (a list, one per member) and `intercept` when the regressor has them
+    (linear models do; trees, neighbours and most others do not)."""
+    summary: dict = {"name": name}
+    for attribute, key in (("coef_", "coef"), ("intercept_", "intercept")):
+        if hasattr(regressor, attribute):
+            summary[key] = np.asarray(getattr(regressor, attribute), dtype=float).tolist()
+    return summary
+
+
 def ensemble(
     prediction_files: Sequence[str | Path],
     method: str,
@@ -197,12 +236,14 @@ def ensemble(
 
     Returns:
         The content of `ensemble_results.json`: `method`, each member's file, kind and Pearson r, the ensemble's
-        Pearson r (`nested` when fitted), and the weights or stacker coefficients.
+        Pearson r (`nested` when fitted), and the weights, or the stacker's name with its `coef` and `intercept`
+        when the regressor has them.
 
     Raises:
         EnsembleError: on a missing or malformed file, misaligned ids, a fit asked of predictions that are not
-            out-of-fold or held-out, unlabeled files where labels are needed, wrong counts of weights or test files,
-            or `nested_folds` outside [2, rows].
+            out-of-fold or held-out (including the validation predictions of a run that picked its best epoch on
+            them, `load_best_model_at_end`), unlabeled files where labels are needed, wrong counts of weights or test
+            files, or `nested_folds` outside [2, rows].
     """
     if method not in METHODS:
         raise EnsembleError(f"Unknown method {method!r}; expected one of {list(METHODS)}.")
@@ -224,6 +265,12 @@ def ensemble(
     needs_fit = method == "stacking" or (method == "weighted" and weights is None)
     if needs_fit:
         for path, (_, kind) in zip(prediction_files, members, strict=True):
+            if kind == "selected":
+                raise EnsembleError(
+                    f"{_selected_reason(Path(path))}, so {method} fitted on them would score optimistically; use "
+                    "out-of-fold predictions (oof_predictions.csv) or the eval_predictions.csv of a run without "
+                    "load_best_model_at_end."
+                )
             if kind not in ("oof", "held-out"):
                 raise EnsembleError(
                     f"{path}: {'unlabeled' if kind == 'test' else 'not known to be out-of-fold or held out'}; "
@@ -235,6 +282,10 @@ def ensemble(
             raise EnsembleError("Fitting needs labeled predictions.")
         if not 2 <= nested_folds <= len(table):
             raise EnsembleError(f"`nested_folds` must be between 2 and the {len(table)} rows, got {nested_folds}.")
+    elif labeled:
+        for path, (_, kind) in zip(prediction_files, members, strict=True):
+            if kind == "selected":
+                logger.warning("%s; its Pearson and the ensemble's are optimistic.", _selected_reason(Path(path)))
 
     results: dict = {"method": method, "members": []}
     for path, column, (_, kind) in zip(prediction_files, columns, members, strict=True):
@@ -260,7 +311,7 @@ def ensemble(
     if hasattr(final, "weights_"):
         results["weights"] = final.weights_.tolist()
     else:
-        results["stacker"] = {"name": stacker, "coef": final.coef_.tolist(), "intercept": float(final.intercept_)}
+        results["stacker"] = _stacker_summary(stacker, final)
 
     test = None
     if test_members:

@@ -26,7 +26,9 @@ from transformers import AutoConfig, AutoModel
 
 from .arguments import ModelArguments, RecipeError
 from .configuration_sts import StsBackboneConfig
+from .errors import checked_from_pretrained
 from .modeling_sts import MODEL_CLASSES, StsCrossEncoderModel, StsPreTrainedModel
+from .predict import ModelLoadError
 
 
 logger = logging.getLogger(__name__)
@@ -98,6 +100,8 @@ def build_lora_base(adapter_dir: str | Path, **hub_kwargs) -> StsPreTrainedModel
 
     Raises:
         FileNotFoundError: if `adapter_dir` lacks `adapter_config.json` or the hf_sts `config.json`.
+        ModelLoadError: if the `config.json` there is not an hf_sts one (`hf_sts_cross_encoder` or
+            `hf_sts_bi_encoder`), or names no known model type.
     """
     adapter_dir = Path(adapter_dir)
     for name in ("adapter_config.json", "config.json"):
@@ -106,8 +110,14 @@ def build_lora_base(adapter_dir: str | Path, **hub_kwargs) -> StsPreTrainedModel
     base_name = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))[
         "base_model_name_or_path"
     ]
-    config = AutoConfig.from_pretrained(adapter_dir)
-    model_class = next(cls for cls in MODEL_CLASSES.values() if isinstance(config, cls.config_class))
+    config = checked_from_pretrained(AutoConfig, str(adapter_dir), ModelLoadError)
+    model_class = next((cls for cls in MODEL_CLASSES.values() if isinstance(config, cls.config_class)), None)
+    if model_class is None:
+        expected = " or ".join(repr(cls.config_class.model_type) for cls in MODEL_CLASSES.values())
+        raise ModelLoadError(
+            f"{adapter_dir / 'config.json'}: model_type {config.model_type!r}, expected an hf_sts config ({expected}); "
+            "give the adapter folder of an hf_sts LoRA run, which save_adapter writes with the hf_sts config."
+        )
     if isinstance(AutoConfig.from_pretrained(base_name, **hub_kwargs), StsBackboneConfig):
         return model_class.from_pretrained(base_name, **hub_kwargs)  # LoRA on top of an hf_sts checkpoint
     return model_class(config, backbone=AutoModel.from_pretrained(base_name, **hub_kwargs))

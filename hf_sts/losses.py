@@ -2,7 +2,8 @@
 
 A recipe names its loss with `loss` (one name, or several joined by `+`, e.g. `"l1+huber"`) and weighs the parts
 with `loss_weights`. Every loss maps predicted scores and gold scores, both of shape `(batch,)` on the 0.0–5.0
-scale, to a scalar. Pointwise losses (`mse`, `l1`, `huber`, `cosine`) return the mean over the batch, so
+scale, to a scalar, or, as sentence-transformers' losses may, to a dict of named scalar parts that `StsTrainer` sums
+and logs one by one ([`CombinedLoss`]). Pointwise losses (`mse`, `l1`, `huber`, `cosine`) return the mean over the batch, so
 `StsTrainer` can rescale it for gradient accumulation exactly; the ranking loss `cosent` compares the pairs of one
 micro-batch (on one device) with each other, as in sentence-transformers.
 """
@@ -121,21 +122,24 @@ class CoSENTLoss(nn.Module):
 
 
 class CombinedLoss(nn.Module):
-    """Weighted sum of registered losses: `sum_i w_i * loss_i(s, y)`.
+    """Weighted registered losses, returned as their parts: `{name_i: w_i * loss_i(s, y)}`, whose sum is the loss.
 
-    `components` maps each part's name to its value on the last batch (detached), for logging.
+    `StsTrainer` sums the parts to train and logs each one's mean as `loss_<name>` (the weighted values, so the parts
+    add up to the logged `loss`), the way sentence-transformers' trainer treats a loss that returns a dict.
     """
 
     def __init__(self, losses: dict[str, nn.Module], weights: list[float]):
         super().__init__()
         self.losses = nn.ModuleDict(losses)
         self.weights = list(weights)
-        self.components: dict[str, float] = {}
 
-    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        parts = {name: loss(scores, labels) for name, loss in self.losses.items()}
-        self.components = {name: value.detach().item() for name, value in parts.items()}
-        return sum(weight * value for weight, value in zip(self.weights, parts.values(), strict=True))
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Args: `scores`, `labels` of shape `(batch,)`, 0.0–5.0. Returns: `{name: scalar}`, one weighted part per
+        loss."""
+        return {
+            name: weight * loss(scores, labels)
+            for (name, loss), weight in zip(self.losses.items(), self.weights, strict=True)
+        }
 
 
 def parse_loss_names(loss: str) -> list[str]:
@@ -163,8 +167,8 @@ def build_loss(loss: str, loss_weights: list[float] | None = None, **options) ->
         **options: passed to every part (`huber_delta`, `cosent_scale`).
 
     Returns:
-        A module mapping `(scores, labels)`, both `(batch,)`, to a scalar mean loss; a [`CombinedLoss`] when `loss`
-        has several parts or weights.
+        A module mapping `(scores, labels)`, both `(batch,)`, to a scalar mean loss; a [`CombinedLoss`] (a dict of
+        weighted parts) when `loss` has several parts or weights.
 
     Raises:
         ValueError: on an unknown name, or when `loss_weights` does not have one weight per part.

@@ -13,8 +13,9 @@ from typing import Any
 
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import AutoConfig
+from transformers.modelcard import make_markdown_table
 
-from .configuration_sts import StsBiEncoderConfig
+from .configuration_sts import StsBackboneConfig, StsBiEncoderConfig
 
 
 TEMPLATE_NAME = "sts_model.md"
@@ -69,20 +70,6 @@ def _citations(backbone_type: str, bi_encoder: bool, lora: bool) -> str:
     return "\n\n".join(CITATIONS[key] for key in keys if key)
 
 
-def _cv_table(output_dir: Path) -> tuple[str, int | None]:
-    """The rows of the cross-validation table from `cv_results.json` (of the run, or of the run this fold is in)."""
-    for path in (output_dir / "cv_results.json", output_dir.parent / "cv_results.json"):
-        if path.is_file():
-            cv = json.loads(path.read_text(encoding="utf-8"))
-            rows = [
-                f"| {display} | {cv[f'cv_{key}_mean']:.4f} ± {cv[f'cv_{key}_std']:.4f} | {cv[f'oof_{key}']:.4f} |"
-                for key, _, display in METRICS
-                if f"cv_{key}_mean" in cv
-            ]
-            return "\n".join(rows), cv.get("num_folds")
-    return "", None
-
-
 def template_path() -> Path:
     """The card template: inside the installed package (wheel), else in the repository's `model_cards/`."""
     package = Path(__file__).resolve().parent
@@ -114,18 +101,68 @@ def _known_dataset(recipe: dict[str, Any]) -> tuple[str, str, str] | None:
     return next((value for key, value in KNOWN_DATASETS.items() if key in paths), None)
 
 
-def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> ModelCard:
-    """Render the model card of the run in `output_dir`.
+def _table(rows: list[dict[str, str]]) -> str:
+    """A markdown table of `rows` (one dict per row, the keys of the first one the header), built by transformers'
+    `make_markdown_table`; empty for no rows."""
+    return make_markdown_table(rows).rstrip("\n") if rows else ""
 
-    Args:
-        output_dir: a finished run's directory with `config.json` and `recipe.json` (`all_results.json` optional).
-        repo_id: the Hub repository named in usage snippets; defaults to the recipe's `hub_model_id`, else the
-            directory name.
+
+def _metrics_table(results: dict[str, Any]) -> str:
+    """The table of every `eval_*` metric in `all_results.json` (4 decimals); empty when no evaluation was run."""
+    return _table(
+        [
+            {"metric": key, "value": f"{value:.4f}"}
+            for key, value in sorted(results.items())
+            if key.startswith("eval_") and isinstance(value, float)
+        ]
+    )
+
+
+def _cv_table(output_dir: Path) -> tuple[str, int | None]:
+    """The cross-validation table from `cv_results.json` (of the run, or of the run this fold is in), and its number
+    of folds; `("", None)` when there is none."""
+    for path in (output_dir / "cv_results.json", output_dir.parent / "cv_results.json"):
+        if path.is_file():
+            cv = json.loads(path.read_text(encoding="utf-8"))
+            rows = [
+                {
+                    "metric": display,
+                    "folds": f"{cv[f'cv_{key}_mean']:.4f} ± {cv[f'cv_{key}_std']:.4f}",
+                    "out-of-fold": f"{cv[f'oof_{key}']:.4f}",
+                }
+                for key, _, display in METRICS
+                if f"cv_{key}_mean" in cv
+            ]
+            return _table(rows), cv.get("num_folds")
+    return "", None
+
+
+@dataclasses.dataclass
+class _RunFacts:
+    """What the card says about a run, read from its output directory (see [`_gather_facts`])."""
+
+    output_dir: Path
+    recipe: dict[str, Any]  # recipe.json as written
+    settings: dict[str, Any]  # every recipe key: the argument defaults, overridden by recipe.json
+    results: dict[str, Any]  # all_results.json, or {} without one
+    config: StsBackboneConfig
+    bi_encoder: bool
+    repo_id: str
+    dataset: tuple[str, str, str] | None  # a well-known dataset: (hub id, display name, config)
+    validation: str  # the validation data, in words or as the file name
+
+    @property
+    def adapter_only(self) -> bool:
+        """Whether the folder holds a LoRA adapter rather than full weights."""
+        return (self.output_dir / "adapter_config.json").is_file()
+
+
+def _gather_facts(output_dir: Path, repo_id: str | None) -> _RunFacts:
+    """Read `config.json`, `recipe.json` and `all_results.json` (optional) of the run in `output_dir`.
 
     Raises:
         FileNotFoundError: if `config.json` or `recipe.json` is missing from `output_dir`.
     """
-    output_dir = Path(output_dir)
     for name in ("config.json", "recipe.json"):
         if not (output_dir / name).is_file():
             raise FileNotFoundError(f"{output_dir}: no {name}; render the card of a finished hf_sts run.")
@@ -133,25 +170,34 @@ def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> Mod
     results_file = output_dir / "all_results.json"
     results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
     config = AutoConfig.from_pretrained(output_dir)
-    backbone = config.backbone_config
-    bi_encoder = isinstance(config, StsBiEncoderConfig)
-    shape = f"{backbone.model_type} backbone ({getattr(backbone, 'num_hidden_layers', '?')} layers, hidden size {backbone.hidden_size})"
-    if bi_encoder:
-        architecture_text = f"bi-encoder (Sentence-BERT): {shape}, `{config.pooling}` pooling, score = 5 × cosine"
-    else:
-        architecture_text = f"cross-encoder: {shape} + `{config.head}` regression head"
-    repo_id = repo_id or recipe.get("hub_model_id") or output_dir.resolve().name
     dataset = _known_dataset(recipe)
-    validation = recipe.get("validation_file") or (
-        f"{dataset[1]} validation split" if dataset else "a held-out part of the training data"
+    return _RunFacts(
+        output_dir=output_dir,
+        recipe=recipe,
+        settings={**_argument_defaults(), **recipe},
+        results=results,
+        config=config,
+        bi_encoder=isinstance(config, StsBiEncoderConfig),
+        repo_id=repo_id or recipe.get("hub_model_id") or output_dir.resolve().name,
+        dataset=dataset,
+        validation=recipe.get("validation_file")
+        or (f"{dataset[1]} validation split" if dataset else "a held-out part of the training data"),
     )
 
+
+def _card_data(facts: _RunFacts) -> ModelCardData:
+    """The card's metadata (YAML front matter): language, license, pipeline tag, tags, datasets, base model and the
+    `model-index` evaluation results. A bi-encoder is a `sentence-similarity` model (pipeline tag and the task of its
+    evaluation results); a cross-encoder, which scores a pair in one pass, is `text-classification` (one regression
+    output)."""
+    task = "sentence-similarity" if facts.bi_encoder else "text-classification"
+    dataset, results = facts.dataset, facts.results
     eval_results = [
         EvalResult(
-            task_type="text-classification",
+            task_type=task,
             task_name="Semantic Textual Similarity",
             dataset_type=dataset[0] if dataset else "custom",
-            dataset_name=dataset[1] if dataset else str(validation),
+            dataset_name=dataset[1] if dataset else str(facts.validation),
             dataset_config=dataset[2] if dataset else None,
             dataset_split="validation",
             metric_type=metric_type,
@@ -161,86 +207,134 @@ def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> Mod
         for key, metric_type, display in METRICS
         if f"eval_{key}" in results
     ]
-    card_data = ModelCardData(
+    return ModelCardData(
         language="ko",
         license="cc-by-sa-4.0" if dataset else None,
         library_name="transformers",
-        pipeline_tag="sentence-similarity" if bi_encoder else "text-classification",
-        tags=["hf_sts", "sentence-similarity", "bi-encoder" if bi_encoder else "cross-encoder", "sts", "korean"],
+        pipeline_tag=task,
+        tags=["hf_sts", "sentence-similarity", "bi-encoder" if facts.bi_encoder else "cross-encoder", "sts", "korean"],
         datasets=[dataset[0]] if dataset else None,
-        base_model=recipe.get("model_name_or_path"),
+        base_model=facts.recipe.get("model_name_or_path"),
         metrics=[metric_type for key, metric_type, _ in METRICS if f"eval_{key}" in results] or None,
-        model_name=repo_id,
+        model_name=facts.repo_id,
         eval_results=eval_results or None,
     )
-    metrics_rows = [
-        f"| {key} | {value:.4f} |"
-        for key, value in sorted(results.items())
-        if key.startswith("eval_") and isinstance(value, float)
-    ]
-    if recipe.get("model_name_or_path"):
-        base_model_text = f"[{recipe['model_name_or_path']}](https://huggingface.co/{recipe['model_name_or_path']})"
-    else:
-        base_model_text = (
-            f"none: trained from scratch (`{recipe.get('model_type')}`, `{recipe.get('config_overrides')}`)"
-        )
-    training_files = [recipe[key] for key in ("train_file", "dataset_name") if recipe.get(key)]
-    training_data = f"Trained on {', '.join(f'`{item}`' for item in training_files) or 'unspecified data'}"
-    if dataset:
-        training_data += f" ({dataset[1]}, CC BY-SA 4.0)"
-    if recipe.get("add_swapped_pairs"):
-        training_data += ", with every pair also in swapped order"
-    training_data += "."
-    settings = {**_argument_defaults(), **recipe}
-    lora_text = ""
-    if settings.get("use_lora"):
-        lora_text = (
-            f"rank {settings['lora_r']}, alpha {settings['lora_alpha']}, dropout {settings['lora_dropout']} on "
-            f"`{settings.get('lora_target_modules') or 'query, value'}`; the head trained in full; "
-            + (
-                "this repository holds the adapter"
-                if (output_dir / "adapter_config.json").is_file()
-                else "merged into the weights"
-            )
-        )
-    cv_table, cv_folds = _cv_table(output_dir)
+
+
+def _architecture_text(config: StsBackboneConfig, bi_encoder: bool) -> str:
+    """One line on the model: bi-encoder or cross-encoder, backbone type and size, pooling or head."""
+    backbone = config.backbone_config
+    shape = (
+        f"{backbone.model_type} backbone ({getattr(backbone, 'num_hidden_layers', '?')} layers, hidden size "
+        f"{backbone.hidden_size})"
+    )
     if bi_encoder:
+        return f"bi-encoder (Sentence-BERT): {shape}, `{config.pooling}` pooling, score = 5 × cosine"
+    return f"cross-encoder: {shape} + `{config.head}` regression head"
+
+
+def _base_model_text(recipe: dict[str, Any]) -> str:
+    """The pretrained model the run started from, as a Hub link, or how it was built from scratch."""
+    if recipe.get("model_name_or_path"):
+        return f"[{recipe['model_name_or_path']}](https://huggingface.co/{recipe['model_name_or_path']})"
+    return f"none: trained from scratch (`{recipe.get('model_type')}`, `{recipe.get('config_overrides')}`)"
+
+
+def _training_data_text(recipe: dict[str, Any], dataset: tuple[str, str, str] | None) -> str:
+    """One sentence on the training data: the files or dataset, its license when known, swapped pairs."""
+    training_files = [recipe[key] for key in ("train_file", "dataset_name") if recipe.get(key)]
+    text = f"Trained on {', '.join(f'`{item}`' for item in training_files) or 'unspecified data'}"
+    if dataset:
+        text += f" ({dataset[1]}, CC BY-SA 4.0)"
+    if recipe.get("add_swapped_pairs"):
+        text += ", with every pair also in swapped order"
+    return text + "."
+
+
+def _lora_text(facts: _RunFacts) -> str:
+    """The LoRA settings of the run and what the folder holds (adapter or merged weights); empty without LoRA."""
+    settings = facts.settings
+    if not settings.get("use_lora"):
+        return ""
+    holds = "this repository holds the adapter" if facts.adapter_only else "merged into the weights"
+    return (
+        f"rank {settings['lora_r']}, alpha {settings['lora_alpha']}, dropout {settings['lora_dropout']} on "
+        f"`{settings.get('lora_target_modules') or 'query, value'}`; the head trained in full; {holds}"
+    )
+
+
+def _description_table(facts: _RunFacts) -> str:
+    """The "Model description" table: architecture, base model, loss, prompt and LoRA (when used), output."""
+    config, recipe = facts.config, facts.recipe
+    loss_weights = f" with weights {recipe['loss_weights']}" if recipe.get("loss_weights") else ""
+    rows = [
+        ("Architecture", _architecture_text(config, facts.bi_encoder)),
+        ("Base model", _base_model_text(recipe)),
+        ("Loss", f"`{facts.settings['loss']}`{loss_weights}"),
+    ]
+    if config.prompt:
+        prompt = json.dumps(config.prompt, ensure_ascii=False)
+        rows.append(("Prompt", f"`{prompt}` before every sentence (`config.prompt`; `model.tokenize` applies it)"))
+    if lora := _lora_text(facts):
+        rows.append(("LoRA", lora))
+    rows.append(("Output", "one score per pair, trained on 0.0–5.0; clip to [0, 5] for use"))
+    return _table([{"property": name, "value": value} for name, value in rows])
+
+
+def _template_values(facts: _RunFacts) -> dict[str, Any]:
+    """The variables of the card template: texts, tables and switches."""
+    config, recipe, settings, dataset = facts.config, facts.recipe, facts.settings, facts.dataset
+    cv_table, cv_folds = _cv_table(facts.output_dir)
+    if facts.bi_encoder:
         export_format = "sentence-transformers"
     else:
         export_format = "sequence-classification" if config.head == "cls" else ""
-    return ModelCard.from_template(
-        card_data,
-        template_path=str(template_path()),
-        model_name=repo_id,
-        repo_id=repo_id,
-        bi_encoder=bi_encoder,
-        prompt=config.prompt,
-        prompt_json=json.dumps(config.prompt or "", ensure_ascii=False),
-        prompt_prefix=f"{json.dumps(config.prompt, ensure_ascii=False)} + " if config.prompt else "",
-        architecture_text=architecture_text,
-        base_model_text=base_model_text,
-        loss=settings["loss"],
-        loss_weights_text=f" with weights {recipe['loss_weights']}" if recipe.get("loss_weights") else "",
-        training_data=training_data,
-        validation_data=f"`{validation}`" if recipe.get("validation_file") else validation,
-        domain_text=f"{dataset[1]}" if dataset else "the data named above",
-        learning_rate=settings["learning_rate"],
-        num_train_epochs=settings["num_train_epochs"],
-        batch_size=settings["per_device_train_batch_size"],
-        warmup=settings["warmup_steps"],
-        weight_decay=settings["weight_decay"],
-        max_seq_length=settings["max_seq_length"],
-        seed=settings["seed"],
-        recipe_json=json.dumps(recipe, indent=2, ensure_ascii=False),
-        metrics_table="\n".join(metrics_rows) or "| (no evaluation was run) | |",
-        lora_text=lora_text,
-        adapter_only=(output_dir / "adapter_config.json").is_file(),
-        base_model=recipe.get("model_name_or_path"),
-        cv_table=cv_table,
-        cv_folds=cv_folds,
-        export_format=export_format,
-        citations=_citations(backbone.model_type, bi_encoder, bool(settings.get("use_lora"))),
-    )
+    return {
+        "model_name": facts.repo_id,
+        "repo_id": facts.repo_id,
+        "bi_encoder": facts.bi_encoder,
+        "prompt": config.prompt,
+        "prompt_json": json.dumps(config.prompt or "", ensure_ascii=False),
+        "prompt_prefix": f"{json.dumps(config.prompt, ensure_ascii=False)} + " if config.prompt else "",
+        "description_table": _description_table(facts),
+        "training_data": _training_data_text(recipe, dataset),
+        "validation_data": f"`{facts.validation}`" if recipe.get("validation_file") else facts.validation,
+        "domain_text": f"{dataset[1]}" if dataset else "the data named above",
+        "learning_rate": settings["learning_rate"],
+        "num_train_epochs": settings["num_train_epochs"],
+        "batch_size": settings["per_device_train_batch_size"],
+        "warmup": settings["warmup_steps"],
+        "weight_decay": settings["weight_decay"],
+        "max_seq_length": settings["max_seq_length"],
+        "seed": settings["seed"],
+        "recipe_json": json.dumps(recipe, indent=2, ensure_ascii=False),
+        "metrics_table": _metrics_table(facts.results) or "No evaluation was run.",
+        "adapter_only": facts.adapter_only,
+        "base_model": recipe.get("model_name_or_path"),
+        "cv_table": cv_table,
+        "cv_folds": cv_folds,
+        "export_format": export_format,
+        "citations": _citations(config.backbone_config.model_type, facts.bi_encoder, bool(settings.get("use_lora"))),
+    }
+
+
+def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> ModelCard:
+    """Render the model card of the run in `output_dir`: gather the run's facts, build the metadata
+    (`ModelCardData`: pipeline tag `sentence-similarity` for a bi-encoder, `text-classification` for a
+    cross-encoder) and the template's texts and tables, and fill in `model_cards/sts_model.md`.
+
+    Args:
+        output_dir: a finished run's directory with `config.json` and `recipe.json` (`all_results.json` and
+            `cv_results.json` optional; a fold's run directory holds the latter one level up).
+        repo_id: the Hub repository named in usage snippets; defaults to the recipe's `hub_model_id`, else the
+            directory name.
+
+    Raises:
+        FileNotFoundError: if `config.json` or `recipe.json` is missing from `output_dir`, or the template is not
+            installed.
+    """
+    facts = _gather_facts(Path(output_dir), repo_id)
+    return ModelCard.from_template(_card_data(facts), template_path=str(template_path()), **_template_values(facts))
 
 
 def write_model_card(output_dir: str | Path, repo_id: str | None = None) -> Path:

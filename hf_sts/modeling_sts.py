@@ -75,6 +75,9 @@ def apply_prompt(sentences: list[str], prompt: str | None) -> list[str]:
 
 # The activation of transformers' own sequence-classification head per backbone type (tanh elsewhere).
 CLS_HEAD_ACTIVATIONS = {"electra": "gelu"}
+# Backbone types whose `...ForSequenceClassification` classifies the pooler's output (dense + tanh on the first token,
+# pretrained with next-sentence or sentence-order prediction): the `cls` head's dense layer starts from that pooler.
+POOLER_CLASSIFIER_TYPES = ("bert", "albert", "ernie", "megatron-bert")
 
 
 @register_head("cls")
@@ -84,7 +87,9 @@ class ClsHead(nn.Module):
 
     The activation is tanh, or GELU for ELECTRA, as in `RobertaClassificationHead`, `ElectraClassificationHead` and
     BERT's pooler + classifier, so the head maps one to one onto `AutoModelForSequenceClassification`
-    (`hf-sts export --format sequence-classification`).
+    (`hf-sts export --format sequence-classification`). On a BERT-type backbone (`POOLER_CLASSIFIER_TYPES`), the dense
+    layer starts from the backbone's pretrained pooler, as `BertForSequenceClassification` reuses it (see
+    [`StsCrossEncoderModel.from_backbone`]).
 
     Input: `hidden_states` `(batch, seq_len, hidden_size)`, `attention_mask` `(batch, seq_len)` (unused: the first
     token is never padding). Output: scores `(batch,)`.
@@ -153,7 +158,7 @@ class MlpHead(nn.Module):
         return self.out_proj(self.dropout(features)).squeeze(-1)
 
 
-@register_head("lstm")
+@register_head("rnn")
 class RnnHead(nn.Module):
     """A bidirectional LSTM (or GRU, `config.head_rnn_type`) over the real token states, then the final states of
     both directions, concatenated → Dropout → Linear(2 * rnn_hidden, 1): the seeds' classifier swap (their run 001).
@@ -179,7 +184,7 @@ class RnnHead(nn.Module):
     def forward(self, hidden_states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         lengths = attention_mask.sum(dim=1)
         if not torch.equal(attention_mask.long().cumprod(dim=1).sum(dim=1), lengths.long()):
-            raise ValueError("The lstm head needs right padding: the attention mask has padding before a real token.")
+            raise ValueError("The rnn head needs right padding: the attention mask has padding before a real token.")
         packed = nn.utils.rnn.pack_padded_sequence(
             hidden_states, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
@@ -289,6 +294,25 @@ class StsCrossEncoderModel(StsPreTrainedModel):
         """
         return dict(tokenizer(apply_prompt(sentences1, prompt), apply_prompt(sentences2, prompt), **kwargs))
 
+    @classmethod
+    def from_backbone(cls, backbone: PreTrainedModel, **config_kwargs) -> "StsCrossEncoderModel":
+        """Wrap a built backbone with a newly initialised head (see [`StsPreTrainedModel.from_backbone`]). With the
+        `cls` head on a backbone of `POOLER_CLASSIFIER_TYPES` (BERT, ALBERT, ...), the head's dense layer is a copy
+        of the backbone's pooler, which the model does not keep otherwise: the pretrained start that
+        `BertForSequenceClassification` gets from the same weights. (RoBERTa and ELECTRA classify with a fresh dense
+        layer in transformers too, and so does hf_sts.)
+        """
+        pooler_dense = getattr(getattr(backbone, "pooler", None), "dense", None)
+        model = super().from_backbone(backbone, **config_kwargs)
+        if (
+            isinstance(model.head, ClsHead)
+            and backbone.config.model_type in POOLER_CLASSIFIER_TYPES
+            and isinstance(pooler_dense, nn.Linear)
+            and pooler_dense.weight.shape == model.head.dense.weight.shape
+        ):
+            model.head.dense.load_state_dict(pooler_dense.state_dict())
+        return model
+
     def _init_weights(self, module: nn.Module) -> None:
         """transformers' initialisation, except that the head's output layer (`head.out_proj`) starts with its bias
         at the middle of the scale, `SCORE_CENTER` (2.5), so a new head predicts mid-scale rather than 0.
@@ -320,7 +344,6 @@ class StsCrossEncoderModel(StsPreTrainedModel):
         inputs_embeds: torch.FloatTensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
-        **kwargs,
     ) -> SequenceClassifierOutput:
         r"""
         Args:
@@ -332,6 +355,10 @@ class StsCrossEncoderModel(StsPreTrainedModel):
         Returns:
             [`~transformers.modeling_outputs.SequenceClassifierOutput`] whose `logits` of shape `(batch,)` are the
             similarity scores on the 0.0–5.0 training scale (unclipped); `loss` is always `None`.
+
+        Raises:
+            TypeError: for an input this model does not take (`labels`: the loss is `StsTrainer`'s; `input_ids_b`:
+                a bi-encoder's batch).
         """
         outputs = self._token_states(
             input_ids=input_ids,
@@ -419,7 +446,6 @@ class StsBiEncoderModel(StsPreTrainedModel):
         attention_mask_b: torch.Tensor | None = None,
         token_type_ids: torch.LongTensor | None = None,
         token_type_ids_b: torch.LongTensor | None = None,
-        **kwargs,
     ) -> SequenceClassifierOutput:
         r"""
         Args:
@@ -431,6 +457,9 @@ class StsBiEncoderModel(StsPreTrainedModel):
         Returns:
             [`~transformers.modeling_outputs.SequenceClassifierOutput`] whose `logits` of shape `(batch,)` are
             `score_scale * cos(u, v)`, in [-5, 5] with the default scale; `loss` is always `None`.
+
+        Raises:
+            TypeError: for an input this model does not take (`labels`: the loss is `StsTrainer`'s).
         """
         embeddings_a = self.encode(input_ids, attention_mask, token_type_ids)
         embeddings_b = self.encode(input_ids_b, attention_mask_b, token_type_ids_b)

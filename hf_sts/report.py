@@ -10,10 +10,8 @@ Files written to `output_dir` (matplotlib, whether or not wandb is on):
 """
 
 import logging
-import netrc
 import os
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
@@ -65,10 +63,9 @@ def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str,
     Returns:
         `{name: path}` of the written files.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, never a window
-    import matplotlib.pyplot as plt
+    # matplotlib's object API: a `Figure` draws with its own Agg canvas, so no backend is chosen and no pyplot state
+    # (current figure, open windows) is touched.
+    from matplotlib.figure import Figure
 
     output_dir = Path(output_dir)
     paths = {
@@ -77,7 +74,8 @@ def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str,
         "per_source_pearson": output_dir / "per_source_pearson.csv",
         "worst_pairs": output_dir / "worst_pairs.csv",
     }
-    figure, axes = plt.subplots(figsize=(5.5, 5))
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.subplots()
     for source, group in predictions.groupby("source"):
         axes.scatter(group.label, group.prediction, s=8, alpha=0.6, label=source)
     axes.plot([0, 5], [0, 5], color="grey", linewidth=1)
@@ -86,15 +84,14 @@ def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str,
     axes.legend(fontsize="small", markerscale=2)
     figure.tight_layout()
     figure.savefig(paths["prediction_vs_gold"], dpi=100)
-    plt.close(figure)
 
-    figure, axes = plt.subplots(figsize=(5.5, 4))
+    figure = Figure(figsize=(5.5, 4))
+    axes = figure.subplots()
     axes.hist(predictions.prediction - predictions.label, bins=40, color="tab:blue")
     axes.axvline(0, color="grey", linewidth=1)
     axes.set(xlabel="prediction − gold (score units)", ylabel="pairs")
     figure.tight_layout()
     figure.savefig(paths["residuals"], dpi=100)
-    plt.close(figure)
 
     per_source_pearson(predictions).to_csv(paths["per_source_pearson"], index=False)
     worst_pairs(predictions).to_csv(paths["worst_pairs"], index=False)
@@ -119,21 +116,43 @@ def log_report_to_wandb(predictions: pd.DataFrame, paths: dict[str, Path]) -> No
 
 
 def wandb_has_credentials() -> bool:
-    """Whether wandb can log in without a prompt: `WANDB_API_KEY`, or a `~/.netrc` entry for the wandb host
-    (`WANDB_BASE_URL`, default api.wandb.ai), as `wandb login` writes."""
-    if os.environ.get("WANDB_API_KEY"):
+    """Whether wandb will start a run without an interactive login prompt, found as wandb itself looks (never
+    prompting, never reaching the network): `WANDB_API_KEY` or `WANDB_IDENTITY_TOKEN_FILE`, an `api_key` in wandb's
+    settings files, or the `.netrc` entry that `wandb login` writes for the server (`WANDB_BASE_URL`, or the
+    `base_url` of the settings files, or wandb's default).
+
+    Credentials that are there but malformed (a key of the wrong format, an invalid server URL) count as there:
+    wandb then stops the run with its own message instead of prompting.
+    """
+    import wandb
+    from wandb import env
+    from wandb.errors import AuthenticationError
+    from wandb.sdk.lib import wbauth
+
+    if os.environ.get(env.API_KEY) or os.environ.get(env.IDENTITY_TOKEN_FILE):
         return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
     try:
-        return netrc.netrc().authenticators(host) is not None
-    except (FileNotFoundError, netrc.NetrcParseError):
-        return False
+        # The settings `wandb.setup()` resolves (settings files, then WANDB_* variables), in a private `Settings`:
+        # the process-wide ones of `wandb_setup.singleton()` would freeze the environment before `setup_wandb`
+        # sets WANDB_MODE, and wandb.init would then ignore it.
+        settings = wandb.Settings(quiet=True)
+        config_dir = os.environ.get(env.CONFIG_DIR)
+        settings.settings_system = str(Path(config_dir or "~/.config/wandb").expanduser() / "settings")
+        settings.update_from_system_settings()
+        settings.update_from_env_vars(dict(os.environ))
+        if settings.api_key:
+            return True
+        host = wbauth.HostUrl(settings.base_url, app_url=settings.app_url)
+        return wbauth.read_netrc_auth(host=host) is not None
+    except (AuthenticationError, ValueError):
+        return True
 
 
 def setup_wandb(project: str | None) -> None:
     """Prepare the environment of the Trainer's wandb integration before it starts a run: the project name
-    (`WANDB_PROJECT`: `project`, else a `WANDB_PROJECT` already set, else "hf_sts"), and offline mode with one notice when there are no credentials (instead of a login prompt
-    that would hang an unattended run). A `WANDB_MODE` set by the user is kept."""
+    (`WANDB_PROJECT`: `project`, else a `WANDB_PROJECT` already set, else "hf_sts"), and offline mode with one
+    notice when there are no credentials ([`wandb_has_credentials`]; instead of a login prompt that would hang an
+    unattended run). A `WANDB_MODE` set by the user is kept."""
     if project:
         os.environ["WANDB_PROJECT"] = project
     else:

@@ -6,8 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import SequentialSampler
 from transformers import Trainer
-
-from .losses import CombinedLoss
+from transformers.trainer_pt_utils import nested_gather
 
 
 class StsTrainer(Trainer):
@@ -20,14 +19,17 @@ class StsTrainer(Trainer):
     The loss is normalised over the whole accumulated batch: the trainer passes `num_items_in_batch` (pairs across
     gradient-accumulation steps, and across processes when `average_tokens_across_devices`), and each micro-batch
     contributes `mean_loss * batch_size / num_items_in_batch`, so with the pointwise losses gradient accumulation and
-    DDP give the same update as one large batch (`cosent` ranks the pairs of each micro-batch among themselves). With
-    a combined loss, each part is also logged (`loss_l1`, `loss_huber`, ...).
+    DDP give the same update as one large batch (`cosent` ranks the pairs of each micro-batch among themselves). A
+    loss that returns a dict of parts (a combined loss such as `l1+huber`) is trained on their sum, and each part is
+    logged as well (`loss_l1`, `loss_huber`, ...; `eval_loss_l1`, ... at evaluation), accumulated detached on the
+    device and gathered across processes at each log, as sentence-transformers' trainer does.
 
     Evaluation and prediction always follow the dataset's row order (see `_get_eval_sampler`), also when training
     batches are length-grouped, so predictions can be written next to their ids.
 
     Args:
-        loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean.
+        loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean, or to a dict of
+            named scalar parts.
         *args, **kwargs: as for `transformers.Trainer`; `args` should be `hf_sts.StsTrainingArguments`.
     """
 
@@ -39,8 +41,8 @@ class StsTrainer(Trainer):
         self.loss_fn = self.args.build_loss() if loss_fn is None else loss_fn
         # Makes the Trainer count `num_items_in_batch` over the accumulated batch and pass it to `compute_loss`.
         self.model_accepts_loss_kwargs = True
-        self._component_sums: dict[str, float] = {}
-        self._component_steps = 0
+        # Per mode ("train", "eval"): each loss part summed over the micro-batches since the last log, and "steps".
+        self._loss_parts: dict[str, dict[str, torch.Tensor]] = {"train": {}, "eval": {}}
 
     def compute_loss(
         self,
@@ -51,11 +53,15 @@ class StsTrainer(Trainer):
     ):
         """Score the batch and compute the loss against `inputs["labels"]`.
 
+        The model's `logits` must have the labels' shape `(batch,)`; `(batch, 1)`, the regression output of an
+        `AutoModelForSequenceClassification` with `num_labels=1`, is read as `(batch,)`.
+
         Returns:
             The scalar loss, or `(loss, outputs)` with `return_outputs=True`.
 
         Raises:
-            ValueError: if the batch has no `labels`.
+            ValueError: if the batch has no `labels`, or the logits do not hold one score per label (a classifier
+                with several labels, for instance), which would otherwise broadcast into a wrong loss.
         """
         if "labels" not in inputs:
             raise ValueError("StsTrainer: the batch has no `labels`; training and evaluation data need gold scores.")
@@ -63,9 +69,18 @@ class StsTrainer(Trainer):
         inputs.pop("binary_labels", None)
         outputs = model(**inputs)
         scores = outputs.logits.float()
+        if scores.ndim == 2 and scores.shape[-1] == 1:
+            scores = scores.squeeze(-1)
+        if scores.shape != labels.shape:
+            raise ValueError(
+                f"StsTrainer: the model's logits have shape {tuple(outputs.logits.shape)}, expected one score per "
+                f"pair, {tuple(labels.shape)} like the labels (a sequence classifier needs num_labels=1)."
+            )
         loss = self.loss_fn(scores, labels.to(scores.dtype))
+        if isinstance(loss, dict):
+            self._track_loss_parts(loss, "train" if model.training else "eval")
+            loss = torch.stack(list(loss.values())).sum()
         if model.training:
-            self._record_components()
             if num_items_in_batch is not None:
                 loss = loss * labels.numel() / num_items_in_batch
                 if self.args.average_tokens_across_devices:
@@ -86,18 +101,26 @@ class StsTrainer(Trainer):
             return None
         return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
 
-    def _record_components(self):
-        if isinstance(self.loss_fn, CombinedLoss):
-            for name, value in self.loss_fn.components.items():
-                self._component_sums[name] = self._component_sums.get(name, 0.0) + value
-            self._component_steps += 1
+    def _track_loss_parts(self, parts: dict[str, torch.Tensor], mode: str) -> None:
+        """Add a micro-batch's loss parts, detached (no `.item()`: no device sync per step), to the sums of `mode`."""
+        sums = self._loss_parts[mode]
+        for name, value in parts.items():
+            sums[name] = sums[name] + value.detach() if name in sums else value.detach()
+        sums["steps"] = sums.get("steps", 0) + torch.ones((), device=next(iter(parts.values())).device)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Add the mean of each part of a combined loss since the last log to training logs."""
-        if "loss" in logs and self._component_steps:
-            for name, total in self._component_sums.items():
-                logs[f"loss_{name}"] = round(total / self._component_steps, 4)
-            self._component_sums, self._component_steps = {}, 0
+        """Add the mean of each loss part since the last log (over micro-batches and processes) to the training logs
+        (`loss_<name>`) and evaluation logs (`eval_loss_<name>`)."""
+        mode = "train" if "loss" in logs else "eval" if "eval_loss" in logs else None
+        if mode is not None and self._loss_parts[mode]:
+            sums = nested_gather(self._loss_parts[mode], self.args.parallel_mode)  # each process's sums, stacked
+            steps = sums.pop("steps").sum()
+            prefix = "eval_loss" if mode == "eval" else "loss"
+            logs = {
+                **logs,
+                **{f"{prefix}_{name}": round((total.sum() / steps).item(), 4) for name, total in sums.items()},
+            }
+            self._loss_parts[mode] = {}
         super().log(logs, start_time)
 
     def create_model_card(self, **kwargs) -> None:

@@ -90,7 +90,7 @@ def tokenizer(klue_dev):
     return train_wordpiece_tokenizer(klue_dev["sentence1"][:] + klue_dev["sentence2"][:], vocab_size=600)
 
 
-MODEL_KINDS = ("cls", "mean", "mlp", "lstm", "bi-encoder")  # every cross-encoder head, and the bi-encoder
+MODEL_KINDS = ("cls", "mean", "mlp", "rnn", "bi-encoder")  # every cross-encoder head, and the bi-encoder
 
 
 def tiny_sts_model(model_type: str, head: str, tokenizer, **backbone_overrides):

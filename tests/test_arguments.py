@@ -78,10 +78,48 @@ def test_unknown_key_on_command_line(recipe):
 def test_wrong_type_names_file_and_key(recipe, tmp_path):
     bad = tmp_path / "typed.json"
     bad.write_text(json.dumps({**json.loads(recipe.read_text()), "learning_rate": "fast"}))
-    with pytest.raises(RecipeError, match=r"typed\.json: argument --learning_rate.*invalid float value: 'fast'"):
+    with pytest.raises(RecipeError, match=r"typed\.json: `learning_rate`: expected a number, got 'fast'\.$"):
         parse_args([str(bad)])
     with pytest.raises(RecipeError, match=r"command line: argument --num_train_epochs.*invalid float value: 'many'"):
         parse_args([str(recipe), "--num_train_epochs", "many"])
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("head_hidden_sizes", 64, r"`head_hidden_sizes`: expected a list of an integer, got 64"),
+        ("seed", [1, 2], r"`seed`: expected a single value, not a list of an integer"),
+        ("seed", 1.5, r"`seed`: expected an integer, got 1\.5"),
+        ("add_swapped_pairs", "maybe", r"`add_swapped_pairs`: expected true or false, got 'maybe'"),
+        ("head_pooling", "max", r"`head_pooling`: expected one of \['cls', 'mean'\], got 'max'"),
+    ],
+)
+def test_recipe_values_are_checked_against_the_fields(recipe, tmp_path, key, value, message):
+    bad = tmp_path / "typed.json"
+    bad.write_text(json.dumps({**json.loads(recipe.read_text()), key: value}))
+    with pytest.raises(RecipeError, match=r"typed\.json: " + message):
+        parse_args([str(bad)])
+
+
+def test_recipe_values_convert_as_on_the_command_line(recipe, tmp_path):
+    path = tmp_path / "converted.json"
+    values = {"num_train_epochs": 2, "learning_rate": "3e-4", "add_swapped_pairs": "true", "warmup_steps": 0.1}
+    path.write_text(json.dumps({**json.loads(recipe.read_text()), **values}))
+    _, data_args, training_args, effective = parse_args([str(path)])
+    assert training_args.num_train_epochs == 2.0 and training_args.learning_rate == 3e-4
+    assert data_args.add_swapped_pairs is True and training_args.warmup_steps == 0.1
+    assert effective["learning_rate"] == "3e-4"  # recipe.json keeps the recipe as written
+
+
+def test_flags_are_not_abbreviated_and_argument_checks_name_the_recipe(recipe, tmp_path):
+    with pytest.raises(RecipeError, match=r"command line: unknown key 'learning'\. Did you mean 'learning_rate'\?"):
+        parse_args([str(recipe), "--learning", "0.1"])
+    bad = tmp_path / "strategies.json"
+    values = {"load_best_model_at_end": True, "eval_strategy": "epoch", "save_strategy": "no"}
+    bad.write_text(json.dumps({**json.loads(recipe.read_text()), **values}))
+    with pytest.raises(RecipeError, match=r"strategies\.json: .*load_best_model_at_end") as caught:
+        parse_args([str(bad)])
+    assert "\n" not in str(caught.value)
 
 
 def test_bad_loss_and_non_object_recipe(recipe, tmp_path):
@@ -117,7 +155,8 @@ def test_key_none_unsets_a_recipe_key(recipe):
     model_args, _, training_args, effective = parse_args(
         [str(recipe), "--head", "none", "--loss_weights=null", "--loss", "mse", "--prompt", "query: "]
     )
-    assert model_args.head == "cls"  # the default, as if the recipe had no `head`
+    assert model_args.head is None  # unset, as if the recipe had no `head`: the config's default applies
+    assert "head" not in model_args.head_config()
     assert training_args.loss_weights is None
     assert "head" not in effective and "loss_weights" not in effective
     assert model_args.prompt == effective["prompt"] == "query: "

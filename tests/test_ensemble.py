@@ -145,3 +145,57 @@ def test_evaluation_only_predictions_are_not_held_out(tmp_path, synthetic):
     predictions = _eval_run(tmp_path / "eval-only", ids, labels, members[1], evaluation_only)
     with pytest.raises(EnsembleError, match="not known to be out-of-fold or held out"):
         ensemble([oof, predictions], "stacking", tmp_path / "out")
+
+
+def test_stacker_without_coefficients(tmp_path, synthetic, monkeypatch):
+    """`STACKERS` takes any scikit-learn regressor: one without `coef_` / `intercept_` stacks and reports its name."""
+    from sklearn.neighbors import KNeighborsRegressor
+
+    from hf_sts import ensemble as ensemble_module
+
+    monkeypatch.setitem(ensemble_module.STACKERS, "knn", lambda: KNeighborsRegressor(n_neighbors=15))
+    ids, labels, members = synthetic
+    oof = [_oof(tmp_path / f"oof{i}.csv", ids, labels, member) for i, member in enumerate(members)]
+    tests = []
+    for i, member in enumerate(members):
+        tests.append(tmp_path / f"test{i}.csv")
+        pd.DataFrame({"id": ids[:20], "target": member[:20]}).to_csv(tests[-1], index=False)
+    results = ensemble(oof, "stacking", tmp_path / "out", test_files=tests, stacker="knn")
+    assert results["stacker"] == {"name": "knn"}
+    assert results["pearson_nested"] > results["members"][2]["pearson"]  # better than the noisiest member
+    assert json.loads((tmp_path / "out" / "ensemble_results.json").read_text())["stacker"] == {"name": "knn"}
+    expected = KNeighborsRegressor(n_neighbors=15).fit(np.stack(members, axis=1), labels)
+    submission = pd.read_csv(tmp_path / "out" / "submission.csv")
+    np.testing.assert_allclose(
+        submission.target, np.clip(expected.predict(np.stack(members, axis=1)[:20]), 0, 5), atol=1e-9
+    )
+    # A linear stacker still reports one coefficient per member and its intercept.
+    linear = ensemble(oof, "stacking", tmp_path / "linear", stacker="linear")["stacker"]
+    assert linear["name"] == "linear" and len(linear["coef"]) == 3 and isinstance(linear["intercept"], float)
+
+
+def test_best_epoch_picked_on_the_validation_rows_is_not_held_out(tmp_path, synthetic, caplog):
+    """`load_best_model_at_end: true` picked the epoch on the very rows of `eval_predictions.csv`: no fit on them."""
+    ids, labels, members = synthetic
+    oof = _oof(tmp_path / "oof.csv", ids, labels, members[0])
+    recipe = {"train_file": "data/train.csv", "validation_file": "data/dev.json", "load_best_model_at_end": True}
+    selected = _eval_run(tmp_path / "run", ids, labels, members[1], recipe)
+    for method in ("weighted", "stacking"):
+        with pytest.raises(EnsembleError) as info:
+            ensemble([oof, selected], method, tmp_path / "out")
+        message = str(info.value)
+        assert "\n" not in message
+        assert message.startswith(f"{selected}: its run picked its best epoch on these rows")
+        assert "load_best_model_at_end: true in" in message and "optimistic" in message
+        assert "oof_predictions.csv" in message and "a run without load_best_model_at_end" in message
+    assert not (tmp_path / "out").exists()
+    # A mean fits nothing: allowed, with one warning naming the file.
+    with caplog.at_level("WARNING", logger="hf_sts.ensemble"):
+        results = ensemble([oof, selected], "mean", tmp_path / "mean")
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1 and str(selected) in warnings[0] and "optimistic" in warnings[0]
+    assert results["members"][1]["kind"] == "selected"
+    # Transformers' default (false), and cross-validation runs (whose folds keep their last epoch), are held out.
+    for name, settings in (("off", {"load_best_model_at_end": False}), ("cv", {"num_folds": 5})):
+        held_out = _eval_run(tmp_path / name, ids, labels, members[1], {**recipe, **settings})
+        assert ensemble([oof, held_out], "weighted", tmp_path / f"out-{name}")["members"][1]["kind"] == "held-out"

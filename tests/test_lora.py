@@ -25,7 +25,7 @@ def _pairs(tokenizer, klue_dev, start=0, n=8):
     return batch, torch.tensor(rows["label"][:])
 
 
-@pytest.mark.parametrize("head", ["cls", "mlp", "lstm", "bi-encoder"])
+@pytest.mark.parametrize("head", ["cls", "mlp", "rnn", "bi-encoder"])
 def test_adapter_reload_and_merge_keep_the_trained_head(head, stand_in_encoders, tokenizer, klue_dev, tmp_path):
     folder = stand_in_encoders["roberta"]
     architecture = "bi-encoder" if head == "bi-encoder" else "cross-encoder"
@@ -145,3 +145,21 @@ def test_lora_recipe_errors(stand_in_encoders):
         )
     with pytest.raises(RecipeError, match="`save_adapter_only` applies to LoRA runs"):
         parse_args([str(REPO_ROOT / "recipes/roberta_large.json"), "--save_adapter_only", "true"])
+
+
+def test_adapter_folder_without_an_hf_sts_config_is_one_clear_error(stand_in_encoders, tmp_path):
+    """An adapter folder whose `config.json` is a plain encoder's (not the hf_sts config `save_adapter` writes)."""
+    import shutil
+
+    from hf_sts.errors import HfStsError
+    from hf_sts.lora import build_lora_base
+    from hf_sts.predict import ModelLoadError
+
+    folder = tmp_path / "adapter"
+    shutil.copytree(stand_in_encoders["bert"], folder)
+    (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(folder)}))
+    with pytest.raises(ModelLoadError, match=r"adapter/config\.json: model_type 'bert', expected an hf_sts config") as info:
+        build_lora_base(folder)
+    assert isinstance(info.value, HfStsError) and "\n" not in str(info.value)
+    with pytest.raises(ModelLoadError, match="expected an hf_sts config"):
+        load_adapter_model(folder)

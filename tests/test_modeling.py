@@ -78,7 +78,7 @@ def test_mlp_head_layers(tiny_model):
     "model_type, head, classes",
     [
         ("roberta", "mlp", (StsCrossEncoderConfig, StsCrossEncoderModel)),
-        ("electra", "lstm", (StsCrossEncoderConfig, StsCrossEncoderModel)),
+        ("electra", "rnn", (StsCrossEncoderConfig, StsCrossEncoderModel)),
         ("bert", "bi-encoder", (StsBiEncoderConfig, StsBiEncoderModel)),
     ],
 )
@@ -120,7 +120,7 @@ def test_save_load_predictions_equal_both_paths(tmp_path, tiny_model, tokenizer,
 
 def test_config_errors():
     backbone = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37).to_dict()
-    with pytest.raises(ValueError, match=r"Unknown head 'pooler'; registered heads: \['cls', 'lstm', 'mean', 'mlp'"):
+    with pytest.raises(ValueError, match=r"Unknown head 'pooler'; registered heads: \['cls', 'mean', 'mlp', 'rnn'"):
         StsCrossEncoderModel(StsCrossEncoderConfig(backbone_config=backbone, head="pooler"))
     with pytest.raises(ValueError, match=r"`head_activation` must be one of .* got 'tanhh'"):
         StsCrossEncoderConfig(backbone_config=backbone, head_activation="tanhh")
@@ -134,7 +134,7 @@ def test_config_errors():
         StsCrossEncoderConfig(backbone_config=backbone, head_rnn_type="rnn")
     with pytest.raises(ValueError, match=r"`pooling` must be one of \['cls', 'mean'\], got 'max'"):
         StsBiEncoderConfig(backbone_config=backbone, pooling="max")
-    assert {"cls", "mean", "mlp", "lstm"} <= set(HEADS)
+    assert {"cls", "mean", "mlp", "rnn"} <= set(HEADS)
 
 
 def test_pretrained_backbone_weights_are_kept(tmp_path, tokenizer):
@@ -151,6 +151,30 @@ def test_pretrained_backbone_weights_are_kept(tmp_path, tokenizer):
     assert 0.005 < model.head.out_proj.weight.std().item() < 0.05  # freshly initialised with std 0.02
 
 
+@pytest.mark.parametrize("model_type", ["bert", "roberta"])
+def test_cls_head_starts_from_a_bert_pooler(tmp_path, tokenizer, model_type):
+    from .conftest import tiny_backbone_config
+
+    backbone = AutoModel.from_config(tiny_backbone_config(model_type, tokenizer))
+    with torch.no_grad():
+        backbone.pooler.dense.bias.fill_(0.5)  # as pretrained, unlike a fresh layer's zeros
+    pooler = {name: tensor.clone() for name, tensor in backbone.pooler.dense.state_dict().items()}
+    dense = StsCrossEncoderModel.from_backbone(backbone, head="cls").head.dense.state_dict()
+    # BertForSequenceClassification classifies the pooler's output; RobertaForSequenceClassification a fresh layer.
+    for name, tensor in pooler.items():
+        assert torch.equal(dense[name], tensor) is (model_type == "bert"), name
+
+
+def test_forward_refuses_inputs_it_does_not_take(tiny_model, tokenizer, klue_dev):
+    batch = _batch(tokenizer, klue_dev)
+    with pytest.raises(TypeError, match="labels"):
+        tiny_model("bert", "mean")(**batch, labels=torch.zeros(5))
+    with pytest.raises(TypeError, match="input_ids_b"):
+        tiny_model("bert", "mean")(**batch, input_ids_b=batch["input_ids"])
+    with pytest.raises(TypeError, match="labels"):
+        tiny_model("bert", "bi-encoder")(**_bi_batch(tokenizer, klue_dev), labels=torch.zeros(5))
+
+
 def _layer_shapes(module):
     return [
         (layer.in_features, layer.out_features) for layer in module.modules() if isinstance(layer, torch.nn.Linear)
@@ -162,7 +186,7 @@ def test_head_layers_and_pooling(tiny_model, tokenizer, klue_dev):
     assert _layer_shapes(cls_bert) == [(32, 32), (32, 1)]  # transformers' classification head, one output
     assert isinstance(cls_bert.activation, torch.nn.Tanh) and "GELU" in type(cls_electra.activation).__name__
     assert _layer_shapes(tiny_model("bert", "mean").head) == [(32, 1)]
-    lstm = tiny_model("bert", "lstm").head
+    lstm = tiny_model("bert", "rnn").head
     assert isinstance(lstm.rnn, torch.nn.LSTM) and lstm.rnn.bidirectional and lstm.rnn.hidden_size == 16
     assert _layer_shapes(lstm) == [(32, 1)]
 
@@ -187,7 +211,7 @@ def test_gru_head_and_left_padding_error(tokenizer, klue_dev):
     from .conftest import tiny_backbone_config
 
     config = StsCrossEncoderConfig(
-        backbone_config=tiny_backbone_config("bert", tokenizer).to_dict(), head="lstm", head_rnn_type="gru"
+        backbone_config=tiny_backbone_config("bert", tokenizer).to_dict(), head="rnn", head_rnn_type="gru"
     )
     model = StsCrossEncoderModel(config).eval()
     assert isinstance(model.head.rnn, torch.nn.GRU)

@@ -31,7 +31,7 @@ def _one_by_one(model, tokenizer, first, second, max_length=128):
         )
 
 
-@pytest.mark.parametrize("kind", ["mean", "lstm", "bi-encoder"])
+@pytest.mark.parametrize("kind", ["mean", "rnn", "bi-encoder"])
 def test_length_sorted_batches_score_in_input_order(tiny_model, tokenizer, klue_dev, kind):
     model = tiny_model("bert", kind)
     rows = klue_dev.select(range(24))

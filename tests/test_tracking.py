@@ -168,7 +168,7 @@ def test_search_applies_model_keys_and_rebuilds_the_loss(tmp_path, shared_data, 
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(
         "method: random\nmetric: {name: eval_pearson, goal: maximize}\nparameters:\n"
-        "  head: {values: [lstm]}\n  warmup_steps: {values: [0.25]}\n  loss_weights: {values: [[1.0, 0.25]]}\n"
+        "  head: {values: [rnn]}\n  warmup_steps: {values: [0.25]}\n  loss_weights: {values: [[1.0, 0.25]]}\n"
     )
     heads, trials = [], []
     build_model = build.build_model
@@ -189,9 +189,9 @@ def test_search_applies_model_keys_and_rebuilds_the_loss(tmp_path, shared_data, 
         sweep,
         [*TINY_FAST, "--warmup_steps", "0", "--loss", "l1+huber"],
     )
-    assert heads == ["mean", "lstm"]  # the recipe's head for the trainer's first model, then the trial's
+    assert heads == ["mean", "rnn"]  # the recipe's head for the trainer's first model, then the trial's
     assert trials == [(0.25, [1.0, 0.25])]
-    assert best["head"] == "lstm" and best["loss_weights"] == [1.0, 0.25] and best["warmup_steps"] == 0.25
+    assert best["head"] == "rnn" and best["loss_weights"] == [1.0, 0.25] and best["warmup_steps"] == 0.25
 
 
 def test_sweep_errors(tmp_path):
@@ -205,3 +205,93 @@ def test_sweep_errors(tmp_path):
     bad.write_text("parameters: [unclosed\n")
     with pytest.raises(RecipeError, match=r"bad\.yaml: not valid YAML"):
         load_sweep(bad)
+
+
+@pytest.fixture
+def no_wandb_credentials(tmp_path, monkeypatch):
+    """An environment without any wandb credentials: no WANDB_* variables, a HOME without .netrc or settings."""
+    for key in [key for key in os.environ if key.startswith("WANDB_")] + ["NETRC"]:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))  # no workspace settings from ./wandb either
+    return tmp_path
+
+
+KEY = "a1b2c3d4e5" * 4  # an API key of wandb's format (40 characters)
+
+
+def test_wandb_credentials_are_found_as_wandb_finds_them(no_wandb_credentials, monkeypatch):
+    from wandb.sdk import wandb_setup
+
+    from hf_sts.report import wandb_has_credentials
+
+    home = no_wandb_credentials
+    loaded = wandb_setup.singleton().settings_if_loaded
+    assert wandb_has_credentials() is False
+    monkeypatch.setenv("WANDB_API_KEY", KEY)
+    assert wandb_has_credentials() is True
+    monkeypatch.delenv("WANDB_API_KEY")
+    # `wandb login` writes a .netrc entry for the W&B server.
+    (home / ".netrc").write_text(f"machine api.wandb.ai\n  login user\n  password {KEY}\n")
+    assert wandb_has_credentials() is True
+    # A self-hosted server (`wandb login --host`): its entry counts only for that server ...
+    monkeypatch.setenv("WANDB_BASE_URL", "http://wandb.example.com:8080")
+    assert wandb_has_credentials() is False
+    (home / ".netrc").write_text(f"machine wandb.example.com:8080\n  login user\n  password {KEY}\n")
+    assert wandb_has_credentials() is True
+    # ... also when the server is named in wandb's settings file, as `wandb login --host` leaves it.
+    monkeypatch.delenv("WANDB_BASE_URL")
+    assert wandb_has_credentials() is False
+    (home / ".config" / "wandb").mkdir(parents=True)
+    (home / ".config" / "wandb" / "settings").write_text("[default]\nbase_url = http://wandb.example.com:8080\n")
+    assert wandb_has_credentials() is True
+    # The process-wide wandb settings are not loaded by the lookup: wandb.init still reads the WANDB_MODE that
+    # setup_wandb sets afterwards.
+    assert wandb_setup.singleton().settings_if_loaded is loaded
+
+
+def test_setup_wandb_goes_offline_without_credentials(no_wandb_credentials, monkeypatch, caplog):
+    from hf_sts.report import setup_wandb
+
+    with caplog.at_level("WARNING", logger="hf_sts.report"):
+        setup_wandb("hf-sts-test")
+    assert os.environ["WANDB_MODE"] == "offline" and os.environ["WANDB_PROJECT"] == "hf-sts-test"
+    assert len(caplog.records) == 1 and caplog.records[0].getMessage().startswith("wandb: no API key")
+    # With credentials, or a mode the user chose, nothing changes and nothing is said.
+    caplog.clear()
+    for variable, value in (("WANDB_API_KEY", KEY), ("WANDB_MODE", "disabled")):
+        monkeypatch.delenv("WANDB_MODE", raising=False)
+        monkeypatch.setenv(variable, value)
+        with caplog.at_level("WARNING", logger="hf_sts.report"):
+            setup_wandb(None)
+        assert os.environ.get("WANDB_MODE") == (value if variable == "WANDB_MODE" else None)
+        assert not caplog.records
+
+
+def test_write_report_leaves_pyplot_alone(tmp_path):
+    """The plots are `Figure` objects saved to files: no pyplot figure stays open and the backend is not switched."""
+    import matplotlib
+    import numpy as np
+
+    from hf_sts.report import write_report
+
+    backend = matplotlib.get_backend()
+    rng = np.random.default_rng(0)
+    labels = rng.uniform(0, 5, 50)
+    frame = pd.DataFrame(
+        {
+            "id": [f"row-{i}" for i in range(50)],
+            "source": ["airbnb", "policy"] * 25,
+            "sentence1": ["a"] * 50,
+            "sentence2": ["b"] * 50,
+            "label": labels,
+            "prediction": np.clip(labels + rng.normal(0, 0.5, 50), 0, 5),
+        }
+    )
+    paths = write_report(frame, tmp_path)
+    for name in ("prediction_vs_gold", "residuals"):
+        assert paths[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert matplotlib.get_backend() == backend
+    if "matplotlib.pyplot" in sys.modules:
+        assert sys.modules["matplotlib.pyplot"].get_fignums() == []
+    assert len(pd.read_csv(paths["worst_pairs"])) == 20

@@ -82,8 +82,32 @@ def test_loss_value_and_components_are_logged(tiny_model, tokenizer, train_pairs
     trainer.train()
     logged = next(entry for entry in trainer.state.log_history if "loss" in entry)
     assert logged["loss_l1"] == pytest.approx(l1, abs=1e-4)
-    assert logged["loss_huber"] == pytest.approx(huber, abs=1e-4)
+    assert logged["loss_huber"] == pytest.approx(2 * huber, abs=1e-4)  # the weighted parts add up to the loss
     assert logged["loss"] == pytest.approx(l1 + 2 * huber, abs=1e-3)
+
+
+class OneColumnScorer(torch.nn.Module):
+    """A regression model returning `(batch, num_labels)` logits, as `AutoModelForSequenceClassification` does."""
+
+    def __init__(self, num_labels: int):
+        super().__init__()
+        self.num_labels = num_labels
+        self.scale = torch.nn.Parameter(torch.ones(()))
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None):
+        lengths = attention_mask.sum(-1, keepdim=True).float()
+        return SequenceClassifierOutput(logits=self.scale * lengths.expand(-1, self.num_labels))
+
+
+def test_logits_must_hold_one_score_per_label(tokenizer, train_pairs, tmp_path):
+    batch = DataCollatorWithPadding(tokenizer)([train_pairs[i] for i in range(8)])
+    trainer = _trainer(OneColumnScorer(1), tokenizer, train_pairs, tmp_path, loss="mse")
+    lengths = batch["attention_mask"].sum(-1).float()
+    expected = torch.nn.functional.mse_loss(lengths, batch["labels"].float())
+    # (batch, 1) regression logits are read as (batch,), not broadcast into a (batch, batch) loss.
+    assert trainer.compute_loss(OneColumnScorer(1).eval(), dict(batch)).item() == pytest.approx(expected.item())
+    with pytest.raises(ValueError, match=r"logits have shape \(8, 3\), expected one score per pair, \(8,\)"):
+        trainer.compute_loss(OneColumnScorer(3).eval(), dict(batch))
 
 
 class LengthScorer(torch.nn.Module):
