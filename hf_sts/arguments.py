@@ -270,7 +270,8 @@ class DataArguments:
     Data:
         train_file / validation_file / test_file (`str`, *optional*): CSV, TSV or JSON files in any format of
             `hf_sts.data.READERS`; test files may lack labels.
-        dataset_name / dataset_config_name (`str`, *optional*): a `datasets` dataset, e.g. `klue` / `sts`.
+        dataset_name / dataset_config_name / dataset_revision (`str`, *optional*): a `datasets` dataset, e.g.
+            `klue` / `sts`, loaded with the run's `cache_dir` and `token`.
 
     Preprocessing:
         max_seq_length (`int`, defaults to `128`): pairs longer than this are truncated (longest sentence first).
@@ -286,6 +287,13 @@ class DataArguments:
     )
     dataset_config_name: str | None = field(
         default=None, metadata={"help": "Configuration of `dataset_name` (e.g. sts)."}
+    )
+    dataset_revision: str | None = field(
+        default=None,
+        metadata={
+            "help": "Branch, tag or commit of `dataset_name` on the Hub (default: main). The run's `cache_dir` and "
+            "`token` apply to the dataset as to the model."
+        },
     )
     train_file: str | None = field(default=None, metadata={"help": "Training data file (.csv, .tsv, .json, .jsonl)."})
     validation_file: str | None = field(
@@ -368,7 +376,8 @@ class StsTrainingArguments(TrainingArguments):
     "when that split is there" (false turns a step off).
 
     Launched distributed (`WORLD_SIZE > 1`) on a machine without CUDA, the run uses the `gloo` backend on the CPU
-    (`ddp_backend="gloo"`, `use_cpu=True`) unless `ddp_backend` is set.
+    (`ddp_backend="gloo"`, `use_cpu=True`) unless `ddp_backend` is set. Without an accelerator, data loaders do not
+    pin memory (`dataloader_pin_memory=False`: pinning needs a device to copy to, and torch warns every epoch).
     """
 
     loss: str = field(
@@ -422,6 +431,8 @@ class StsTrainingArguments(TrainingArguments):
         if distributed and self.ddp_backend is None and not torch.cuda.is_available():
             self.ddp_backend = "gloo"
             self.use_cpu = True
+        if self.use_cpu or not torch.accelerator.is_available():
+            self.dataloader_pin_memory = False
         super().__post_init__()
         try:
             self.build_loss()

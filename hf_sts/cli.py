@@ -9,12 +9,27 @@
     hf-sts predict MODEL --input FILE --output FILE [--with-sentences]  # see predict.py
 
 A bad recipe, data file, model, run directory or prediction file ends the command with one line on stderr and exit
-status 2: `hf-sts: error: ...` (`train` too, which is `hf_sts/run.py`).
+status 2: `hf-sts: error: ...` (`train` too, which is `hf_sts/run.py`; argparse's own usage errors also exit 2).
 """
 
 import argparse
 import json
+import logging
 import sys
+
+
+def configure_logging(library_level: int = logging.WARNING, main_process: bool = True) -> None:
+    """Log to stdout, once per process: transformers and datasets at `library_level`, hf_sts' own loggers (the
+    `hf_sts` package logger and its children) at INFO on the main process and at `library_level` elsewhere."""
+    import datasets
+    import transformers
+
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s", handlers=[logging.StreamHandler(sys.stdout)]
+    )
+    datasets.utils.logging.set_verbosity(library_level)
+    transformers.utils.logging.set_verbosity(library_level)
+    logging.getLogger("hf_sts").setLevel(logging.INFO if main_process else library_level)
 
 
 def _export(args: argparse.Namespace) -> None:
@@ -57,6 +72,12 @@ def _push(args: argparse.Namespace) -> None:
         print(f"{manifest['total_size']:>12,}  bytes to {args.repo_id} (dry run; listed in {MANIFEST_NAME})")
         return
     print(f"Pushed {args.output_dir}: {push(args.output_dir, args.repo_id, args.private, args.revision)}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from hf_sts.run import main
+
+    main([args.recipe, *args.overrides] if args.recipe else args.overrides)
 
 
 def _search(args: argparse.Namespace) -> None:
@@ -122,9 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hf-sts", description="Korean STS models from Hugging Face encoders.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train = commands.add_parser(
-        "train", help="train, evaluate and predict from a recipe", add_help=False, prefix_chars="\0"
+        "train",
+        help="train, evaluate and predict from a recipe (hf_sts/run.py)",
+        usage="hf-sts train RECIPE.json [--key value ...]",
+        add_help=False,  # `--help` lists every recipe key: run.py's parser prints it
     )
-    train.add_argument("arguments", nargs=argparse.REMAINDER, help="RECIPE.json [--key value ...], as run.py takes")
+    train.add_argument("recipe", nargs="?", help="the recipe; --key value arguments override it")
+    train.set_defaults(handler=_train)
     export = commands.add_parser("export", help="export a trained model for transformers or sentence-transformers")
     export.add_argument("run_dir", help="output_dir of an hf_sts run (or one of its checkpoints)")
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="what to export to")
@@ -187,22 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     """Run `hf-sts COMMAND ...` (`argv` defaults to `sys.argv[1:]`)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if args.command == "search":
-        args.overrides = unknown  # --key value overrides of the recipe, as run.py takes them
-    elif unknown and args.command != "train":
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command == "train":
-        from hf_sts import run
-
-        sys.argv = ["hf-sts train", *args.arguments]
-        run.cli()
-        return
-
     from hf_sts.errors import exit_on_error
 
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.command in ("train", "search"):
+        args.overrides = unknown  # --key value overrides of the recipe, as run.py takes them
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command != "train":  # a run configures its logging from its arguments
+        configure_logging()
     with exit_on_error():
         args.handler(args)
 

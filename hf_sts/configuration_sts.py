@@ -46,12 +46,20 @@ class StsBackboneConfig(PreTrainedConfig):
             it): what sentence-transformers calls a prompt. multilingual-e5 models expect `"query: "` for
             symmetric tasks such as STS (Wang et al. 2022, "Text Embeddings by Weakly-Supervised Contrastive
             Pre-training").
+        pad_token_id (`int`, *optional*):
+            The padding token's id; defaults to the backbone's (what the Trainer checks the tokenizer against).
     """
 
     sub_configs_defaults = {"backbone_config": SubConfigSpec(config_class=AutoConfig, model_type="bert")}
 
     backbone_config: PreTrainedConfig | dict | None = None
     prompt: str | None = None
+    pad_token_id: int | None = None
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.pad_token_id is None:
+            self.pad_token_id = getattr(self.backbone_config, "pad_token_id", None)
 
     @property
     def hidden_size(self) -> int:

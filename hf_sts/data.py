@@ -275,20 +275,26 @@ def load_sts_datasets(
     dataset_config_name: str | None = None,
     validation_split_percentage: float | None = 5,
     seed: int = 42,
+    **hub_kwargs,
 ) -> datasets.DatasetDict:
     """Load the splits a run needs, as a `DatasetDict` with the keys `train`, `validation`, `test` (those present).
 
     Files take precedence over `dataset_name` split by split. `dataset_name` goes through `datasets.load_dataset`
     (e.g. `dataset_name="klue", dataset_config_name="sts"`; needs network access or a local copy). When there is
     training data but no validation data, `validation_split_percentage` percent of train (shuffled with `seed`)
-    becomes the validation split.
+    becomes the validation split. `hub_kwargs` (`cache_dir`, `token`, `revision`) go to `datasets.load_dataset`.
 
     Raises:
-        DataFormatError: for a missing or malformed file or split.
+        DataFormatError: for a missing or malformed file or split, or a dataset that cannot be loaded (not found,
+            or not cached while offline).
     """
     splits: dict[str, datasets.Dataset] = {}
     if dataset_name is not None:
-        hub = datasets.load_dataset(dataset_name, dataset_config_name)
+        try:
+            hub = datasets.load_dataset(dataset_name, dataset_config_name, **hub_kwargs)
+        except (OSError, ValueError) as error:  # not found, not cached offline, unreachable, unknown config
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise DataFormatError(f"{dataset_name}: cannot load the dataset: {reason}") from None
         for split, data in hub.items():
             origin = f"{dataset_name}/{dataset_config_name or 'default'} [{split}]"
             frame = pd.json_normalize(data.to_list())

@@ -9,10 +9,13 @@
   the hf_sts model does (0.0–5.0 scale, unclipped). The hf_sts `cls` head is transformers' classification head, so
   its weights map one to one (BERT: the pooler and `classifier`; RoBERTa, ELECTRA, ...: `classifier.dense` and
   `classifier.out_proj`); other heads have no counterpart there.
-- `sentence-transformers`: a SentenceTransformer folder (the backbone, `modules.json`, a pooling module config), whose
-  `SentenceTransformer(DIR).similarity(...)` is the cosine of the hf_sts bi-encoder, i.e. its scores divided by
-  `score_scale` (5). The model's prompt (e.g. e5's `"query: "`) is the folder's default prompt (`prompts` and
-  `default_prompt_name` in `config_sentence_transformers.json`), so `encode` applies it as hf_sts does.
+- `sentence-transformers`: a SentenceTransformer folder (the backbone, `modules.json`, a pooling module config),
+  built and saved by the sentence-transformers library itself (`Transformer` + `Pooling` modules, in the folder
+  format of the installed version), whose `SentenceTransformer(DIR).similarity(...)` is the cosine of the hf_sts
+  bi-encoder, i.e. its scores divided by `score_scale` (5). The model's prompt (e.g. e5's `"query: "`) is the
+  folder's default prompt (`prompts` and `default_prompt_name` in `config_sentence_transformers.json`), so `encode`
+  applies it as hf_sts does. sentence-transformers is needed for this format only (`pip install
+  sentence-transformers`).
 - A sequence-classification model has no place for a prompt: the model card of an hf_sts model with one says to put
   it before each sentence.
 
@@ -23,7 +26,6 @@ and nothing is written.
 """
 
 import copy
-import json
 import logging
 import shutil
 import tempfile
@@ -34,7 +36,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 
 from .configuration_sts import StsBiEncoderConfig, StsCrossEncoderConfig
 from .errors import HfStsError
-from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, apply_prompt, pool
+from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, apply_prompt
 from .predict import run_max_seq_length
 
 
@@ -114,6 +116,7 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
 
 
 def _check_close(exported: torch.Tensor, expected: torch.Tensor, what: str) -> None:
+    """Raise `ExportError` if `exported` differs from `expected` by more than `TOLERANCE` anywhere."""
     difference = (exported - expected).abs().max().item()
     if difference > TOLERANCE:
         raise ExportError(
@@ -167,50 +170,88 @@ def _export_sequence_classification(model, tokenizer, output_dir: Path, run_dir:
     target.save_pretrained(output_dir)
 
 
+def _import_sentence_transformers():
+    """`(SentenceTransformer, Transformer, Pooling)` of the installed sentence-transformers: 6.x keeps the modules in
+    `sentence_transformers.sentence_transformer.modules`, 5.x in `sentence_transformers.models` (still there in 6.x,
+    deprecated).
+
+    Raises:
+        ExportError: if sentence-transformers is not installed (a test extra of hf_sts, not a dependency).
+    """
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+        except ImportError:  # sentence-transformers 5.x
+            from sentence_transformers.models import Pooling, Transformer
+    except ImportError:
+        raise ExportError(
+            "--format sentence-transformers builds the folder with the sentence-transformers library, which is not "
+            "installed: pip install sentence-transformers"
+        ) from None
+    return SentenceTransformer, Transformer, Pooling
+
+
 def _export_sentence_transformers(model, tokenizer, output_dir: Path, run_dir: Path) -> None:
+    """Build a SentenceTransformer (`Transformer` + `Pooling`, the hf_sts prompt as its default prompt) of the
+    bi-encoder `model`, save it to `output_dir` and check it, loaded back, on the probe pairs.
+
+    Raises:
+        ExportError: for a cross-encoder, without sentence-transformers installed, or if the check fails.
+    """
     if not isinstance(model, StsBiEncoderModel):
         raise ExportError(
             f"{run_dir} holds a cross-encoder; sentence-transformers needs a bi-encoder (`architecture: bi-encoder`). "
             "Export a cross-encoder with the 'cls' head with --format sequence-classification."
         )
-    model.backbone.save_pretrained(output_dir)
-    # The module names and pooling keys of sentence-transformers 2.x-5.x, which 6.x still reads unchanged: the
-    # folder loads in the versions users pin, not only the newest.
-    modules = [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-    ]
-    pooling = {
-        "word_embedding_dimension": model.config.hidden_size,
-        "pooling_mode_cls_token": model.config.pooling == "cls",
-        "pooling_mode_mean_tokens": model.config.pooling == "mean",
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-    }
-    files = {
-        "modules.json": modules,
-        "1_Pooling/config.json": pooling,
-        "sentence_bert_config.json": {"max_seq_length": tokenizer.model_max_length, "do_lower_case": False},
-        "config_sentence_transformers.json": {
-            "model_type": "SentenceTransformer",
-            "similarity_fn_name": "cosine",
+    SentenceTransformer, Transformer, Pooling = _import_sentence_transformers()
+    # `Transformer` loads its encoder and tokenizer from a folder, while the hf_sts model holds the backbone inside
+    # itself: the backbone and the tokenizer (with `model_max_length` = the run's `max_seq_length`) go to a folder
+    # of their own first, beside the staging folder (same disk), and the module is loaded from there.
+    with tempfile.TemporaryDirectory(dir=output_dir.parent, prefix=".backbone-") as backbone_dir:
+        model.backbone.save_pretrained(backbone_dir)
+        tokenizer.save_pretrained(backbone_dir)
+        transformer = Transformer(backbone_dir, max_seq_length=tokenizer.model_max_length)
+        if getattr(transformer.auto_model, "pooler", None) is not None:
+            # The backbone was saved without its pooler (hf_sts drops it; embeddings read the token states): the
+            # one `AutoModel` adds back is freshly initialised, unused weight, not worth exporting.
+            transformer.auto_model.pooler = None
+        prompt = model.config.prompt
+        sentence_model = SentenceTransformer(
+            modules=[transformer, Pooling(model.config.hidden_size, pooling_mode=model.config.pooling)],
             # The hf_sts prompt as the default prompt, so `encode` puts it before every sentence as training did.
-            "prompts": {PROMPT_NAME: model.config.prompt} if model.config.prompt else {},
-            "default_prompt_name": PROMPT_NAME if model.config.prompt else None,
-        },
-    }
-    for name, content in files.items():
-        path = output_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+            prompts={PROMPT_NAME: prompt} if prompt else None,
+            default_prompt_name=PROMPT_NAME if prompt else None,
+            similarity_fn_name="cosine",
+            device="cpu",
+        )
+        sentence_model.save(str(output_dir), create_model_card=False)
+    _check_sentence_transformers(SentenceTransformer(str(output_dir), device="cpu"), model, tokenizer)
+
+
+def _check_sentence_transformers(sentence_model, model: StsBiEncoderModel, tokenizer) -> None:
+    """The saved SentenceTransformer, loaded back, must embed each probe sentence as the hf_sts model does, and
+    score each probe pair (`score_scale` × cosine) as it does.
+
+    Raises:
+        ExportError: naming how far the embeddings or scores are.
+    """
+    first, second = (list(side) for side in zip(*PROBE_PAIRS, strict=True))
     with torch.no_grad():
-        exported = AutoModel.from_pretrained(output_dir).eval()
-        for side in zip(*PROBE_PAIRS, strict=True):
+        embeddings = []
+        for side in (first, second):
+            exported = sentence_model.encode(side, convert_to_tensor=True, show_progress_bar=False)
             inputs = tokenizer(
                 apply_prompt(side, model.config.prompt), padding=True, truncation=True, return_tensors="pt"
             )
-            pooled = pool(exported(**inputs).last_hidden_state, inputs["attention_mask"], model.config.pooling)
-            _check_close(pooled, model.encode(**inputs), "exported encoder with its pooling")
+            _check_close(
+                exported.float().cpu(), model.encode(**inputs), "exported SentenceTransformer (its embeddings)"
+            )
+            embeddings.append(exported.float().cpu())
+        scores = model.config.score_scale * sentence_model.similarity_pairwise(*embeddings).float().cpu()
+        probe = model.tokenize(tokenizer, first, second, padding=True, truncation=True, return_tensors="pt")
+        _check_close(scores, model(**probe).logits, "exported SentenceTransformer (score_scale × its cosine)")
 
 
 __all__ = ["EXPORT_FORMATS", "ExportError", "export_model"]

@@ -192,11 +192,38 @@ class WandbRecipeCallback(TrainerCallback):
             wandb.log({self.metric: metrics[self.metric], "train/global_step": state.global_step})
 
 
+def wandb_callbacks(training_args, recipe: dict) -> list[TrainerCallback]:
+    """The wandb side of a run, in one place: with `"wandb"` in `training_args.report_to`, prepare the environment of
+    the Trainer's integration (see `setup_wandb`, with `wandb_project`) and return a [`WandbRecipeCallback`] for
+    the trainer; otherwise nothing. Close the run with `finish_wandb`.
+
+    Args:
+        training_args ([`StsTrainingArguments`]): the run's arguments.
+        recipe (`dict`): the effective recipe, logged to the run config.
+    """
+    if "wandb" not in training_args.report_to:
+        return []
+    setup_wandb(training_args.wandb_project)
+    return [WandbRecipeCallback(recipe, f"eval_{training_args.metric_for_best_model}")]
+
+
+def finish_wandb(training_args) -> None:
+    """Close the wandb run the Trainer's integration opened (if any), so an offline run is complete on disk and the
+    next one (a cross-validation fold, a search trial) starts its own."""
+    if "wandb" in training_args.report_to:
+        import wandb
+
+        if wandb.run is not None:
+            wandb.finish()
+
+
 __all__ = [
     "WandbRecipeCallback",
+    "finish_wandb",
     "log_report_to_wandb",
     "per_source_pearson",
     "setup_wandb",
+    "wandb_callbacks",
     "worst_pairs",
     "write_report",
 ]

@@ -31,10 +31,10 @@ def _fixed_per_search() -> frozenset[str]:
     """Recipe keys the local search cannot vary: the data, its tokenization and the tokenizer are made once and
     shared by all trials (every `DataArguments` field, and the model keys that decide the tokenizer or the input
     format)."""
-    from .arguments import DataArguments
+    from .arguments import FROM_SCRATCH_KEYS, DataArguments
 
-    model_keys = {"model_name_or_path", "model_type", "config_overrides", "tokenizer_name", "tokenizer_vocab_size"}
-    return frozenset({field.name for field in dataclasses.fields(DataArguments)} | model_keys | {"architecture"})
+    model_keys = {"model_name_or_path", "architecture", *FROM_SCRATCH_KEYS}
+    return frozenset({field.name for field in dataclasses.fields(DataArguments)} | model_keys)
 
 
 FIXED_PER_SEARCH = _fixed_per_search()
@@ -133,7 +133,9 @@ def search(
 
     from .build import build_model, load_tokenizer
     from .data import add_swapped_pairs
-    from .run import _finish_wandb, _sentences, make_trainer, prepare
+    from .report import finish_wandb, wandb_callbacks
+    from .run import prepare
+    from .training import make_trainer, train_sentences
 
     sweep = load_sweep(sweep_path or default_sweep_path(recipe_path))
     output_dir = Path(output_dir)
@@ -149,7 +151,7 @@ def search(
     splits.pop("test", None)
     if data_args.add_swapped_pairs:
         splits["train"] = add_swapped_pairs(splits["train"])
-    tokenizer = load_tokenizer(model_args, training_args, _sentences(splits["train"]))
+    tokenizer = load_tokenizer(model_args, training_args, train_sentences(splits["train"]))
 
     parameters = {name: spec for name, spec in sweep["parameters"].items() if name not in WANDB_ONLY_PARAMETERS}
     model_fields = {field.name for field in dataclasses.fields(model_args)}
@@ -165,12 +167,7 @@ def search(
         values = {name: suggest(trial, name, spec) for name, spec in parameters.items() if name in model_fields}
         return build_model(dataclasses.replace(model_args, **values), data_args, tokenizer)
 
-    callbacks = []
-    if "wandb" in training_args.report_to:
-        from .report import WandbRecipeCallback, setup_wandb
-
-        setup_wandb(training_args.wandb_project)
-        callbacks.append(WandbRecipeCallback(setup.recipe, f"eval_{training_args.metric_for_best_model}"))
+    callbacks = wandb_callbacks(training_args, setup.recipe)
     trainer, _ = make_trainer(
         model_args, data_args, training_args, tokenizer, splits, callbacks, model_init=model_init
     )
@@ -179,16 +176,18 @@ def search(
     try:
         best = _search(trainer, hp_space, metric, n_trials, training_args, storage)
     finally:
-        _finish_wandb(training_args)
+        finish_wandb(training_args)
     study = optuna.load_study(study_name="hf_sts", storage=storage)
-    study.trials_dataframe().to_csv(output_dir / "trials.csv", index=False)
+    study.trials_dataframe().to_csv(output_dir / "trials.csv", index=False, encoding="utf-8")
 
     best_trial = optuna.trial.FixedTrial(best.hyperparameters)
     best_values = {name: suggest(best_trial, name, spec) for name, spec in parameters.items()}
     # The recipe and the user's overrides, without the search's own settings, updated with the best values.
     base_recipe = parse_args([str(recipe_path), *(overrides or [])])[3]
     best_recipe = {**base_recipe, **best_values}
-    (output_dir / "best_recipe.json").write_text(json.dumps(best_recipe, indent=2, ensure_ascii=False) + "\n")
+    (output_dir / "best_recipe.json").write_text(
+        json.dumps(best_recipe, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     logger.info("Best trial %s: %s = %.4f with %s", best.run_id, metric, best.objective, best_values)
     return best_recipe
 

@@ -1,5 +1,10 @@
-"""Shared fixtures: real Korean pairs from `../shared/data`, a WordPiece tokenizer trained on them with `tokenizers`,
-and tiny backbones (hidden 32, 2 layers) built from configs in code, as transformers' own tests do."""
+"""Shared fixtures: real Korean pairs (KLUE-STS as shipped in `recipes/data/`; KorSTS from `../shared/data`), a
+WordPiece tokenizer trained on them with `tokenizers`, and tiny backbones (hidden 32, 2 layers) built from configs in
+code, as transformers' own tests do.
+
+Tiers: `pytest -m "not slow"` runs the unit tests (no training run end to end, nothing from `../shared`);
+`pytest` adds the slow end-to-end runs and the `pretrained` tests. Tests that need `../shared` skip, with the
+reason, without it."""
 
 import copy
 import json
@@ -24,8 +29,9 @@ from hf_sts.data import read_sts_file
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
-KLUE_TRAIN = SHARED_DATA / "klue-sts" / "klue-sts-v1.1_train.csv"
-KLUE_DEV = SHARED_DATA / "klue-sts" / "klue-sts-v1.1_dev.json"
+# KLUE-STS v1.1 as shipped in the repository (byte-identical to ../shared/data/klue-sts).
+KLUE_TRAIN = REPO_ROOT / "recipes" / "data" / "klue-sts" / "klue-sts-v1.1_train.csv"
+KLUE_DEV = REPO_ROOT / "recipes" / "data" / "klue-sts" / "klue-sts-v1.1_dev.json"
 KORSTS = SHARED_DATA / "korsts"
 # A real pretrained encoder, built offline from ../shared/tools (see `e5_encoder`).
 E5_BUILD = REPO_ROOT.parent / "shared" / "tools" / "multilingual_e5_small" / "build.sh"
@@ -61,13 +67,6 @@ def tiny_backbone_config(model_type: str, tokenizer, **overrides):
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    if not KLUE_DEV.is_file():
-        pytest.fail(f"Real data missing: {SHARED_DATA} must sit beside the repository (see README).")
-    return SHARED_DATA
-
-
-@pytest.fixture(scope="session")
 def e5_encoder() -> Path:
     """The folder of `intfloat/multilingual-e5-small` (a BertModel, XLM-R tokenizer), built by
     `../shared/tools/multilingual_e5_small/build.sh` into `.cache/` (or `$HF_STS_E5_DIR`) if it is not there yet."""
@@ -80,7 +79,7 @@ def e5_encoder() -> Path:
 
 
 @pytest.fixture(scope="session")
-def klue_dev(shared_data):
+def klue_dev():
     return read_sts_file(KLUE_DEV)
 
 
@@ -197,7 +196,7 @@ def accelerate(*options: str) -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="session")
-def quickstart(tmp_path_factory, shared_data):
+def quickstart(tmp_path_factory):
     """The quickstart recipe exactly as shipped (only `output_dir` changed)."""
     output_dir = tmp_path_factory.mktemp("quickstart")
     result = launch(QUICKSTART, "--output_dir", str(output_dir))

@@ -75,7 +75,8 @@ def _check_cv_outputs(output_dir, num_pooled, num_folds=2):
     return oof, results
 
 
-def test_two_fold_quickstart_with_test_predictions(tmp_path, shared_data):
+@pytest.mark.slow
+def test_two_fold_quickstart_with_test_predictions(tmp_path):
     output_dir = tmp_path / "cv"
     result = launch(
         QUICKSTART,
@@ -100,7 +101,8 @@ def test_two_fold_quickstart_with_test_predictions(tmp_path, shared_data):
     np.testing.assert_allclose(submission.target, mean, atol=1e-6)
 
 
-def test_two_fold_quickstart_under_two_process_ddp(tmp_path, shared_data):
+@pytest.mark.slow
+def test_two_fold_quickstart_under_two_process_ddp(tmp_path):
     output_dir = tmp_path / "cv-ddp"
     result = launch(
         QUICKSTART,

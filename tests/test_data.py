@@ -18,7 +18,9 @@ from .conftest import KLUE_DEV, KLUE_TRAIN, KORSTS
         (KORSTS / "sts-test.tsv", 1_379, "MSRvid-2012test-0024"),
     ],
 )
-def test_readers_on_real_files(shared_data, path, rows, first_id):
+def test_readers_on_real_files(path, rows, first_id):
+    if not path.is_file():
+        pytest.skip(f"needs {path} (../shared/data beside the repository)")
     dataset = read_sts_file(path)
     assert len(dataset) == rows
     assert dataset.column_names == ["id", "source", "sentence1", "sentence2", "label", "binary_label"]
@@ -37,7 +39,7 @@ def test_klue_json_keeps_official_labels(klue_dev):
         assert row["source"] == item["source"]
 
 
-def test_csv_binary_label_rebuilt_from_label(shared_data):
+def test_csv_binary_label_rebuilt_from_label():
     dataset = read_sts_file(KLUE_TRAIN)
     for row in dataset.select(range(200)):
         assert row["binary_label"] == int(row["label"] >= 3.0)
@@ -72,7 +74,7 @@ def test_competition_csv_train_and_unlabeled_test(tmp_path, klue_dev):
         read_sts_file(tmp_path / "test.csv", require_labels=True)
 
 
-def test_validation_split_percentage_and_limits(shared_data):
+def test_validation_split_percentage_and_limits():
     splits = load_sts_datasets(train_file=str(KLUE_DEV), validation_split_percentage=10, seed=1)
     assert len(splits["validation"]) == 52 and len(splits["train"]) == 519 - 52
     assert not set(splits["train"]["id"][:]) & set(splits["validation"]["id"][:])
@@ -145,3 +147,26 @@ def test_trained_tokenizer_is_reproducible(klue_dev):
     assert first.decode(pair["input_ids"], skip_special_tokens=True).replace(" ", "") == (
         sentences[0] + sentences[1]
     ).replace(" ", "")
+
+
+def test_hub_dataset_gets_the_runs_cache_token_and_revision(monkeypatch, tmp_path):
+    import datasets
+
+    from hf_sts.data import DataFormatError
+    from hf_sts.run import prepare
+
+    calls = []
+
+    def load_dataset(name, config_name=None, **kwargs):
+        calls.append((name, config_name, kwargs))
+        raise FileNotFoundError(f"Dataset '{name}' doesn't exist on the Hub or cannot be accessed.\nmore detail")
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    argv = ["--dataset_name", "someone/sts", "--dataset_config_name", "ko", "--dataset_revision", "v1.1"]
+    argv += ["--cache_dir", str(tmp_path / "cache"), "--token", "hf_x", "--model_type", "bert"]
+    with pytest.raises(DataFormatError, match=r"^someone/sts: cannot load the dataset: Dataset 'someone/sts' doesn't"):
+        prepare([*argv, "--output_dir", str(tmp_path / "out")])
+    assert calls == [
+        ("someone/sts", "ko", {"cache_dir": str(tmp_path / "cache"), "token": "hf_x", "revision": "v1.1"})
+    ]
+    assert not (tmp_path / "out").exists()

@@ -1,6 +1,7 @@
 """Exports load in their consumers (transformers' pipeline, sentence-transformers) and score like the hf_sts model."""
 
 import json
+import sys
 
 import pytest
 import torch
@@ -146,3 +147,39 @@ def test_adapter_folder_is_refused(tmp_path, stand_in_encoders, tokenizer):
     save_adapter(model, tokenizer, tmp_path / "adapter")
     with pytest.raises(ExportError, match="holds a LoRA adapter; export the merged model"):
         export_model(tmp_path / "adapter", tmp_path / "out", "sequence-classification")
+
+
+def test_sentence_transformers_export_is_built_by_the_library(tmp_path, tiny_model, tokenizer):
+    """The folder is what `SentenceTransformer.save` writes for a `Transformer` + `Pooling` model: its modules, the
+    backbone's weights without a pooler, and the run's `max_seq_length`."""
+    from safetensors import safe_open
+    from sentence_transformers import SentenceTransformer
+
+    model = tiny_model("bert", "bi-encoder")
+    out = export_model(_save_run(model, tokenizer, tmp_path / "run"), tmp_path / "out", "sentence-transformers")
+    modules = json.loads((out / "modules.json").read_text())
+    assert [module["type"].rsplit(".", 1)[-1] for module in modules] == ["Transformer", "Pooling"]
+    loaded = SentenceTransformer(str(out), device="cpu")
+    assert loaded.max_seq_length == MAX_SEQ_LENGTH and loaded.similarity_fn_name == "cosine"
+    assert loaded.get_embedding_dimension() == model.config.hidden_size
+    with safe_open(out / "model.safetensors", "pt") as weights:
+        names = set(weights.keys())
+    assert not any("pooler" in name for name in names)
+    assert len(names) == len(model.backbone.state_dict())
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["out", "run"]  # no staging or backbone folder left
+
+
+def test_sentence_transformers_export_errors(tmp_path, tiny_model, tokenizer, monkeypatch):
+    from hf_sts import export
+
+    run = _save_run(tiny_model("roberta", "bi-encoder"), tokenizer, tmp_path / "run")
+    # A probe-pair check that fails writes nothing.
+    monkeypatch.setattr(export, "TOLERANCE", -1.0)
+    with pytest.raises(ExportError, match=r"exported SentenceTransformer \(its embeddings\) scores the probe pairs"):
+        export_model(run, tmp_path / "out", "sentence-transformers")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]
+    # Without sentence-transformers (a test extra, not a dependency): one line saying how to install it.
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(ExportError, match=r"not installed: pip install sentence-transformers$"):
+        export_model(run, tmp_path / "out", "sentence-transformers")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]

@@ -148,7 +148,8 @@ def test_push_errors_before_any_upload(tmp_path):
         push(tmp_path, "someone/model", token="hf_" + "z" * 34)
 
 
-def test_push_to_hub_at_the_end_of_training_without_network(tmp_path, shared_data):
+@pytest.mark.slow
+def test_push_to_hub_at_the_end_of_training_without_network(tmp_path):
     output_dir = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "hf_sts/run.py", QUICKSTART, "--output_dir", str(output_dir), *TINY]

@@ -158,7 +158,9 @@ def test_adapter_folder_without_an_hf_sts_config_is_one_clear_error(stand_in_enc
     folder = tmp_path / "adapter"
     shutil.copytree(stand_in_encoders["bert"], folder)
     (folder / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": str(folder)}))
-    with pytest.raises(ModelLoadError, match=r"adapter/config\.json: model_type 'bert', expected an hf_sts config") as info:
+    with pytest.raises(
+        ModelLoadError, match=r"adapter/config\.json: model_type 'bert', expected an hf_sts config"
+    ) as info:
         build_lora_base(folder)
     assert isinstance(info.value, HfStsError) and "\n" not in str(info.value)
     with pytest.raises(ModelLoadError, match="expected an hf_sts config"):

@@ -26,9 +26,7 @@ def _run(folder, model, results=RESULTS):
     return folder
 
 
-@pytest.mark.parametrize(
-    ("kind", "task"), [("bi-encoder", "sentence-similarity"), ("cls", "text-classification")]
-)
+@pytest.mark.parametrize(("kind", "task"), [("bi-encoder", "sentence-similarity"), ("cls", "text-classification")])
 def test_card_metadata_names_the_task_of_the_architecture(tmp_path, tiny_model, kind, task):
     card = ModelCard.load(write_model_card(_run(tmp_path, tiny_model("roberta", kind)), "someone/model"))
     data = card.data.to_dict()

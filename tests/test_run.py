@@ -114,7 +114,8 @@ def test_quickstart_reloads_without_hf_sts(quickstart):
     assert module.startswith("transformers_modules")
 
 
-def test_competition_csvs_with_unlabeled_test(tmp_path, shared_data):
+@pytest.mark.slow
+def test_competition_csvs_with_unlabeled_test(tmp_path):
     train = read_sts_file(KLUE_TRAIN).select(range(400))
     dev = read_sts_file(KLUE_DEV)
     write_competition_csv(train, tmp_path / "train.csv", id_prefix="train")
@@ -144,7 +145,8 @@ def test_competition_csvs_with_unlabeled_test(tmp_path, shared_data):
     assert len(pd.read_csv(output_dir / "eval_predictions.csv")) == 60
 
 
-def test_two_process_ddp_on_cpu(tmp_path, shared_data):
+@pytest.mark.slow
+def test_two_process_ddp_on_cpu(tmp_path):
     """`accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine: real DDP over gloo."""
     output_dir = tmp_path / "ddp"
     result = launch(

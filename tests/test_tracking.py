@@ -27,7 +27,8 @@ def _run_offline(command: list[str], tmp_path, timeout: int = 600) -> subprocess
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def test_offline_wandb_run_holds_metrics_and_plots(tmp_path, shared_data):
+@pytest.mark.slow
+def test_offline_wandb_run_holds_metrics_and_plots(tmp_path):
     output_dir = tmp_path / "run"
     result = _run_offline(
         [sys.executable, "hf_sts/run.py", "recipes/quickstart.json", "--output_dir", str(output_dir)]
@@ -84,7 +85,8 @@ def _wandb_records(path):
             yield record
 
 
-def test_report_files_without_wandb(tmp_path, shared_data):
+@pytest.mark.slow
+def test_report_files_without_wandb(tmp_path):
     output_dir = tmp_path / "run"
     result = launch("recipes/quickstart.json", "--output_dir", str(output_dir), *TINY_FAST)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -99,6 +101,7 @@ def test_report_files_without_wandb(tmp_path, shared_data):
     assert worst.error.abs().iloc[0] == pytest.approx((predictions.prediction - predictions.label).abs().max())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sweep_path", SWEEPS, ids=lambda path: path.stem)
 def test_sweep_config_parses_and_its_command_runs(sweep_path, tmp_path, stand_in_encoders):
     sweep = load_sweep(sweep_path)
@@ -139,7 +142,8 @@ def test_sweep_config_parses_and_its_command_runs(sweep_path, tmp_path, stand_in
         assert effective[key] == expected, key
 
 
-def test_search_writes_a_best_recipe_that_runs(tmp_path, shared_data):
+@pytest.mark.slow
+def test_search_writes_a_best_recipe_that_runs(tmp_path):
     output_dir = tmp_path / "search"
     result = _run_offline(
         ["hf-sts", "search", "recipes/quickstart.json", "--n-trials", "2", "--output_dir", str(output_dir)]
@@ -161,7 +165,7 @@ def test_search_writes_a_best_recipe_that_runs(tmp_path, shared_data):
     assert "eval_pearson" in json.loads((tmp_path / "rerun" / "all_results.json").read_text())
 
 
-def test_search_applies_model_keys_and_rebuilds_the_loss(tmp_path, shared_data, monkeypatch):
+def test_search_applies_model_keys_and_rebuilds_the_loss(tmp_path, monkeypatch):
     """Model keys reach `model_init`, training keys the arguments (as sampled), and the loss follows its weights."""
     from hf_sts import build, search, trainer
 
