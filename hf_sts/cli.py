@@ -9,13 +9,24 @@
     hf-sts predict MODEL --input FILE --output FILE [--with-sentences]  # see predict.py
 
 A bad recipe, data file, model, run directory or prediction file ends the command with one line on stderr and exit
-status 2: `hf-sts: error: ...` (`train` too, which is `hf_sts/run.py`; argparse's own usage errors also exit 2).
+status 2: `hf-sts: error: ...`, for usage errors too (`train` as well, which is `hf_sts/run.py`).
 """
 
 import argparse
 import json
 import logging
 import sys
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors (a missing or unknown argument, a bad choice) raise `HfStsError`, so
+    they print as every other hf_sts error: one line, `hf-sts: error: ...`, exit status 2."""
+
+    def error(self, message: str):
+        from hf_sts.errors import HfStsError
+
+        command = self.prog.removeprefix("hf-sts").strip() or "command line"
+        raise HfStsError(f"{command}: {message} (see `{self.prog} --help`)")
 
 
 def configure_logging(library_level: int = logging.WARNING, main_process: bool = True) -> None:
@@ -140,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The `hf-sts` argument parser, one sub-command each."""
     from hf_sts.export import EXPORT_FORMATS
 
-    parser = argparse.ArgumentParser(prog="hf-sts", description="Korean STS models from Hugging Face encoders.")
+    parser = _Parser(prog="hf-sts", description="Korean STS models from Hugging Face encoders.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train = commands.add_parser(
         "train",
@@ -214,15 +225,15 @@ def main(argv: list[str] | None = None) -> None:
     """Run `hf-sts COMMAND ...` (`argv` defaults to `sys.argv[1:]`)."""
     from hf_sts.errors import exit_on_error
 
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    if args.command in ("train", "search"):
-        args.overrides = unknown  # --key value overrides of the recipe, as run.py takes them
-    elif unknown:
-        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command != "train":  # a run configures its logging from its arguments
-        configure_logging()
     with exit_on_error():
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+        if args.command in ("train", "search"):
+            args.overrides = unknown  # --key value overrides of the recipe, as run.py takes them
+        elif unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        if args.command != "train":  # a run configures its logging from its arguments
+            configure_logging()
         args.handler(args)
 
 

@@ -245,6 +245,48 @@ def ensemble(
             them, `load_best_model_at_end`), unlabeled files where labels are needed, wrong counts of weights or test
             files, or `nested_folds` outside [2, rows].
     """
+    _check_request(method, prediction_files, test_files, weights, stacker)
+    members = [read_member(path) for path in prediction_files]
+    test_members = [read_member(path) for path in test_files or []]  # read and checked before anything is written
+    table = _align(members, prediction_files)
+    columns = [f"m{index}" for index in range(len(members))]
+    labeled = "label" in table
+    fitted = method == "stacking" or (method == "weighted" and weights is None)
+    _check_members(method, fitted, prediction_files, members, labeled, len(table), nested_folds)
+
+    results: dict = {"method": method, "members": []}
+    for path, column, (_, kind) in zip(prediction_files, columns, members, strict=True):
+        entry = {"file": str(path), "kind": kind}
+        if labeled:
+            entry["pearson"] = _pearson(table[column].to_numpy(), table["label"].to_numpy())
+        results["members"].append(entry)
+    if fitted:
+        model = WeightedAverage(method=fit) if method == "weighted" else STACKERS[stacker]()
+        final, combined = _fit_nested(model, table, columns, nested_folds, seed, results)
+    else:
+        final = WeightedAverage()
+        final.weights_ = np.full(len(columns), 1.0 / len(columns)) if weights is None else np.asarray(weights, float)
+        final.weights_ = final.weights_ / final.weights_.sum()
+        combined = final.predict(table[columns].to_numpy())
+        if labeled:
+            results["pearson"] = _pearson(combined, table["label"].to_numpy())
+    if hasattr(final, "weights_"):
+        results["weights"] = final.weights_.tolist()
+    else:
+        results["stacker"] = _stacker_summary(stacker, final)
+
+    test = test_combined = None
+    if test_members:
+        test = _align(test_members, test_files)
+        test_combined = final.predict(test[columns].to_numpy())
+    elif not labeled:
+        test, test_combined = table, combined
+    _write_outputs(Path(output_dir), table, columns, combined, test, test_combined, results)
+    return results
+
+
+def _check_request(method, prediction_files, test_files, weights, stacker) -> None:
+    """The arguments of `ensemble`, checked before any file is read."""
     if method not in METHODS:
         raise EnsembleError(f"Unknown method {method!r}; expected one of {list(METHODS)}.")
     if len(prediction_files) < 2:
@@ -256,82 +298,58 @@ def ensemble(
     if method == "stacking" and stacker not in STACKERS:
         raise EnsembleError(f"Unknown stacker {stacker!r}; expected one of {sorted(STACKERS)}.")
 
-    members = [read_member(path) for path in prediction_files]
-    test_members = [read_member(path) for path in test_files or []]  # read and checked before anything is written
-    table = _align(members, prediction_files)
-    columns = [f"m{index}" for index in range(len(members))]
-    X = table[columns].to_numpy()
-    labeled = "label" in table
-    needs_fit = method == "stacking" or (method == "weighted" and weights is None)
-    if needs_fit:
+
+def _check_members(method, fitted, prediction_files, members, labeled, rows, nested_folds) -> None:
+    """A fit (weights or a stacker) takes only out-of-fold or held-out labeled members, never validation predictions
+    that picked the run's best epoch; without a fit those are used, with one warning each."""
+    if not fitted:
         for path, (_, kind) in zip(prediction_files, members, strict=True):
-            if kind == "selected":
-                raise EnsembleError(
-                    f"{_selected_reason(Path(path))}, so {method} fitted on them would score optimistically; use "
-                    "out-of-fold predictions (oof_predictions.csv) or the eval_predictions.csv of a run without "
-                    "load_best_model_at_end."
-                )
-            if kind not in ("oof", "held-out"):
-                raise EnsembleError(
-                    f"{path}: {'unlabeled' if kind == 'test' else 'not known to be out-of-fold or held out'}; "
-                    f"{method} fits on out-of-fold predictions (oof_predictions.csv) or on the eval_predictions.csv of "
-                    "a run validated on data it did not train on. Fitting on a model's own training rows would "
-                    "reward memorisation."
-                )
-        if not labeled:
-            raise EnsembleError("Fitting needs labeled predictions.")
-        if not 2 <= nested_folds <= len(table):
-            raise EnsembleError(f"`nested_folds` must be between 2 and the {len(table)} rows, got {nested_folds}.")
-    elif labeled:
-        for path, (_, kind) in zip(prediction_files, members, strict=True):
-            if kind == "selected":
+            if labeled and kind == "selected":
                 logger.warning("%s; its Pearson and the ensemble's are optimistic.", _selected_reason(Path(path)))
+        return
+    for path, (_, kind) in zip(prediction_files, members, strict=True):
+        if kind == "selected":
+            raise EnsembleError(
+                f"{_selected_reason(Path(path))}, so {method} fitted on them would score optimistically; use "
+                "out-of-fold predictions (oof_predictions.csv) or the eval_predictions.csv of a run without "
+                "load_best_model_at_end."
+            )
+        if kind not in ("oof", "held-out"):
+            raise EnsembleError(
+                f"{path}: {'unlabeled' if kind == 'test' else 'not known to be out-of-fold or held out'}; "
+                f"{method} fits on out-of-fold predictions (oof_predictions.csv) or on the eval_predictions.csv of "
+                "a run validated on data it did not train on. Fitting on a model's own training rows would "
+                "reward memorisation."
+            )
+    if not labeled:
+        raise EnsembleError("Fitting needs labeled predictions.")
+    if not 2 <= nested_folds <= rows:
+        raise EnsembleError(f"`nested_folds` must be between 2 and the {rows} rows, got {nested_folds}.")
 
-    results: dict = {"method": method, "members": []}
-    for path, column, (_, kind) in zip(prediction_files, columns, members, strict=True):
-        entry = {"file": str(path), "kind": kind}
-        if labeled:
-            entry["pearson"] = _pearson(table[column].to_numpy(), table["label"].to_numpy())
-        results["members"].append(entry)
 
-    if method == "mean" or weights is not None:
-        final = WeightedAverage()
-        final.weights_ = np.full(len(columns), 1.0 / len(columns)) if weights is None else np.asarray(weights, float)
-        final.weights_ = final.weights_ / final.weights_.sum()
-        combined = final.predict(X)
-        if labeled:
-            results["pearson"] = _pearson(combined, table["label"].to_numpy())
-    else:
-        model = WeightedAverage(method=fit) if method == "weighted" else STACKERS[stacker]()
-        folds = KFold(n_splits=nested_folds, shuffle=True, random_state=seed)
-        combined = cross_val_predict(model, X, table["label"].to_numpy(), cv=folds)
-        results["pearson_nested"] = _pearson(combined, table["label"].to_numpy())
-        results["nested_folds"] = nested_folds
-        final = model.fit(X, table["label"].to_numpy())
-    if hasattr(final, "weights_"):
-        results["weights"] = final.weights_.tolist()
-    else:
-        results["stacker"] = _stacker_summary(stacker, final)
+def _fit_nested(model, table: pd.DataFrame, columns: list[str], nested_folds: int, seed: int, results: dict):
+    """Score `model` by nested cross-validation (each row predicted by a copy fitted without it; recorded in
+    `results` as `pearson_nested`), then fit it on every labeled row. Returns `(fitted model, nested
+    predictions of shape (rows,))`."""
+    X, y = table[columns].to_numpy(), table["label"].to_numpy()
+    folds = KFold(n_splits=nested_folds, shuffle=True, random_state=seed)
+    combined = cross_val_predict(model, X, y, cv=folds)
+    results["pearson_nested"] = _pearson(combined, y)
+    results["nested_folds"] = nested_folds
+    return model.fit(X, y), combined
 
-    test = None
-    if test_members:
-        test = _align(test_members, test_files)
-        test_combined = final.predict(test[columns].to_numpy())
-    elif not labeled:
-        test, test_combined = table, combined
 
-    output_dir = Path(output_dir)
+def _write_outputs(output_dir: Path, table, columns, combined, test, test_combined, results: dict) -> None:
+    """Write `ensemble_predictions.csv` (member columns `member_0`, ... in the order of `results["members"]`, and
+    the ensemble's `prediction`), `submission.csv` when there are test predictions, and `ensemble_results.json`."""
     output_dir.mkdir(parents=True, exist_ok=True)
-    # Member columns `member_0`, ... in the order of `results["members"]`; `prediction` is the ensemble's.
     written = table.rename(columns={column: f"member_{column[1:]}" for column in columns})
     written.assign(prediction=clip_scores(combined)).to_csv(output_dir / "ensemble_predictions.csv", index=False)
     if test is not None:
-        pd.DataFrame({"id": test["id"], "target": clip_scores(test_combined)}).to_csv(
-            output_dir / "submission.csv", index=False
-        )
+        submission = pd.DataFrame({"id": test["id"], "target": clip_scores(test_combined)})
+        submission.to_csv(output_dir / "submission.csv", index=False)
     with open(output_dir / "ensemble_results.json", "w", encoding="utf-8") as file:
         json.dump(results, file, indent=2)
-    return results
 
 
 __all__ = ["METHODS", "STACKERS", "EnsembleError", "WeightedAverage", "ensemble", "read_member"]

@@ -196,6 +196,44 @@ def test_bad_input_is_one_clear_line(tmp_path, recipe, extra, message, monkeypat
     assert not (tmp_path / "out" / "config.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["bogus"], r"^hf-sts: error: command line: argument COMMAND: invalid choice: 'bogus'"),
+        (["export", "run"], r"^hf-sts: error: export: the following arguments are required: --format, --output"),
+        (["predict", "m", "--input", "a", "--output", "b", "--bogus"], r"^hf-sts: error: command line: unrecognized arguments: --bogus"),
+        (["train", QUICKSTART, "--seed", "x"], r"^hf-sts: error: command line: argument --seed: invalid int value"),
+    ],
+)
+def test_usage_errors_of_every_command_share_the_prefix(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        hf_sts_cli(argv)
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err.strip()), argv
+
+
+def test_continuing_a_run_under_another_head(tmp_path, monkeypatch, caplog):
+    """A run's output as `model_name_or_path` of a from-scratch recipe: the recipe's encoder keys give way, the
+    checkpoint keeps its head unless the command line names another, which then starts fresh on its backbone."""
+    monkeypatch.chdir(REPO_ROOT)
+    recipe = "recipes/quickstart_cross_encoder.json"
+    tiny = ["--max_train_samples=48", "--max_eval_samples=16", "--num_train_epochs=1"]
+    first = tmp_path / "first"
+    run_main([recipe, *tiny, f"--output_dir={first}"])
+    with caplog.at_level("WARNING", logger="hf_sts"):
+        run_main([recipe, *tiny, "--model_name_or_path", str(first), f"--output_dir={tmp_path / 'same'}"])
+        run_main(
+            [recipe, *tiny, "--model_name_or_path", str(first), "--head", "cls", f"--output_dir={tmp_path / 'cls'}"]
+        )
+    # The recipe's own `head: mean` is the checkpoint's: no new layers; `--head cls` puts a new head on its backbone.
+    notices = [record.getMessage() for record in caplog.records if "newly initialised" in record.getMessage()]
+    assert len(notices) == 1 and "head='mean'" in notices[0] and "head='cls'" in notices[0], notices
+    first_model = AutoModel.from_pretrained(first)
+    continued = AutoModel.from_pretrained(tmp_path / "cls")
+    assert continued.config.head == "cls" and first_model.config.head == "mean"
+    assert continued.config.backbone_config.hidden_size == first_model.config.backbone_config.hidden_size == 128
+
+
 def test_quickstart_takes_a_pretrained_encoder_from_the_command_line(tmp_path, stand_in_encoders, monkeypatch, caplog):
     """The rule for swapping the encoder: the quickstart's from-scratch keys are dropped, with one notice."""
     monkeypatch.chdir(REPO_ROOT)
