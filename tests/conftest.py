@@ -197,11 +197,13 @@ def accelerate(*options: str) -> tuple[str, ...]:
 
 @pytest.fixture(scope="session")
 def quickstart(tmp_path_factory):
-    """The quickstart recipe exactly as shipped (only `output_dir` changed)."""
+    """The README's main command, the quickstart recipe exactly as shipped (only `output_dir` changed), launched with
+    the CPU accelerate config; returns the output folder and the log (stdout and stderr)."""
     output_dir = tmp_path_factory.mktemp("quickstart")
-    result = launch(QUICKSTART, "--output_dir", str(output_dir))
+    launcher = accelerate("--config_file", "recipes/accelerate_cpu.yaml")
+    result = launch(QUICKSTART, "--output_dir", str(output_dir), launcher=launcher)
     assert result.returncode == 0, result.stderr[-3000:]
-    return output_dir, result.stdout
+    return output_dir, result.stdout + result.stderr
 
 
 def write_competition_csv(dataset, path, with_labels=True, id_prefix="comp"):

@@ -27,6 +27,16 @@ def _oof(path, ids, labels, predictions):
     return path
 
 
+def _member_files(tmp_path, ids, labels, members, test_rows):
+    """Each member's OOF file and its test-prediction file (`id,target` of the first `test_rows` ids)."""
+    oof = [_oof(tmp_path / f"oof{i}.csv", ids, labels, member) for i, member in enumerate(members)]
+    tests = []
+    for i, member in enumerate(members):
+        tests.append(tmp_path / f"test{i}.csv")
+        pd.DataFrame({"id": ids[:test_rows], "target": member[:test_rows]}).to_csv(tests[-1], index=False)
+    return oof, tests
+
+
 @pytest.fixture
 def synthetic(klue_dev):
     """Real KLUE-STS dev ids and labels, with three members of known quality."""
@@ -59,11 +69,7 @@ def test_weighted_fit_recovers_known_weights():
 
 def test_weighted_ensemble_writes_submission_with_test_files(tmp_path, synthetic):
     ids, labels, members = synthetic
-    oof = [_oof(tmp_path / f"oof{i}.csv", ids, labels, member) for i, member in enumerate(members)]
-    tests = []
-    for i, member in enumerate(members):
-        tests.append(tmp_path / f"test{i}.csv")
-        pd.DataFrame({"id": ids[:50], "target": member[:50]}).to_csv(tests[-1], index=False)
+    oof, tests = _member_files(tmp_path, ids, labels, members, test_rows=50)
     hf_sts_cli(
         [
             "ensemble",
@@ -155,11 +161,7 @@ def test_stacker_without_coefficients(tmp_path, synthetic, monkeypatch):
 
     monkeypatch.setitem(ensemble_module.STACKERS, "knn", lambda: KNeighborsRegressor(n_neighbors=15))
     ids, labels, members = synthetic
-    oof = [_oof(tmp_path / f"oof{i}.csv", ids, labels, member) for i, member in enumerate(members)]
-    tests = []
-    for i, member in enumerate(members):
-        tests.append(tmp_path / f"test{i}.csv")
-        pd.DataFrame({"id": ids[:20], "target": member[:20]}).to_csv(tests[-1], index=False)
+    oof, tests = _member_files(tmp_path, ids, labels, members, test_rows=20)
     results = ensemble(oof, "stacking", tmp_path / "out", test_files=tests, stacker="knn")
     assert results["stacker"] == {"name": "knn"}
     assert results["pearson_nested"] > results["members"][2]["pearson"]  # better than the noisiest member

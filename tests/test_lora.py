@@ -92,7 +92,7 @@ def test_adapter_reload_and_merge_keep_the_trained_head(head, stand_in_encoders,
         assert not torch.equal(trained, value), f"{name} was not trained"
 
 
-def test_lora_run_writes_merged_model_and_adapter_then_resumes(stand_in_encoders, tmp_path, monkeypatch):
+def test_lora_run_writes_merged_model_and_adapter_then_resumes(stand_in_encoders, tmp_path, monkeypatch, caplog):
     monkeypatch.chdir(REPO_ROOT)
     out = tmp_path / "run"
     argv = [
@@ -110,7 +110,11 @@ def test_lora_run_writes_merged_model_and_adapter_then_resumes(stand_in_encoders
         "--save_total_limit", "3",
         "--output_dir", str(out),
     ]  # fmt: skip
-    main(argv)
+    with caplog.at_level("INFO", logger="hf_sts"):
+        main(argv)
+    # The count peft users expect at the start of a LoRA run, in the run's log.
+    counts = [record.getMessage() for record in caplog.records if record.getMessage().startswith("Parameters: ")]
+    assert len(counts) == 1 and "trainable of" in counts[0], counts
     root = {path.name for path in out.iterdir()}
     assert {"config.json", "model.safetensors", "adapter", "checkpoint-2", "checkpoint-4"} <= root
     assert "adapter_config.json" not in root  # the root is the merged model
