@@ -205,7 +205,10 @@ def test_bad_input_is_one_clear_line(tmp_path, recipe, extra, message, monkeypat
     [
         (["bogus"], r"^hf-sts: error: command line: argument COMMAND: invalid choice: 'bogus'"),
         (["export", "run"], r"^hf-sts: error: export: the following arguments are required: --format, --output"),
-        (["predict", "m", "--input", "a", "--output", "b", "--bogus"], r"^hf-sts: error: command line: unrecognized arguments: --bogus"),
+        (
+            ["predict", "m", "--input", "a", "--output", "b", "--bogus"],
+            r"^hf-sts: error: command line: unrecognized arguments: --bogus",
+        ),
         (["train", QUICKSTART, "--seed", "x"], r"^hf-sts: error: command line: argument --seed: invalid int value"),
     ],
 )
