@@ -486,12 +486,13 @@ class RecipeParser(HfArgumentParser):
             RecipeError: naming `origin` and the key, for a value of the wrong type (a string for a number, a list
                 for a single value, ...) or outside the field's choices.
         """
-        actions = {action.dest: action for action in self._actions}
         for key, value in recipe.items():
-            for action in self._actions:
-                if action.dest == key:  # a `--no_key` flag shares the dest of a boolean `--key`
-                    action.default = _recipe_value(actions[key], key, value, origin)
-                    action.required = False
+            # A boolean field that defaults to true has a `--no_key` flag too, sharing the dest of `--key` (the
+            # first action, whose type converts the value).
+            actions = [action for action in self._actions if action.dest == key]
+            default = _recipe_value(actions[0], key, value, origin)
+            for action in actions:
+                action.default, action.required = default, False
 
 
 def make_parser() -> RecipeParser:

@@ -91,6 +91,7 @@ def test_wrong_type_names_file_and_key(recipe, tmp_path):
         ("seed", [1, 2], r"`seed`: expected a single value, not a list of an integer"),
         ("seed", 1.5, r"`seed`: expected an integer, got 1\.5"),
         ("add_swapped_pairs", "maybe", r"`add_swapped_pairs`: expected true or false, got 'maybe'"),
+        ("log_on_each_node", "maybe", r"`log_on_each_node`: expected true or false, got 'maybe'"),  # has --no_
         ("head_pooling", "max", r"`head_pooling`: expected one of \['cls', 'mean'\], got 'max'"),
     ],
 )
