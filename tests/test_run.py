@@ -21,8 +21,6 @@ from .conftest import (
     QUICKSTART,
     REPO_ROOT,
     TINY,
-    accelerate,
-    launch,
     score_without_hf_sts,
     write_competition_csv,
 )
@@ -52,7 +50,7 @@ def test_quickstart_beats_noise_floor(quickstart):
     results = json.loads((output_dir / "all_results.json").read_text())
     # Under no correlation, Pearson r over 519 pairs has a standard deviation of about 0.044; a constant predictor
     # gives NaN. 0.45 is far out of reach of both, and above the 0.37 of the TF-IDF calibration the quickstart must
-    # beat (it reaches 0.58-0.60 over seeds).
+    # beat (0.52 after the first epoch of the shipped run, 0.58-0.60 over seeds after all 5).
     assert results["eval_pearson"] > 0.45
     assert "eval_pearson" in stdout
     assert results["eval_samples"] == 519
@@ -128,48 +126,14 @@ def test_competition_csvs_with_unlabeled_test(tmp_path):
         dev.select(range(60, 100)), tmp_path / "test.csv", with_labels=False, id_prefix="test"
     )
     output_dir = tmp_path / "out"
-    result = launch(
-        QUICKSTART,
-        "--train_file",
-        str(tmp_path / "train.csv"),
-        "--validation_file",
-        str(tmp_path / "dev.csv"),
-        "--test_file",
-        str(tmp_path / "test.csv"),
-        "--output_dir",
-        str(output_dir),
-        *TINY,
-        launcher=accelerate("--num_processes", "1"),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    files = ["--train_file", str(tmp_path / "train.csv"), "--validation_file", str(tmp_path / "dev.csv")]
+    files += ["--test_file", str(tmp_path / "test.csv")]
+    run_main([str(REPO_ROOT / QUICKSTART), *files, "--output_dir", str(output_dir), *TINY])
     submission = pd.read_csv(output_dir / "submission.csv")
     assert list(submission.columns) == ["id", "target"]
     assert list(submission.id) == list(test.id)
     assert submission.target.between(0, 5).all()
     assert len(pd.read_csv(output_dir / "eval_predictions.csv")) == 60
-
-
-@pytest.mark.slow
-def test_two_process_ddp_on_cpu(tmp_path):
-    """`accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine: real DDP over gloo."""
-    output_dir = tmp_path / "ddp"
-    result = launch(
-        QUICKSTART,
-        "--output_dir",
-        str(output_dir),
-        "--max_train_samples=256",
-        "--per_device_train_batch_size=16",
-        *TINY,
-        launcher=accelerate("--multi_gpu", "--num_processes", "2"),
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    state = json.loads((output_dir / "trainer_state.json").read_text())
-    # 256 pairs, 16 per process and step: 8 steps with two processes sharing the data (16 if each trained alone).
-    assert state["global_step"] == 8
-    assert [path.name for path in output_dir.glob("checkpoint-*")] == ["checkpoint-8"]
-    predictions = pd.read_csv(output_dir / "eval_predictions.csv")
-    assert len(predictions) == 519 and predictions.id.is_unique
-    assert "eval_pearson" in json.loads((output_dir / "all_results.json").read_text())
 
 
 @pytest.mark.parametrize(
