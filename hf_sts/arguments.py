@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import typing
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
@@ -241,6 +242,13 @@ class ModelArguments:
             raise RecipeError(f"`freeze_ratio` must be in [0, 1), got {self.freeze_ratio}.")
         if self.head is not None and self.head not in HEADS:
             raise RecipeError(f"Unknown `head` {self.head!r}; registered heads: {sorted(HEADS)}.")
+        head_keys = [key for key in HEAD_KEYS if getattr(self, key) is not None]
+        if head_keys and self.architecture == "bi-encoder":
+            raise RecipeError(
+                f"{', '.join(f'`{key}`' for key in head_keys)}: a cross-encoder's head settings, but the architecture is "
+                "'bi-encoder' (no head: it scores 5 x cosine; `pooling` sets its embedding). Unset them (`--head none`) "
+                "or set `architecture: cross-encoder`."
+            )
         if self.pooling is not None and self.architecture != "bi-encoder":
             raise RecipeError(
                 "`pooling` is the bi-encoder's; a cross-encoder pools in its head: use `head: mean`, or "
@@ -348,6 +356,11 @@ class DataArguments:
     )
 
     def __post_init__(self):
+        if self.max_seq_length < 1:
+            raise RecipeError(f"`max_seq_length` must be a number of tokens >= 1, got {self.max_seq_length}.")
+        for key in ("max_train_samples", "max_eval_samples"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise RecipeError(f"`{key}` must be >= 1 pair (unset: all pairs), got {getattr(self, key)}.")
         if self.num_folds == 1 or self.num_folds < 0:
             raise RecipeError(f"`num_folds` must be 0 (off) or at least 2, got {self.num_folds}.")
         if self.dataset_name is None and self.train_file is None and self.test_file is None:
@@ -427,6 +440,17 @@ class StsTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        for key in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
+            if getattr(self, key) < 1:
+                raise RecipeError(f"`{key}` must be >= 1, got {getattr(self, key)}.")
+        if self.warmup_steps < 0:
+            raise RecipeError(f"`warmup_steps` must be >= 0 (a ratio below 1, else steps), got {self.warmup_steps}.")
+        if self.output_dir is not None and os.path.isfile(self.output_dir):
+            raise RecipeError(f"`output_dir` {self.output_dir!r} is a file; give a folder to write the run to.")
+        if self.output_dir is None:
+            logger.warning(
+                "No `output_dir` given: the run writes to ./trainer_output (the TrainingArguments default)."
+            )
         distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         if distributed and self.ddp_backend is None and not torch.cuda.is_available():
             self.ddp_backend = "gloo"
@@ -490,6 +514,10 @@ class RecipeParser(HfArgumentParser):
             # A boolean field that defaults to true has a `--no_key` flag too, sharing the dest of `--key` (the
             # first action, whose type converts the value).
             actions = [action for action in self._actions if action.dest == key]
+            if value is None and not _takes_none(key):
+                raise RecipeError(
+                    f"{origin}: `{key}` is null; expected {_expected(actions[0])} (leave the key out for its default)."
+                )
             default = _recipe_value(actions[0], key, value, origin)
             for action in actions:
                 action.default, action.required = default, False
@@ -498,6 +526,18 @@ class RecipeParser(HfArgumentParser):
 def make_parser() -> RecipeParser:
     """The parser of a run's arguments, without a recipe: [`RecipeParser`]."""
     return RecipeParser()
+
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    """The declared type of every recipe key (from the classes' annotations: `HfArgumentParser` rewrites the
+    `Field.type` of optional fields in place)."""
+    return {key: hint for cls in ARGUMENT_CLASSES for key, hint in typing.get_type_hints(cls).items()}
+
+
+def _takes_none(key: str) -> bool:
+    """Whether the field `key` accepts `None` (its type is optional)."""
+    return type(None) in typing.get_args(_field_types()[key])
 
 
 def _expected(action: argparse.Action) -> str:

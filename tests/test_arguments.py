@@ -181,3 +181,32 @@ def test_pretrained_encoder_on_command_line_replaces_from_scratch_keys(caplog):
     # Without a command-line encoder, a recipe file's own keys are kept as written.
     model_args, _, _, _ = parse_args([quickstart])
     assert model_args.model_type == "bert" and model_args.config_overrides.startswith("hidden_size=128")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"per_device_train_batch_size": 0}, r"`per_device_train_batch_size` must be >= 1, got 0"),
+        ({"per_device_eval_batch_size": -8}, r"`per_device_eval_batch_size` must be >= 1, got -8"),
+        ({"gradient_accumulation_steps": 0}, r"`gradient_accumulation_steps` must be >= 1, got 0"),
+        ({"warmup_steps": -0.1}, r"`warmup_steps` must be >= 0"),
+        ({"learning_rate": None}, r"`learning_rate` is null; expected a number \(leave the key out"),
+        ({"max_train_samples": 0}, r"`max_train_samples` must be >= 1 pair"),
+        ({"max_seq_length": 0}, r"`max_seq_length` must be a number of tokens >= 1, got 0"),
+        ({"architecture": "bi-encoder"}, r"`head`, `head_hidden_sizes`: a cross-encoder's head settings"),
+    ],
+)
+def test_numbers_and_keys_a_run_cannot_use(recipe, tmp_path, values, message):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**json.loads(recipe.read_text()), **values}))
+    with pytest.raises(RecipeError, match=message):
+        parse_args([str(bad)])
+
+
+def test_output_dir_that_is_a_file_or_missing(recipe, tmp_path, caplog):
+    (tmp_path / "taken").write_text("an earlier file")
+    with pytest.raises(RecipeError, match=r"`output_dir` '.*taken' is a file; give a folder"):
+        parse_args([str(recipe), "--output_dir", str(tmp_path / "taken")])
+    with caplog.at_level("WARNING", logger="hf_sts.arguments"):
+        parse_args([str(recipe), "--output_dir", "none"])
+    assert any("writes to ./trainer_output" in record.getMessage() for record in caplog.records)
