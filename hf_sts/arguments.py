@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import HfArgumentParser, TrainingArguments
+from transformers import HfArgumentParser, Trainer, TrainingArguments
 from transformers.hf_argparser import string_to_bool
 
 from .configuration_sts import (
@@ -457,7 +457,16 @@ class StsTrainingArguments(TrainingArguments):
             self.use_cpu = True
         if self.use_cpu or not torch.accelerator.is_available():
             self.dataloader_pin_memory = False
+        if self.fp16 and not torch.cuda.is_available():
+            raise RecipeError(
+                "`fp16` needs a CUDA GPU and this machine has none: set `fp16` false (on a CPU with bf16 support, "
+                "`bf16` true)."
+            )
         super().__post_init__()
+        try:  # the optimizer's package, checked now rather than when training starts
+            Trainer.get_optimizer_cls_and_kwargs(self)
+        except ImportError as error:
+            raise RecipeError(f"`optim` {self.optim.value!r}: {str(error).strip().splitlines()[0]}") from None
         try:
             self.build_loss()
         except ValueError as error:  # a bad loss spec, named as the recipe names it

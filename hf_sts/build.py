@@ -6,7 +6,9 @@ trained on the training sentences with the `tokenizers` library, and a backbone 
 `config_overrides` (the convention of transformers' `run_mlm.py`).
 """
 
+import difflib
 import logging
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -88,6 +90,96 @@ def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) 
     )
 
 
+# Backbone types whose position ids start after the padding index (RoBERTa's offset): 2 positions are not for tokens.
+POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta", "camembert", "data2vec-text")
+
+
+def _scratch_config(model_type: str, config_overrides: str | None, max_seq_length: int) -> PreTrainedConfig:
+    """The from-scratch config of `model_type` with `config_overrides` applied (`max_position_embeddings` at least
+    `max_seq_length` + 2 unless the overrides set it).
+
+    Raises:
+        RecipeError: for a `model_type` transformers does not know, an override naming a field the config lacks, or
+            a `hidden_size` that is not a multiple of `num_attention_heads`.
+    """
+    if model_type not in CONFIG_MAPPING:
+        close = difflib.get_close_matches(model_type, list(CONFIG_MAPPING.keys()), n=3)
+        raise RecipeError(f"Unknown `model_type` {model_type!r}; closest types transformers knows: {close}.")
+    config = CONFIG_MAPPING[model_type]()
+    config.max_position_embeddings = max(config.max_position_embeddings, max_seq_length + 2)
+    if config_overrides:
+        try:
+            config.update_from_string(config_overrides)
+        except ValueError as error:
+            raise RecipeError(f"`config_overrides` {config_overrides!r}: {error}.") from None
+    heads = getattr(config, "num_attention_heads", None)
+    if heads and config.hidden_size % heads:
+        raise RecipeError(
+            f"`config_overrides`: hidden_size {config.hidden_size} is not a multiple of num_attention_heads {heads}."
+        )
+    return config
+
+
+def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
+    """What a run checks before it writes anything: the head settings are valid, the from-scratch config can be
+    built, or the pretrained encoder's config can be loaded (local folder, cache or Hub), and its position embeddings hold `max_seq_length`
+    tokens (`max_position_embeddings`, less RoBERTa's offset of 2).
+
+    Raises:
+        RecipeError: one line naming the key and the problem.
+    """
+    try:  # the head settings, as the model config will check them
+        MODEL_CLASSES[model_args.architecture].config_class(**model_args.head_config())
+    except ValueError as error:
+        raise RecipeError(str(error)) from None
+    if model_args.model_name_or_path is None:
+        config = _scratch_config(model_args.model_type, model_args.config_overrides, data_args.max_seq_length)
+    else:
+        config = checked_from_pretrained(
+            AutoConfig,
+            model_args.model_name_or_path,
+            RecipeError,
+            trust_remote_code=model_args.trust_remote_code,
+            **model_args.hub_kwargs(),
+        )
+        config = config.backbone_config if isinstance(config, StsBackboneConfig) else config
+    limit = getattr(config, "max_position_embeddings", None)
+    offset = 2 if config.model_type in POSITION_OFFSET_TYPES else 0
+    if limit is not None and data_args.max_seq_length + offset > limit:
+        raise RecipeError(
+            f"`max_seq_length` {data_args.max_seq_length} is beyond the {limit} position embeddings of the "
+            f"{config.model_type} backbone{' (2 reserved by its padding offset)' if offset else ''}: use at most "
+            f"{limit - offset}."
+        )
+
+
+def resolve_checkpoint(training_args: StsTrainingArguments) -> str | None:
+    """The checkpoint `resume_from_checkpoint` names, checked before the run writes anything: a folder holding a
+    Trainer checkpoint (`trainer_state.json`), or `true` for the last `checkpoint-*` in `output_dir` (the Trainer's
+    convention); `None` when unset.
+
+    Raises:
+        RecipeError: for a folder that is missing or holds no checkpoint, or `true` without one in `output_dir`.
+    """
+    from transformers.trainer_utils import get_last_checkpoint
+
+    resume = training_args.resume_from_checkpoint
+    if resume is None or resume.lower() == "false":
+        return None
+    if resume.lower() == "true":
+        last = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        if last is None:
+            raise RecipeError(
+                f"`resume_from_checkpoint` true: {training_args.output_dir} holds no checkpoint-* folder to resume."
+            )
+        logger.info("Resuming from %s, the last checkpoint in output_dir.", last)
+        return last
+    if not os.path.isfile(os.path.join(resume, "trainer_state.json")):
+        what = "no such folder" if not os.path.isdir(resume) else "not a Trainer checkpoint (no trainer_state.json)"
+        raise RecipeError(f"`resume_from_checkpoint` {resume}: {what}; give a checkpoint-* folder of a run, or true.")
+    return resume
+
+
 def scratch_backbone_config(
     model_type: str, config_overrides: str | None, tokenizer: PreTrainedTokenizerFast, max_seq_length: int
 ) -> PreTrainedConfig:
@@ -97,14 +189,11 @@ def scratch_backbone_config(
     `max_seq_length` (plus 2 for RoBERTa's position offset), unless the overrides set them.
 
     Raises:
-        ValueError: if `model_type` is unknown to transformers or an override names a field the config lacks.
+        RecipeError: see `_scratch_config`.
     """
-    if model_type not in CONFIG_MAPPING:
-        raise ValueError(f"Unknown `model_type` {model_type!r}; transformers knows {sorted(CONFIG_MAPPING.keys())}.")
-    config = CONFIG_MAPPING[model_type]()
+    config = _scratch_config(model_type, None, max_seq_length)
     config.vocab_size = len(tokenizer)
     config.pad_token_id = tokenizer.pad_token_id
-    config.max_position_embeddings = max(config.max_position_embeddings, max_seq_length + 2)
     if config_overrides:
         config.update_from_string(config_overrides)
     return config

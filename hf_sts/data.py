@@ -150,6 +150,8 @@ def _from_pairs(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
 def _read_table(path: Path) -> pd.DataFrame:
     """Read a file into a frame of strings (no value is parsed or dropped here)."""
     suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise DataFormatError(f"{path}: empty file (0 bytes); expected a header row and one sentence pair per row.")
     try:
         if suffix == ".csv":
             return pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -166,6 +168,10 @@ def _read_table(path: Path) -> pd.DataFrame:
             raise DataFormatError(
                 f"{path}: unsupported file extension {suffix!r}; expected .csv, .tsv, .json or .jsonl."
             )
+    except pd.errors.EmptyDataError:
+        raise DataFormatError(
+            f"{path}: no header row and no data; expected a header row and sentence pairs."
+        ) from None
     except (pd.errors.ParserError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DataFormatError(f"{path}: cannot be parsed as {suffix[1:].upper()}: {error}") from None
     if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):

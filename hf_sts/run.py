@@ -45,6 +45,7 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     from transformers import set_seed
 
     from hf_sts.arguments import RecipeError, parse_args
+    from hf_sts.build import check_encoder, resolve_checkpoint
     from hf_sts.cli import configure_logging
     from hf_sts.data import load_sts_datasets
 
@@ -53,6 +54,8 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     # process, as the transformers example scripts do.
     configure_logging(training_args.get_process_log_level(), training_args.should_log)
     set_seed(training_args.seed)
+    check_encoder(model_args, data_args)  # before anything is written
+    training_args.resume_from_checkpoint = resolve_checkpoint(training_args)
 
     raw = load_sts_datasets(
         train_file=data_args.train_file,

@@ -149,19 +149,34 @@ def test_competition_csvs_with_unlabeled_test(tmp_path):
             ["--head_activation", "tanhh"],
             r"`head_activation` must be",
         ),
+        ({}, ["--train_file", "EMPTY"], r"empty\.csv: empty file \(0 bytes\)"),
+        ({}, ["--model_type", "bertt"], r"Unknown `model_type` 'bertt'; closest types transformers knows: \['bert'"),
+        ({}, ["--config_overrides", "hidden_sizee=64"], r"`config_overrides` 'hidden_sizee=64': key hidden_sizee"),
+        ({}, ["--config_overrides", "hidden_size=30"], r"hidden_size 30 is not a multiple of num_attention_heads"),
+        ({}, ["--max_seq_length", "300"], r"`max_seq_length` 300 is beyond the 128 position embeddings of the bert"),
+        ({}, ["--resume_from_checkpoint", "missing-dir"], r"`resume_from_checkpoint` missing-dir: no such folder"),
+        ({}, ["--resume_from_checkpoint", "true"], r"`resume_from_checkpoint` true: .* holds no checkpoint-\* folder"),
+        ({}, ["--optim", "adamw_bnb_8bit"], r"`optim` 'adamw_bnb_8bit': .*pip install -U bitsandbytes"),
+        ({}, ["--fp16", "true"], r"`fp16` needs a CUDA GPU and this machine has none"),
+        ({}, ["--per_device_train_batch_size", "0"], r"`per_device_train_batch_size` must be >= 1, got 0"),
+        ({"learning_rate": None}, [], r"bad\.json: `learning_rate` is null; expected a number"),
+        ({}, ["--head", "mlp"], r"`head`: a cross-encoder's head settings, but the architecture is 'bi-encoder'"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path, recipe, extra, message, monkeypatch, capsys):
     monkeypatch.chdir(REPO_ROOT)  # the recipe names its data relative to the repository
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({**json.loads((REPO_ROOT / QUICKSTART).read_text()), **recipe}))
+    (tmp_path / "empty.csv").write_bytes(b"")
+    extra = [str(tmp_path / "empty.csv") if argument == "EMPTY" else argument for argument in extra]
     with pytest.raises(SystemExit) as exit_info:  # `hf-sts train ...`, in this process
         hf_sts_cli(["train", str(path), "--output_dir", str(tmp_path / "out"), *extra])
     assert exit_info.value.code == 2
-    error_lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("hf-sts: error:")]
-    assert len(error_lines) == 1
+    err = capsys.readouterr().err
+    error_lines = [line for line in err.splitlines() if line.startswith("hf-sts: error:")]
+    assert len(error_lines) == 1 and "Traceback" not in err
     assert re.search(message, error_lines[0]), error_lines[0]
-    assert not (tmp_path / "out" / "config.json").exists()
+    assert not (tmp_path / "out").exists()  # refused before anything is written
 
 
 @pytest.mark.parametrize(
