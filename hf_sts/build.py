@@ -120,6 +120,22 @@ def _scratch_config(model_type: str, config_overrides: str | None, max_seq_lengt
     return config
 
 
+def pretrained_config(model_args: ModelArguments) -> PreTrainedConfig:
+    """The config of `model_args.model_name_or_path` (a local folder, the cache or the Hub, with the run's cache,
+    revision and token): an encoder's own config, or an hf_sts checkpoint's.
+
+    Raises:
+        RecipeError: naming the model, for one that is missing, not cached while offline, or of no known type.
+    """
+    return checked_from_pretrained(
+        AutoConfig,
+        model_args.model_name_or_path,
+        RecipeError,
+        trust_remote_code=model_args.trust_remote_code,
+        **model_args.hub_kwargs(),
+    )
+
+
 def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
     """What a run checks before it writes anything: the head settings are valid, the from-scratch config can be
     built, or the pretrained encoder's config can be loaded (local folder, cache or Hub), and its position embeddings hold `max_seq_length`
@@ -135,13 +151,7 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
     if model_args.model_name_or_path is None:
         config = _scratch_config(model_args.model_type, model_args.config_overrides, data_args.max_seq_length)
     else:
-        config = checked_from_pretrained(
-            AutoConfig,
-            model_args.model_name_or_path,
-            RecipeError,
-            trust_remote_code=model_args.trust_remote_code,
-            **model_args.hub_kwargs(),
-        )
+        config = pretrained_config(model_args)
         config = config.backbone_config if isinstance(config, StsBackboneConfig) else config
     limit = getattr(config, "max_position_embeddings", None)
     offset = 2 if config.model_type in POSITION_OFFSET_TYPES else 0
@@ -249,13 +259,7 @@ def build_model(
         )
         model = _with_new_layers(model_class, AutoModel.from_config(config), model_args)
     else:
-        config = checked_from_pretrained(
-            AutoConfig,
-            model_args.model_name_or_path,
-            RecipeError,
-            trust_remote_code=model_args.trust_remote_code,
-            **hub_kwargs,
-        )
+        config = pretrained_config(model_args)
         if isinstance(config, StsBackboneConfig):
             model = _continue_checkpoint(model_class, config, model_args)
         else:
