@@ -159,9 +159,17 @@ def _read_table(path: Path) -> pd.DataFrame:
             # KorSTS sentences contain unbalanced quote characters: read them literally.
             return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
         if suffix == ".jsonl":
-            records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            records = []
+            for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    raise DataFormatError(f"{path}: line {number} is not valid JSON ({error.msg}).") from None
         elif suffix == ".json":
-            records = json.loads(path.read_text(encoding="utf-8"))
+            # utf-8-sig: a byte-order mark is accepted, as for CSV and TSV files.
+            records = json.loads(path.read_text(encoding="utf-8-sig"))
             if isinstance(records, dict) and isinstance(records.get("data"), list):
                 records = records["data"]
         else:

@@ -170,3 +170,16 @@ def test_hub_dataset_gets_the_runs_cache_token_and_revision(monkeypatch, tmp_pat
         ("someone/sts", "ko", {"cache_dir": str(tmp_path / "cache"), "token": "hf_x", "revision": "v1.1"})
     ]
     assert not (tmp_path / "out").exists()
+
+
+def test_json_with_a_byte_order_mark_and_jsonl_line_numbers(tmp_path, klue_dev):
+    rows = [{"sentence1": row["sentence1"], "sentence2": row["sentence2"], "label": row["label"]} for row in klue_dev]
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(rows[:3], ensure_ascii=False).encode("utf-8"))
+    assert read_sts_file(bom)["sentence1"][:] == [row["sentence1"] for row in rows[:3]]
+    lines = [json.dumps(row, ensure_ascii=False) for row in rows[:4]]
+    lines[2] = lines[2][:-1]  # the third record loses its closing brace
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataFormatError, match=r"broken\.jsonl: line 3 is not valid JSON"):
+        read_sts_file(broken)
