@@ -17,6 +17,7 @@ Files are read by extension (`.csv`, `.tsv`, `.json`, `.jsonl`); the columns the
 
 import csv
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from transformers import PreTrainedTokenizerBase
 from .errors import HfStsError
 from .metrics import BINARY_THRESHOLD, SCORE_MAX, SCORE_MIN, clip_scores
 
+
+logger = logging.getLogger(__name__)
 
 STS_FEATURES = datasets.Features(
     {
@@ -323,6 +326,31 @@ def load_sts_datasets(
         carved = splits["train"].train_test_split(test_size=validation_split_percentage / 100, seed=seed)
         splits["train"], splits["validation"] = carved["train"], carved["test"]
     return datasets.DatasetDict(splits)
+
+
+def warn_about_data(splits: dict[str, datasets.Dataset]) -> None:
+    """One warning line for each thing in a run's data that would change its results without failing it: training
+    labels that all lie in [0, 1] (a 0–1 similarity scale fed to a 0–5 model), and validation pairs that also occur
+    in the training data (in either order; their count), which make the validation scores optimistic."""
+    from .cv import pair_keys
+
+    train, validation = splits.get("train"), splits.get("validation")
+    if train is not None and len(train) and max(train["label"][:]) <= 1.0:
+        logger.warning(
+            "All %d training labels lie in [0, 1]: hf_sts trains on the 0-5 STS scale, so these are read as "
+            "near-zero similarities. Multiply 0-1 labels by 5.",
+            len(train),
+        )
+    if train is not None and validation is not None:
+        seen = set(pair_keys(train["sentence1"][:], train["sentence2"][:]))
+        shared = sum(key in seen for key in pair_keys(validation["sentence1"][:], validation["sentence2"][:]))
+        if shared:
+            logger.warning(
+                "%d of the %d validation pairs also occur in the training data (in either order): validation "
+                "scores are optimistic.",
+                shared,
+                len(validation),
+            )
 
 
 def add_swapped_pairs(dataset: datasets.Dataset) -> datasets.Dataset:

@@ -183,3 +183,23 @@ def test_json_with_a_byte_order_mark_and_jsonl_line_numbers(tmp_path, klue_dev):
     broken.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"broken\.jsonl: line 3 is not valid JSON"):
         read_sts_file(broken)
+
+
+def test_run_warns_about_0_to_1_labels_and_validation_pairs_seen_in_training(tmp_path, klue_dev, caplog):
+    from hf_sts.run import prepare
+
+    rows = klue_dev.select(range(40)).to_pandas()[["sentence1", "sentence2", "label"]]
+    rows.assign(label=rows.label / 5).to_csv(tmp_path / "train.csv", index=False)
+    # 6 validation pairs: 2 from the training rows (one with its sentences swapped), 4 unseen.
+    seen = rows.iloc[[3, 7]].copy()
+    seen.iloc[1, [0, 1]] = seen.iloc[1, [1, 0]].to_numpy()
+    unseen = klue_dev.select(range(100, 104)).to_pandas()[["sentence1", "sentence2", "label"]]
+    pd.concat([seen, unseen]).to_csv(tmp_path / "dev.csv", index=False)
+    argv = ["--model_type", "bert", "--train_file", str(tmp_path / "train.csv")]
+    argv += ["--validation_file", str(tmp_path / "dev.csv"), "--output_dir", str(tmp_path / "out")]
+    with caplog.at_level("WARNING", logger="hf_sts.data"):
+        prepare(argv)
+    messages = [record.getMessage() for record in caplog.records if record.name == "hf_sts.data"]
+    assert len(messages) == 2
+    assert messages[0].startswith("All 40 training labels lie in [0, 1]")
+    assert messages[1].startswith("2 of the 6 validation pairs also occur in the training data")
