@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import HfArgumentParser, Trainer, TrainingArguments
+from transformers import HfArgumentParser, TrainingArguments
 from transformers.hf_argparser import string_to_bool
 
 from .configuration_sts import (
@@ -463,6 +463,8 @@ class StsTrainingArguments(TrainingArguments):
                 "`bf16` true)."
             )
         super().__post_init__()
+        from transformers import Trainer  # imported here: commands that only read the arguments never need it
+
         try:  # the optimizer's package, checked now rather than when training starts
             Trainer.get_optimizer_cls_and_kwargs(self)
         except ImportError as error:

@@ -126,19 +126,20 @@ def read_member(path: str | Path) -> tuple[pd.DataFrame, str]:
     member["label"] = frame["label"].astype(float)
     if "fold" in frame.columns:
         return member, "oof"
-    if not _validated_on_held_out_data(path):
-        return member, "labeled"
-    return member, "selected" if _selected_best_epoch_on_validation(path) else "held-out"
-
-
-def _validated_on_held_out_data(path: Path) -> bool:
-    """Whether the run beside an `eval_predictions.csv` validated on data it did not train on, per its recipe: it
-    trained (from a `train_file` or a dataset) and validated on another file, on a dataset's own validation split, or
-    on a part carved out of its training file; and it did not pool validation into cross-validation folds."""
     recipe_path = path.parent / "recipe.json"
     if path.name != "eval_predictions.csv" or not recipe_path.is_file():
-        return False
+        return member, "labeled"
     recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
+    if not _validated_on_held_out_data(recipe):
+        return member, "labeled"
+    return member, "selected" if _selected_best_epoch_on_validation(recipe) else "held-out"
+
+
+def _validated_on_held_out_data(recipe: dict) -> bool:
+    """Whether the run of `recipe` (the `recipe.json` beside an `eval_predictions.csv`) validated on data it did not
+    train on: it trained (from a `train_file` or a dataset) and validated on another file, on a dataset's own
+    validation split, or on a part carved out of its training file; and it did not pool validation into
+    cross-validation folds."""
     if recipe.get("do_train") is False or not (recipe.get("train_file") or recipe.get("dataset_name")):
         return False  # an evaluation-only run: its model may have trained on these rows elsewhere
     if recipe.get("num_folds") and recipe.get("cv_include_validation"):
@@ -149,14 +150,10 @@ def _validated_on_held_out_data(path: Path) -> bool:
     return Path(validation).resolve() != Path(train).resolve()
 
 
-def _selected_best_epoch_on_validation(path: Path) -> bool:
-    """Whether the run beside an `eval_predictions.csv` picked its best epoch on the rows it holds: its `recipe.json`
-    sets `load_best_model_at_end` (transformers' default is off), outside cross-validation (`num_folds`), whose
-    folds always keep their last epoch."""
-    recipe_path = path.parent / "recipe.json"
-    if not recipe_path.is_file():
-        return False
-    recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
+def _selected_best_epoch_on_validation(recipe: dict) -> bool:
+    """Whether the run of `recipe` picked its best epoch on the validation rows: `load_best_model_at_end`
+    (transformers' default is off), outside cross-validation (`num_folds`), whose folds always keep their last
+    epoch."""
     return bool(recipe.get("load_best_model_at_end")) and not recipe.get("num_folds")
 
 
@@ -262,7 +259,8 @@ def ensemble(
         results["members"].append(entry)
     if fitted:
         model = WeightedAverage(method=fit) if method == "weighted" else STACKERS[stacker]()
-        final, combined = _fit_nested(model, table, columns, nested_folds, seed, results)
+        final, combined = _fit_nested(model, table, columns, nested_folds, seed)
+        results.update(pearson_nested=_pearson(combined, table["label"].to_numpy()), nested_folds=nested_folds)
     else:
         final = WeightedAverage()
         final.weights_ = np.full(len(columns), 1.0 / len(columns)) if weights is None else np.asarray(weights, float)
@@ -327,15 +325,11 @@ def _check_members(method, fitted, prediction_files, members, labeled, rows, nes
         raise EnsembleError(f"`nested_folds` must be between 2 and the {rows} rows, got {nested_folds}.")
 
 
-def _fit_nested(model, table: pd.DataFrame, columns: list[str], nested_folds: int, seed: int, results: dict):
-    """Score `model` by nested cross-validation (each row predicted by a copy fitted without it; recorded in
-    `results` as `pearson_nested`), then fit it on every labeled row. Returns `(fitted model, nested
-    predictions of shape (rows,))`."""
+def _fit_nested(model, table: pd.DataFrame, columns: list[str], nested_folds: int, seed: int):
+    """Predict every labeled row by nested cross-validation (each row by a copy of `model` fitted without it), then
+    fit `model` on all of them. Returns `(fitted model, nested predictions of shape (rows,))`."""
     X, y = table[columns].to_numpy(), table["label"].to_numpy()
-    folds = KFold(n_splits=nested_folds, shuffle=True, random_state=seed)
-    combined = cross_val_predict(model, X, y, cv=folds)
-    results["pearson_nested"] = _pearson(combined, y)
-    results["nested_folds"] = nested_folds
+    combined = cross_val_predict(model, X, y, cv=KFold(n_splits=nested_folds, shuffle=True, random_state=seed))
     return model.fit(X, y), combined
 
 

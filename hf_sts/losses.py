@@ -2,10 +2,10 @@
 
 A recipe names its loss with `loss` (one name, or several joined by `+`, e.g. `"l1+huber"`) and weighs the parts
 with `loss_weights`. Every loss maps predicted scores and gold scores, both of shape `(batch,)` on the 0.0–5.0
-scale, to a scalar, or, as sentence-transformers' losses may, to a dict of named scalar parts that `StsTrainer` sums
-and logs one by one ([`CombinedLoss`]). Pointwise losses (`mse`, `l1`, `huber`, `cosine`) return the mean over the batch, so
-`StsTrainer` can rescale it for gradient accumulation exactly; the ranking loss `cosent` compares the pairs of one
-micro-batch (on one device) with each other, as in sentence-transformers.
+scale, to a scalar, or, as sentence-transformers' losses may, to a dict of named scalar parts that `StsTrainer`
+sums and logs one by one ([`CombinedLoss`]). Pointwise losses (`mse`, `l1`, `huber`, `cosine`) return the mean over
+the batch, so `StsTrainer` can rescale it for gradient accumulation exactly; the ranking loss `cosent` compares the
+pairs of one micro-batch (on one device) with each other, as in sentence-transformers.
 """
 
 import torch

@@ -10,7 +10,6 @@ from transformers import DataCollatorWithPadding
 
 from .build import build_model
 from .data import BiEncoderCollator, tokenize_pairs, write_predictions
-from .lora import ADAPTER_DIR, save_adapter
 from .metrics import compute_metrics
 from .predict import evaluate_split, predict_scores
 from .report import log_report_to_wandb, write_report
@@ -125,6 +124,8 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks
 def finish_lora(trainer, tokenizer, save_adapter_only: bool) -> None:
     """Write a LoRA run's adapter to `output_dir/adapter/`, and to the root too with `save_adapter_only`; otherwise
     merge the adapters into the backbone and make the merged model the one saved to the root and evaluated."""
+    from .lora import ADAPTER_DIR, save_adapter  # peft, imported by LoRA runs only
+
     output_dir = trainer.args.output_dir
     if trainer.is_world_process_zero():
         for folder in [os.path.join(output_dir, ADAPTER_DIR)] + ([output_dir] if save_adapter_only else []):
