@@ -641,28 +641,36 @@ def _expand_list_values(argv: list[str]) -> list[str]:
 
 
 def _split_unset(argv: list[str]) -> tuple[list[str], set[str]]:
-    """Take `--key none` / `--key=none` (any case, or `null`) out of `argv`; returns the rest and the unset keys."""
-    rest, unset = [], set()
+    """Take `--key none` / `--key=none` (any case, or `null`) out of `argv`; returns the rest and the unset keys. The
+    last mention of a key wins, as for any flag: `--key a --key none` unsets it, `--key none --key a` sets it."""
+    groups: list[tuple[str | None, list[str]]] = []  # (flag key, its tokens), in order
+    unset: set[str] = set()
     index = 0
     while index < len(argv):
         token = argv[index]
         following = argv[index + 1] if index + 1 < len(argv) else None
         key, equals, value = token.partition("=")
-        if token.startswith("--") and equals and value.lower() in UNSET_VALUES:
-            unset.add(_flag_key(key))
-        elif (
-            token.startswith("--")
-            and not equals
+        takes_unset = (
+            not equals
             and following is not None
             and following.lower() in UNSET_VALUES
             and (index + 2 == len(argv) or argv[index + 2].startswith("--"))
-        ):
-            unset.add(_flag_key(token))
-            index += 1
+        )
+        if token.startswith("--") and ((equals and value.lower() in UNSET_VALUES) or takes_unset):
+            flag = _flag_key(key)
+            groups = [group for group in groups if group[0] != flag]
+            unset.add(flag)
+            index += 2 if takes_unset else 1
+            continue
+        if token.startswith("--"):
+            unset.discard(_flag_key(key))
+            groups.append((_flag_key(key), [token]))
+        elif groups:
+            groups[-1][1].append(token)
         else:
-            rest.append(token)
+            groups.append((None, [token]))
         index += 1
-    return rest, unset
+    return [token for _, tokens in groups for token in tokens], unset
 
 
 def _swap_encoder(recipe: dict[str, Any], cli_keys: set[str], origin: str) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from transformers import (
 
 from .arguments import DataArguments, ModelArguments, RecipeError, StsTrainingArguments
 from .configuration_sts import StsBackboneConfig
-from .errors import checked_from_pretrained
+from .errors import check_local_weights, checked_from_pretrained
 from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
 
 
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+# SentencePiece's word-boundary mark, used while learning the WordPiece vocabulary.
+_WORD_START = "\u2581"
+
 SPECIAL_TOKENS = {
     "pad_token": "[PAD]",
     "unk_token": "[UNK]",
@@ -46,37 +49,69 @@ SPECIAL_TOKENS = {
 }
 
 
-def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) -> PreTrainedTokenizerFast:
-    """Train a BERT-style WordPiece tokenizer on `sentences`.
+def _learn_wordpiece_vocabulary(sentences: list[str], vocab_size: int) -> set[str]:
+    """The WordPiece pieces (no special tokens) that a deterministic BPE of `vocab_size` learns on `sentences`."""
+    specials = list(SPECIAL_TOKENS.values())
+    learner = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
+    learner.normalizer = normalizers.NFC()
+    learner.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.BertPreTokenizer(), pre_tokenizers.Metaspace(prepend_scheme="always", split=False)]
+    )
+    learner.train_from_iterator(
+        sentences, trainer=trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+    )
+    pieces = set()
+    for piece in learner.get_vocab():
+        if piece in specials or piece == _WORD_START:
+            continue
+        if piece.startswith(_WORD_START):
+            pieces.add(piece[1:])
+        else:
+            pieces.add("##" + piece)
+            if len(piece) == 1:
+                pieces.add(piece)
+    return pieces
 
-    The same sentences always give the same vocabulary with the same ids (special tokens first, then sorted).
-    Normalisation is Unicode NFC only (no lower-casing, no accent stripping, which would decompose Hangul syllables);
-    pre-tokenisation splits on whitespace and punctuation; pairs are encoded `[CLS] A [SEP] B [SEP]` with token type
-    ids 0 and 1.
+
+def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) -> PreTrainedTokenizerFast:
+    """Train a BERT-style WordPiece tokenizer on `sentences`, the same one in every process.
+
+    The same sentences always give the same vocabulary with the same ids (special tokens first, then sorted), in any
+    process. `tokenizers`' own WordPiece trainer does not: it is a BPE trainer with the `##` continuation prefix and
+    breaks ties between merges in hash-map order, which differs per process, so small corpora get a different
+    vocabulary from run to run (huggingface/tokenizers#1794). Its plain BPE trainer is deterministic, so the pieces
+    are learned by BPE with every word marked by a leading `▁` (SentencePiece's word-boundary mark) and then renamed
+    to WordPiece's convention: `▁piece` (a word start) becomes `piece`, any other piece becomes `##piece`; every
+    character is kept in both forms, so no word that was seen in training encodes to `[UNK]`.
+    Encoding is WordPiece's greedy longest match. Normalisation is Unicode NFC only (no lower-casing, no accent
+    stripping, which would decompose Hangul syllables); pre-tokenisation splits on whitespace and punctuation; pairs
+    are encoded `[CLS] A [SEP] B [SEP]` with token type ids 0 and 1.
 
     Args:
         sentences: the training text, one sentence per item.
-        vocab_size: the vocabulary size to learn, special tokens included.
+        vocab_size: the vocabulary size, special tokens included (larger only when the corpus has more distinct
+            characters than that).
 
     Returns:
         A `transformers` fast tokenizer with the special tokens of `SPECIAL_TOKENS`.
     """
-    tokenizer = Tokenizer(models.WordPiece(unk_token=SPECIAL_TOKENS["unk_token"]))
+    specials = list(SPECIAL_TOKENS.values())
+    sentences = list(sentences)
+    target = vocab_size
+    while True:
+        pieces = _learn_wordpiece_vocabulary(sentences, target)
+        # Characters kept in both forms take the place of learned pieces, so the vocabulary stays at `vocab_size`.
+        excess = len(specials) + len(pieces) - vocab_size
+        if excess <= 0 or target == len(specials) + 1:
+            break
+        target = max(target - excess, len(specials) + 1)
+    ordered = specials + sorted(pieces)
+    tokenizer = Tokenizer(
+        models.WordPiece({token: i for i, token in enumerate(ordered)}, unk_token=SPECIAL_TOKENS["unk_token"])
+    )
     tokenizer.normalizer = normalizers.NFC()
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS.values()), show_progress=False
-    )
-    tokenizer.train_from_iterator(sentences, trainer=trainer)
-    # The trainer learns the same tokens on every run but numbers them in a run-dependent order, which would make
-    # the same recipe and seed train a different model each time: renumber them, special tokens first.
-    learned = tokenizer.get_vocab()
-    specials = list(SPECIAL_TOKENS.values())
-    ordered = specials + sorted(token for token in learned if token not in specials)
-    tokenizer.model = models.WordPiece(
-        {token: i for i, token in enumerate(ordered)}, unk_token=SPECIAL_TOKENS["unk_token"]
-    )
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -138,8 +173,9 @@ def pretrained_config(model_args: ModelArguments) -> PreTrainedConfig:
 
 def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
     """What a run checks before it writes anything: the head settings are valid, the from-scratch config can be
-    built, or the pretrained encoder's config can be loaded (local folder, cache or Hub), and its position embeddings hold `max_seq_length`
-    tokens (`max_position_embeddings`, less RoBERTa's offset of 2).
+    built, or the pretrained encoder's config can be loaded (local folder, cache or Hub) and a local folder's weights
+    are whole, and its position embeddings hold `max_seq_length` tokens (`max_position_embeddings`, less RoBERTa's
+    offset of 2).
 
     Raises:
         RecipeError: one line naming the key and the problem.
@@ -153,6 +189,7 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
     else:
         config = pretrained_config(model_args)
         config = config.backbone_config if isinstance(config, StsBackboneConfig) else config
+        check_local_weights(model_args.model_name_or_path, RecipeError)
     limit = getattr(config, "max_position_embeddings", None)
     offset = 2 if config.model_type in POSITION_OFFSET_TYPES else 0
     if limit is not None and data_args.max_seq_length + offset > limit:

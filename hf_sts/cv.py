@@ -104,6 +104,42 @@ class FoldResults:
     predictions: dict[str, list[np.ndarray]]
 
 
+def plan_folds(data_args, training_args, splits: dict):
+    """Check a cross-validation request and assign the folds, before the run writes anything (`hf_sts/run.py`
+    calls it while preparing; [`cross_validate`] again to run the folds, with the same result).
+
+    Returns:
+        `(pooled, validation, folds)`: the rows to cross-validate (train, plus validation with
+        `cv_include_validation`), the unpooled validation split or `None`, and each pooled row's fold (see
+        [`assign_folds`]).
+
+    Raises:
+        hf_sts.arguments.RecipeError: with `push_to_hub` or `resume_from_checkpoint`, or more folds than pairs.
+    """
+    import datasets
+
+    from .arguments import RecipeError
+
+    if training_args.push_to_hub:
+        raise RecipeError("`push_to_hub` with `num_folds`: push one fold model afterwards (`hf-sts push OUT/fold-K`).")
+    if training_args.resume_from_checkpoint:
+        raise RecipeError("`resume_from_checkpoint` with `num_folds`: a checkpoint belongs to one fold; rerun the CV.")
+    pooled, validation = splits["train"], splits.get("validation")
+    if data_args.cv_include_validation and validation is not None:
+        pooled, validation = datasets.concatenate_datasets([pooled, validation]), None
+    try:
+        folds = assign_folds(
+            np.asarray(pooled["label"]),
+            data_args.num_folds,
+            data_args.fold_strategy,
+            data_args.fold_seed,
+            groups=pair_keys(pooled["sentence1"][:], pooled["sentence2"][:]),  # duplicate pairs share a fold
+        )
+    except ValueError as error:
+        raise RecipeError(str(error).replace(" rows,", " distinct pairs,")) from None
+    return pooled, validation, folds
+
+
 def cross_validate(model_args, data_args, training_args, splits: dict, callbacks: list | None = None) -> dict:
     """Train one model per fold (`num_folds`, `fold_strategy`, `fold_seed`; see [`assign_folds`]), in sequence, each
     one distributed over the launched processes, then aggregate and write the results.
@@ -126,34 +162,15 @@ def cross_validate(model_args, data_args, training_args, splits: dict, callbacks
     Raises:
         hf_sts.arguments.RecipeError: with `push_to_hub` or `resume_from_checkpoint`, or more folds than pairs.
     """
-    import datasets
-
-    from .arguments import RecipeError
     from .build import load_tokenizer
     from .training import train_sentences
 
-    if training_args.push_to_hub:
-        raise RecipeError("`push_to_hub` with `num_folds`: push one fold model afterwards (`hf-sts push OUT/fold-K`).")
-    if training_args.resume_from_checkpoint:
-        raise RecipeError("`resume_from_checkpoint` with `num_folds`: a checkpoint belongs to one fold; rerun the CV.")
     if training_args.load_best_model_at_end:
         logger.warning(
             "load_best_model_at_end is off for the folds: picking a fold's best epoch on its own held-out rows would "
             "make the out-of-fold predictions optimistic. Each fold keeps its last epoch."
         )
-    pooled, validation = splits["train"], splits.get("validation")
-    if data_args.cv_include_validation and validation is not None:
-        pooled, validation = datasets.concatenate_datasets([pooled, validation]), None
-    try:
-        folds = assign_folds(
-            np.asarray(pooled["label"]),
-            data_args.num_folds,
-            data_args.fold_strategy,
-            data_args.fold_seed,
-            groups=pair_keys(pooled["sentence1"][:], pooled["sentence2"][:]),  # duplicate pairs share a fold
-        )
-    except ValueError as error:
-        raise RecipeError(str(error)) from None
+    pooled, validation, folds = plan_folds(data_args, training_args, splits)
     tokenizer = load_tokenizer(model_args, training_args, train_sentences(pooled))
     extra = {name: split for name, split in (("dev", validation), ("test", splits.get("test"))) if split is not None}
     results = train_folds(model_args, data_args, training_args, tokenizer, pooled, folds, extra, callbacks)

@@ -203,6 +203,18 @@ def _validate(frame: pd.DataFrame, origin: str, require_labels: bool) -> pd.Data
         bad = text.isna() | (text.astype(str).str.strip() == "")
         if bad.any():
             fail(int(np.argmax(bad.to_numpy())), f"`{column}` is empty; every pair needs two sentences.")
+        broken = text.astype(str).str.contains(r"[\r\n]")
+        if broken.any():
+            fail(
+                int(np.argmax(broken.to_numpy())),
+                f"`{column}` holds a line break, the mark of a stray quote that merged two rows into one pair; fix "
+                "the quoting, or join the sentence onto one line.",
+            )
+    blank = frame["id"].isna() | (frame["id"].astype(str).str.strip() == "")
+    if blank.any():
+        fail(
+            int(np.argmax(blank.to_numpy())), "the id is blank; every pair needs the id its prediction is filed under."
+        )
     ids = frame["id"].astype(str)
     duplicated = ids.duplicated()
     if duplicated.any():
@@ -326,6 +338,18 @@ def load_sts_datasets(
         carved = splits["train"].train_test_split(test_size=validation_split_percentage / 100, seed=seed)
         splits["train"], splits["validation"] = carved["train"], carved["test"]
     return datasets.DatasetDict(splits)
+
+
+def check_scorable(dataset: datasets.Dataset, origin: str) -> None:
+    """Refuse labeled data that Pearson r cannot score: fewer than 2 pairs.
+
+    Raises:
+        DataFormatError: naming `origin` (a file, or the split) and the count.
+    """
+    if len(dataset) < 2:
+        raise DataFormatError(
+            f"{origin}: {len(dataset)} labeled pair(s); Pearson r needs at least 2 pairs to score a model."
+        )
 
 
 def warn_about_data(splits: dict[str, datasets.Dataset]) -> None:

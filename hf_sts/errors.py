@@ -42,4 +42,32 @@ def checked_from_pretrained(loader, name_or_path: str, error: type[HfStsError] =
         raise error(f"{name_or_path}: cannot load it (a local folder or a Hub id): {reason}") from None
 
 
-__all__ = ["ERROR_PREFIX", "HfStsError", "checked_from_pretrained", "exit_on_error"]
+def check_local_weights(name_or_path: str, error: type[HfStsError] = HfStsError) -> None:
+    """For a local model folder, check that it holds weights and that every `*.safetensors` file in it is whole (its
+    header is read; a truncated file, e.g. a download or save cut short, fails here rather than mid-run). Hub ids
+    and folders without `config.json` (checked by the config loader) pass.
+
+    Raises:
+        `error`: naming the folder or file.
+    """
+    from pathlib import Path
+
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(name_or_path)
+    if not (folder / "config.json").is_file():
+        return
+    weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+    if not [path for path in weights if path.name != "training_args.bin"]:
+        raise error(f"{folder}: no weights (model.safetensors); a model folder holds config.json and its weights.")
+    for path in folder.glob("*.safetensors"):
+        try:
+            with safe_open(path, framework="pt"):
+                pass
+        except (SafetensorError, OSError) as failure:
+            raise error(
+                f"{path}: truncated or corrupt safetensors file ({failure}); save or download it again."
+            ) from None
+
+
+__all__ = ["ERROR_PREFIX", "HfStsError", "check_local_weights", "checked_from_pretrained", "exit_on_error"]

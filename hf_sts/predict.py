@@ -23,8 +23,8 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithP
 
 from .arguments import DataArguments
 from .configuration_sts import StsBackboneConfig
-from .data import BiEncoderCollator, read_sts_file, write_predictions, write_submission
-from .errors import HfStsError, checked_from_pretrained
+from .data import BiEncoderCollator, check_scorable, read_sts_file, write_predictions, write_submission
+from .errors import HfStsError, check_local_weights, checked_from_pretrained
 from .metrics import StsMetric, clip_scores
 from .modeling_sts import StsBiEncoderModel, StsPreTrainedModel
 
@@ -91,6 +91,7 @@ def load_model(
         description = f"{path} (LoRA adapter, merged)"
     else:
         config = checked_from_pretrained(AutoConfig, model_name_or_path, ModelLoadError, **hub_kwargs)
+        check_local_weights(model_name_or_path, ModelLoadError)
         if isinstance(config, StsBackboneConfig):
             _refuse_overrides(path, pooling, prompt)
             model = AutoModel.from_pretrained(model_name_or_path, **hub_kwargs)
@@ -280,6 +281,7 @@ def evaluate_file(
         output_dir = Path(output_dir)
         _check_output(output_dir, want_folder=True, option="--output_dir")
     dataset = read_sts_file(validation_file, require_labels=True)
+    check_scorable(dataset, str(validation_file))
     loaded = load_model(model_name_or_path, **load_kwargs)
     predictions, metrics = evaluate_split(loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size)
     if output_dir is not None:

@@ -47,7 +47,8 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     from hf_sts.arguments import RecipeError, parse_args
     from hf_sts.build import check_encoder, resolve_checkpoint
     from hf_sts.cli import configure_logging
-    from hf_sts.data import load_sts_datasets, warn_about_data
+    from hf_sts.cv import plan_folds
+    from hf_sts.data import check_scorable, load_sts_datasets, warn_about_data
 
     model_args, data_args, training_args, recipe = parse_args(argv)
     # Library logs at the level the arguments ask for (WARNING by default); hf_sts' own notes at INFO on the main
@@ -88,6 +89,13 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
         for split, wanted in (("train", do_train), ("validation", do_eval), ("test", do_predict))
         if wanted
     }
+    if "validation" in splits:
+        origin = (
+            data_args.validation_file or "the validation split (`dataset_name`'s, or `validation_split_percentage`)"
+        )
+        check_scorable(splits["validation"], origin)
+    if data_args.num_folds:
+        plan_folds(data_args, training_args, splits)
     warn_about_data(splits)
     os.makedirs(training_args.output_dir, exist_ok=True)
     if training_args.should_save:
