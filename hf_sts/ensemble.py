@@ -89,12 +89,32 @@ class WeightedAverage(RegressorMixin, BaseEstimator):
             ).x
         else:
             raise ValueError(f"Unknown weight fit {self.method!r}; expected 'nnls' or 'pearson'.")
-        self.weights_ = weights / weights.sum() if weights.sum() > 0 else np.full(n_members, 1.0 / n_members)
+        if weights.sum() > 0:
+            self.weights_ = weights / weights.sum()
+        else:
+            logger.warning("The %s fit gave every member weight 0: using equal weights instead.", self.method)
+            self.weights_ = np.full(n_members, 1.0 / n_members)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The weighted average `X @ weights_`, shape `(n_rows,)`."""
         return X @ self.weights_
+
+
+def _scores(frame: pd.DataFrame, column: str, path: Path) -> pd.Series:
+    """`frame[column]` as finite floats.
+
+    Raises:
+        EnsembleError: naming the file, the first bad row (1-based) and its value: blank, not a number, or not finite.
+    """
+    values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
+    bad = ~np.isfinite(values.to_numpy(dtype=float))
+    if bad.any():
+        row = int(np.argmax(bad))
+        value = frame[column].iloc[row]
+        problem = "is blank" if not value.strip() else f"{value!r} is not a finite number"
+        raise EnsembleError(f"{path}: row {row + 1} (1-based): `{column}` {problem}.")
+    return values.astype(float)
 
 
 def read_member(path: str | Path) -> tuple[pd.DataFrame, str]:
@@ -112,18 +132,27 @@ def read_member(path: str | Path) -> tuple[pd.DataFrame, str]:
     path = Path(path)
     if not path.is_file():
         raise EnsembleError(f"{path}: no such prediction file.")
-    frame = pd.read_csv(path, dtype={"id": str})
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        reason = "empty file" if isinstance(error, pd.errors.EmptyDataError) else f"not a CSV file ({error})"
+        raise EnsembleError(f"{path}: {reason}; expected a prediction CSV with `id` and `prediction`.") from None
     column = next((name for name in ("prediction", "target") if name in frame.columns), None)
     if "id" not in frame.columns or column is None:
         raise EnsembleError(
             f"{path}: expected columns `id` and `prediction` (or `target`), got {list(frame.columns)}."
         )
+    if frame.empty:
+        raise EnsembleError(f"{path}: no rows.")
+    blank = frame["id"].str.strip() == ""
+    if blank.any():
+        raise EnsembleError(f"{path}: row {int(np.argmax(blank.to_numpy())) + 1} (1-based): the id is blank.")
     if frame["id"].duplicated().any():
         raise EnsembleError(f"{path}: id {frame['id'][frame['id'].duplicated()].iloc[0]!r} appears twice.")
-    member = frame[["id"]].assign(prediction=frame[column].astype(float))
+    member = frame[["id"]].assign(prediction=_scores(frame, column, path))
     if "label" not in frame.columns:
         return member, "test"
-    member["label"] = frame["label"].astype(float)
+    member["label"] = _scores(frame, "label", path)
     if "fold" in frame.columns:
         return member, "oof"
     recipe_path = path.parent / "recipe.json"
@@ -242,7 +271,7 @@ def ensemble(
             them, `load_best_model_at_end`), unlabeled files where labels are needed, wrong counts of weights or test
             files, or `nested_folds` outside [2, rows].
     """
-    _check_request(method, prediction_files, test_files, weights, stacker)
+    _check_request(method, prediction_files, test_files, weights, stacker, output_dir)
     members = [read_member(path) for path in prediction_files]
     test_members = [read_member(path) for path in test_files or []]  # read and checked before anything is written
     table = _align(members, prediction_files)
@@ -283,7 +312,7 @@ def ensemble(
     return results
 
 
-def _check_request(method, prediction_files, test_files, weights, stacker) -> None:
+def _check_request(method, prediction_files, test_files, weights, stacker, output_dir) -> None:
     """The arguments of `ensemble`, checked before any file is read."""
     if method not in METHODS:
         raise EnsembleError(f"Unknown method {method!r}; expected one of {list(METHODS)}.")
@@ -293,6 +322,10 @@ def _check_request(method, prediction_files, test_files, weights, stacker) -> No
         raise EnsembleError(f"{len(test_files)} test files for {len(prediction_files)} members; give one per member.")
     if weights is not None and (method != "weighted" or len(weights) != len(prediction_files)):
         raise EnsembleError("`weights` go with --method weighted, one per prediction file.")
+    if weights is not None and (not np.isfinite(weights).all() or abs(float(np.sum(weights))) < 1e-12):
+        raise EnsembleError(f"`weights` {list(weights)}: expected finite numbers with a non-zero sum.")
+    if Path(output_dir).is_file():
+        raise EnsembleError(f"{output_dir}: is a file; --output names the folder to write the ensemble to.")
     if method == "stacking" and stacker not in STACKERS:
         raise EnsembleError(f"Unknown stacker {stacker!r}; expected one of {sorted(STACKERS)}.")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 from huggingface_hub import create_branch, create_repo, get_token, upload_folder
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalTokenNotFoundError
+from huggingface_hub.utils import validate_repo_id
 
 from .errors import HfStsError
 
@@ -90,6 +91,20 @@ def upload_files(output_dir: str | Path, token: str | None = None) -> list[Path]
     return files
 
 
+def check_repo_id(repo_id: str) -> None:
+    """Check `repo_id` as the Hub does (`huggingface_hub.utils.validate_repo_id`), without the network.
+
+    Raises:
+        PushError: naming the id and the rule it breaks.
+    """
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as error:
+        raise PushError(
+            f"Invalid repository id {repo_id!r}: {str(error).splitlines()[0]} Use ORG/NAME or NAME."
+        ) from None
+
+
 def write_manifest(output_dir: str | Path, repo_id: str) -> dict:
     """Write `OUTPUT_DIR/hub_upload_manifest.json`: the repository and the files a push would upload, with sizes in
     bytes. No network.
@@ -100,6 +115,7 @@ def write_manifest(output_dir: str | Path, repo_id: str) -> dict:
     Raises:
         PushError: as `upload_files`.
     """
+    check_repo_id(repo_id)
     files = upload_files(output_dir)
     manifest = {
         "repo_id": repo_id,
@@ -134,6 +150,7 @@ def push(
         PushError: for a run with nothing to push, or when the Hub cannot be reached or refuses (no network, no
             token, no permission), in one line.
     """
+    check_repo_id(repo_id)
     files = upload_files(output_dir, token)
     try:
         create_repo(repo_id, token=token, private=private, exist_ok=True)
@@ -147,8 +164,6 @@ def push(
             token=token,
             commit_message=commit_message,
         )
-    except HFValidationError as error:
-        raise PushError(f"Invalid repository id {repo_id!r}: use ORG/NAME or NAME.") from error
     except LocalTokenNotFoundError as error:
         raise PushError(f"No Hub token: run `hf auth login` or set HF_TOKEN to push {repo_id}.") from error
     except (HfHubHTTPError, httpx.HTTPError, OSError) as error:

@@ -75,7 +75,33 @@ def load_sweep(path: str | Path) -> dict:
                 f"{path}: parameter {name!r}: distribution {spec['distribution']!r} is not supported; use "
                 "uniform, log_uniform_values or int_uniform."
             )
+        _check_range(path, name, spec)
     return sweep
+
+
+def _check_range(path: Path, name: str, spec: dict) -> None:
+    """A sweep parameter's `values` (a non-empty list) or its distribution's `min` and `max` (numbers, min <= max,
+    min > 0 on a log scale), as wandb reads them.
+
+    Raises:
+        RecipeError: naming the file and the parameter.
+    """
+    if "value" in spec:
+        return
+    if "values" in spec:
+        if not isinstance(spec["values"], list) or not spec["values"]:
+            raise RecipeError(
+                f"{path}: parameter {name!r}: `values` must be a non-empty list, got {spec['values']!r}."
+            )
+        return
+    bounds = [spec.get("min"), spec.get("max")]
+    if not all(isinstance(bound, int | float) and not isinstance(bound, bool) for bound in bounds):
+        raise RecipeError(f"{path}: parameter {name!r}: a distribution needs numbers `min` and `max`, got {bounds}.")
+    low, high = bounds
+    if low > high:
+        raise RecipeError(f"{path}: parameter {name!r}: `min` {low} is above `max` {high}.")
+    if spec["distribution"] == "log_uniform_values" and low <= 0:
+        raise RecipeError(f"{path}: parameter {name!r}: log_uniform_values needs `min` > 0, got {low}.")
 
 
 def suggest(trial, name: str, spec: dict) -> Any:
@@ -86,8 +112,7 @@ def suggest(trial, name: str, spec: dict) -> Any:
     Returns:
         The sampled value, as the recipe key takes it.
 
-    Raises:
-        KeyError: for a distribution without `min` or `max` (`load_sweep` checks the rest).
+    `spec` is one that `load_sweep` has checked.
     """
     if "value" in spec:
         return spec["value"]
@@ -105,6 +130,25 @@ def default_sweep_path(recipe_path: str | Path) -> Path:
     """`recipes/sweeps/<recipe name>.yaml` beside the recipe."""
     recipe_path = Path(recipe_path)
     return recipe_path.parent / "sweeps" / f"{recipe_path.stem}.yaml"
+
+
+def _check_choices(path: Path, sweep: dict, argv: list[str]) -> None:
+    """Parse the recipe (`argv`) with each value a sweep parameter can take (each of `values`, `value`, or `min` and
+    `max`), so a value the recipe rejects (e.g. `loss_weights` of the wrong length) stops the search before it
+    writes anything, not in its first trial.
+
+    Raises:
+        RecipeError: naming the sweep file, the parameter and the recipe's complaint.
+    """
+    for name, spec in sweep["parameters"].items():
+        candidates = spec["values"] if "values" in spec else [spec["value"]] if "value" in spec else []
+        candidates = candidates or [spec["min"], spec["max"]]
+        for value in candidates:
+            tokens = [str(item) for item in value] if isinstance(value, list) else [json.dumps(value).strip('"')]
+            try:
+                parse_args([*argv, f"--{name}", *tokens])
+            except RecipeError as error:
+                raise RecipeError(f"{path}: parameter {name!r}, value {value!r}: {error}") from None
 
 
 def search(
@@ -129,7 +173,10 @@ def search(
     Raises:
         RecipeError: for a bad recipe or sweep, a cross-validation recipe, or a recipe without validation data.
     """
-    import optuna
+    try:
+        import optuna
+    except ImportError:
+        raise RecipeError("`hf-sts search` needs Optuna: pip install 'hf_sts[search]' (or optuna).") from None
 
     from .build import build_model, load_tokenizer
     from .data import add_swapped_pairs
@@ -137,8 +184,10 @@ def search(
     from .run import prepare
     from .training import make_trainer, train_sentences
 
-    sweep = load_sweep(sweep_path or default_sweep_path(recipe_path))
+    sweep_path = Path(sweep_path or default_sweep_path(recipe_path))
+    sweep = load_sweep(sweep_path)
     output_dir = Path(output_dir)
+    _check_choices(sweep_path, sweep, [str(recipe_path), *(overrides or []), "--output_dir", str(output_dir)])
     setup = prepare(
         [str(recipe_path), *(overrides or []), "--output_dir", str(output_dir), "--save_strategy", "no"]
         + ["--load_best_model_at_end", "false"]
