@@ -429,6 +429,13 @@ class StsTrainingArguments(TrainingArguments):
     save_total_limit: int | None = field(
         default=1, metadata={"help": "Keep at most this many checkpoints in output_dir (the best is always kept)."}
     )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Replace the earlier hf_sts run in a non-empty output_dir (its files are deleted first). "
+            "Without it, a non-empty output_dir is refused unless the run resumes (resume_from_checkpoint)."
+        },
+    )
     do_train: bool | None = field(
         default=None, metadata={"help": "Train (default: when there is training data; false to skip)."}
     )

@@ -9,7 +9,9 @@ trained on the training sentences with the `tokenizers` library, and a backbone 
 import difflib
 import logging
 import os
+import shutil
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -198,6 +200,64 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
             f"{config.model_type} backbone{' (2 reserved by its padding offset)' if offset else ''}: use at most "
             f"{limit - offset}."
         )
+
+
+def check_output_dir(
+    model_args: ModelArguments, data_args: DataArguments, training_args: StsTrainingArguments
+) -> bool:
+    """Check `output_dir` before the run writes anything, so no file of an earlier run survives unnoticed beside the
+    new one (an old `submission.csv`, a `checkpoint-*` that rotation would delete): a missing or empty folder is
+    used; a non-empty one only to resume (`resume_from_checkpoint`) or, with `overwrite_output_dir`, to replace an
+    earlier hf_sts run (one with `recipe.json`), whose files [`clear_output_dir`] then deletes.
+
+    Returns:
+        Whether the folder holds an earlier run to clear.
+
+    Raises:
+        RecipeError: for a non-empty `output_dir` without either key, one that is not an hf_sts run, or one that
+            holds the run's own inputs (model, tokenizer or data files).
+    """
+    output_dir = Path(training_args.output_dir).resolve()
+    entries = sorted(entry.name for entry in output_dir.iterdir()) if output_dir.is_dir() else []
+    if not entries or training_args.resume_from_checkpoint:
+        return False
+    listed = ", ".join(entries[:3]) + (f" and {len(entries) - 3} more" if len(entries) > 3 else "")
+    if not training_args.overwrite_output_dir:
+        raise RecipeError(
+            f"`output_dir` {training_args.output_dir} is not empty ({listed}): set `overwrite_output_dir` true to "
+            "replace that run, `resume_from_checkpoint` true to continue it, or choose another output_dir."
+        )
+    if not (output_dir / "recipe.json").is_file():
+        raise RecipeError(
+            f"`output_dir` {training_args.output_dir} holds files that are not an hf_sts run ({listed}), which "
+            "`overwrite_output_dir` does not delete: choose an empty or new folder."
+        )
+    inputs = [model_args.model_name_or_path, model_args.tokenizer_name]
+    inputs += [data_args.train_file, data_args.validation_file, data_args.test_file]
+    for path in filter(None, inputs):
+        if Path(path).exists() and Path(path).resolve().is_relative_to(output_dir):
+            raise RecipeError(
+                f"`overwrite_output_dir` would delete {path}, an input of this run inside `output_dir` "
+                f"{training_args.output_dir}: choose another output_dir."
+            )
+    return True
+
+
+def clear_output_dir(output_dir: str) -> None:
+    """Delete everything in `output_dir` (an earlier run that [`check_output_dir`] allowed to replace), with one
+    warning naming what went."""
+    entries = sorted(Path(output_dir).iterdir())
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    logger.warning(
+        "overwrite_output_dir: deleted the earlier run in %s (%d entries: %s).",
+        output_dir,
+        len(entries),
+        ", ".join(entry.name for entry in entries[:5]) + (", ..." if len(entries) > 5 else ""),
+    )
 
 
 def resolve_checkpoint(training_args: StsTrainingArguments) -> str | None:

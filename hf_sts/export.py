@@ -35,7 +35,7 @@ import torch
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from .configuration_sts import StsBiEncoderConfig, StsCrossEncoderConfig
-from .errors import HfStsError
+from .errors import HfStsError, check_local_weights, checked_from_pretrained
 from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, apply_prompt
 from .predict import run_max_seq_length
 
@@ -89,9 +89,12 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
             f"{run_dir} holds a LoRA adapter; export the merged model at the root of a LoRA run, or merge first: "
             "hf_sts.lora.load_adapter_model(path).merge_and_unload().save_pretrained(...)."
         )
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ExportError(f"{output_dir}: is a file; --output names the folder to export to.")
     if not (run_dir / "config.json").is_file():
         raise ExportError(f"{run_dir}: no config.json; give the output_dir of an hf_sts run (or a checkpoint).")
-    config = AutoConfig.from_pretrained(run_dir)
+    config = checked_from_pretrained(AutoConfig, str(run_dir), ExportError)
+    check_local_weights(str(run_dir), ExportError)
     if not isinstance(config, (StsCrossEncoderConfig, StsBiEncoderConfig)):
         raise ExportError(f"{run_dir} holds a {config.model_type!r} model, not an hf_sts model.")
     model = AutoModel.from_pretrained(run_dir).eval()

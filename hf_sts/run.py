@@ -42,10 +42,11 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     Raises:
         hf_sts.arguments.RecipeError, hf_sts.data.DataFormatError: for a bad recipe, override or data file.
     """
+    from accelerate import PartialState
     from transformers import set_seed
 
     from hf_sts.arguments import RecipeError, parse_args
-    from hf_sts.build import check_encoder, resolve_checkpoint
+    from hf_sts.build import check_encoder, check_output_dir, clear_output_dir, resolve_checkpoint
     from hf_sts.cli import configure_logging
     from hf_sts.cv import plan_folds
     from hf_sts.data import check_scorable, load_sts_datasets, warn_about_data
@@ -57,6 +58,7 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     set_seed(training_args.seed)
     check_encoder(model_args, data_args)  # before anything is written
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)
+    replace_earlier_run = check_output_dir(model_args, data_args, training_args)
 
     raw = load_sts_datasets(
         train_file=data_args.train_file,
@@ -97,6 +99,9 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     if data_args.num_folds:
         plan_folds(data_args, training_args, splits)
     warn_about_data(splits)
+    PartialState().wait_for_everyone()  # every process has checked output_dir before the main one writes to it
+    if replace_earlier_run and training_args.should_save:
+        clear_output_dir(training_args.output_dir)
     os.makedirs(training_args.output_dir, exist_ok=True)
     if training_args.should_save:
         with open(os.path.join(training_args.output_dir, "recipe.json"), "w", encoding="utf-8") as file:
