@@ -7,8 +7,8 @@ trained on the training sentences with the `tokenizers` library, and a backbone 
 """
 
 import difflib
+import json
 import logging
-import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -262,29 +262,69 @@ def clear_output_dir(output_dir: str) -> None:
 
 def resolve_checkpoint(training_args: StsTrainingArguments) -> str | None:
     """The checkpoint `resume_from_checkpoint` names, checked before the run writes anything: a folder holding a
-    Trainer checkpoint (`trainer_state.json`), or `true` for the last `checkpoint-*` in `output_dir` (the Trainer's
-    convention); `None` when unset.
+    whole Trainer checkpoint, or `true` for the last whole `checkpoint-*` in `output_dir` (the Trainer's convention);
+    `None` when unset. A checkpoint is whole when its `trainer_state.json` (the Trainer writes it last) parses and its
+    weights read (see [`checkpoint_problem`]); with `true`, later checkpoints that are not (a run killed while
+    saving) are skipped with one warning naming them and the one used.
 
     Raises:
-        RecipeError: for a folder that is missing or holds no checkpoint, or `true` without one in `output_dir`.
+        RecipeError: for a folder that is missing or not a whole checkpoint, or `true` without one in `output_dir`.
     """
-    from transformers.trainer_utils import get_last_checkpoint
-
     resume = training_args.resume_from_checkpoint
     if resume is None or resume.lower() == "false":
         return None
-    if resume.lower() == "true":
-        last = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
-        if last is None:
+    if resume.lower() != "true":
+        problem = checkpoint_problem(Path(resume))
+        if problem is not None:
             raise RecipeError(
-                f"`resume_from_checkpoint` true: {training_args.output_dir} holds no checkpoint-* folder to resume."
+                f"`resume_from_checkpoint` {resume}: {problem}; give a whole checkpoint-* folder, or true."
             )
-        logger.info("Resuming from %s, the last checkpoint in output_dir.", last)
-        return last
-    if not os.path.isfile(os.path.join(resume, "trainer_state.json")):
-        what = "no such folder" if not os.path.isdir(resume) else "not a Trainer checkpoint (no trainer_state.json)"
-        raise RecipeError(f"`resume_from_checkpoint` {resume}: {what}; give a checkpoint-* folder of a run, or true.")
-    return resume
+        return resume
+    output_dir = Path(training_args.output_dir)
+    candidates = sorted(
+        (entry for entry in output_dir.glob("checkpoint-*") if entry.is_dir() and entry.name[11:].isdigit()),
+        key=lambda entry: int(entry.name[11:]),
+        reverse=True,
+    )
+    broken = []
+    for candidate in candidates:
+        problem = checkpoint_problem(candidate)
+        if problem is None:
+            if broken:
+                logger.warning(
+                    "Skipping %s: resuming from %s, the last whole checkpoint in output_dir.",
+                    "; ".join(broken),
+                    candidate,
+                )
+            logger.info("Resuming from %s, the last checkpoint in output_dir.", candidate)
+            return str(candidate)
+        broken.append(f"{candidate.name} ({problem})")
+    found = f" (incomplete: {'; '.join(broken)})" if broken else ""
+    raise RecipeError(
+        f"`resume_from_checkpoint` true: {training_args.output_dir} holds no whole checkpoint-* folder to resume"
+        f"{found}."
+    )
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why `folder` is not a whole Trainer checkpoint, or `None` if it is: it must exist, hold a `trainer_state.json`
+    that parses (the Trainer writes it after the weights, optimizer and RNG states) and weights whose files read
+    (`check_local_weights`)."""
+    if not folder.is_dir():
+        return "no such folder"
+    state = folder / "trainer_state.json"
+    if not state.is_file():
+        return "not a Trainer checkpoint (no trainer_state.json)"
+    try:
+        json.loads(state.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return "trainer_state.json is cut short (a run stopped while saving)"
+    try:
+        if not (folder / "adapter_config.json").is_file():
+            check_local_weights(str(folder), RecipeError)
+    except RecipeError as error:
+        return str(error).removeprefix(f"{folder}: ").removeprefix(f"{folder}/")
+    return None
 
 
 def scratch_backbone_config(
@@ -309,9 +349,10 @@ def scratch_backbone_config(
 def load_tokenizer(
     model_args: ModelArguments, training_args: StsTrainingArguments, train_sentences: Iterable[str] | None
 ) -> PreTrainedTokenizerBase:
-    """The run's tokenizer: `tokenizer_name`, else that of `model_name_or_path`, else a WordPiece tokenizer trained
-    on `train_sentences` (by the main process, saved to `output_dir` and read back by the others, so every process
-    of a distributed run uses the same vocabulary).
+    """The run's tokenizer: `tokenizer_name`, else that of `model_name_or_path`, else, for a from-scratch run, the
+    one saved with the checkpoint it resumes from, or a WordPiece tokenizer trained on `train_sentences` (by the
+    main process, saved to `output_dir` and read back by the others, so every process of a distributed run uses the
+    same vocabulary).
 
     Raises:
         RecipeError: for a from-scratch run without training data.
@@ -322,6 +363,10 @@ def load_tokenizer(
         return checked_from_pretrained(
             AutoTokenizer, name, RecipeError, trust_remote_code=model_args.trust_remote_code, **hub_kwargs
         )
+    if training_args.resume_from_checkpoint:
+        # The checkpoint's weights were trained against its own vocabulary: never a newly trained one.
+        logger.info("Using the tokenizer saved with %s.", training_args.resume_from_checkpoint)
+        return AutoTokenizer.from_pretrained(training_args.resume_from_checkpoint)
     if train_sentences is None:
         raise RecipeError(
             "A from-scratch run trains its tokenizer on `train_file`: give training data or `tokenizer_name`."

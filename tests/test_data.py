@@ -135,20 +135,6 @@ def test_missing_and_unsupported_files(tmp_path):
         read_sts_file(tmp_path / "data.json")
 
 
-def test_trained_tokenizer_is_reproducible(klue_dev):
-    from hf_sts.build import train_wordpiece_tokenizer
-
-    sentences = klue_dev["sentence1"][:] + klue_dev["sentence2"][:]
-    first, second = (train_wordpiece_tokenizer(sentences, vocab_size=800) for _ in range(2))
-    assert first.get_vocab() == second.get_vocab()
-    assert first.convert_ids_to_tokens(range(5)) == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    pair = first(sentences[0], sentences[1])
-    assert pair["input_ids"] == second(sentences[0], sentences[1])["input_ids"]
-    assert first.decode(pair["input_ids"], skip_special_tokens=True).replace(" ", "") == (
-        sentences[0] + sentences[1]
-    ).replace(" ", "")
-
-
 def test_hub_dataset_gets_the_runs_cache_token_and_revision(monkeypatch, tmp_path):
     import datasets
 

@@ -1,0 +1,139 @@
+"""Runs repeat exactly: the same sentences give the same tokenizer in every process, the same recipe and seed give
+the same model, and a run killed after a checkpoint and resumed ends where the uninterrupted run ends."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+from safetensors.torch import load_file
+
+from hf_sts.build import train_wordpiece_tokenizer
+from hf_sts.data import read_sts_file
+from hf_sts.run import main as run_main
+
+from .conftest import KLUE_TRAIN, REPO_ROOT, TINY, launch, run_python
+
+
+def test_trained_tokenizer_is_the_same_in_every_process(klue_dev):
+    sentences = klue_dev["sentence1"][:] + klue_dev["sentence2"][:]
+    tokenizer = train_wordpiece_tokenizer(sentences, vocab_size=800)
+    assert tokenizer.convert_ids_to_tokens(range(5)) == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    pair = tokenizer(sentences[0], sentences[1])
+    assert tokenizer.decode(pair["input_ids"], skip_special_tokens=True).replace(" ", "") == (
+        sentences[0] + sentences[1]
+    ).replace(" ", "")
+    # Every word of the training text encodes without [UNK], word starts and continuations alike.
+    assert tokenizer.unk_token_id not in tokenizer(sentences[:50], sentences[50:100])["input_ids"][0]
+    # Each process hashes differently: 3,000 sentences (where `tokenizers`' own WordPiece trainer gave another
+    # vocabulary in about one process of two) must give one vocabulary in every process.
+    script = (
+        "import hashlib, json, sys\n"
+        "from hf_sts.build import train_wordpiece_tokenizer\n"
+        "from hf_sts.data import read_sts_file\n"
+        "rows = read_sts_file(sys.argv[1]).select(range(1500))\n"
+        "vocab = train_wordpiece_tokenizer(rows['sentence1'][:] + rows['sentence2'][:], 4000).get_vocab()\n"
+        "print(hashlib.sha256(json.dumps(sorted(vocab.items())).encode()).hexdigest())\n"
+    )
+    rows = read_sts_file(KLUE_TRAIN).select(range(1500))
+    vocab = train_wordpiece_tokenizer(rows["sentence1"][:] + rows["sentence2"][:], 4000).get_vocab()
+    assert len(vocab) == 4000
+    digests = {run_python(script, str(KLUE_TRAIN)).stdout.strip() for _ in range(3)}
+    digests.add(hashlib.sha256(json.dumps(sorted(vocab.items())).encode()).hexdigest())
+    assert len(digests) == 1, digests
+
+
+# A from-scratch cross-encoder on 300 KLUE pairs, 3 epochs with a checkpoint after each.
+RUN = [
+    "recipes/quickstart_cross_encoder.json",
+    *TINY,
+    "--num_train_epochs=3",
+    "--max_train_samples=300",
+    "--max_eval_samples=100",
+    "--save_total_limit=3",
+    "--disable_tqdm=true",
+]
+
+
+def _weights(output_dir):
+    return load_file(output_dir / "model.safetensors")
+
+
+def _assert_same_run(first, second):
+    first_weights, second_weights = _weights(first), _weights(second)
+    assert first_weights.keys() == second_weights.keys()
+    assert all((first_weights[name] == second_weights[name]).all() for name in first_weights)
+    predictions = [pd.read_csv(path / "eval_predictions.csv") for path in (first, second)]
+    pd.testing.assert_frame_equal(*predictions)
+    pearson = [json.loads((path / "all_results.json").read_text())["eval_pearson"] for path in (first, second)]
+    assert pearson[0] == pearson[1]
+
+
+@pytest.mark.slow
+def test_same_recipe_and_seed_repeat_exactly(tmp_path):
+    # Two processes (each with its own hash seed), as two launches of the same command are.
+    for name in ("first", "second"):
+        result = launch(*RUN, "--num_train_epochs=1", "--output_dir", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "first" / "tokenizer.json").read_bytes() == (
+        tmp_path / "second" / "tokenizer.json"
+    ).read_bytes()
+    _assert_same_run(tmp_path / "first", tmp_path / "second")
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    reference, killed = tmp_path / "reference", tmp_path / "killed"
+    result = launch(*RUN, "--output_dir", str(reference))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    process = subprocess.Popen(
+        [sys.executable, "hf_sts/run.py", *RUN, "--output_dir", str(killed)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while not list(killed.glob("checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before its first checkpoint"
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (killed / "all_results.json").exists()  # killed mid-run, not after it
+
+    result = launch(*RUN, "--output_dir", str(killed), "--resume_from_checkpoint=true")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Using the tokenizer saved with" in result.stdout  # never a newly trained one
+    _assert_same_run(reference, killed)
+
+
+def test_resume_skips_an_incomplete_checkpoint(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(REPO_ROOT)
+    output_dir = tmp_path / "run"
+    run = [
+        *RUN,
+        "--num_train_epochs=2",
+        "--max_train_samples=40",
+        "--max_eval_samples=20",
+        "--output_dir",
+        str(output_dir),
+    ]
+    run_main(run)
+    first, last = sorted(output_dir.glob("checkpoint-*"), key=lambda path: int(path.name.split("-")[1]))
+    weights = last / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # killed while saving
+
+    with pytest.raises(SystemExit) as exit_info:  # named explicitly: refused
+        from hf_sts.cli import main as hf_sts_cli
+
+        hf_sts_cli(["train", *run, f"--resume_from_checkpoint={last}"])
+    assert exit_info.value.code == 2
+
+    caplog.set_level("WARNING", logger="hf_sts")
+    run_main([*run, "--resume_from_checkpoint=true"])  # the last whole one, with a warning naming both
+    assert f"Skipping {last.name} (" in caplog.text and f"resuming from {first}" in caplog.text
