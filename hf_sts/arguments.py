@@ -704,6 +704,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def take_hub_token(model_args: "ModelArguments", training_args: "StsTrainingArguments") -> None:
+    """Keep a Hub token given as `token` or `hub_token` off the disk: it moves into this process's `HF_TOKEN`
+    environment variable (where `huggingface_hub` finds it for downloads and pushes), both arguments are blanked
+    (the Trainer pickles its arguments into `training_args.bin` in every checkpoint), and the token is masked in
+    `sys.argv` (wandb records the command line in its run files). Call it before the Trainer or wandb start.
+
+    Raises:
+        RecipeError: for two different tokens in `token` and `hub_token`.
+    """
+    tokens = {value for value in (model_args.token, training_args.hub_token) if value}
+    if not tokens:
+        return
+    if len(tokens) > 1:
+        raise RecipeError("`token` and `hub_token` name two different Hub tokens; give one.")
+    token = tokens.pop()
+    os.environ["HF_TOKEN"] = token
+    model_args.token = training_args.hub_token = None
+    sys.argv[:] = [argument.replace(token, "<HUB_TOKEN>") for argument in sys.argv]
+    logger.info("The Hub token given in the arguments is used through HF_TOKEN and written nowhere.")
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, StsTrainingArguments, dict]:
     """Parse `[RECIPE.json] [--key value ...]` into the run's arguments: the recipe's values become the parser's
     defaults (checked against the fields' types), and the command line is parsed once on top.

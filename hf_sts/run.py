@@ -45,7 +45,7 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     from accelerate import PartialState
     from transformers import set_seed
 
-    from hf_sts.arguments import RecipeError, parse_args
+    from hf_sts.arguments import RecipeError, parse_args, take_hub_token
     from hf_sts.build import check_encoder, check_output_dir, clear_output_dir, resolve_checkpoint
     from hf_sts.cli import configure_logging
     from hf_sts.cv import plan_folds
@@ -55,6 +55,7 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     # Library logs at the level the arguments ask for (WARNING by default); hf_sts' own notes at INFO on the main
     # process, as the transformers example scripts do.
     configure_logging(training_args.get_process_log_level(), training_args.should_log)
+    take_hub_token(model_args, training_args)  # before the Trainer pickles its arguments or wandb starts
     set_seed(training_args.seed)
     check_encoder(model_args, data_args)  # before anything is written
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)

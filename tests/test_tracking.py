@@ -18,6 +18,7 @@ from .conftest import REPO_ROOT, TINY
 
 SWEEPS = sorted((REPO_ROOT / "recipes" / "sweeps").glob("*.yaml"))
 TINY_FAST = [*TINY, "--max_train_samples=64", "--max_eval_samples=32"]
+HUB_TOKEN = "hf_TestTokenNotARealOneXyz0123456789"
 
 
 def _run_offline(command: list[str], tmp_path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -33,10 +34,17 @@ def test_offline_wandb_run_holds_metrics_and_plots(tmp_path):
     output_dir = tmp_path / "run"
     result = _run_offline(
         [sys.executable, "hf_sts/run.py", "recipes/quickstart.json", "--output_dir", str(output_dir)]
-        + [*TINY_FAST, "--report_to", "wandb", "--wandb_project", "hf-sts-test", "--run_name", "tiny"],
+        + [*TINY_FAST, "--report_to", "wandb", "--wandb_project", "hf-sts-test", "--run_name", "tiny"]
+        + ["--hub_token", HUB_TOKEN, "--save_strategy", "epoch"],
         tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    # The token given on the command line is in no file the run wrote: not in wandb's run file (which records the
+    # command line), not in training_args.bin (root and checkpoints), nowhere else.
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert any(path.name == "training_args.bin" for path in written) and any(".wandb" in path.name for path in written)
+    holding = [str(path) for path in written if HUB_TOKEN.encode() in path.read_bytes()]
+    assert holding == []
     assert (result.stdout + result.stderr).count("wandb: no API key") == 1
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
