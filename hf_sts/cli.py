@@ -1,6 +1,7 @@
 """The `hf-sts` command.
 
     hf-sts train RECIPE.json [--key value ...]          # as `python hf_sts/run.py`; see run.py
+    hf-sts train --config_file accelerate_config.yaml RECIPE.json [--key value ...]  # via `accelerate launch`
     hf-sts export RUN_DIR --format FORMAT --output DIR  # see export.py
     hf-sts ensemble --method METHOD --output DIR PREDICTIONS.csv ... [--test TEST.csv ...]  # see ensemble.py
     hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--dry-run]  # see hub.py
@@ -88,7 +89,51 @@ def _push(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from hf_sts.run import main
 
-    main([args.recipe, *args.overrides] if args.recipe else args.overrides)
+    launch_options, run_arguments = _split_launch_options(args.tokens)
+    if launch_options:
+        _launch(launch_options, run_arguments)
+    else:
+        main(run_arguments)
+
+
+def _split_launch_options(argv: list[str]) -> tuple[list[str], list[str]]:
+    """`[ACCELERATE LAUNCH OPTIONS] RECIPE.json [--key value ...]` -> (launch options, run arguments): what comes
+    before the recipe (the first `.json` argument) is for `accelerate launch`."""
+    recipe = next((index for index, token in enumerate(argv) if token.endswith(".json")), 0)
+    return argv[:recipe], argv[recipe:]
+
+
+def _launch(launch_options: list[str], run_arguments: list[str]) -> None:
+    """Check the run in this process (bad input ends here, as one line, before any process starts), then start it
+    with `accelerate launch LAUNCH_OPTIONS hf_sts/run.py RUN_ARGUMENTS`, as trl's CLI launches its scripts. A run
+    that fails in the launched processes ends with its hf_sts error line (repeated after the launcher's report) and
+    the processes' exit status, without accelerate's traceback."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from accelerate.commands.launch import launch_command, launch_command_parser
+
+    from hf_sts.errors import ERROR_FILE_VARIABLE
+    from hf_sts.run import prepare
+
+    prepare(run_arguments, check_only=True)
+    script = str(Path(__file__).with_name("run.py"))
+    launch_args = launch_command_parser().parse_args([*launch_options, script])
+    launch_args.training_script_args = run_arguments
+    with tempfile.TemporaryDirectory() as folder:
+        error_file = os.environ[ERROR_FILE_VARIABLE] = os.path.join(folder, "error")
+        try:
+            launch_command(launch_args)
+        except (Exception, SystemExit) as failure:
+            status = getattr(failure, "returncode", None) or getattr(failure, "code", None) or 1
+            lines = Path(error_file).read_text(encoding="utf-8").splitlines() if os.path.exists(error_file) else []
+            if lines:
+                print(lines[0], file=sys.stderr)
+                status = 2
+            sys.exit(status if isinstance(status, int) else 1)
+        finally:
+            os.environ.pop(ERROR_FILE_VARIABLE, None)
 
 
 def _search(args: argparse.Namespace) -> None:
@@ -156,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser(
         "train",
         help="train, evaluate and predict from a recipe (hf_sts/run.py)",
-        usage="hf-sts train RECIPE.json [--key value ...]",
+        usage="hf-sts train [ACCELERATE LAUNCH OPTIONS] RECIPE.json [--key value ...]",
         add_help=False,  # `--help` lists every recipe key: run.py's parser prints it
     )
     train.add_argument("recipe", nargs="?", help="the recipe; --key value arguments override it")
@@ -227,7 +272,10 @@ def main(argv: list[str] | None = None) -> None:
 
     with exit_on_error():
         parser = build_parser()
-        args, unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+        argv = sys.argv[1:] if argv is None else argv
+        args, unknown = parser.parse_known_args(argv)
+        if args.command == "train":  # everything after `train`, in order: launch options, recipe, overrides
+            args.tokens = argv[argv.index("train") + 1 :]
         if args.command in ("train", "search"):
             args.overrides = unknown  # --key value overrides of the recipe, as run.py takes them
         elif unknown:

@@ -7,10 +7,13 @@ needs to tell the cases apart (`RecipeError`, `DataFormatError`, `ExportError`, 
 """
 
 import contextlib
+import os
 import sys
 
 
 ERROR_PREFIX = "hf-sts: error: "
+# Set by `hf-sts train` for the processes it launches: the file where their error line goes too.
+ERROR_FILE_VARIABLE = "HF_STS_ERROR_FILE"
 
 
 class HfStsError(ValueError):
@@ -24,6 +27,9 @@ def exit_on_error():
         yield
     except HfStsError as error:
         print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
+        if os.environ.get(ERROR_FILE_VARIABLE):  # launched by `hf-sts train`, which repeats it as its last line
+            with open(os.environ[ERROR_FILE_VARIABLE], "a", encoding="utf-8") as file:
+                file.write(f"{ERROR_PREFIX}{error}\n")
         sys.exit(2)
 
 

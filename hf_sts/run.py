@@ -35,9 +35,10 @@ class RunSetup:
     splits: dict
 
 
-def prepare(argv: list[str] | None = None) -> RunSetup:
+def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup | None:
     """Parse `[RECIPE.json] [--key value ...]`, set up logging and the seed, load the data, and write the effective
-    recipe to `output_dir/recipe.json` (main process).
+    recipe to `output_dir/recipe.json` (main process). With `check_only`, stop (returning `None`) after every check,
+    before anything is written, logging errors only: what `hf-sts train` does before it launches processes.
 
     Raises:
         hf_sts.arguments.RecipeError, hf_sts.data.DataFormatError: for a bad recipe, override or data file.
@@ -54,7 +55,10 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     model_args, data_args, training_args, recipe = parse_args(argv)
     # Library logs at the level the arguments ask for (WARNING by default); hf_sts' own notes at INFO on the main
     # process, as the transformers example scripts do.
-    configure_logging(training_args.get_process_log_level(), training_args.should_log)
+    if check_only:
+        configure_logging(logging.ERROR, main_process=False)  # the launched processes log the run
+    else:
+        configure_logging(training_args.get_process_log_level(), training_args.should_log)
     take_hub_token(model_args, training_args)  # before the Trainer pickles its arguments or wandb starts
     set_seed(training_args.seed)
     check_encoder(model_args, data_args)  # before anything is written
@@ -100,6 +104,8 @@ def prepare(argv: list[str] | None = None) -> RunSetup:
     if data_args.num_folds:
         plan_folds(data_args, training_args, splits)
     warn_about_data(splits)
+    if check_only:
+        return None
     PartialState().wait_for_everyone()  # every process has checked output_dir before the main one writes to it
     if replace_earlier_run and training_args.should_save:
         clear_output_dir(training_args.output_dir)

@@ -2,6 +2,8 @@
 
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,7 @@ from .conftest import (
     KLUE_DEV,
     KLUE_TRAIN,
     QUICKSTART,
+    QUICKSTART_TEST_EPOCHS,
     REPO_ROOT,
     TINY,
     score_without_hf_sts,
@@ -233,3 +236,71 @@ def test_quickstart_takes_a_pretrained_encoder_from_the_command_line(tmp_path, s
     assert recipe["model_name_or_path"] == str(encoder) and "config_overrides" not in recipe
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["model_type"] == "hf_sts_bi_encoder" and config["backbone_config"]["model_type"] == "roberta"
+
+
+def _hf_sts_train(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`hf-sts train ARGS` from the repository root, as a user types it."""
+    command = [sys.executable, "-c", "from hf_sts.cli import main; main()", "train", *args]
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process(quickstart, tmp_path):
+    """`hf-sts train` launching 2 CPU processes (DDP over gloo) at the quickstart fixture's global batch of 16."""
+    single, _ = quickstart
+    output_dir = tmp_path / "ddp"
+    epochs = f"--num_train_epochs={QUICKSTART_TEST_EPOCHS}"
+    launch_options = [
+        "--multi_gpu",
+        "--num_processes=2",
+        "--num_machines=1",
+        "--mixed_precision=no",
+        "--dynamo_backend=no",
+    ]
+    result = _hf_sts_train(
+        *launch_options, QUICKSTART, "--output_dir", str(output_dir), epochs, "--per_device_train_batch_size=8"
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    pearson = [json.loads((path / "all_results.json").read_text())["eval_pearson"] for path in (single, output_dir)]
+    assert abs(pearson[0] - pearson[1]) < 0.01, pearson  # 0.5458 and 0.5390 when measured
+    # One set of files, as one process writes them: the same names, one checkpoint, every validation pair once.
+    assert sorted(path.name for path in output_dir.iterdir()) == sorted(path.name for path in single.iterdir())
+    assert len(list(output_dir.glob("checkpoint-*"))) == 1
+    predictions = pd.read_csv(output_dir / "eval_predictions.csv")
+    assert len(predictions) == 519 and predictions["id"].is_unique
+
+
+def test_launched_run_ends_with_the_hf_sts_line(tmp_path):
+    """`hf-sts train` with accelerate options checks the run before it launches anything; a run that fails in the
+    launched process ends with hf_sts' line and exit status 2, not with accelerate's traceback."""
+    launch_options = ["--config_file", "recipes/accelerate_cpu.yaml"]
+    output_dir = tmp_path / "out"
+    checked = _hf_sts_train(*launch_options, QUICKSTART, "--output_dir", str(output_dir), "--warmup_steps=-1")
+    assert checked.returncode == 2 and "Traceback" not in checked.stderr
+    assert checked.stderr.strip().splitlines()[-1].startswith("hf-sts: error: `warmup_steps` must be >= 0")
+    assert not output_dir.exists()
+    # A failure only the launched process meets: its data file is broken after the launcher's check (the launcher
+    # here checks a good file and launches the run with a copy that is empty).
+    good, broken = tmp_path / "train.csv", tmp_path / "broken.csv"
+    good.write_bytes(KLUE_TRAIN.read_bytes())
+    broken.write_bytes(b"")
+    script = (
+        "import sys\n"
+        "import hf_sts.run\n"
+        "from hf_sts.cli import main\n"
+        "check = hf_sts.run.prepare\n"
+        "hf_sts.run.prepare = lambda argv, check_only=False: check([a.replace('broken.csv', 'train.csv') for a in argv], check_only)\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "train", *launch_options, QUICKSTART, "--output_dir", str(output_dir)]
+        + ["--train_file", str(broken)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("hf-sts: error: ") and "broken.csv: empty file" in last
+    assert "CalledProcessError" not in result.stderr and "Traceback" not in result.stderr
