@@ -18,6 +18,7 @@ Files are read by extension (`.csv`, `.tsv`, `.json`, `.jsonl`); the columns the
 import csv
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -335,6 +336,14 @@ def load_sts_datasets(
         if path is not None:
             splits[split] = read_sts_file(path, require_labels=split != "test")
     if "train" in splits and "validation" not in splits and validation_split_percentage:
+        rows = len(splits["train"])
+        held_out = math.ceil(rows * validation_split_percentage / 100)  # as `train_test_split` rounds
+        if held_out < 2 or held_out >= rows:
+            raise DataFormatError(
+                f"{train_file or dataset_name}: holding out validation_split_percentage={validation_split_percentage}"
+                f"% of its {rows} training pairs leaves {held_out} validation and {rows - held_out} training pair(s); "
+                "give a validation_file, more training pairs, or another percentage."
+            )
         carved = splits["train"].train_test_split(test_size=validation_split_percentage / 100, seed=seed)
         splits["train"], splits["validation"] = carved["train"], carved["test"]
     return datasets.DatasetDict(splits)

@@ -200,14 +200,21 @@ def accelerate(*options: str) -> tuple[str, ...]:
 QUICKSTART_TEST_EPOCHS = 1
 
 
+def hf_sts_train(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`hf-sts train ARGS` from the repository root, as a user types it."""
+    command = [sys.executable, "-c", "from hf_sts.cli import main; main()", "train", *args]
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.fixture(scope="session")
 def quickstart(tmp_path_factory):
-    """The README's main command, launched with the CPU accelerate config: the quickstart recipe as shipped but for
-    `output_dir` and `QUICKSTART_TEST_EPOCHS`; returns the output folder and the log (stdout and stderr)."""
-    output_dir = tmp_path_factory.mktemp("quickstart")
-    launcher = accelerate("--config_file", "recipes/accelerate_cpu.yaml")
+    """The README's main command, `hf-sts train` with the CPU accelerate config: the quickstart recipe as shipped but
+    for `output_dir` and `QUICKSTART_TEST_EPOCHS`; returns the output folder and the log (stdout and stderr)."""
+    output_dir = tmp_path_factory.mktemp("quickstart") / "run"
     epochs = f"--num_train_epochs={QUICKSTART_TEST_EPOCHS}"
-    result = launch(QUICKSTART, "--output_dir", str(output_dir), epochs, launcher=launcher)
+    result = hf_sts_train(
+        "--config_file", "recipes/accelerate_cpu.yaml", QUICKSTART, "--output_dir", str(output_dir), epochs
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return output_dir, result.stdout + result.stderr
 

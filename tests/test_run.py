@@ -24,6 +24,7 @@ from .conftest import (
     QUICKSTART_TEST_EPOCHS,
     REPO_ROOT,
     TINY,
+    hf_sts_train,
     score_without_hf_sts,
     write_competition_csv,
 )
@@ -238,12 +239,6 @@ def test_quickstart_takes_a_pretrained_encoder_from_the_command_line(tmp_path, s
     assert config["model_type"] == "hf_sts_bi_encoder" and config["backbone_config"]["model_type"] == "roberta"
 
 
-def _hf_sts_train(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """`hf-sts train ARGS` from the repository root, as a user types it."""
-    command = [sys.executable, "-c", "from hf_sts.cli import main; main()", "train", *args]
-    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.mark.slow
 def test_two_process_ddp_matches_one_process(quickstart, tmp_path):
     """`hf-sts train` launching 2 CPU processes (DDP over gloo) at the quickstart fixture's global batch of 16."""
@@ -257,7 +252,7 @@ def test_two_process_ddp_matches_one_process(quickstart, tmp_path):
         "--mixed_precision=no",
         "--dynamo_backend=no",
     ]
-    result = _hf_sts_train(
+    result = hf_sts_train(
         *launch_options, QUICKSTART, "--output_dir", str(output_dir), epochs, "--per_device_train_batch_size=8"
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -275,7 +270,7 @@ def test_launched_run_ends_with_the_hf_sts_line(tmp_path):
     launched process ends with hf_sts' line and exit status 2, not with accelerate's traceback."""
     launch_options = ["--config_file", "recipes/accelerate_cpu.yaml"]
     output_dir = tmp_path / "out"
-    checked = _hf_sts_train(*launch_options, QUICKSTART, "--output_dir", str(output_dir), "--warmup_steps=-1")
+    checked = hf_sts_train(*launch_options, QUICKSTART, "--output_dir", str(output_dir), "--warmup_steps=-1")
     assert checked.returncode == 2 and "Traceback" not in checked.stderr
     assert checked.stderr.strip().splitlines()[-1].startswith("hf-sts: error: `warmup_steps` must be >= 0")
     assert not output_dir.exists()

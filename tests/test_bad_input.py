@@ -1,0 +1,255 @@
+"""A corpus of bad input through every command: each case ends with exit status 2 and one line naming the file,
+row, key or flag, without a traceback and without writing anything; each case hf_sts proceeds on says what it did.
+(The train command's recipe and data cases are in `test_run.py::test_bad_input_is_one_clear_line`.)"""
+
+import json
+import re
+import shutil
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from hf_sts.cli import main as hf_sts_cli
+from hf_sts.run import main as run_main
+
+from .conftest import KLUE_DEV, QUICKSTART, REPO_ROOT, TINY, launch
+
+
+RUN_ARGS = [*TINY, "--max_train_samples=40", "--max_eval_samples=20", "--disable_tqdm=true"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    """A trained tiny cross-encoder run (with a test file), and broken copies of its files."""
+    root = tmp_path_factory.mktemp("bad_input")
+    dev = pd.read_json(KLUE_DEV)[["sentence1", "sentence2"]].assign(
+        label=[row["real-label"] for row in pd.read_json(KLUE_DEV)["labels"]]
+    )
+    dev.iloc[:30].to_csv(root / "dev.csv", index=False)
+    dev.iloc[30:40].drop(columns="label").assign(id=[f"t{i}" for i in range(10)]).to_csv(
+        root / "test.csv", index=False
+    )
+    run = root / "run"
+    run_main(
+        ["recipes/quickstart_cross_encoder.json", *RUN_ARGS, "--output_dir", str(run)]
+        + ["--validation_file", str(root / "dev.csv"), "--test_file", str(root / "test.csv")]
+    )
+    predictions = pd.read_csv(run / "eval_predictions.csv")
+    (root / "empty.csv").write_bytes(b"")
+    (root / "binary.csv").write_bytes(bytes(range(256)) * 2)
+    predictions.assign(prediction=predictions.prediction.astype(object).where(predictions.index != 4, "high")).to_csv(
+        root / "non_numeric.csv", index=False
+    )
+    predictions.assign(prediction=predictions.prediction.where(predictions.index != 2)).to_csv(
+        root / "blank_prediction.csv", index=False
+    )
+    (root / "a_file").write_text("not a folder")
+    dev.iloc[:1].to_csv(root / "one_row.csv", index=False)
+    test = pd.read_csv(root / "test.csv", dtype=str, keep_default_na=False)
+    test.assign(id=test.id.where(test.index != 3, "")).to_csv(root / "blank_id.csv", index=False)
+    (root / "stray_quote.csv").write_text(
+        'sentence1,sentence2,label\n첫 문장.,"인용으로 시작하는 문장\n다음 줄,끝나는 문장",3.0\n셋째,넷째,1.0\n',
+        encoding="utf-8",
+    )
+    truncated = root / "truncated_model"
+    shutil.copytree(run, truncated, ignore=shutil.ignore_patterns("checkpoint-*"))
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    (root / "empty_model").mkdir()
+    sweeps = {
+        "reversed": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-2, "max": 1e-4}},
+        "no_values": {"learning_rate": {"values": []}},
+        "wrong_length": {"loss_weights": {"values": [[1.0, 2.0, 3.0]]}},
+    }
+    for name, parameters in sweeps.items():
+        (root / f"{name}.yaml").write_text(yaml.safe_dump({"parameters": parameters}))
+    return root
+
+
+PREDICTIONS = "{root}/run/eval_predictions.csv"
+CASES = {
+    # hf-sts ensemble: members that cannot be read, blank or non-numeric predictions, weights, output path
+    "ensemble, empty member": (
+        ["ensemble", "--method", "mean", "--output", "{out}", PREDICTIONS, "{root}/empty.csv"],
+        r"empty\.csv: empty file",
+    ),
+    "ensemble, binary member": (
+        ["ensemble", "--method", "mean", "--output", "{out}", PREDICTIONS, "{root}/binary.csv"],
+        r"binary\.csv: not a CSV file",
+    ),
+    "ensemble, non-numeric prediction": (
+        ["ensemble", "--method", "mean", "--output", "{out}", PREDICTIONS, "{root}/non_numeric.csv"],
+        r"non_numeric\.csv: row 5 \(1-based\): `prediction` 'high' is not a finite number",
+    ),
+    "ensemble, blank prediction": (
+        ["ensemble", "--method", "mean", "--output", "{out}", PREDICTIONS, "{root}/blank_prediction.csv"],
+        r"blank_prediction\.csv: row 3 \(1-based\): `prediction` is blank",
+    ),
+    "ensemble, weights summing to zero": (
+        ["ensemble", "--method", "weighted", "--weights", "1", "-1", "--output", "{out}", PREDICTIONS, PREDICTIONS],
+        r"`weights` \[1\.0, -1\.0\]: expected finite numbers with a non-zero sum",
+    ),
+    "ensemble, infinite weight": (
+        ["ensemble", "--method", "weighted", "--weights", "inf", "1", "--output", "{out}", PREDICTIONS, PREDICTIONS],
+        r"`weights` \[inf, 1\.0\]",
+    ),
+    "ensemble, output is a file": (
+        ["ensemble", "--method", "mean", "--output", "{root}/a_file", PREDICTIONS, PREDICTIONS],
+        r"a_file: is a file; --output names the folder",
+    ),
+    # hf-sts export
+    "export, output is a file": (
+        ["export", "{root}/run", "--format", "sequence-classification", "--output", "{root}/a_file"],
+        r"a_file: is a file; --output names the folder",
+    ),
+    "export, truncated weights": (
+        ["export", "{root}/truncated_model", "--format", "sequence-classification", "--output", "{out}"],
+        r"truncated_model/model\.safetensors: truncated or corrupt safetensors file",
+    ),
+    # hf-sts push --dry-run
+    "push, bad repository id": (
+        ["push", "{root}/run", "--repo-id", "not a repo", "--dry-run"],
+        r"Invalid repository id 'not a repo'",
+    ),
+    "push, empty folder": (
+        ["push", "{root}/empty_model", "--repo-id", "me/model", "--dry-run"],
+        r"empty_model: no model to push",
+    ),
+    # hf-sts predict / evaluate
+    "predict, truncated weights": (
+        ["predict", "{root}/truncated_model", "--input", "{root}/test.csv", "--output", "{out}/p.csv"],
+        r"model\.safetensors: truncated or corrupt safetensors file",
+    ),
+    "predict, empty model folder": (
+        ["predict", "{root}/empty_model", "--input", "{root}/test.csv", "--output", "{out}/p.csv"],
+        r"empty_model: cannot load it",
+    ),
+    "predict, blank id": (
+        ["predict", "{root}/run", "--input", "{root}/blank_id.csv", "--output", "{out}/p.csv"],
+        r"blank_id\.csv: row 4 \(1-based, header excluded\): the id is blank",
+    ),
+    "evaluate, one pair": (
+        ["evaluate", "{root}/run", "--validation_file", "{root}/one_row.csv", "--output_dir", "{out}"],
+        r"one_row\.csv: 1 labeled pair\(s\); Pearson r needs at least 2",
+    ),
+    # hf-sts search: sweep ranges, values the recipe rejects
+    "search, min above max": (
+        ["search", QUICKSTART, "--n-trials", "1", "--output_dir", "{out}", "--sweep", "{root}/reversed.yaml"],
+        r"reversed\.yaml: parameter 'learning_rate': `min` 0\.01 is above `max` 0\.0001",
+    ),
+    "search, no values": (
+        ["search", QUICKSTART, "--n-trials", "1", "--output_dir", "{out}", "--sweep", "{root}/no_values.yaml"],
+        r"no_values\.yaml: parameter 'learning_rate': `values` must be a non-empty list",
+    ),
+    "search, list value of the wrong length": (
+        ["search", QUICKSTART, "--n-trials", "1", "--output_dir", "{out}", "--sweep", "{root}/wrong_length.yaml"],
+        r"wrong_length\.yaml: parameter 'loss_weights', value \[1\.0, 2\.0, 3\.0\]: `loss_weights` has 3 weights",
+    ),
+    # hf-sts train: data, model folders, output_dir, checkpoints, tokens
+    "train, one validation pair": (
+        ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{out}", "--validation_file", "{root}/one_row.csv"],
+        r"one_row\.csv: 1 labeled pair\(s\)",
+    ),
+    "train, tiny train set without validation file": (
+        ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{out}", "--validation_file", "none"]
+        + ["--train_file", "{root}/one_row.csv"],
+        r"one_row\.csv: holding out validation_split_percentage=5% of its 1 training pairs leaves 1 validation",
+    ),
+    "train, stray quote merging rows": (
+        ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{out}", "--validation_file", "{root}/stray_quote.csv"],
+        r"stray_quote\.csv: row 1 .*`sentence2` holds a line break, the mark of a stray quote",
+    ),
+    "train, blank test id": (
+        ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{out}", "--test_file", "{root}/blank_id.csv"],
+        r"blank_id\.csv: row 4 .*the id is blank",
+    ),
+    "train, earlier run in output_dir": (
+        ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{root}/run"],
+        r"`output_dir` .*/run is not empty \(README\.md, all_results\.json, checkpoint-\d+ and \d+ more\): set "
+        r"`overwrite_output_dir` true",
+    ),
+    "train, overwrite a folder that is not a run": (
+        ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{root}/truncated_model/..", "--overwrite_output_dir=true"],
+        r"holds files that are not an hf_sts run",
+    ),
+    "train, empty model folder": (
+        ["train", QUICKSTART, "--model_name_or_path", "{root}/empty_model", "--output_dir", "{out}"],
+        r"empty_model: cannot load it",
+    ),
+    "train, truncated weights": (
+        ["train", QUICKSTART, "--model_name_or_path", "{root}/truncated_model", "--output_dir", "{out}"],
+        r"truncated_model/model\.safetensors: truncated or corrupt",
+    ),
+    "train, resume from an empty folder": (
+        ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{out}", "--resume_from_checkpoint", "{root}/empty_model"],
+        r"`resume_from_checkpoint` .*empty_model: not a Trainer checkpoint",
+    ),
+    "train, more folds than pairs": (
+        ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{out}", "--num_folds", "50"],
+        r"`num_folds` must be between 2 and the 40 distinct pairs, got 50",
+    ),
+    "train, two different tokens": (
+        ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{out}", "--token", "hf_a", "--hub_token", "hf_b"],
+        r"`token` and `hub_token` name two different Hub tokens",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input_through_every_command(case, inputs, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO_ROOT)
+    argv, message = CASES[case]
+    out = tmp_path / "out"
+    before = sorted(path.relative_to(inputs) for path in inputs.rglob("*"))
+    with pytest.raises(SystemExit) as exit_info:
+        hf_sts_cli([argument.format(root=inputs, out=out) for argument in argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    error_lines = [line for line in err.splitlines() if line.startswith("hf-sts: error:")]
+    assert len(error_lines) == 1 and "Traceback" not in err, err[-2000:]
+    assert re.search(message, error_lines[0]), error_lines[0]
+    assert not out.exists()  # nothing written
+    assert sorted(path.relative_to(inputs) for path in inputs.rglob("*")) == before
+
+
+def test_search_without_optuna_names_the_extra(inputs, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO_ROOT)
+    monkeypatch.setitem(sys.modules, "optuna", None)  # `import optuna` fails
+    with pytest.raises(SystemExit) as exit_info:
+        hf_sts_cli(["search", QUICKSTART, "--n-trials", "1", "--output_dir", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    assert "needs Optuna: pip install 'hf_sts[search]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_what_hf_sts_proceeds_on_it_says(inputs, tmp_path, monkeypatch, caplog):
+    """The unusual inputs a run proceeds on: each gets one warning that says what was done."""
+    monkeypatch.chdir(REPO_ROOT)
+    caplog.set_level("WARNING", logger="hf_sts")
+    # Text that reads as "missing" to pandas is a sentence like any other: kept as written.
+    frame = pd.read_csv(inputs / "dev.csv")
+    frame.loc[0, "sentence1"], frame.loc[1, "sentence2"], frame.loc[2, "sentence1"] = "nan", "NA", "null"
+    frame.to_csv(tmp_path / "dev.csv", index=False)
+    # An earlier run replaced with overwrite_output_dir: its files go first, named in one warning.
+    run = tmp_path / "run"
+    shutil.copytree(inputs / "run", run)
+    run_main(
+        ["recipes/quickstart_cross_encoder.json", *RUN_ARGS, "--num_train_epochs=0.1", "--output_dir", str(run)]
+        + ["--validation_file", str(tmp_path / "dev.csv"), "--overwrite_output_dir=true"]
+    )
+    assert re.search(r"overwrite_output_dir: deleted the earlier run in .*run \(\d+ entries: README\.md", caplog.text)
+    assert not (run / "submission.csv").exists()  # the earlier run's, not rewritten by this one
+    written = pd.read_csv(run / "eval_predictions.csv", keep_default_na=False)
+    assert written.loc[:2, ["sentence1", "sentence2"]].values.tolist()[0][0] == "nan"
+    assert written.loc[1, "sentence2"] == "NA" and written.loc[2, "sentence1"] == "null"
+    assert json.loads((run / "recipe.json").read_text())["overwrite_output_dir"] is True
+
+
+def test_run_script_gives_the_same_line(tmp_path):
+    """`python hf_sts/run.py` (what `accelerate launch` starts) ends a bad recipe the same way."""
+    result = launch(QUICKSTART, "--output_dir", str(tmp_path / "out"), "--gradient_accumulation_steps=0")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == ["hf-sts: error: `gradient_accumulation_steps` must be >= 1, got 0."]
+    assert not (tmp_path / "out").exists()
