@@ -272,6 +272,13 @@ def to_sts_frame(frame: pd.DataFrame, origin: str, require_labels: bool = True) 
     for reader in READERS:
         if reader.matches(columns):
             return _validate(reader.convert(frame, origin), origin, require_labels)
+    closest = max(READERS, key=lambda reader: len(reader.required & columns) / len(reader.required))
+    missing = sorted(closest.required - columns)
+    if len(closest.required & columns) > len(closest.required) / 2:
+        raise DataFormatError(
+            f"{origin}: reads as the {closest.name} format but lacks the column(s) {missing} (columns found: "
+            f"{sorted(columns)}); a {closest.name} file has {', '.join(sorted(closest.required | closest.label_columns))}."
+        )
     expected = "; ".join(
         f"{reader.name}: {', '.join(sorted(reader.required | reader.label_columns))}" for reader in READERS
     )

@@ -115,6 +115,16 @@ def test_swapped_pairs_and_tokenization(klue_dev, tokenizer):
             "id,source,sentence_1,sentence_2,label,binary-label\na,s,가,나,1,0\nb,s,다,라,4,yes\n",
             r"bad\.csv: row 2 .*binary label 'yes' is not 0 or 1",
         ),
+        (  # a KorSTS layout without its second sentence: named as such, not read as another format
+            "genre,filename,year,id,score,sentence1\nmain-news,MSRvid,2012,1,5.0,가\n",
+            r"bad\.csv: reads as the korsts format but lacks the column\(s\) \['sentence2'\]",
+        ),
+        ("sentence1,sentence2,label\n가,나,3.0\n,다,1\n", r"bad\.csv: row 2 .*`sentence1` is empty"),
+        ("id,sentence1,sentence2,label\na,가,나,3.0\n ,다,라,1\n", r"bad\.csv: row 2 .*the id is blank"),
+        (
+            'sentence1,sentence2,label\n가,"나\n다,라",3.0\n',
+            r"bad\.csv: row 1 .*`sentence2` holds a line break, the mark of a stray quote",
+        ),
     ],
 )
 def test_broken_files_name_file_row_and_problem(tmp_path, content, message):
