@@ -51,8 +51,9 @@ SPECIAL_TOKENS = {
 }
 
 
-def _learn_wordpiece_vocabulary(sentences: list[str], vocab_size: int) -> set[str]:
-    """The WordPiece pieces (no special tokens) that a deterministic BPE of `vocab_size` learns on `sentences`."""
+def _learn_wordpiece_vocabulary(sentences: Iterable[str], vocab_size: int) -> list[str]:
+    """The WordPiece pieces (special tokens excluded) of `train_wordpiece_tokenizer`, at most `vocab_size` less the
+    special tokens: every character in both forms, then the pieces in the order BPE merged them."""
     specials = list(SPECIAL_TOKENS.values())
     learner = Tokenizer(models.BPE(unk_token=SPECIAL_TOKENS["unk_token"]))
     learner.normalizer = normalizers.NFC()
@@ -62,17 +63,21 @@ def _learn_wordpiece_vocabulary(sentences: list[str], vocab_size: int) -> set[st
     learner.train_from_iterator(
         sentences, trainer=trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, show_progress=False)
     )
-    pieces = set()
-    for piece in learner.get_vocab():
+    learned_at: dict[str, int] = {}  # WordPiece piece -> the earliest BPE id it comes from (ids follow merge order)
+    for piece, index in learner.get_vocab().items():
         if piece in specials or piece == _WORD_START:
             continue
         if piece.startswith(_WORD_START):
-            pieces.add(piece[1:])
+            names = [piece[1:]]
         else:
-            pieces.add("##" + piece)
-            if len(piece) == 1:
-                pieces.add(piece)
-    return pieces
+            names = ["##" + piece] + ([piece] if len(piece) == 1 else [])
+        for name in names:
+            learned_at[name] = min(index, learned_at.get(name, index))
+    characters = sorted(name for name in learned_at if len(name.removeprefix("##")) == 1)
+    merged = sorted(set(learned_at) - set(characters), key=lambda name: (learned_at[name], name))
+    # The characters' second forms take the place of the last merges, so the vocabulary stays at `vocab_size`
+    # (the first merges of a longer BPE run are the merges of a shorter one).
+    return characters + merged[: max(vocab_size - len(specials) - len(characters), 0)]
 
 
 def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) -> PreTrainedTokenizerFast:
@@ -98,16 +103,7 @@ def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) 
         A `transformers` fast tokenizer with the special tokens of `SPECIAL_TOKENS`.
     """
     specials = list(SPECIAL_TOKENS.values())
-    sentences = list(sentences)
-    target = vocab_size
-    while True:
-        pieces = _learn_wordpiece_vocabulary(sentences, target)
-        # Characters kept in both forms take the place of learned pieces, so the vocabulary stays at `vocab_size`.
-        excess = len(specials) + len(pieces) - vocab_size
-        if excess <= 0 or target == len(specials) + 1:
-            break
-        target = max(target - excess, len(specials) + 1)
-    ordered = specials + sorted(pieces)
+    ordered = specials + sorted(_learn_wordpiece_vocabulary(sentences, vocab_size))
     tokenizer = Tokenizer(
         models.WordPiece({token: i for i, token in enumerate(ordered)}, unk_token=SPECIAL_TOKENS["unk_token"])
     )

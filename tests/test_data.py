@@ -1,4 +1,5 @@
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -158,13 +159,14 @@ def test_hub_dataset_gets_the_runs_cache_token_and_revision(monkeypatch, tmp_pat
         raise FileNotFoundError(f"Dataset '{name}' doesn't exist on the Hub or cannot be accessed.\nmore detail")
 
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setenv("HF_TOKEN", "")  # restored after the test: the run moves its token here
     argv = ["--dataset_name", "someone/sts", "--dataset_config_name", "ko", "--dataset_revision", "v1.1"]
     argv += ["--cache_dir", str(tmp_path / "cache"), "--token", "hf_x", "--model_type", "bert"]
     with pytest.raises(DataFormatError, match=r"^someone/sts: cannot load the dataset: Dataset 'someone/sts' doesn't"):
         prepare([*argv, "--output_dir", str(tmp_path / "out")])
-    assert calls == [
-        ("someone/sts", "ko", {"cache_dir": str(tmp_path / "cache"), "token": "hf_x", "revision": "v1.1"})
-    ]
+    # The token reaches `datasets` through HF_TOKEN, where huggingface_hub reads it; the argument is blanked.
+    assert calls == [("someone/sts", "ko", {"cache_dir": str(tmp_path / "cache"), "token": None, "revision": "v1.1"})]
+    assert os.environ["HF_TOKEN"] == "hf_x"
     assert not (tmp_path / "out").exists()
 
 

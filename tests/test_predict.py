@@ -62,7 +62,8 @@ def checkpoint(tmp_path, tiny_model, tokenizer):
     """A saved tiny cross-encoder with a prompt, as a run leaves it (with recipe.json)."""
     model = tiny_model("bert", "mean")
     model.config.prompt = PROMPT
-    torch.nn.init.normal_(model.head.out_proj.weight, std=1.0)  # spread the scores out
+    torch.nn.init.normal_(model.head.out_proj.weight, std=1.0)  # spread the scores out,
+    torch.nn.init.constant_(model.head.out_proj.bias, 2.5)  # around the middle of the scale, whatever the seed
     folder = tmp_path / "run"
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

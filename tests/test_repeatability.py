@@ -17,7 +17,7 @@ from hf_sts.build import train_wordpiece_tokenizer
 from hf_sts.data import read_sts_file
 from hf_sts.run import main as run_main
 
-from .conftest import KLUE_TRAIN, REPO_ROOT, TINY, launch, run_python
+from .conftest import KLUE_TRAIN, REPO_ROOT, TINY, launch
 
 
 def test_trained_tokenizer_is_the_same_in_every_process(klue_dev):
@@ -43,7 +43,13 @@ def test_trained_tokenizer_is_the_same_in_every_process(klue_dev):
     rows = read_sts_file(KLUE_TRAIN).select(range(1500))
     vocab = train_wordpiece_tokenizer(rows["sentence1"][:] + rows["sentence2"][:], 4000).get_vocab()
     assert len(vocab) == 4000
-    digests = {run_python(script, str(KLUE_TRAIN)).stdout.strip() for _ in range(3)}
+    processes = [  # two at once, each with its own hash seed
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(KLUE_TRAIN)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    digests = {process.communicate(timeout=300)[0].strip() for process in processes}
     digests.add(hashlib.sha256(json.dumps(sorted(vocab.items())).encode()).hexdigest())
     assert len(digests) == 1, digests
 
@@ -58,6 +64,12 @@ RUN = [
     "--save_total_limit=3",
     "--disable_tqdm=true",
 ]
+
+
+def _start(*args: str) -> subprocess.Popen:
+    """`python hf_sts/run.py ARGS` from the repository root, in the background."""
+    command = [sys.executable, "hf_sts/run.py", *args]
+    return subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _weights(output_dir):
@@ -76,10 +88,9 @@ def _assert_same_run(first, second):
 
 @pytest.mark.slow
 def test_same_recipe_and_seed_repeat_exactly(tmp_path):
-    # Two processes (each with its own hash seed), as two launches of the same command are.
-    for name in ("first", "second"):
-        result = launch(*RUN, "--num_train_epochs=1", "--output_dir", str(tmp_path / name))
-        assert result.returncode == 0, result.stderr[-2000:]
+    # Two processes (each with its own hash seed), as two launches of the same command are; run side by side.
+    runs = [_start(*RUN, "--num_train_epochs=1", "--output_dir", str(tmp_path / name)) for name in ("first", "second")]
+    assert [run.wait(timeout=600) for run in runs] == [0, 0]
     assert (tmp_path / "first" / "tokenizer.json").read_bytes() == (
         tmp_path / "second" / "tokenizer.json"
     ).read_bytes()
@@ -89,15 +100,8 @@ def test_same_recipe_and_seed_repeat_exactly(tmp_path):
 @pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    result = launch(*RUN, "--output_dir", str(reference))
-    assert result.returncode == 0, result.stderr[-2000:]
-
-    process = subprocess.Popen(
-        [sys.executable, "hf_sts/run.py", *RUN, "--output_dir", str(killed)],
-        cwd=REPO_ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    uninterrupted = _start(*RUN, "--output_dir", str(reference))  # side by side with the run to kill
+    process = _start(*RUN, "--output_dir", str(killed))
     deadline = time.monotonic() + 300
     while not list(killed.glob("checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
         assert process.poll() is None, "the run ended before its first checkpoint"
@@ -105,6 +109,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not (killed / "all_results.json").exists()  # killed mid-run, not after it
+    assert uninterrupted.wait(timeout=600) == 0
 
     result = launch(*RUN, "--output_dir", str(killed), "--resume_from_checkpoint=true")
     assert result.returncode == 0, result.stderr[-2000:]

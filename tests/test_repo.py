@@ -10,7 +10,9 @@ def _readme_commands() -> list[str]:
 
 def test_ci_runs_exactly_the_readme_test_command():
     train_command, test_command = _readme_commands()[:2]
-    assert "hf_sts/run.py recipes/quickstart.json" in train_command
+    assert (
+        "hf-sts train --config_file recipes/accelerate_cpu.yaml recipes/quickstart.json" in train_command
+    )  # the fixture
     assert "pytest" in test_command
     ci_lines = (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert test_command in ci_lines
