@@ -58,12 +58,17 @@ def test_prompt_is_part_of_the_model(tmp_path, tiny_model, tokenizer):
 
 
 @pytest.fixture
-def checkpoint(tmp_path, tiny_model, tokenizer):
+def checkpoint(tmp_path, tiny_model, tokenizer, klue_dev):
     """A saved tiny cross-encoder with a prompt, as a run leaves it (with recipe.json)."""
     model = tiny_model("bert", "mean")
     model.config.prompt = PROMPT
-    torch.nn.init.normal_(model.head.out_proj.weight, std=1.0)  # spread the scores out,
-    torch.nn.init.constant_(model.head.out_proj.bias, 2.5)  # around the middle of the scale, whatever the seed
+    # Spread the scores out (the same way whatever ran before in the session), centred on the middle of the scale.
+    torch.nn.init.normal_(model.head.out_proj.weight, std=1.0, generator=torch.Generator().manual_seed(0))
+    rows = klue_dev.select(range(30))
+    pairs = (rows["sentence1"], rows["sentence2"])
+    batch = model.tokenize(tokenizer, *pairs, padding=True, truncation=True, max_length=48, return_tensors="pt")
+    with torch.no_grad():
+        model.head.out_proj.bias += 2.5 - model(**batch).logits.mean()
     folder = tmp_path / "run"
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
