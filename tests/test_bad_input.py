@@ -247,6 +247,7 @@ def test_what_hf_sts_proceeds_on_it_says(inputs, tmp_path, monkeypatch, caplog):
     assert json.loads((run / "recipe.json").read_text())["overwrite_output_dir"] is True
 
 
+@pytest.mark.slow
 def test_run_script_gives_the_same_line(tmp_path):
     """`python hf_sts/run.py` (what `accelerate launch` starts) ends a bad recipe the same way."""
     result = launch(QUICKSTART, "--output_dir", str(tmp_path / "out"), "--gradient_accumulation_steps=0")

@@ -271,6 +271,7 @@ def test_two_process_ddp_matches_one_process(quickstart, tmp_path):
     assert len(predictions) == 519 and predictions["id"].is_unique
 
 
+@pytest.mark.slow
 def test_launched_run_ends_with_the_hf_sts_line(tmp_path, monkeypatch, capsys):
     """`hf-sts train` with accelerate options checks the run before it launches anything; a run that fails in the
     launched process ends with hf_sts' line and exit status 2, not with accelerate's traceback."""
