@@ -54,12 +54,12 @@ def test_trained_tokenizer_is_the_same_in_every_process(klue_dev):
     assert len(digests) == 1, digests
 
 
-# A from-scratch cross-encoder on 300 KLUE pairs, 3 epochs with a checkpoint after each.
+# A from-scratch cross-encoder on 200 KLUE pairs, 3 epochs with a checkpoint after each.
 RUN = [
     "recipes/quickstart_cross_encoder.json",
     *TINY,
     "--num_train_epochs=3",
-    "--max_train_samples=300",
+    "--max_train_samples=200",
     "--max_eval_samples=100",
     "--save_total_limit=3",
     "--disable_tqdm=true",
