@@ -1,6 +1,6 @@
 """Baseline without training: Pearson r of the cosine of character n-gram TF-IDF vectors on KLUE-STS dev.
 
-    python tests/benchmarks/tfidf_baseline.py [--data ../shared/data]
+    python benchmarks/tfidf_baseline.py [--data ../shared/data]
 
 The quickstart recipe must beat this number (the issue's calibration: 0.37).
 """
@@ -18,7 +18,7 @@ from hf_sts.data import read_sts_file
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "recipes" / "data"))
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[1] / "recipes" / "data"))
     args = parser.parse_args()
     train = read_sts_file(Path(args.data) / "klue-sts" / "klue-sts-v1.1_train.csv")
     dev = read_sts_file(Path(args.data) / "klue-sts" / "klue-sts-v1.1_dev.json")

@@ -1,6 +1,6 @@
 """LoRA against full fine-tuning on the same backbone: trainable parameters, peak RSS and training step time.
 
-    python tests/benchmarks/lora_footprint.py [--steps 30] [--batch_size 16]
+    python benchmarks/lora_footprint.py [--steps 30] [--batch_size 16]
 
 Each mode trains in a fresh process (so peak RSS is its own) on real KLUE-STS pairs: a small RoBERTa-shaped encoder
 (hidden 256, 4 layers, 8k vocabulary, random weights) with the `cls` head, full fine-tuning vs LoRA r=16, alpha 32 on
@@ -25,7 +25,7 @@ from hf_sts.build import parameter_counts
 from hf_sts.lora import apply_lora
 
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SMALL = {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024}
 LARGE = {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "intermediate_size": 4096}
 
