@@ -406,6 +406,8 @@ def build_model(
             )
             model = _with_new_layers(model_class, backbone, model_args)
     freeze_bottom_layers(model, model_args.freeze_ratio)
+    if model_args.freeze_embeddings:
+        freeze_word_embeddings(model)
     if model_args.use_lora:
         from .lora import apply_lora
 
@@ -472,6 +474,22 @@ def _encoder_layers(backbone: nn.Module) -> nn.ModuleList | None:
         if isinstance(module, nn.ModuleList) and len(module) == count:
             return module
     return None
+
+
+def freeze_word_embeddings(model: StsPreTrainedModel) -> int:
+    """Freeze the backbone's word embedding matrix (`get_input_embeddings()`, shape `(vocab_size, hidden)`) alone:
+    no gradient and no optimizer state for it, while position and token-type embeddings, every layer and the head
+    keep training. On a large-vocabulary encoder it is most of the parameters, few of whose rows a Korean corpus
+    uses.
+
+    Returns:
+        The number of parameters frozen.
+    """
+    embeddings = model.backbone.get_input_embeddings()
+    embeddings.requires_grad_(False)
+    frozen = sum(parameter.numel() for parameter in embeddings.parameters())
+    logger.info("Froze the word embeddings (%s parameters).", f"{frozen:,}")
+    return frozen
 
 
 def freeze_bottom_layers(model: StsPreTrainedModel, freeze_ratio: float) -> int:

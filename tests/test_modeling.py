@@ -242,6 +242,29 @@ def test_freeze_ratio_freezes_embeddings_and_bottom_layers(tokenizer, model_type
     assert freeze_bottom_layers(tiny_sts_model(model_type, "cls", tokenizer, num_hidden_layers=6), 2 / 3) == 4
 
 
+@pytest.mark.parametrize("model_type", sorted(TINY_BACKBONES))
+def test_freeze_embeddings_freezes_the_word_embeddings_alone(tokenizer, model_type):
+    from hf_sts.build import freeze_word_embeddings
+
+    from .conftest import tiny_sts_model
+
+    model = tiny_sts_model(model_type, "cls", tokenizer)
+    word_embeddings = model.backbone.get_input_embeddings().weight
+    assert freeze_word_embeddings(model) == word_embeddings.numel()
+    for name, parameter in model.named_parameters():
+        assert parameter.requires_grad == (parameter is not word_embeddings), name
+    # One training step moves everything but the word embeddings.
+    before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    batch = model.tokenize(tokenizer, ["첫 문장"] * 2, ["둘째 문장", "다른 문장"], padding=True, return_tensors="pt")
+    model.train()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    ((model(**batch).logits - torch.tensor([1.0, 4.0])) ** 2).mean().backward()
+    optimizer.step()
+    moved = {name for name, parameter in model.named_parameters() if not torch.equal(parameter, before[name])}
+    assert not any(parameter is word_embeddings for name, parameter in model.named_parameters() if name in moved)
+    assert any("encoder" in name or "layer" in name for name in moved)
+
+
 def test_freeze_ratio_out_of_range(tiny_model):
     from hf_sts.arguments import RecipeError
     from hf_sts.build import freeze_bottom_layers
