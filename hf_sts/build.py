@@ -25,10 +25,11 @@ from transformers import (
     PreTrainedTokenizerBase,
     PreTrainedTokenizerFast,
 )
+from transformers.trainer_utils import sort_checkpoints
 
 from .arguments import DataArguments, ModelArguments, RecipeError, StsTrainingArguments
 from .configuration_sts import StsBackboneConfig
-from .errors import check_local_weights, checked_from_pretrained
+from .errors import check_local_weights, checked_from_pretrained, local_weights_problem
 from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
 
 
@@ -276,15 +277,9 @@ def resolve_checkpoint(training_args: StsTrainingArguments) -> str | None:
                 f"`resume_from_checkpoint` {resume}: {problem}; give a whole checkpoint-* folder, or true."
             )
         return resume
-    output_dir = Path(training_args.output_dir)
-    candidates = sorted(
-        (entry for entry in output_dir.glob("checkpoint-*") if entry.is_dir() and entry.name[11:].isdigit()),
-        key=lambda entry: int(entry.name[11:]),
-        reverse=True,
-    )
     broken = []
-    for candidate in candidates:
-        problem = checkpoint_problem(candidate)
+    for candidate in reversed(sort_checkpoints(training_args.output_dir)):  # the Trainer's order, newest first
+        problem = checkpoint_problem(Path(candidate))
         if problem is None:
             if broken:
                 logger.warning(
@@ -293,8 +288,8 @@ def resolve_checkpoint(training_args: StsTrainingArguments) -> str | None:
                     candidate,
                 )
             logger.info("Resuming from %s, the last checkpoint in output_dir.", candidate)
-            return str(candidate)
-        broken.append(f"{candidate.name} ({problem})")
+            return candidate
+        broken.append(f"{Path(candidate).name} ({problem})")
     found = f" (incomplete: {'; '.join(broken)})" if broken else ""
     raise RecipeError(
         f"`resume_from_checkpoint` true: {training_args.output_dir} holds no whole checkpoint-* folder to resume"
@@ -305,7 +300,7 @@ def resolve_checkpoint(training_args: StsTrainingArguments) -> str | None:
 def checkpoint_problem(folder: Path) -> str | None:
     """Why `folder` is not a whole Trainer checkpoint, or `None` if it is: it must exist, hold a `trainer_state.json`
     that parses (the Trainer writes it after the weights, optimizer and RNG states) and weights whose files read
-    (`check_local_weights`)."""
+    (`hf_sts.errors.local_weights_problem`)."""
     if not folder.is_dir():
         return "no such folder"
     state = folder / "trainer_state.json"
@@ -315,12 +310,9 @@ def checkpoint_problem(folder: Path) -> str | None:
         json.loads(state.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError):
         return "trainer_state.json is cut short (a run stopped while saving)"
-    try:
-        if not (folder / "adapter_config.json").is_file():
-            check_local_weights(str(folder), RecipeError)
-    except RecipeError as error:
-        return str(error).removeprefix(f"{folder}: ").removeprefix(f"{folder}/")
-    return None
+    if (folder / "adapter_config.json").is_file():  # a LoRA checkpoint: peft's adapter files, not a model folder
+        return None
+    return local_weights_problem(folder)
 
 
 def scratch_backbone_config(

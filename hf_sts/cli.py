@@ -204,7 +204,6 @@ def build_parser() -> argparse.ArgumentParser:
         usage="hf-sts train [ACCELERATE LAUNCH OPTIONS] RECIPE.json [--key value ...]",
         add_help=False,  # `--help` lists every recipe key: run.py's parser prints it
     )
-    train.add_argument("recipe", nargs="?", help="the recipe; --key value arguments override it")
     train.set_defaults(handler=_train)
     export = commands.add_parser("export", help="export a trained model for transformers or sentence-transformers")
     export.add_argument("run_dir", help="output_dir of an hf_sts run (or one of its checkpoints)")
@@ -276,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
         args, unknown = parser.parse_known_args(argv)
         if args.command == "train":  # everything after `train`, in order: launch options, recipe, overrides
             args.tokens = argv[argv.index("train") + 1 :]
-        if args.command in ("train", "search"):
+        elif args.command == "search":
             args.overrides = unknown  # --key value overrides of the recipe, as run.py takes them
         elif unknown:
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")

@@ -106,7 +106,7 @@ class FoldResults:
 
 def plan_folds(data_args, training_args, splits: dict):
     """Check a cross-validation request and assign the folds, before the run writes anything (`hf_sts/run.py`
-    calls it while preparing; [`cross_validate`] again to run the folds, with the same result).
+    calls it while preparing, and hands the plan to [`cross_validate`]).
 
     Returns:
         `(pooled, validation, folds)`: the rows to cross-validate (train, plus validation with
@@ -140,7 +140,9 @@ def plan_folds(data_args, training_args, splits: dict):
     return pooled, validation, folds
 
 
-def cross_validate(model_args, data_args, training_args, splits: dict, callbacks: list | None = None) -> dict:
+def cross_validate(
+    model_args, data_args, training_args, splits: dict, fold_plan: tuple, callbacks: list | None = None
+) -> dict:
     """Train one model per fold (`num_folds`, `fold_strategy`, `fold_seed`; see [`assign_folds`]), in sequence, each
     one distributed over the launched processes, then aggregate and write the results.
 
@@ -155,12 +157,12 @@ def cross_validate(model_args, data_args, training_args, splits: dict, callbacks
     with an unpooled validation split `eval_predictions.csv` (the mean of the fold models), with a test split each
     fold's `fold-K/test_predictions.csv` and their mean as `submission.csv`, and each fold model's card.
 
+    Args:
+        fold_plan: `(pooled, validation, folds)` from [`plan_folds`], which checks the request.
+
     Returns:
         The metrics written to `all_results.json`: `cv_*` (mean and population standard deviation over folds),
         `oof_*` and, with an unpooled validation split, `eval_*`.
-
-    Raises:
-        hf_sts.arguments.RecipeError: with `push_to_hub` or `resume_from_checkpoint`, or more folds than pairs.
     """
     from .build import load_tokenizer
     from .training import train_sentences
@@ -170,7 +172,7 @@ def cross_validate(model_args, data_args, training_args, splits: dict, callbacks
             "load_best_model_at_end is off for the folds: picking a fold's best epoch on its own held-out rows would "
             "make the out-of-fold predictions optimistic. Each fold keeps its last epoch."
         )
-    pooled, validation, folds = plan_folds(data_args, training_args, splits)
+    pooled, validation, folds = fold_plan
     tokenizer = load_tokenizer(model_args, training_args, train_sentences(pooled))
     extra = {name: split for name, split in (("dev", validation), ("test", splits.get("test"))) if split is not None}
     results = train_folds(model_args, data_args, training_args, tokenizer, pooled, folds, extra, callbacks)

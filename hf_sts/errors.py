@@ -9,6 +9,7 @@ needs to tell the cases apart (`RecipeError`, `DataFormatError`, `ExportError`, 
 import contextlib
 import os
 import sys
+from pathlib import Path
 
 
 ERROR_PREFIX = "hf-sts: error: "
@@ -48,32 +49,44 @@ def checked_from_pretrained(loader, name_or_path: str, error: type[HfStsError] =
         raise error(f"{name_or_path}: cannot load it (a local folder or a Hub id): {reason}") from None
 
 
-def check_local_weights(name_or_path: str, error: type[HfStsError] = HfStsError) -> None:
-    """For a local model folder, check that it holds weights and that every `*.safetensors` file in it is whole (its
-    header is read; a truncated file, e.g. a download or save cut short, fails here rather than mid-run). Hub ids
-    and folders without `config.json` (checked by the config loader) pass.
-
-    Raises:
-        `error`: naming the folder or file.
-    """
-    from pathlib import Path
-
+def local_weights_problem(folder: str | Path) -> str | None:
+    """Why the local model folder `folder` (one with `config.json`) cannot give its weights, or `None`: it holds no
+    weights file, or a `*.safetensors` file whose header does not read (a download or save cut short). Hub ids and
+    folders without `config.json` (the config loader's case) have none."""
     from safetensors import SafetensorError, safe_open
 
-    folder = Path(name_or_path)
+    folder = Path(folder)
     if not (folder / "config.json").is_file():
-        return
-    weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
-    if not [path for path in weights if path.name != "training_args.bin"]:
-        raise error(f"{folder}: no weights (model.safetensors); a model folder holds config.json and its weights.")
-    for path in folder.glob("*.safetensors"):
+        return None
+    safetensors = sorted(folder.glob("*.safetensors"))
+    if not safetensors and not [path for path in folder.glob("*.bin") if path.name != "training_args.bin"]:
+        return f"{folder}: no weights (model.safetensors); a model folder holds config.json and its weights"
+    for path in safetensors:
         try:
             with safe_open(path, framework="pt"):
                 pass
         except (SafetensorError, OSError) as failure:
-            raise error(
-                f"{path}: truncated or corrupt safetensors file ({failure}); save or download it again."
-            ) from None
+            return f"{path}: truncated or corrupt safetensors file ({failure}); save or download it again"
+    return None
 
 
-__all__ = ["ERROR_PREFIX", "HfStsError", "check_local_weights", "checked_from_pretrained", "exit_on_error"]
+def check_local_weights(name_or_path: str, error: type[HfStsError] = HfStsError) -> None:
+    """Refuse a local model folder whose weights are missing or cut short (see [`local_weights_problem`]), so it
+    fails here rather than mid-run.
+
+    Raises:
+        `error`: naming the folder or file.
+    """
+    problem = local_weights_problem(name_or_path)
+    if problem is not None:
+        raise error(f"{problem}.")
+
+
+__all__ = [
+    "ERROR_PREFIX",
+    "HfStsError",
+    "check_local_weights",
+    "checked_from_pretrained",
+    "exit_on_error",
+    "local_weights_problem",
+]

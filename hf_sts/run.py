@@ -25,14 +25,16 @@ logger = logging.getLogger("hf_sts.run")
 
 @dataclass
 class RunSetup:
-    """A parsed recipe with its data loaded: the three argument objects, the effective recipe, and the splits in the
-    hf_sts schema (`train`, `validation`, `test`, those the run uses)."""
+    """A parsed recipe with its data loaded: the three argument objects, the effective recipe, the splits in the
+    hf_sts schema (`train`, `validation`, `test`, those the run uses) and, with `num_folds`, the checked fold plan
+    (`(pooled, validation, folds)` of `hf_sts.cv.plan_folds`)."""
 
     model_args: "ModelArguments"
     data_args: "DataArguments"
     training_args: "StsTrainingArguments"
     recipe: dict
     splits: dict
+    fold_plan: tuple | None = None
 
 
 def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup | None:
@@ -101,8 +103,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
             data_args.validation_file or "the validation split (`dataset_name`'s, or `validation_split_percentage`)"
         )
         check_scorable(splits["validation"], origin)
-    if data_args.num_folds:
-        plan_folds(data_args, training_args, splits)
+    fold_plan = plan_folds(data_args, training_args, splits) if data_args.num_folds else None
     warn_about_data(splits)
     if check_only:
         return None
@@ -113,7 +114,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
     if training_args.should_save:
         with open(os.path.join(training_args.output_dir, "recipe.json"), "w", encoding="utf-8") as file:
             json.dump(recipe, file, indent=2, ensure_ascii=False)
-    return RunSetup(model_args, data_args, training_args, recipe, splits)
+    return RunSetup(model_args, data_args, training_args, recipe, splits, fold_plan)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     callbacks = wandb_callbacks(training_args, setup.recipe)
     try:
         if data_args.num_folds:
-            return cross_validate(model_args, data_args, training_args, splits, callbacks)
+            return cross_validate(model_args, data_args, training_args, splits, setup.fold_plan, callbacks)
         if "train" in splits and data_args.add_swapped_pairs:
             if model_args.architecture == "bi-encoder":
                 logger.warning(

@@ -187,11 +187,11 @@ def search(
     sweep_path = Path(sweep_path or default_sweep_path(recipe_path))
     sweep = load_sweep(sweep_path)
     output_dir = Path(output_dir)
-    _check_choices(sweep_path, sweep, [str(recipe_path), *(overrides or []), "--output_dir", str(output_dir)])
-    setup = prepare(
-        [str(recipe_path), *(overrides or []), "--output_dir", str(output_dir), "--save_strategy", "no"]
-        + ["--load_best_model_at_end", "false"]
-    )
+    # Trials are scored, not kept: no checkpoints, no best-epoch reload.
+    argv = [str(recipe_path), *(overrides or []), "--output_dir", str(output_dir), "--save_strategy", "no"]
+    argv += ["--load_best_model_at_end", "false"]
+    _check_choices(sweep_path, sweep, argv)
+    setup = prepare(argv)
     model_args, data_args, training_args, splits = setup.model_args, setup.data_args, setup.training_args, setup.splits
     if data_args.num_folds:
         raise RecipeError("`hf-sts search` tunes single runs: drop `num_folds` from the recipe for the search.")

@@ -200,6 +200,20 @@ def accelerate(*options: str) -> tuple[str, ...]:
 QUICKSTART_TEST_EPOCHS = 1
 
 
+def refusal_line(argv: list[str], capsys) -> str:
+    """Run `hf-sts ARGV` in this process and check that it ends as every refusal must: exit status 2, exactly one
+    `hf-sts: error:` line on stderr and no traceback. Returns that line."""
+    from hf_sts.cli import main as hf_sts_cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        hf_sts_cli(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    error_lines = [line for line in err.splitlines() if line.startswith("hf-sts: error:")]
+    assert len(error_lines) == 1 and "Traceback" not in err, err[-2000:]
+    return error_lines[0]
+
+
 def hf_sts_train(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """`hf-sts train ARGS` from the repository root, as a user types it."""
     command = [sys.executable, "-c", "from hf_sts.cli import main; main()", "train", *args]
