@@ -35,6 +35,7 @@ from .configuration_sts import (
 )
 from .cv import FOLD_STRATEGIES
 from .errors import HfStsError
+from .hardware import cpu_has_native_bf16
 from .modeling_sts import HEADS, MODEL_CLASSES
 
 
@@ -401,6 +402,10 @@ class StsTrainingArguments(TrainingArguments):
     Launched distributed (`WORLD_SIZE > 1`) on a machine without CUDA, the run uses the `gloo` backend on the CPU
     (`ddp_backend="gloo"`, `use_cpu=True`) unless `ddp_backend` is set. Without an accelerator, data loaders do not
     pin memory (`dataloader_pin_memory=False`: pinning needs a device to copy to, and torch warns every epoch).
+
+    `bf16` on a CPU trains and evaluates under bf16 autocast (Accelerate's `mixed_precision="bf16"`) where the CPU
+    has bf16 instructions (AVX512-BF16 or AMX, see `hf_sts.hardware.cpu_has_native_bf16`); on a CPU without them it
+    is turned off with one warning, since emulated bf16 is slower than fp32. The CPU recipes set it.
     """
 
     loss: str = field(
@@ -474,6 +479,12 @@ class StsTrainingArguments(TrainingArguments):
             self.use_cpu = True
         if self.use_cpu or not torch.accelerator.is_available():
             self.dataloader_pin_memory = False
+        if self.bf16 and (self.use_cpu or not torch.accelerator.is_available()) and not cpu_has_native_bf16():
+            logger.warning(
+                "`bf16`: this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 runs slower than fp32; the run "
+                "trains and predicts in fp32 (set `bf16` false to silence this)."
+            )
+            self.bf16 = False
         if self.fp16 and not torch.cuda.is_available():
             raise RecipeError(
                 "`fp16` needs a CUDA GPU and this machine has none: set `fp16` false (on a CPU with bf16 support, "

@@ -153,6 +153,7 @@ def _model_kwargs(args: argparse.Namespace) -> dict:
         "revision": args.revision,
         "batch_size": args.batch_size,
         "device": args.device,
+        "bf16": {"auto": None, "bf16": True, "fp32": False}[args.precision],
     }
 
 
@@ -189,6 +190,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch_size", "--batch-size", type=int, default=64, help="pairs per batch (64)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        default="auto",
+        help="bf16 autocast or fp32 (auto: bf16 where the device runs it natively, see hf_sts.hardware)",
+    )
     parser.add_argument("--revision", help="branch, tag or commit of a Hub model")
 
 

@@ -9,7 +9,9 @@ the `prompt` before every sentence, score = 5 × cosine (see [`StsBiEncoderModel
 baseline a fine-tune is compared against.
 
 Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
-so little compute goes to padding; padding changes no score, since every model masks it.
+so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
+`torch.inference_mode`, and under bf16 autocast where the device runs bf16 natively (a CPU with AVX512-BF16 or AMX,
+a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`), unless told otherwise.
 """
 
 import json
@@ -25,6 +27,7 @@ from .arguments import DataArguments
 from .configuration_sts import StsBackboneConfig
 from .data import BiEncoderCollator, check_scorable, read_sts_file, write_predictions, write_submission
 from .errors import HfStsError, check_local_weights, checked_from_pretrained
+from .hardware import autocast, native_bf16
 from .metrics import StsMetric, clip_scores
 from .modeling_sts import StsBiEncoderModel, StsPreTrainedModel
 
@@ -128,16 +131,21 @@ def predict_scores(
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
     batch_size: int = 64,
     show_progress_bar: bool = True,
+    bf16: bool | None = None,
 ) -> np.ndarray:
     """Score sentence pairs with an hf_sts model, in input order.
 
     The pairs are tokenized as the model reads text (`model.tokenize`, its prompt included), truncated to
-    `max_seq_length` tokens, sorted by length into batches of `batch_size`, scored without gradients in eval mode on
-    the model's device, and put back in input order. The model's training mode is restored afterwards.
+    `max_seq_length` tokens, sorted by length into batches of `batch_size`, scored under `torch.inference_mode` in
+    eval mode on the model's device, and put back in input order. The model's training mode is restored afterwards.
+    Sorting makes the batch size matter little: each batch is padded only to its own longest pair, so 64 (the
+    default) is within a few percent of the best size on a CPU (see `benchmarks/speed.py`).
 
     Args:
         model: a cross-encoder or bi-encoder.
         sentences1, sentences2 (`list[str]`): the pairs, same length `n`.
+        bf16: score under bf16 autocast (scores move by about 1e-2 on the 0–5 scale); `None` (default): where the
+            model's device runs bf16 natively (`hf_sts.hardware.native_bf16`).
 
     Returns:
         `np.ndarray` of shape `(n,)`, float64: the scores on the 0.0–5.0 scale, unclipped.
@@ -150,6 +158,7 @@ def predict_scores(
     if len(sentences1) != len(sentences2):
         raise ValueError(f"{len(sentences1)} first sentences but {len(sentences2)} second ones.")
     device = next(model.parameters()).device
+    bf16 = native_bf16(device) if bf16 is None else bf16
     encoded = model.tokenize(tokenizer, list(sentences1), list(sentences2), truncation=True, max_length=max_seq_length)
     keys = list(encoded)
     lengths = [
@@ -162,7 +171,7 @@ def predict_scores(
     was_training = model.training
     model.eval()
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(device, bf16):
             for start in tqdm(range(0, len(order), batch_size), desc="Scoring pairs", disable=not show_progress_bar):
                 rows = order[start : start + batch_size]
                 batch = collate([{key: encoded[key][row] for key in keys} for row in rows])
@@ -220,6 +229,7 @@ def predict_file(
     output_file: str | Path,
     batch_size: int = 64,
     with_sentences: bool = False,
+    bf16: bool | None = None,
     **load_kwargs,
 ) -> tuple[LoadedModel, int]:
     """`hf-sts predict`: score every pair of `input_file` (any format of `hf_sts.data.READERS`, labels optional and
@@ -229,6 +239,7 @@ def predict_file(
 
     Args:
         model_name_or_path, **load_kwargs: the model and where it runs, see [`load_model`].
+        batch_size, bf16: how it scores, see [`predict_scores`].
 
     Returns:
         `(loaded model, number of pairs written)`.
@@ -248,6 +259,7 @@ def predict_file(
         dataset["sentence2"][:],
         loaded.max_seq_length,
         batch_size,
+        bf16=bf16,
     )
     output_file.parent.mkdir(parents=True, exist_ok=True)
     return loaded, len(write_submission(dataset, predictions, output_file, with_sentences))
@@ -258,6 +270,7 @@ def evaluate_file(
     validation_file: str | Path,
     output_dir: str | Path | None = None,
     batch_size: int = 64,
+    bf16: bool | None = None,
     **load_kwargs,
 ) -> tuple[LoadedModel, dict[str, float]]:
     """`hf-sts evaluate`: score the labeled pairs of `validation_file` and compute the `eval_*` metrics; with
@@ -267,6 +280,7 @@ def evaluate_file(
 
     Args:
         model_name_or_path, **load_kwargs: the model and where it runs, see [`load_model`].
+        batch_size, bf16: how it scores, see [`predict_scores`].
 
     Returns:
         `(loaded model, metrics)`.
@@ -283,7 +297,9 @@ def evaluate_file(
     dataset = read_sts_file(validation_file, require_labels=True)
     check_scorable(dataset, str(validation_file))
     loaded = load_model(model_name_or_path, **load_kwargs)
-    predictions, metrics = evaluate_split(loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size)
+    predictions, metrics = evaluate_split(
+        loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size, bf16=bf16
+    )
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
         frame = write_predictions(dataset, predictions, output_dir / "eval_predictions.csv")

@@ -53,6 +53,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
     from hf_sts.cli import configure_logging
     from hf_sts.cv import plan_folds
     from hf_sts.data import check_scorable, load_sts_datasets, warn_about_data
+    from hf_sts.hardware import use_every_core
 
     model_args, data_args, training_args, recipe = parse_args(argv)
     # Library logs at the level the arguments ask for (WARNING by default); hf_sts' own notes at INFO on the main
@@ -61,6 +62,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
         configure_logging(logging.ERROR, main_process=False)  # the launched processes log the run
     else:
         configure_logging(training_args.get_process_log_level(), training_args.should_log)
+        use_every_core()  # plain `accelerate launch` on a CPU machine leaves a lone process one thread
     take_hub_token(model_args, training_args)  # before the Trainer pickles its arguments or wandb starts
     set_seed(training_args.seed)
     check_encoder(model_args, data_args)  # before anything is written

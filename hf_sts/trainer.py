@@ -2,11 +2,46 @@
 
 import os
 
+import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import SequentialSampler
+from torch.utils.data import Sampler
 from transformers import Trainer
 from transformers.trainer_pt_utils import nested_gather
+from transformers.trainer_utils import EvalLoopOutput
+
+
+def length_order(dataset) -> np.ndarray | None:
+    """The rows of a tokenized dataset, longest first (ties in row order): `(n,)` int64 indices, the order in which
+    [`StsTrainer`] evaluates. A row's length is its longest token sequence (`input_ids`, and `input_ids_b` for a
+    bi-encoder). `None` for a dataset without `input_ids` columns."""
+    columns = [name for name in getattr(dataset, "column_names", []) if name.startswith("input_ids")]
+    if not columns:
+        return None
+    lengths = np.max([[len(ids) for ids in dataset[name]] for name in columns], axis=0)
+    return np.argsort(-lengths, kind="stable")
+
+
+class OrderSampler(Sampler[int]):
+    """Yields the given dataset indices, in the given order (see [`length_order`])."""
+
+    def __init__(self, order: np.ndarray):
+        self.order = order
+
+    def __iter__(self):
+        return iter(self.order.tolist())
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def _in_dataset_order(values, order: np.ndarray):
+    """Put arrays whose rows follow `order` (`(n, ...)`, or nested tuples/lists of them) back in dataset order."""
+    if isinstance(values, (tuple, list)):
+        return type(values)(_in_dataset_order(value, order) for value in values)
+    restored = np.empty_like(values)
+    restored[order] = values
+    return restored
 
 
 class StsTrainer(Trainer):
@@ -24,8 +59,9 @@ class StsTrainer(Trainer):
     logged as well (`loss_l1`, `loss_huber`, ...; `eval_loss_l1`, ... at evaluation), accumulated detached on the
     device and gathered across processes at each log, as sentence-transformers' trainer does.
 
-    Evaluation and prediction always follow the dataset's row order (see `_get_eval_sampler`), also when training
-    batches are length-grouped, so predictions can be written next to their ids.
+    Evaluation and prediction score the rows longest first, so each batch pads little (see `_get_eval_sampler`),
+    and return predictions and labels in the dataset's row order (see `evaluation_loop`), also when training batches
+    are length-grouped, so predictions can be written next to their ids.
 
     Args:
         loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean, or to a dict of
@@ -90,16 +126,29 @@ class StsTrainer(Trainer):
         return (loss, outputs) if return_outputs else loss
 
     def _get_eval_sampler(self, eval_dataset):
-        """Evaluate and predict in dataset order, always.
+        """Evaluate and predict longest pair first ([`length_order`]), so batches of similar length pad little.
 
-        `transformers.Trainer` also length-groups evaluation batches, in a random order, when
-        `train_sampling_strategy="group_by_length"`; its predictions then no longer follow the rows of the dataset,
-        and files written from them would pair each id with another pair's score. Single-process runs read the
-        dataset sequentially; distributed runs shard it in order and gather the shards back in order (Accelerate).
+        The order is fixed (`transformers.Trainer` length-groups evaluation batches in a random order when
+        `train_sampling_strategy="group_by_length"`); distributed runs shard it batch by batch and Accelerate
+        gathers the shards back in it. `evaluation_loop` then restores the dataset's row order. A dataset without
+        `input_ids` is read in row order.
         """
         if eval_dataset is None:
             return None
-        return SequentialSampler(eval_dataset) if self.args.world_size <= 1 else None
+        order = length_order(eval_dataset)
+        return OrderSampler(order if order is not None else np.arange(len(eval_dataset)))
+
+    def evaluation_loop(self, dataloader, *args, **kwargs) -> EvalLoopOutput:
+        """`Trainer.evaluation_loop`, with the predictions and labels, which follow the sampler's length order, put
+        back in the dataset's row order (the metrics, computed over whole splits, do not depend on the order)."""
+        output = super().evaluation_loop(dataloader, *args, **kwargs)
+        order = length_order(dataloader.dataset)
+        if order is None:
+            return output
+        return output._replace(
+            predictions=None if output.predictions is None else _in_dataset_order(output.predictions, order),
+            label_ids=None if output.label_ids is None else _in_dataset_order(output.label_ids, order),
+        )
 
     def _track_loss_parts(self, parts: dict[str, torch.Tensor], mode: str) -> None:
         """Add a micro-batch's loss parts, detached (no `.item()`: no device sync per step), to the sums of `mode`."""

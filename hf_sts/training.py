@@ -100,6 +100,7 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks
         "max_seq_length": data_args.max_seq_length,
         "batch_size": training_args.per_device_eval_batch_size,
         "show_progress_bar": not training_args.disable_tqdm,
+        "bf16": training_args.bf16,  # as the trainer evaluated (on a CPU, false unless it runs bf16 natively)
     }
     predictions = {}
     if "validation" in splits:

@@ -168,7 +168,9 @@ def test_key_none_unsets_a_recipe_key(recipe):
 def test_pretrained_encoder_on_command_line_replaces_from_scratch_keys(caplog):
     quickstart = str(REPO_ROOT / "recipes" / "quickstart.json")
     with caplog.at_level("WARNING", logger="hf_sts.arguments"):
-        model_args, _, _, effective = parse_args([quickstart, "--model_name_or_path", "some/encoder"])
+        model_args, _, _, effective = parse_args(
+            [quickstart, "--model_name_or_path", "some/encoder", "--bf16", "false"]
+        )
     assert model_args.model_name_or_path == "some/encoder"
     assert model_args.config_overrides is None and model_args.model_type is None
     assert not {"model_type", "config_overrides", "tokenizer_vocab_size"} & set(effective)

@@ -131,5 +131,10 @@ def test_predictions_follow_row_order_with_length_grouped_training(tokenizer, kl
         train_sampling_strategy="group_by_length",
         per_device_eval_batch_size=8,
     )
-    predictions = trainer.predict(encoded).predictions
-    np.testing.assert_array_equal(predictions, [len(ids) for ids in encoded["input_ids"]])
+    output = trainer.predict(encoded)
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    np.testing.assert_array_equal(output.predictions, lengths)
+    np.testing.assert_allclose(output.label_ids[0], encoded["labels"], rtol=1e-6)  # labels restored alike
+    # Scored longest first: each batch pads to nearly its own rows' lengths.
+    widths = [batch["input_ids"].shape[1] for batch in trainer.get_eval_dataloader(encoded)]
+    assert widths == sorted(lengths, reverse=True)[::8]

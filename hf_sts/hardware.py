@@ -1,0 +1,83 @@
+"""What the machine offers a run: native bf16 on the CPU, and every core for a single CPU process.
+
+- **bf16 on a CPU** is fast only where the CPU has bf16 instructions: AVX512-BF16 (Intel Cooper Lake and later, AMD
+  Zen 4 and later) or AMX (Intel Sapphire Rapids and later). Elsewhere PyTorch emulates it and a bf16 matmul runs
+  slower than fp32 (measured on an AVX-512 Cascade Lake without AVX512-BF16: 49 against 144 GFLOP/s). Accelerate
+  accepts `mixed_precision="bf16"` on any CPU, so hf_sts reads the CPU's features itself ([`cpu_has_native_bf16`],
+  from PyTorch's cpuinfo) rather than guessing from the platform.
+- **Threads**: `accelerate launch` gives each CPU process `OMP_NUM_THREADS` threads, 1 by default when it is not told
+  the machine is CPU-only (no config, no `--cpu`), which leaves the other cores idle. [`use_every_core`] raises the
+  thread count of a single CPU process launched that way to the cores it may run on.
+"""
+
+import contextlib
+import logging
+import os
+
+import torch
+
+
+logger = logging.getLogger(__name__)
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU executes bf16 natively (AVX512-BF16 or AMX tiles), as PyTorch's cpuinfo reads its features.
+
+    Returns `False` where PyTorch cannot tell (an older build without these probes): bf16 is then not assumed.
+    """
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether bf16 autocast pays off on `device`: a CPU with [`cpu_has_native_bf16`], or a CUDA GPU that supports
+    bf16 (compute capability 8.0 and later; `torch.cuda.is_bf16_supported`). Other devices: `False`."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return cpu_has_native_bf16()
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return False
+
+
+def autocast(device: torch.device | str, bf16: bool) -> contextlib.AbstractContextManager:
+    """`torch.autocast` to bf16 on `device` when `bf16`, else a context that changes nothing. Under it, matmuls and
+    linear layers run in bf16 while reductions, softmax and layer norms stay in fp32 (PyTorch's autocast op lists)."""
+    device = torch.device(device)
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def usable_cores() -> int:
+    """The number of CPU cores this process may run on (its affinity mask: a container's or `taskset`'s limit)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def use_every_core() -> int | None:
+    """In a single CPU process that `accelerate launch` left at one thread, use every usable core.
+
+    Accelerate sets `OMP_NUM_THREADS` for each process it launches: the number given by `--num_cpu_threads_per_process`,
+    else the shell's `OMP_NUM_THREADS`, else 1 (unless it knows the machine is CPU-only, as with `--cpu` or
+    `recipes/accelerate_cpu.yaml`, where it picks the core count itself). A lone process on a machine without an
+    accelerator then trains on one core of many. This sets PyTorch's intra-op threads to [`usable_cores`] when the
+    process was started by `accelerate launch` (`ACCELERATE_MIXED_PRECISION` is set), is the only one
+    (`WORLD_SIZE` 1), has no accelerator, and runs one thread; it says so in one line. Several processes keep
+    accelerate's split of the cores.
+
+    Returns:
+        The new thread count, or `None` when nothing was changed.
+    """
+    launched = "ACCELERATE_MIXED_PRECISION" in os.environ
+    single = int(os.environ.get("WORLD_SIZE", "1")) == 1
+    cores = usable_cores()
+    if not (launched and single and torch.get_num_threads() == 1 and cores > 1) or torch.accelerator.is_available():
+        return None
+    torch.set_num_threads(cores)
+    logger.info(
+        "accelerate launch gave this single CPU process 1 thread (OMP_NUM_THREADS=1); hf_sts uses all %d usable "
+        "cores (to choose: --num_cpu_threads_per_process N, N > 1).",
+        cores,
+    )
+    return cores
+
+
+__all__ = ["autocast", "cpu_has_native_bf16", "native_bf16", "usable_cores", "use_every_core"]
