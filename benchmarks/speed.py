@@ -1,0 +1,459 @@
+"""hf_sts against its peers, side by side on the same pairs and backbone: training and inference pairs/s, tokens per
+pair, and MFU against this machine's measured matmul peaks.
+
+    python benchmarks/speed.py --encoder .cache/multilingual-e5-small              # the tiny BERT, then the encoder
+    python benchmarks/speed.py --encoder DIR --backbones encoder --train_pairs 384   # the encoder only
+
+Backbones: a 2-layer BERT (hidden 128, a 4,000-piece WordPiece vocabulary trained on the pairs; random weights, as
+the quickstart's) and the pretrained encoder folder given with `--encoder` (e.g. multilingual-e5-small, written by
+`../shared/tools/multilingual_e5_small/build.sh DIR`). Pairs: the first KLUE-STS v1.1 train pairs for training
+(4,000 for the tiny BERT, `--train_pairs` for the encoder) and the 519 dev pairs for inference
+(`recipes/data/klue-sts/`, CC BY-SA 4.0).
+
+Training, 1 epoch, batch 32 (tiny) / 16 (encoder), each in a fresh process, one after the other, each at its
+defaults otherwise:
+
+- `hf_sts`: `hf_sts/run.py` with the CPU recipe (`recipes/quickstart_cross_encoder.json`, `recipes/multilingual_e5_
+  small.json`), the cross-encoder with the `cls` head: its own `bf16` (on where the CPU runs it natively) and
+  `freeze_embeddings`, length-grouped batches;
+- `Trainer + grouping`: `transformers.Trainer` on `AutoModelForSequenceClassification(num_labels=1)`, dynamic
+  padding (`DataCollatorWithPadding`) and `train_sampling_strategy="group_by_length"`;
+- `Trainer, padded to 128`: the same, every pair padded to 128 tokens (run_glue's default, `pad_to_max_length`);
+- `CrossEncoderTrainer`: sentence-transformers' `CrossEncoder(num_labels=1)` and `CrossEncoderTrainer` with
+  `BinaryCrossEntropyLoss` on the scores / 5 (its STS example).
+
+Inference on the dev pairs, with the model hf_sts trained (scoring time only, model loaded): `hf-sts predict`'s
+`predict_scores` (length-sorted batches of 64, its default, and of 16 and 256 to show the batch size barely
+matters), sentence-transformers' `CrossEncoder.predict` (batch 32, its default) and a plain
+`AutoModelForSequenceClassification` loop (batch 32, input order, `torch.no_grad`), both on the model exported by
+`hf-sts export --format sequence-classification`. `max |Δ|` is the largest score difference from hf_sts' (0–5 scale).
+
+Pairs/s is `train_samples_per_second` of each trainer's `train()` (the same clock for all four). Tokens per pair:
+`real` (non-padding) and `computed` (padded) tokens fed to the encoder, counted at its word embeddings. MFU: model
+FLOPs per second (6 × non-embedding parameters × computed tokens, plus attention, 12 × layers × hidden × length² per
+sequence, for training; a third of it for inference), over the fp32 and bf16 peaks of a 2048 × 2048 matmul measured
+in this run.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+KLUE = REPO_ROOT / "recipes" / "data" / "klue-sts"
+TRAIN_PEERS = ["hf_sts", "trainer_grouped", "trainer_padded", "ce_trainer"]
+TRAIN_LABELS = {
+    "hf_sts": "hf_sts",
+    "trainer_grouped": "Trainer + grouping",
+    "trainer_padded": "Trainer, padded to 128",
+    "ce_trainer": "CrossEncoderTrainer",
+}
+INFER_PEERS = ["hf_sts_64", "hf_sts_16", "hf_sts_256", "ce_predict", "plain_loop"]
+INFER_LABELS = {
+    "hf_sts_64": "hf-sts predict",
+    "hf_sts_16": "hf-sts predict, batch 16",
+    "hf_sts_256": "hf-sts predict, batch 256",
+    "ce_predict": "CrossEncoder.predict",
+    "plain_loop": "AutoModelForSequenceClassification loop",
+}
+MAX_LENGTH = 128
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Counting what the encoder computes: every call of its word embeddings, in any peer.
+
+
+class TokenCounter:
+    """Counts the sequences fed to a model's word embeddings (the largest `nn.Embedding`): rows, real and computed
+    (padded) tokens, and the sum of squared padded lengths (for attention FLOPs)."""
+
+    def __init__(self, model: torch.nn.Module, pad_token_id: int):
+        embedding = max(
+            (module for module in model.modules() if isinstance(module, torch.nn.Embedding)),
+            key=lambda module: module.num_embeddings,
+        )
+        self.pad_token_id = pad_token_id
+        self.sequences = self.real = self.computed = self.squared = 0
+        embedding.register_forward_pre_hook(self._count)
+
+    def _count(self, module, args):
+        input_ids = args[0]
+        rows, length = input_ids.shape
+        self.sequences += rows
+        self.real += int((input_ids != self.pad_token_id).sum())
+        self.computed += rows * length
+        self.squared += rows * length * length
+
+    def as_dict(self) -> dict:
+        return {"sequences": self.sequences, "real": self.real, "computed": self.computed, "squared": self.squared}
+
+
+def _count_training(pad_token_id: int) -> dict:
+    """Patch `transformers.Trainer.train` (which every peer's trainer inherits) to count tokens and keep the
+    metrics; returns the dict the results land in."""
+    from transformers import Trainer
+
+    results: dict = {}
+    original = Trainer.train
+
+    def train(self, *args, **kwargs):
+        counter = TokenCounter(self.model, pad_token_id)
+        output = original(self, *args, **kwargs)
+        results.update(output.metrics, tokens=counter.as_dict(), bf16=bool(self.args.bf16))
+        return output
+
+    Trainer.train = train
+    return results
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Workers: one peer each, in a fresh process.
+
+
+def _pairs(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path)
+
+
+def _labelled_dataset(frame: pd.DataFrame):
+    from datasets import Dataset
+
+    return Dataset.from_pandas(frame[["sentence1", "sentence2", "label"]], preserve_index=False)
+
+
+def train_worker(peer: str, backbone: str, train_csv: Path, run_dir: Path, batch_size: int, tiny: bool) -> dict:
+    from transformers import (
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        DataCollatorWithPadding,
+        Trainer,
+        TrainingArguments,
+        default_data_collator,
+    )
+
+    tokenizer = AutoTokenizer.from_pretrained(backbone)
+    results = _count_training(tokenizer.pad_token_id)
+    frame = _pairs(train_csv)
+    common = {
+        "output_dir": str(run_dir),
+        "per_device_train_batch_size": batch_size,
+        "num_train_epochs": 1,
+        "seed": 42,
+        "report_to": "none",
+        "save_strategy": "no",
+        "logging_strategy": "no",
+        "disable_tqdm": True,
+    }
+    if peer == "hf_sts":
+        from hf_sts.run import main
+
+        recipe = "recipes/quickstart_cross_encoder.json" if tiny else "recipes/multilingual_e5_small.json"
+        overrides = {
+            "model_name_or_path": backbone,
+            "head": "cls",
+            "train_file": str(train_csv),
+            "validation_file": "none",
+            "validation_split_percentage": "0",
+            "eval_strategy": "no",
+            "load_best_model_at_end": "false",
+            "add_swapped_pairs": "false",
+            "overwrite_output_dir": "true",
+            **{key: str(value) for key, value in common.items()},
+        }
+        main([str(REPO_ROOT / recipe), *[item for key, value in overrides.items() for item in (f"--{key}", value)]])
+    elif peer in ("trainer_grouped", "trainer_padded"):
+        padded = peer == "trainer_padded"
+        model = AutoModelForSequenceClassification.from_pretrained(backbone, num_labels=1)
+        dataset = _labelled_dataset(frame).map(
+            lambda batch: tokenizer(
+                batch["sentence1"],
+                batch["sentence2"],
+                truncation=True,
+                max_length=MAX_LENGTH,
+                padding="max_length" if padded else False,
+            ),
+            batched=True,
+            remove_columns=["sentence1", "sentence2"],
+        )
+        args = TrainingArguments(**common, train_sampling_strategy="random" if padded else "group_by_length")
+        collator = default_data_collator if padded else DataCollatorWithPadding(tokenizer)
+        Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator).train()
+    elif peer == "ce_trainer":
+        from sentence_transformers.cross_encoder import (
+            CrossEncoder,
+            CrossEncoderTrainer,
+            CrossEncoderTrainingArguments,
+        )
+        from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+
+        model = CrossEncoder(backbone, num_labels=1, max_length=MAX_LENGTH)
+        dataset = _labelled_dataset(frame.assign(label=frame["label"] / 5.0))
+        args = CrossEncoderTrainingArguments(**common)
+        CrossEncoderTrainer(model=model, args=args, train_dataset=dataset, loss=BinaryCrossEntropyLoss(model)).train()
+    else:
+        raise ValueError(f"unknown training peer {peer!r}")
+    return results
+
+
+def infer_worker(peer: str, hf_sts_dir: Path, exported_dir: Path, pairs_csv: Path) -> dict:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    frame = _pairs(pairs_csv)
+    first, second = frame["sentence1"].tolist(), frame["sentence2"].tolist()
+    if peer.startswith("hf_sts"):
+        from hf_sts.hardware import native_bf16
+        from hf_sts.predict import load_model, predict_scores
+
+        loaded = load_model(str(hf_sts_dir))
+        counter = TokenCounter(loaded.model, loaded.tokenizer.pad_token_id)
+        batch_size = int(peer.rsplit("_", 1)[1])
+        start = time.perf_counter()
+        scores = predict_scores(
+            loaded.model, loaded.tokenizer, first, second, loaded.max_seq_length, batch_size, show_progress_bar=False
+        )
+        bf16 = native_bf16("cpu")
+    elif peer == "ce_predict":
+        from sentence_transformers.cross_encoder import CrossEncoder
+
+        model = CrossEncoder(str(exported_dir))
+        counter = TokenCounter(model, model.tokenizer.pad_token_id)
+        start = time.perf_counter()
+        scores = model.predict(list(zip(first, second, strict=True)), show_progress_bar=False)
+        bf16 = False
+    elif peer == "plain_loop":
+        tokenizer = AutoTokenizer.from_pretrained(exported_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(exported_dir).eval()
+        counter = TokenCounter(model, tokenizer.pad_token_id)
+        start = time.perf_counter()
+        scores = []
+        with torch.no_grad():
+            for index in range(0, len(first), 32):
+                batch = tokenizer(
+                    first[index : index + 32],
+                    second[index : index + 32],
+                    truncation=True,
+                    max_length=MAX_LENGTH,
+                    padding=True,
+                    return_tensors="pt",
+                )
+                scores.append(model(**batch).logits.squeeze(-1))
+        scores = torch.cat(scores).numpy()
+        bf16 = False
+    else:
+        raise ValueError(f"unknown inference peer {peer!r}")
+    runtime = time.perf_counter() - start
+    return {
+        "runtime": runtime,
+        "pairs": len(first),
+        "scores": np.asarray(scores, dtype=np.float64).tolist(),
+        "tokens": counter.as_dict(),
+        "bf16": bf16,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The parent: data, backbones, peaks, the workers in turn, the tables.
+
+
+def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> float:
+    """GFLOP/s of a `size` × `size` matmul in `dtype` on every thread of this process (best of `repeats`)."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    a @ b
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best / 1e9
+
+
+def build_tiny_backbone(train_csv: Path, folder: Path) -> None:
+    """The quickstart's shape (2 layers, hidden 128) with its 4,000-piece tokenizer, random weights, saved as a
+    pretrained folder so that every peer loads the same one."""
+    from transformers import BertConfig, BertModel
+
+    from hf_sts.build import train_wordpiece_tokenizer
+
+    frame = _pairs(train_csv)
+    tokenizer = train_wordpiece_tokenizer(frame["sentence1"].tolist() + frame["sentence2"].tolist(), 4000)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=512,
+        max_position_embeddings=MAX_LENGTH,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(42)
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def model_shape(backbone: str) -> dict:
+    """Non-embedding parameters, layers and hidden size of the backbone (the FLOPs model of the MFU)."""
+    from transformers import AutoConfig, AutoModel
+
+    config = AutoConfig.from_pretrained(backbone)
+    with torch.device("meta"):
+        model = AutoModel.from_config(config)
+    embedding = sum(p.numel() for name, p in model.named_parameters() if "embeddings" in name)
+    total = sum(p.numel() for p in model.parameters())
+    return {"params": total - embedding, "layers": config.num_hidden_layers, "hidden": config.hidden_size}
+
+
+def model_flops(tokens: dict, shape: dict, training: bool) -> float:
+    """Matmul FLOPs of a forward (× 3 with the backward) over the counted sequences."""
+    forward = 2 * shape["params"] * tokens["computed"] + 4 * shape["layers"] * shape["hidden"] * tokens["squared"]
+    return 3 * forward if training else forward
+
+
+def run_worker(*args: str) -> dict:
+    """Run this script as a worker in a fresh process; its result is the JSON it writes."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        result_path = Path(handle.name)
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    process = subprocess.run(
+        [sys.executable, __file__, "--worker", *args, "--result", str(result_path)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if process.returncode != 0:
+        sys.exit(f"worker {args[:2]} failed:\n{process.stderr[-3000:]}")
+    result = json.loads(result_path.read_text())
+    result_path.unlink()
+    return result
+
+
+def benchmark_backbone(name: str, backbone: str, train_csv: Path, dev_csv: Path, work: Path, batch_size: int, peaks):
+    from transformers.modelcard import make_markdown_table
+
+    shape = model_shape(backbone)
+    tiny = name == "tiny"
+    rows = []
+    for peer in TRAIN_PEERS:
+        run_dir = work / f"{name}-{peer}"
+        result = run_worker("train", peer, backbone, str(train_csv), str(run_dir), str(batch_size), str(int(tiny)))
+        tokens = result["tokens"]
+        pairs = len(_pairs(train_csv))
+        flops = model_flops(tokens, shape, training=True) / result["train_runtime"]
+        rows.append(
+            {
+                "training": TRAIN_LABELS[peer],
+                "pairs/s": result["train_samples_per_second"],
+                "precision": "bf16" if result["bf16"] else "fp32",
+                "tokens/pair real / computed": f"{tokens['real'] / pairs:.1f} / {tokens['computed'] / pairs:.1f}",
+                "GFLOP/s": flops / 1e9,
+                "MFU fp32 / bf16": f"{flops / 1e9 / peaks['fp32']:.0%} / {flops / 1e9 / peaks['bf16']:.0%}",
+            }
+        )
+    reference = {row["training"]: row["pairs/s"] for row in rows}
+    for row in rows:
+        row["hf_sts ×"] = reference["hf_sts"] / row["pairs/s"]
+    print(f"\n### {name}: training, {len(_pairs(train_csv))} pairs, 1 epoch, batch {batch_size}\n")
+    print(_table(rows, make_markdown_table))
+
+    exported = work / f"{name}-exported"
+    subprocess.run(
+        [sys.executable, "-m", "hf_sts.cli", "export", str(work / f"{name}-hf_sts"), "--format"]
+        + ["sequence-classification", "--output", str(exported)],
+        check=True,
+        cwd=REPO_ROOT,
+        capture_output=True,
+    )
+    rows, reference_scores = [], None
+    for peer in INFER_PEERS:
+        result = run_worker("infer", peer, str(work / f"{name}-hf_sts"), str(exported), str(dev_csv))
+        scores = np.asarray(result["scores"])
+        reference_scores = scores if reference_scores is None else reference_scores
+        tokens, pairs = result["tokens"], result["pairs"]
+        flops = model_flops(tokens, shape, training=False) / result["runtime"]
+        rows.append(
+            {
+                "inference": INFER_LABELS[peer],
+                "pairs/s": pairs / result["runtime"],
+                "precision": "bf16" if result["bf16"] else "fp32",
+                "tokens/pair real / computed": f"{tokens['real'] / pairs:.1f} / {tokens['computed'] / pairs:.1f}",
+                "GFLOP/s": flops / 1e9,
+                "MFU fp32 / bf16": f"{flops / 1e9 / peaks['fp32']:.0%} / {flops / 1e9 / peaks['bf16']:.0%}",
+                "max |Δ|": float(np.abs(scores - reference_scores).max()),
+            }
+        )
+    for row in rows:
+        row["hf_sts ×"] = rows[0]["pairs/s"] / row["pairs/s"]
+    print(f"\n### {name}: inference, {pairs} dev pairs\n")
+    print(_table(rows, make_markdown_table))
+
+
+def _table(rows: list[dict], make_markdown_table) -> str:
+    def cell(value):
+        if isinstance(value, float):
+            return f"{value:.2e}" if 0 < abs(value) < 1e-2 else f"{value:.2f}" if abs(value) < 100 else f"{value:.0f}"
+        return value
+
+    return make_markdown_table([{key: cell(value) for key, value in row.items()} for row in rows])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--encoder", help="a pretrained encoder folder (e.g. multilingual-e5-small)")
+    parser.add_argument("--backbones", nargs="+", default=["tiny", "encoder"], choices=["tiny", "encoder"])
+    parser.add_argument("--train_pairs", type=int, default=384, help="training pairs for the encoder (384)")
+    parser.add_argument("--tiny_train_pairs", type=int, default=4000, help="training pairs for the tiny BERT")
+    parser.add_argument("--infer_pairs", type=int, default=519, help="dev pairs scored (519: all)")
+    parser.add_argument("--work_dir", help="where runs go (default: a temporary folder, removed)")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        kind, peer, *rest = args.worker
+        if kind == "train":
+            backbone, train_csv, run_dir, batch_size, tiny = rest
+            result = train_worker(peer, backbone, Path(train_csv), Path(run_dir), int(batch_size), tiny == "1")
+        else:
+            result = infer_worker(peer, *map(Path, rest))
+        Path(args.result).write_text(json.dumps(result))
+        return
+    if "encoder" in args.backbones and not args.encoder:
+        parser.error("--encoder DIR is needed for the encoder backbone (or --backbones tiny)")
+
+    with tempfile.TemporaryDirectory() as temporary:
+        work = Path(args.work_dir or temporary)
+        work.mkdir(parents=True, exist_ok=True)
+        train = pd.read_csv(KLUE / "klue-sts-v1.1_train.csv")
+        dev = pd.read_json(KLUE / "klue-sts-v1.1_dev.json")[["sentence1", "sentence2", "labels"]]
+        dev = dev.assign(label=dev["labels"].map(lambda labels: labels["label"])).drop(columns="labels")
+        dev.head(args.infer_pairs).to_csv(work / "dev.csv", index=False)
+        peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+            f"{torch.backends.cpu.get_cpu_capability()}; matmul peak (2048²): fp32 {peaks['fp32']:.0f} GFLOP/s, "
+            f"bf16 {peaks['bf16']:.0f} GFLOP/s"
+        )
+        for name in args.backbones:
+            pairs = args.tiny_train_pairs if name == "tiny" else args.train_pairs
+            train_csv = work / f"train-{name}.csv"
+            train.head(pairs).to_csv(train_csv, index=False)
+            if name == "tiny":
+                backbone = work / "tiny-bert"
+                build_tiny_backbone(train_csv, backbone)
+            else:
+                backbone = Path(args.encoder).resolve()
+            batch_size = 32 if name == "tiny" else 16
+            benchmark_backbone(name, str(backbone), train_csv, work / "dev.csv", work, batch_size, peaks)
+
+
+if __name__ == "__main__":
+    main()
