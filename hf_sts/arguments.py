@@ -479,12 +479,15 @@ class StsTrainingArguments(TrainingArguments):
             self.use_cpu = True
         if self.use_cpu or not torch.accelerator.is_available():
             self.dataloader_pin_memory = False
-        if self.bf16 and (self.use_cpu or not torch.accelerator.is_available()) and not cpu_has_native_bf16():
-            logger.warning(
-                "`bf16`: this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 runs slower than fp32; the run "
-                "trains and predicts in fp32 (set `bf16` false to silence this)."
-            )
-            self.bf16 = False
+        if self.bf16 and (self.use_cpu or not torch.accelerator.is_available()):
+            if cpu_has_native_bf16():
+                self.use_cpu = True  # transformers takes bf16 without an accelerator only with `use_cpu`
+            else:
+                logger.warning(
+                    "`bf16`: this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 runs slower than fp32; the "
+                    "run trains and predicts in fp32 (set `bf16` false to silence this)."
+                )
+                self.bf16 = False
         if self.fp16 and not torch.cuda.is_available():
             raise RecipeError(
                 "`fp16` needs a CUDA GPU and this machine has none: set `fp16` false (on a CPU with bf16 support, "

@@ -372,7 +372,11 @@ class StsCrossEncoderModel(StsPreTrainedModel):
         hidden_states = outputs.last_hidden_state
         if attention_mask is None:
             attention_mask = torch.ones(hidden_states.shape[:2], dtype=torch.long, device=hidden_states.device)
-        scores = self.head(hidden_states, attention_mask)
+        # The head runs outside autocast, in its weights' dtype (fp32 unless the whole model was loaded in half
+        # precision): under bf16 autocast a score near 2.5 would otherwise be rounded to a multiple of 1/64.
+        head_dtype = next(self.head.parameters()).dtype
+        with torch.autocast(hidden_states.device.type, enabled=False):
+            scores = self.head(hidden_states.to(head_dtype), attention_mask)
         return SequenceClassifierOutput(
             logits=scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -463,7 +467,8 @@ class StsBiEncoderModel(StsPreTrainedModel):
         """
         embeddings_a = self.encode(input_ids, attention_mask, token_type_ids)
         embeddings_b = self.encode(input_ids_b, attention_mask_b, token_type_ids_b)
-        cosine = nn.functional.cosine_similarity(embeddings_a, embeddings_b, dim=-1)
+        # In fp32 also under bf16 autocast, whose rounding would put 5 x cosine on a grid of 1/64 near 2.5.
+        cosine = nn.functional.cosine_similarity(embeddings_a.float(), embeddings_b.float(), dim=-1)
         return SequenceClassifierOutput(logits=self.config.score_scale * cosine)
 
 

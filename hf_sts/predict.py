@@ -275,7 +275,7 @@ def evaluate_file(
     **load_kwargs,
 ) -> tuple[LoadedModel, dict[str, float]]:
     """`hf-sts evaluate`: score the labeled pairs of `validation_file` and compute the `eval_*` metrics; with
-    `output_dir`, also write `all_results.json` (the metrics, the model description and the file),
+    `output_dir`, also write `all_results.json` (the metrics, the model description, the file and the precision),
     `eval_predictions.csv` and the report of `hf_sts.report.write_report` there. The file is checked before the
     model loads.
 
@@ -298,6 +298,7 @@ def evaluate_file(
     dataset = read_sts_file(validation_file, require_labels=True)
     check_scorable(dataset, str(validation_file))
     loaded = load_model(model_name_or_path, **load_kwargs)
+    bf16 = native_bf16(loaded.model.device) if bf16 is None else bf16
     predictions, metrics = evaluate_split(
         loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size, bf16=bf16
     )
@@ -305,7 +306,12 @@ def evaluate_file(
         output_dir.mkdir(parents=True, exist_ok=True)
         frame = write_predictions(dataset, predictions, output_dir / "eval_predictions.csv")
         write_report(frame, output_dir)
-        results = {**metrics, "model": loaded.description, "validation_file": str(validation_file)}
+        results = {
+            **metrics,
+            "model": loaded.description,
+            "validation_file": str(validation_file),
+            "precision": "bf16" if bf16 else "fp32",
+        }
         (output_dir / "all_results.json").write_text(json.dumps(results, indent=4, sort_keys=True), encoding="utf-8")
     return loaded, metrics
 

@@ -40,14 +40,25 @@ def _cpu_recipe_args(tmp_path, *overrides):
 @pytest.mark.skipif(NATIVE_BF16, reason="this CPU runs bf16 natively")
 def test_bf16_recipe_runs_fp32_on_a_cpu_without_bf16(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="hf_sts"):
-        args = _cpu_recipe_args(tmp_path, "--use_cpu", "true")
+        args = _cpu_recipe_args(tmp_path)
     assert args.bf16 is False
     assert "this CPU has no native bf16 (AVX512-BF16 or AMX)" in caplog.text
 
 
+@pytest.mark.skipif(torch.accelerator.is_available(), reason="needs a machine without an accelerator")
+def test_bf16_recipe_on_a_bf16_cpu_trains_in_bf16_on_the_cpu(tmp_path, monkeypatch, caplog):
+    """On a CPU with native bf16 (simulated here), the CPU recipe keeps bf16 and runs on the CPU: transformers
+    refuses bf16 without an accelerator unless `use_cpu` is set, which hf_sts sets."""
+    monkeypatch.setattr("hf_sts.arguments.cpu_has_native_bf16", lambda: True)
+    with caplog.at_level(logging.WARNING, logger="hf_sts"):
+        args = _cpu_recipe_args(tmp_path)
+    assert args.bf16 is True and args.use_cpu is True
+    assert "no native bf16" not in caplog.text
+
+
 @pytest.mark.skipif(not NATIVE_BF16, reason="this CPU has no native bf16 (AVX512-BF16 or AMX)")
 def test_bf16_recipe_keeps_bf16_and_scores_within_1e2_of_fp32(tmp_path, tiny_model, tokenizer, klue_dev):
-    assert _cpu_recipe_args(tmp_path, "--use_cpu", "true").bf16 is True
+    assert _cpu_recipe_args(tmp_path).bf16 is True
     model = tiny_model("bert", "cls")
     rows = klue_dev.select(range(32))
     first, second = rows["sentence1"][:], rows["sentence2"][:]

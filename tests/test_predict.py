@@ -171,3 +171,19 @@ def test_evaluate_plain_encoder_zero_shot(tmp_path, stand_in_encoders, klue_dev,
     for name in ("prediction_vs_gold.png", "residuals.png", "per_source_pearson.csv", "worst_pairs.csv"):
         assert (output_dir / name).is_file()
     assert '"eval_pearson"' in capsys.readouterr().out
+
+
+def test_evaluate_precision_is_chosen_and_recorded(tmp_path, checkpoint, capsys):
+    """`--precision bf16` scores under bf16 autocast (emulated where the CPU lacks it: slower, the same rounding),
+    within 1e-2 of fp32 on the 0-5 scale; all_results.json says which precision scored."""
+    outputs = {}
+    for precision in ("fp32", "bf16"):
+        output_dir = tmp_path / precision
+        hf_sts_cli(
+            ["evaluate", str(checkpoint), "--validation_file", str(KLUE_DEV), "--output_dir", str(output_dir)]
+            + ["--precision", precision, "--device", "cpu"]
+        )
+        assert json.loads((output_dir / "all_results.json").read_text())["precision"] == precision
+        outputs[precision] = pd.read_csv(output_dir / "eval_predictions.csv")["prediction"].to_numpy()
+    assert not np.array_equal(outputs["bf16"], outputs["fp32"])
+    np.testing.assert_allclose(outputs["bf16"], outputs["fp32"], atol=1e-2)
