@@ -48,6 +48,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hf_sts.data import read_sts_file
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 KLUE = REPO_ROOT / "recipes" / "data" / "klue-sts"
@@ -120,10 +122,6 @@ def _count_training(pad_token_id: int) -> dict:
 # Workers: one peer each, in a fresh process.
 
 
-def _pairs(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path)
-
-
 def _labelled_dataset(frame: pd.DataFrame):
     from datasets import Dataset
 
@@ -142,7 +140,7 @@ def train_worker(peer: str, backbone: str, train_csv: Path, run_dir: Path, batch
 
     tokenizer = AutoTokenizer.from_pretrained(backbone)
     results = _count_training(tokenizer.pad_token_id)
-    frame = _pairs(train_csv)
+    frame = pd.read_csv(train_csv)
     common = {
         "output_dir": str(run_dir),
         "per_device_train_batch_size": batch_size,
@@ -207,7 +205,7 @@ def train_worker(peer: str, backbone: str, train_csv: Path, run_dir: Path, batch
 def infer_worker(peer: str, hf_sts_dir: Path, exported_dir: Path, pairs_csv: Path) -> dict:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    frame = _pairs(pairs_csv)
+    frame = pd.read_csv(pairs_csv)
     first, second = frame["sentence1"].tolist(), frame["sentence2"].tolist()
     if peer.startswith("hf_sts"):
         from hf_sts.hardware import native_bf16
@@ -283,7 +281,7 @@ def build_tiny_backbone(train_csv: Path, folder: Path) -> None:
 
     from hf_sts.build import train_wordpiece_tokenizer
 
-    frame = _pairs(train_csv)
+    frame = pd.read_csv(train_csv)
     tokenizer = train_wordpiece_tokenizer(frame["sentence1"].tolist() + frame["sentence2"].tolist(), 4000)
     config = BertConfig(
         vocab_size=len(tokenizer),
@@ -341,12 +339,12 @@ def benchmark_backbone(name: str, backbone: str, train_csv: Path, dev_csv: Path,
 
     shape = model_shape(backbone)
     tiny = name == "tiny"
+    pairs = len(pd.read_csv(train_csv))
     rows = []
     for peer in TRAIN_PEERS:
         run_dir = work / f"{name}-{peer}"
         result = run_worker("train", peer, backbone, str(train_csv), str(run_dir), str(batch_size), str(int(tiny)))
         tokens = result["tokens"]
-        pairs = len(_pairs(train_csv))
         flops = model_flops(tokens, shape, training=True) / result["train_runtime"]
         rows.append(
             {
@@ -361,7 +359,7 @@ def benchmark_backbone(name: str, backbone: str, train_csv: Path, dev_csv: Path,
     reference = {row["training"]: row["pairs/s"] for row in rows}
     for row in rows:
         row["hf_sts ×"] = reference["hf_sts"] / row["pairs/s"]
-    print(f"\n### {name}: training, {len(_pairs(train_csv))} pairs, 1 epoch, batch {batch_size}\n")
+    print(f"\n### {name}: training, {pairs} pairs, 1 epoch, batch {batch_size}\n")
     print(_table(rows, make_markdown_table))
 
     exported = work / f"{name}-exported"
@@ -432,9 +430,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(args.work_dir or temporary)
         work.mkdir(parents=True, exist_ok=True)
-        train = pd.read_csv(KLUE / "klue-sts-v1.1_train.csv")
-        dev = pd.read_json(KLUE / "klue-sts-v1.1_dev.json")[["sentence1", "sentence2", "labels"]]
-        dev = dev.assign(label=dev["labels"].map(lambda labels: labels["label"])).drop(columns="labels")
+        columns = ["sentence1", "sentence2", "label"]  # hf_sts' reader, in its schema
+        train = read_sts_file(KLUE / "klue-sts-v1.1_train.csv").to_pandas()[columns]
+        dev = read_sts_file(KLUE / "klue-sts-v1.1_dev.json").to_pandas()[columns]
         dev.head(args.infer_pairs).to_csv(work / "dev.csv", index=False)
         peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
         print(

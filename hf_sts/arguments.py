@@ -477,9 +477,10 @@ class StsTrainingArguments(TrainingArguments):
         if distributed and self.ddp_backend is None and not torch.cuda.is_available():
             self.ddp_backend = "gloo"
             self.use_cpu = True
-        if self.use_cpu or not torch.accelerator.is_available():
+        on_cpu = self.use_cpu or not torch.accelerator.is_available()
+        if on_cpu:
             self.dataloader_pin_memory = False
-        if self.bf16 and (self.use_cpu or not torch.accelerator.is_available()):
+        if self.bf16 and on_cpu:
             if cpu_has_native_bf16():
                 self.use_cpu = True  # transformers takes bf16 without an accelerator only with `use_cpu`
             else:

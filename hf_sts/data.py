@@ -456,6 +456,25 @@ def tokenize_pairs(
     )
 
 
+def length_order(features) -> np.ndarray | None:
+    """The rows of tokenized pairs, longest first (ties in row order): `(n,)` int64 indices, the order in which
+    batches are scored (`hf_sts.predict.predict_scores`, `StsTrainer`'s evaluation), so each pads little.
+
+    Args:
+        features: a dataset from [`tokenize_pairs`], or the `BatchEncoding` of a model's `tokenize`. A row's length
+            is its longest token sequence (`input_ids`, and `input_ids_b` for a bi-encoder).
+
+    Returns:
+        The indices, or `None` when there are no `input_ids` columns.
+    """
+    names = features.column_names if isinstance(features, datasets.Dataset) else list(features.keys())
+    columns = [features[name] for name in names if name.startswith("input_ids")]
+    if not columns:
+        return None
+    lengths = np.max([[len(ids) for ids in column] for column in columns], axis=0)
+    return np.argsort(-lengths, kind="stable")
+
+
 @dataclass
 class BiEncoderCollator:
     """Batch bi-encoder features (see `tokenize_pairs`): pad the first and the second sentences separately, each to

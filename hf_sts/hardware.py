@@ -11,7 +11,6 @@
   thread count of a single CPU process launched that way to the cores it may run on.
 """
 
-import contextlib
 import logging
 import os
 
@@ -41,11 +40,10 @@ def native_bf16(device: torch.device | str) -> bool:
     return False
 
 
-def autocast(device: torch.device | str, bf16: bool) -> contextlib.AbstractContextManager:
-    """`torch.autocast` to bf16 on `device` when `bf16`, else a context that changes nothing. Under it, matmuls and
+def autocast(device: torch.device | str, bf16: bool) -> torch.autocast:
+    """`torch.autocast` to bf16 on `device`, enabled when `bf16` (disabled, it changes nothing). Under it, matmuls and
     linear layers run in bf16 while reductions, softmax and layer norms stay in fp32 (PyTorch's autocast op lists)."""
-    device = torch.device(device)
-    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16)
 
 
 def usable_cores() -> int:

@@ -25,7 +25,14 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithP
 
 from .arguments import DataArguments
 from .configuration_sts import StsBackboneConfig
-from .data import BiEncoderCollator, check_scorable, read_sts_file, write_predictions, write_submission
+from .data import (
+    BiEncoderCollator,
+    check_scorable,
+    length_order,
+    read_sts_file,
+    write_predictions,
+    write_submission,
+)
 from .errors import HfStsError, check_local_weights, checked_from_pretrained
 from .hardware import autocast, native_bf16
 from .metrics import StsMetric, clip_scores
@@ -162,10 +169,7 @@ def predict_scores(
     bf16 = native_bf16(device) if bf16 is None else bf16
     encoded = model.tokenize(tokenizer, list(sentences1), list(sentences2), truncation=True, max_length=max_seq_length)
     keys = list(encoded)
-    lengths = [
-        max(len(encoded[key][row]) for key in keys if key.startswith("input_ids")) for row in range(len(sentences1))
-    ]
-    order = np.argsort(-np.asarray(lengths), kind="stable")
+    order = length_order(encoded)
     # A bi-encoder's inputs carry the second sentences under `_b` keys (also through a peft wrapper).
     collate = BiEncoderCollator(tokenizer) if "input_ids_b" in encoded else DataCollatorWithPadding(tokenizer)
     scores = np.empty(len(order), dtype=np.float64)

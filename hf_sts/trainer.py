@@ -10,16 +10,7 @@ from transformers import Trainer
 from transformers.trainer_pt_utils import nested_gather
 from transformers.trainer_utils import EvalLoopOutput
 
-
-def length_order(dataset) -> np.ndarray | None:
-    """The rows of a tokenized dataset, longest first (ties in row order): `(n,)` int64 indices, the order in which
-    [`StsTrainer`] evaluates. A row's length is its longest token sequence (`input_ids`, and `input_ids_b` for a
-    bi-encoder). `None` for a dataset without `input_ids` columns."""
-    columns = [name for name in getattr(dataset, "column_names", []) if name.startswith("input_ids")]
-    if not columns:
-        return None
-    lengths = np.max([[len(ids) for ids in dataset[name]] for name in columns], axis=0)
-    return np.argsort(-lengths, kind="stable")
+from .data import length_order
 
 
 class OrderSampler(Sampler[int]):

@@ -257,10 +257,11 @@ def test_freeze_embeddings_freezes_the_word_embeddings_alone(tokenizer, model_ty
     before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
     batch = model.tokenize(tokenizer, ["첫 문장"] * 2, ["둘째 문장", "다른 문장"], padding=True, return_tensors="pt")
     model.train()
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)  # all of them: a frozen one must get no gradient
     ((model(**batch).logits - torch.tensor([1.0, 4.0])) ** 2).mean().backward()
     optimizer.step()
     moved = {name for name, parameter in model.named_parameters() if not torch.equal(parameter, before[name])}
+    assert word_embeddings.grad is None
     assert not any(parameter is word_embeddings for name, parameter in model.named_parameters() if name in moved)
     assert any("encoder" in name or "layer" in name for name in moved)
 
