@@ -28,6 +28,7 @@ from transformers.hf_argparser import string_to_bool
 from .configuration_sts import (
     DEFAULT_HEAD_HIDDEN_SIZES,
     HEAD_KEYS,
+    INPUT_KEYS,
     POOLING_MODES,
     RNN_TYPES,
     StsBiEncoderConfig,
@@ -36,7 +37,9 @@ from .configuration_sts import (
 from .cv import FOLD_STRATEGIES
 from .errors import HfStsError
 from .hardware import cpu_has_native_bf16
+from .metrics import SCORE_MAX, SCORE_MIN
 from .modeling_sts import HEADS, MODEL_CLASSES
+from .text_cleaning import CLEANING_STEPS, check_cleaning_steps
 
 
 logger = logging.getLogger(__name__)
@@ -58,6 +61,8 @@ class ModelArguments:
             WordPiece tokenizer of `tokenizer_vocab_size` is trained on the training sentences.
         prompt (`str`, *optional*): text put before every sentence, stored in the model's config and applied
             wherever the model reads text (`"query: "` for multilingual-e5).
+        text_cleaning (`list[str]`, *optional*): cleaning steps of `hf_sts.text_cleaning` applied, in order, to every
+            sentence; stored in the model's config and applied wherever the model reads text, as the prompt is.
 
     Architecture:
         architecture (`str`, defaults to `"cross-encoder"`): `"cross-encoder"` ([`StsCrossEncoderModel`], one
@@ -115,6 +120,14 @@ class ModelArguments:
             "help": "Text put before every sentence (sentence-transformers' prompts), saved in the model's config "
             "and applied in training, evaluation, prediction and exports: 'query: ' for multilingual-e5. Unset: the "
             "checkpoint's own prompt, if any."
+        },
+    )
+    text_cleaning: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Cleaning steps applied, in order, to every sentence before the prompt (see hf_sts.text_cleaning): "
+            f"{', '.join(CLEANING_STEPS)}. Saved in the model's config and applied in training, evaluation and "
+            "prediction. Unset: the checkpoint's own steps, if any."
         },
     )
     cache_dir: str | None = field(
@@ -269,17 +282,22 @@ class ModelArguments:
             raise RecipeError("Set `model_name_or_path` (a pretrained encoder) or `model_type` (train from scratch).")
         if self.model_name_or_path is not None and self.config_overrides is not None:
             raise RecipeError("`config_overrides` only applies to from-scratch models; unset `model_name_or_path`.")
+        if self.text_cleaning is not None:
+            try:
+                self.text_cleaning = check_cleaning_steps(self.text_cleaning)
+            except ValueError as error:
+                raise RecipeError(str(error)) from None
 
     def hub_kwargs(self) -> dict[str, Any]:
         """The keyword arguments every `from_pretrained` call of the run passes: cache, revision and token."""
         return {"cache_dir": self.cache_dir, "revision": self.model_revision, "token": self.token}
 
     def head_config(self) -> dict[str, Any]:
-        """The model-config settings this run sets: the prompt, and the head settings of [`StsCrossEncoderConfig`]
-        or the pooling of [`StsBiEncoderConfig`] that are not unset (unset ones take the config's defaults, or a
-        checkpoint's own values)."""
+        """The model-config settings this run sets: the prompt and cleaning steps, and the head settings of
+        [`StsCrossEncoderConfig`] or the pooling of [`StsBiEncoderConfig`] that are not unset (unset ones take the
+        config's defaults, or a checkpoint's own values)."""
         keys = ("pooling",) if self.architecture == "bi-encoder" else HEAD_KEYS
-        return {key: getattr(self, key) for key in ("prompt", *keys) if getattr(self, key) is not None}
+        return {key: getattr(self, key) for key in (*INPUT_KEYS, *keys) if getattr(self, key) is not None}
 
 
 @dataclass
@@ -287,7 +305,9 @@ class DataArguments:
     """Which data to train, validate and predict on, and how to encode it.
 
     Data:
-        train_file / validation_file / test_file (`str`, *optional*): CSV, TSV or JSON files in any format of
+        train_file (`list[str]`, *optional*): one or more training files (a recipe may give one as a string), read
+            and concatenated in order: the original data plus, say, the output of `hf-sts augment back-translate`.
+        validation_file / test_file (`str`, *optional*): CSV, TSV or JSON files in any format of
             `hf_sts.data.READERS`; test files may lack labels.
         dataset_name / dataset_config_name / dataset_revision (`str`, *optional*): a `datasets` dataset, e.g.
             `klue` / `sts`, loaded with the run's `cache_dir` and `token`.
@@ -295,6 +315,14 @@ class DataArguments:
     Preprocessing:
         max_seq_length (`int`, defaults to `128`): pairs longer than this are truncated (longest sentence first).
         add_swapped_pairs (`bool`, defaults to `False`): also train on every pair with its sentences swapped.
+        undersample_bucket (`int`, *optional*), undersample_ratio (`float`, *optional*): keep a seeded random
+            `undersample_ratio` of the training pairs whose integer label bucket is `undersample_bucket` (see
+            `hf_sts.data.undersample`).
+
+    Metrics:
+        binary_threshold (`float`, *optional*): F1 compares the binary labels with `prediction >= binary_threshold`
+            (and makes binary labels `label >= binary_threshold` where the data has none); unset, what the data's
+            binary labels imply, else KLUE's 3.0 (see `hf_sts.data.resolve_binary_threshold`).
 
     Cross-validation (see `hf_sts.run.cross_validate`):
         num_folds (`int`, defaults to `0`, off), fold_strategy (`"stratified"` or `"kfold"`), fold_seed (`int`),
@@ -314,7 +342,13 @@ class DataArguments:
             "`token` apply to the dataset as to the model."
         },
     )
-    train_file: str | None = field(default=None, metadata={"help": "Training data file (.csv, .tsv, .json, .jsonl)."})
+    train_file: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Training data file(s) (.csv, .tsv, .json, .jsonl), concatenated in order: e.g. the original "
+            "data and its back-translations from `hf-sts augment back-translate`. A recipe may give one as a string."
+        },
+    )
     validation_file: str | None = field(
         default=None, metadata={"help": "Validation data file; eval_* metrics and eval_predictions.csv come from it."}
     )
@@ -335,6 +369,29 @@ class DataArguments:
     add_swapped_pairs: bool = field(
         default=False,
         metadata={"help": "Also train on every training pair with sentence1 and sentence2 swapped."},
+    )
+    undersample_bucket: int | None = field(
+        default=None,
+        metadata={
+            "help": "Integer label bucket (0..5: the floor of the label, 5.0 is bucket 5) to undersample in the "
+            "training data (the seeds: 0, the dominant bucket). Needs `undersample_ratio`.",
+            "choices": tuple(range(6)),
+        },
+    )
+    undersample_ratio: float | None = field(
+        default=None,
+        metadata={
+            "help": "Share of the `undersample_bucket` training pairs kept, in (0, 1], drawn with `seed`; training "
+            "data only (inside each fold's training part under `num_folds`)."
+        },
+    )
+    binary_threshold: float | None = field(
+        default=None,
+        metadata={
+            "help": "F1's threshold: a prediction (and, where the data has no binary labels, a label) at or above it "
+            "is binary 1. Unset: what the data's binary labels imply (2.5 for the competition files), else KLUE's "
+            "3.0. Recorded in all_results.json and the model card."
+        },
     )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Truncate the training set to this many pairs (debugging, quick runs)."}
@@ -367,6 +424,26 @@ class DataArguments:
     )
 
     def __post_init__(self):
+        if isinstance(self.train_file, str):
+            self.train_file = [self.train_file]
+        if self.train_file is not None and not self.train_file:
+            raise RecipeError("`train_file` is an empty list; give one or more files, or leave it out.")
+        if (self.undersample_bucket is None) != (self.undersample_ratio is None):
+            given, missing = (
+                ("undersample_bucket", "undersample_ratio")
+                if self.undersample_ratio is None
+                else ("undersample_ratio", "undersample_bucket")
+            )
+            raise RecipeError(f"`{given}` needs `{missing}`: set both to undersample a label bucket, or neither.")
+        if self.undersample_ratio is not None and not 0 < self.undersample_ratio <= 1:
+            raise RecipeError(
+                f"`undersample_ratio` must be in (0, 1], the share of the bucket's pairs kept, got "
+                f"{self.undersample_ratio}."
+            )
+        if self.binary_threshold is not None and not SCORE_MIN < self.binary_threshold <= SCORE_MAX:
+            raise RecipeError(
+                f"`binary_threshold` must be a score in ({SCORE_MIN}, {SCORE_MAX}], got {self.binary_threshold}."
+            )
         if self.max_seq_length < 1:
             raise RecipeError(f"`max_seq_length` must be a number of tokens >= 1, got {self.max_seq_length}.")
         for key in ("max_train_samples", "max_eval_samples"):
@@ -520,6 +597,8 @@ class StsTrainingArguments(TrainingArguments):
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, StsTrainingArguments)
 # Recipe keys holding credentials: used by the run, never written to recipe.json or a model card.
 SECRET_KEYS = ("token", "hub_token")
+# List keys a recipe may also give as one string (a one-item list).
+ONE_OR_MORE_KEYS = ("train_file",)
 # Values of `--key VALUE` that unset a recipe key (it takes its default).
 UNSET_VALUES = ("none", "null")
 # Recipe keys that describe a from-scratch encoder (or the tokenizer of the recipe's own encoder): dropped, with a
@@ -595,6 +674,8 @@ def _recipe_value(action: argparse.Action, key: str, value: Any, origin: str) ->
     if value is None:
         return None
     many = action.nargs in ("+", "*")
+    if many and key in ONE_OR_MORE_KEYS and isinstance(value, str):
+        value = [value]
     if many != isinstance(value, list):
         shape = "a list" if many else "a single value, not a list"
         raise RecipeError(f"{origin}: `{key}`: expected {shape} of {_expected(action)}, got {value!r}.")

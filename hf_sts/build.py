@@ -28,7 +28,7 @@ from transformers import (
 from transformers.trainer_utils import sort_checkpoints
 
 from .arguments import DataArguments, ModelArguments, RecipeError, StsTrainingArguments
-from .configuration_sts import StsBackboneConfig
+from .configuration_sts import INPUT_KEYS, StsBackboneConfig
 from .errors import check_local_weights, checked_from_pretrained, local_weights_problem
 from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
 
@@ -230,7 +230,7 @@ def check_output_dir(
             "`overwrite_output_dir` does not delete: choose an empty or new folder."
         )
     inputs = [model_args.model_name_or_path, model_args.tokenizer_name]
-    inputs += [data_args.train_file, data_args.validation_file, data_args.test_file]
+    inputs += [*(data_args.train_file or []), data_args.validation_file, data_args.test_file]
     for path in filter(None, inputs):
         if Path(path).exists() and Path(path).resolve().is_relative_to(output_dir):
             raise RecipeError(
@@ -426,8 +426,9 @@ def _with_new_layers(model_class: type, backbone: nn.Module, model_args: ModelAr
 
 def _continue_checkpoint(model_class: type, config: StsBackboneConfig, model_args: ModelArguments):
     """Load the hf_sts checkpoint `model_args.model_name_or_path` to train it further. Its head settings (or
-    pooling) and prompt stay unless the recipe sets other ones: a different head or pooling puts new layers on the
-    checkpoint's backbone, a different prompt replaces the checkpoint's, each with one notice.
+    pooling), prompt and cleaning steps stay unless the recipe sets other ones: a different head or pooling puts new
+    layers on the checkpoint's backbone, a different prompt or cleaning replaces the checkpoint's, each with one
+    notice.
 
     Raises:
         RecipeError: if the checkpoint is of another architecture than the recipe's.
@@ -440,7 +441,9 @@ def _continue_checkpoint(model_class: type, config: StsBackboneConfig, model_arg
         )
     model = model_class.from_pretrained(name, **model_args.hub_kwargs())
     settings = model_args.head_config()
-    changed = {key: value for key, value in settings.items() if key != "prompt" and getattr(config, key) != value}
+    changed = {
+        key: value for key, value in settings.items() if key not in INPUT_KEYS and getattr(config, key) != value
+    }
     if changed:
         logger.warning(
             "%s has %s; the recipe sets %s: its backbone continues under newly initialised layers.",
@@ -449,9 +452,12 @@ def _continue_checkpoint(model_class: type, config: StsBackboneConfig, model_arg
             ", ".join(f"{key}={value!r}" for key, value in changed.items()),
         )
         model = _with_new_layers(model_class, model.backbone, model_args)
-    if "prompt" in settings and settings["prompt"] != config.prompt:
-        logger.warning("The recipe's prompt %r replaces the prompt %r of %s.", settings["prompt"], config.prompt, name)
-    model.config.prompt = settings.get("prompt", config.prompt)
+    for key in INPUT_KEYS:
+        if key in settings and settings[key] != getattr(config, key):
+            logger.warning(
+                "The recipe's %s %r replaces the %s %r of %s.", key, settings[key], key, getattr(config, key), name
+            )
+        setattr(model.config, key, settings.get(key, getattr(config, key)))
     return model
 
 

@@ -1,7 +1,8 @@
 # Copyright 2026 The hf_sts Authors. Licensed under the Apache License, Version 2.0.
 """Configuration of the hf_sts models: [`StsCrossEncoderConfig`] and [`StsBiEncoderConfig`].
 
-This file imports only `transformers`: `save_pretrained` copies it next to the weights so that
+This file imports only `transformers` (and its sibling `text_cleaning.py`, standard library only): `save_pretrained`
+copies both next to the weights so that
 `AutoConfig.from_pretrained(path, trust_remote_code=True)` works where hf_sts is not installed.
 """
 
@@ -9,11 +10,15 @@ from transformers import AutoConfig, PreTrainedConfig
 from transformers.activations import ACT2FN
 from transformers.configuration_utils import SubConfigSpec
 
+from .text_cleaning import check_cleaning_steps
+
 
 POOLING_MODES = ("cls", "mean")
 RNN_TYPES = ("lstm", "gru")
 # The `mlp` head's hidden widths when unset: the seeds' best, 512 -> 256.
 DEFAULT_HEAD_HIDDEN_SIZES = (512, 256)
+# The settings of how a model reads text (fields of `StsBackboneConfig`, recipe keys of the same name).
+INPUT_KEYS = ("prompt", "text_cleaning")
 # The settings of a cross-encoder's regression head (fields of `StsCrossEncoderConfig`, recipe keys of the same name).
 HEAD_KEYS = (
     "head",
@@ -46,6 +51,10 @@ class StsBackboneConfig(PreTrainedConfig):
             it): what sentence-transformers calls a prompt. multilingual-e5 models expect `"query: "` for
             symmetric tasks such as STS (Wang et al. 2022, "Text Embeddings by Weakly-Supervised Contrastive
             Pre-training").
+        text_cleaning (`list[str]`, *optional*):
+            Names of the cleaning steps (`hf_sts.text_cleaning.CLEANING_STEPS`: `emoji`, `special_characters`,
+            `repeated_characters`, `whitespace`) applied, in order, to every sentence before the prompt, in training
+            and at inference (`model.tokenize` applies them).
         pad_token_id (`int`, *optional*):
             The padding token's id; defaults to the backbone's (what the Trainer checks the tokenizer against).
     """
@@ -54,10 +63,12 @@ class StsBackboneConfig(PreTrainedConfig):
 
     backbone_config: PreTrainedConfig | dict | None = None
     prompt: str | None = None
+    text_cleaning: list[str] | None = None
     pad_token_id: int | None = None
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        self.text_cleaning = check_cleaning_steps(self.text_cleaning) or None
         if self.pad_token_id is None:
             self.pad_token_id = getattr(self.backbone_config, "pad_token_id", None)
 
@@ -82,6 +93,8 @@ class StsCrossEncoderConfig(StsBackboneConfig):
             Configuration of the backbone encoder. A `dict` must carry `model_type`.
         prompt (`str`, *optional*):
             Text put before every sentence, see [`StsBackboneConfig`] (e.g. `"query: "` for multilingual-e5).
+        text_cleaning (`list[str]`, *optional*):
+            Cleaning steps applied to every sentence, see [`StsBackboneConfig`].
         head (`str`, *optional*, defaults to `"cls"`):
             Name of the regression head in `hf_sts.modeling_sts.HEADS`: `"cls"`, `"mean"`, `"mlp"`, `"rnn"`.
         head_hidden_sizes (`list[int]`, *optional*, defaults to `[512, 256]`):
@@ -100,8 +113,8 @@ class StsCrossEncoderConfig(StsBackboneConfig):
             Hidden width of each direction of the `"rnn"` head; defaults to half the backbone's `hidden_size`.
 
     Raises:
-        ValueError: if `head_dropout` is outside [0, 1), `head_activation`, `head_pooling` or `head_rnn_type` is
-            unknown, or a width is below 1.
+        ValueError: if `head_dropout` is outside [0, 1), `head_activation`, `head_pooling`, `head_rnn_type` or a
+            `text_cleaning` step is unknown, or a width is below 1.
 
     Example:
 
@@ -168,6 +181,8 @@ class StsBiEncoderConfig(StsBackboneConfig):
             Configuration of the backbone encoder. A `dict` must carry `model_type`.
         prompt (`str`, *optional*):
             Text put before every sentence, see [`StsBackboneConfig`] (e.g. `"query: "` for multilingual-e5).
+        text_cleaning (`list[str]`, *optional*):
+            Cleaning steps applied to every sentence, see [`StsBackboneConfig`].
         pooling (`str`, *optional*, defaults to `"mean"`):
             Sentence embedding: the masked mean of the token states (`"mean"`, SBERT's default) or the first token's
             state (`"cls"`).
@@ -175,7 +190,7 @@ class StsBiEncoderConfig(StsBackboneConfig):
             Scores are `score_scale * cos(u, v)`, so a cosine of 1 is the top of the 0.0–5.0 STS scale.
 
     Raises:
-        ValueError: if `pooling` is unknown or `score_scale` is not positive.
+        ValueError: if `pooling` or a `text_cleaning` step is unknown, or `score_scale` is not positive.
     """
 
     model_type = "hf_sts_bi_encoder"
@@ -193,6 +208,7 @@ class StsBiEncoderConfig(StsBackboneConfig):
 __all__ = [
     "DEFAULT_HEAD_HIDDEN_SIZES",
     "HEAD_KEYS",
+    "INPUT_KEYS",
     "POOLING_MODES",
     "RNN_TYPES",
     "StsBackboneConfig",

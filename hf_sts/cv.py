@@ -176,7 +176,7 @@ def cross_validate(
     tokenizer = load_tokenizer(model_args, training_args, train_sentences(pooled))
     extra = {name: split for name, split in (("dev", validation), ("test", splits.get("test"))) if split is not None}
     results = train_folds(model_args, data_args, training_args, tokenizer, pooled, folds, extra, callbacks)
-    summary = summarize_folds(results, pooled, validation)
+    summary = summarize_folds(results, pooled, validation, data_args.binary_threshold)
     if training_args.process_index == 0:
         write_cv_outputs(training_args.output_dir, data_args, pooled, folds, results, summary, splits)
     logger.info("Cross-validation: %s", json.dumps(summary, indent=2))
@@ -196,7 +196,7 @@ def train_folds(
     """
     import pandas as pd
 
-    from .data import add_swapped_pairs
+    from .data import training_pairs
     from .report import finish_wandb
     from .training import fit
 
@@ -211,7 +211,7 @@ def train_folds(
         )
         train = pooled.select(np.flatnonzero(folds != fold))
         fold_splits = {
-            "train": add_swapped_pairs(train) if data_args.add_swapped_pairs else train,
+            "train": training_pairs(train, data_args, training_args.seed),
             "validation": pooled.select(np.flatnonzero(folds == fold)),
             **extra,
         }
@@ -237,30 +237,25 @@ def train_folds(
     return results
 
 
-def summarize_folds(results: FoldResults, pooled, validation=None) -> dict[str, float]:
+def summarize_folds(
+    results: FoldResults, pooled, validation=None, binary_threshold: float | None = None
+) -> dict[str, float]:
     """The cross-validation metrics: `cv_{pearson,spearmanr,f1}_{mean,std}` over the folds (population standard
     deviation), `oof_*` of the pooled out-of-fold predictions (clipped to [0, 5]), and, with an unpooled
-    `validation` split, `eval_*` of the mean of the fold models' predictions on it and `eval_samples`."""
-    from .metrics import StsMetric, clip_scores
+    `validation` split, `eval_*` of the mean of the fold models' predictions on it and `eval_samples`; F1 at
+    `binary_threshold` (`None`: KLUE's 3.0), recorded as `binary_threshold`."""
+    from .metrics import BINARY_THRESHOLD
+    from .predict import sts_metrics
 
-    metric = StsMetric(keep_in_memory=True)
     summary = {}
     for name in ("pearson", "spearmanr", "f1"):
         values = np.array([metrics[f"eval_{name}"] for metrics in results.metrics])
         summary[f"cv_{name}_mean"], summary[f"cv_{name}_std"] = float(values.mean()), float(values.std())
-    oof_metrics = metric.compute(
-        predictions=clip_scores(results.oof),
-        references=np.asarray(pooled["label"]),
-        binary_references=np.asarray(pooled["binary_label"]),
-    )
-    summary.update({f"oof_{name}": value for name, value in oof_metrics.items()})
+    summary.update(sts_metrics(results.oof, pooled, "oof", binary_threshold))
     if results.predictions.get("dev"):
-        eval_metrics = metric.compute(
-            predictions=clip_scores(np.mean(results.predictions["dev"], axis=0)),
-            references=np.asarray(validation["label"]),
-            binary_references=np.asarray(validation["binary_label"]),
-        )
-        summary.update({f"eval_{name}": value for name, value in eval_metrics.items()}, eval_samples=len(validation))
+        dev_mean = np.mean(results.predictions["dev"], axis=0)
+        summary.update(sts_metrics(dev_mean, validation, "eval", binary_threshold), eval_samples=len(validation))
+    summary["binary_threshold"] = BINARY_THRESHOLD if binary_threshold is None else binary_threshold
     return summary
 
 

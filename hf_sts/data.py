@@ -1,7 +1,7 @@
 """Readers that turn every supported STS data format into one schema, as a `datasets.DatasetDict`.
 
 Schema (`STS_FEATURES`): `id` (str), `source` (str), `sentence1` (str), `sentence2` (str), `label` (float, 0.0–5.0;
-`None` in unlabeled test files) and `binary_label` (int, 0 or 1; -1 in unlabeled test files).
+`None` in unlabeled test files) and `binary_label` (int, 0 or 1 where the file carries binary labels, else -1).
 
 Formats live in one registry, `READERS`, tried in order; each recognises a format by its columns:
 
@@ -97,13 +97,13 @@ def _to_schema(
     binary_label: str | None = None,
 ) -> pd.DataFrame:
     """Pick the schema's columns out of `frame` by name. A missing `label` column gives NaN labels (unlabeled test
-    data); a missing `binary_label` column is rebuilt as `label >= 3.0` (-1 where there is no label)."""
+    data); a missing `binary_label` column gives NaN binary labels (-1 in the schema: the metrics then compare
+    `label >= binary_threshold`, see `hf_sts.metrics.StsMetric`)."""
     labels = frame[label] if label in frame else pd.Series(np.nan, index=frame.index)
     if binary_label is not None and binary_label in frame:
         binary = frame[binary_label]
     else:
-        numeric = pd.to_numeric(labels, errors="coerce")
-        binary = (numeric >= BINARY_THRESHOLD).astype(int).where(numeric.notna(), -1)
+        binary = pd.Series(np.nan, index=frame.index)
     return pd.DataFrame(
         {
             "id": frame[id],
@@ -237,8 +237,9 @@ def _validate(frame: pd.DataFrame, origin: str, require_labels: bool) -> pd.Data
         if bad.any():
             row = int(np.argmax(bad.to_numpy()))
             fail(row, f"label {raw_labels.iloc[row]!r} is not a number in [{SCORE_MIN}, {SCORE_MAX}].")
-    if labels.notna().all():
-        binary = pd.to_numeric(frame["binary_label"], errors="coerce")
+    raw_binary = frame["binary_label"]
+    if labels.notna().all() and not raw_binary.isna().all():
+        binary = pd.to_numeric(raw_binary, errors="coerce")
         bad = ~binary.isin([0, 1])
         if bad.any():
             row = int(np.argmax(bad.to_numpy()))
@@ -304,8 +305,36 @@ def read_sts_file(path: str | Path, require_labels: bool = True) -> datasets.Dat
     return datasets.Dataset.from_pandas(frame, features=STS_FEATURES, preserve_index=False)
 
 
+def file_list(value) -> list[str]:
+    """A recipe's file value as a list: `None` -> `[]`, a path -> `[path]`, a list as it is (`train_file` takes one
+    file or several)."""
+    if value is None:
+        return []
+    return [str(value)] if isinstance(value, (str, Path)) else [str(item) for item in value]
+
+
+def read_training_files(paths: list[str]) -> datasets.Dataset:
+    """Read one or more labeled training files and concatenate them in order (see [`read_sts_file`]).
+
+    Raises:
+        DataFormatError: for a malformed file, or an id found in two files (naming both), since ids align
+            predictions and provenance.
+    """
+    parts = [read_sts_file(path, require_labels=True) for path in paths]
+    seen: dict[str, str] = {}
+    for path, part in zip(paths, parts, strict=True):
+        for row, id_ in enumerate(part["id"]):
+            if id_ in seen:
+                raise DataFormatError(
+                    f"{path}: row {row + 1} (1-based, header excluded): id {id_!r} is also in {seen[id_]}; the ids of "
+                    "all training files must be unique."
+                )
+        seen.update(dict.fromkeys(part["id"], path))
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+
+
 def load_sts_datasets(
-    train_file: str | None = None,
+    train_file: str | list[str] | None = None,
     validation_file: str | None = None,
     test_file: str | None = None,
     dataset_name: str | None = None,
@@ -316,7 +345,8 @@ def load_sts_datasets(
 ) -> datasets.DatasetDict:
     """Load the splits a run needs, as a `DatasetDict` with the keys `train`, `validation`, `test` (those present).
 
-    Files take precedence over `dataset_name` split by split. `dataset_name` goes through `datasets.load_dataset`
+    Files take precedence over `dataset_name` split by split; several `train_file`s are concatenated in order (see
+    [`read_training_files`]). `dataset_name` goes through `datasets.load_dataset`
     (e.g. `dataset_name="klue", dataset_config_name="sts"`; needs network access or a local copy). When there is
     training data but no validation data, `validation_split_percentage` percent of train (shuffled with `seed`)
     becomes the validation split. `hub_kwargs` (`cache_dir`, `token`, `revision`) go to `datasets.load_dataset`.
@@ -339,15 +369,24 @@ def load_sts_datasets(
             splits[split] = datasets.Dataset.from_pandas(
                 to_sts_frame(frame, origin, require_labels), features=STS_FEATURES, preserve_index=False
             )
-    for split, path in (("train", train_file), ("validation", validation_file), ("test", test_file)):
+    train_files = file_list(train_file)
+    if train_files:
+        splits["train"] = read_training_files(train_files)
+    for split, path in (("validation", validation_file), ("test", test_file)):
         if path is not None:
             splits[split] = read_sts_file(path, require_labels=split != "test")
     if "train" in splits and "validation" not in splits and validation_split_percentage:
+        if len(train_files) > 1:
+            logger.warning(
+                "validation_split_percentage holds out pairs of all %d training files together: augmented copies of "
+                "a held-out pair may stay in training. Give a `validation_file` to validate on untouched data.",
+                len(train_files),
+            )
         rows = len(splits["train"])
         held_out = math.ceil(rows * validation_split_percentage / 100)  # as `train_test_split` rounds
         if held_out < 2 or held_out >= rows:
             raise DataFormatError(
-                f"{train_file or dataset_name}: holding out validation_split_percentage={validation_split_percentage}"
+                f"{', '.join(train_files) or dataset_name}: holding out validation_split_percentage={validation_split_percentage}"
                 f"% of its {rows} training pairs leaves {held_out} validation and {rows - held_out} training pair(s); "
                 "give a validation_file, more training pairs, or another percentage."
             )
@@ -366,6 +405,96 @@ def check_scorable(dataset: datasets.Dataset, origin: str) -> None:
         raise DataFormatError(
             f"{origin}: {len(dataset)} labeled pair(s); Pearson r needs at least 2 pairs to score a model."
         )
+
+
+@dataclass(frozen=True)
+class ImpliedThreshold:
+    """The binary threshold a file's binary labels follow: binary 1 exactly where `label >= threshold`.
+
+    Attributes:
+        threshold (`float`): on the 0.0–5.0 scale (3.0 for KLUE-STS, 2.5 for the competition data).
+        contradictions (`np.ndarray` of int, shape `(k,)`): the 0-based rows whose binary label disagrees with
+            `label >= threshold`.
+        labeled (`int`): how many rows carry a binary label.
+    """
+
+    threshold: float
+    contradictions: np.ndarray
+    labeled: int
+
+
+def implied_binary_threshold(labels, binary_labels) -> ImpliedThreshold | None:
+    """The threshold that binary labels imply: the smallest label with binary 1, or, where some rows disagree with
+    every candidate, the label with binary 1 that the fewest rows contradict (ties: the smallest).
+
+    Args:
+        labels: scores of shape `(n,)`, 0.0–5.0 (`None` / NaN rows are ignored).
+        binary_labels: 0 / 1 of shape `(n,)`, -1 where a row has none.
+
+    Returns:
+        An [`ImpliedThreshold`], or `None` when no row has both a label and binary label 1.
+    """
+    labels = np.asarray([np.nan if label is None else label for label in labels], dtype=np.float64)
+    binary = np.asarray(binary_labels, dtype=np.int64)
+    known = np.flatnonzero((binary >= 0) & ~np.isnan(labels))
+    candidates = np.unique(labels[known][binary[known] == 1])
+    if not len(candidates):
+        return None
+    # contradictions[c] = rows of binary 1 below candidate c + rows of binary 0 at or above it
+    above = labels[known][None, :] >= candidates[:, None]
+    wrong = (above != (binary[known] == 1)[None, :]).sum(axis=1)
+    best = int(np.argmin(wrong))  # the first (smallest) candidate among equals
+    contradictions = known[above[best] != (binary[known] == 1)]
+    return ImpliedThreshold(float(candidates[best]), contradictions, len(known))
+
+
+def resolve_binary_threshold(
+    splits: dict[str, datasets.Dataset], given: float | None, origins: dict[str, str]
+) -> float:
+    """The F1 threshold of a run: `given` when set; otherwise the one implied by the binary labels of the training
+    data, else of the validation data ([`implied_binary_threshold`]); otherwise KLUE's 3.0. One line says which
+    applies, and one warns of rows that contradict it or of another threshold implied by the other split.
+
+    Args:
+        splits: the run's splits in the hf_sts schema.
+        given: the recipe's `binary_threshold`, or `None`.
+        origins: a name per split for the messages (the file).
+    """
+    implied = {
+        split: found
+        for split in ("train", "validation")
+        if split in splits
+        and (found := implied_binary_threshold(splits[split]["label"], splits[split]["binary_label"]))
+    }
+    for split, found in implied.items():
+        if len(found.contradictions):
+            logger.warning(
+                "%s: %d of its %d binary labels contradict `label >= %g` (first at row %d).",
+                origins[split],
+                len(found.contradictions),
+                found.labeled,
+                found.threshold,
+                found.contradictions[0] + 1,
+            )
+    if given is not None:
+        logger.info("binary_threshold %g (the recipe's): F1 compares `prediction >= %g`.", given, given)
+        return given
+    if not implied:
+        logger.info("binary_threshold %g (KLUE's; the data carries no binary labels).", BINARY_THRESHOLD)
+        return BINARY_THRESHOLD
+    split, found = next(iter(implied.items()))
+    for other, also in implied.items():
+        if also.threshold != found.threshold:
+            logger.warning(
+                "%s's binary labels imply the threshold %g, %s's %g: F1 uses %g (set `binary_threshold` to choose).",
+                origins[split],
+                found.threshold,
+                origins[other],
+                also.threshold,
+                found.threshold,
+            )
+    logger.info("binary_threshold %g, implied by the binary labels of %s.", found.threshold, origins[split])
+    return found.threshold
 
 
 def warn_about_data(splits: dict[str, datasets.Dataset]) -> None:
@@ -410,6 +539,50 @@ def add_swapped_pairs(dataset: datasets.Dataset) -> datasets.Dataset:
     return datasets.concatenate_datasets([dataset, swapped])
 
 
+def undersample(dataset: datasets.Dataset, bucket: int, ratio: float, seed: int) -> datasets.Dataset:
+    """Keep a random `ratio` of the pairs whose integer label bucket (`hf_sts.cv.label_buckets`: the floor of the
+    label, 0..5) is `bucket`, and every other pair; rows stay in their order. One line logs the bucket counts before
+    and after. The seeds undersampled the dominant 0-bucket of the competition data.
+
+    Args:
+        dataset: labeled training pairs in the hf_sts schema.
+        bucket (`int`): 0..5.
+        ratio (`float`): in (0, 1]; the bucket keeps `round(ratio * count)` pairs (at least 1 when it has any).
+        seed (`int`): seed of the draw (`numpy.random.default_rng`).
+
+    Returns:
+        The undersampled dataset.
+    """
+    from .cv import label_buckets
+
+    buckets = label_buckets(dataset["label"][:])
+    members = np.flatnonzero(buckets == bucket)
+    keep = max(1, round(ratio * len(members))) if len(members) else 0
+    chosen = np.random.default_rng(seed).choice(members, size=keep, replace=False)
+    rows = np.sort(np.concatenate([np.flatnonzero(buckets != bucket), chosen]))
+    before = np.bincount(buckets, minlength=6)
+    after = np.bincount(buckets[rows], minlength=6)
+    logger.info(
+        "Undersampled label bucket %d to %g: %d of %d training pairs kept; buckets 0-5 before %s, after %s.",
+        bucket,
+        ratio,
+        len(rows),
+        len(dataset),
+        before.tolist(),
+        after.tolist(),
+    )
+    return dataset.select(rows)
+
+
+def training_pairs(dataset: datasets.Dataset, data_args, seed: int) -> datasets.Dataset:
+    """The pairs a model trains on, from the training rows of a run or of one fold: undersampled as the recipe says
+    (`undersample_bucket`, `undersample_ratio`, see [`undersample`]), then with swapped pairs added
+    (`add_swapped_pairs`, see [`add_swapped_pairs`]). Validation and test data never go through it."""
+    if data_args.undersample_bucket is not None:
+        dataset = undersample(dataset, data_args.undersample_bucket, data_args.undersample_ratio, seed)
+    return add_swapped_pairs(dataset) if data_args.add_swapped_pairs else dataset
+
+
 def tokenize_pairs(
     dataset: datasets.Dataset,
     tokenizer,
@@ -417,6 +590,7 @@ def tokenize_pairs(
     num_proc: int | None = None,
     architecture: str = "cross-encoder",
     prompt: str | None = None,
+    text_cleaning: list[str] | None = None,
 ) -> datasets.Dataset:
     """Encode the pairs for a model, without padding (batches are padded dynamically).
 
@@ -427,6 +601,8 @@ def tokenize_pairs(
     Args:
         architecture (`str`): `"cross-encoder"` or `"bi-encoder"`.
         prompt (`str`, *optional*): text put before every sentence (the model's `config.prompt`).
+        text_cleaning (`list[str]`, *optional*): cleaning steps applied to every sentence first (the model's
+            `config.text_cleaning`, see `hf_sts.text_cleaning`).
 
     Raises:
         ValueError: for another `architecture`.
@@ -444,7 +620,13 @@ def tokenize_pairs(
 
     def encode(batch):
         encoded = MODEL_CLASSES[architecture].pair_inputs(
-            tokenizer, batch["sentence1"], batch["sentence2"], prompt, truncation=True, max_length=max_seq_length
+            tokenizer,
+            batch["sentence1"],
+            batch["sentence2"],
+            prompt,
+            text_cleaning,
+            truncation=True,
+            max_length=max_seq_length,
         )
         if labeled:
             encoded["labels"] = batch["label"]

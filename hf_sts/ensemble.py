@@ -37,6 +37,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import KFold, cross_val_predict
 
+from .data import file_list
 from .errors import HfStsError
 from .metrics import clip_scores
 
@@ -176,7 +177,7 @@ def _validated_on_held_out_data(recipe: dict) -> bool:
     validation, train = recipe.get("validation_file"), recipe.get("train_file")
     if validation is None or train is None:
         return True  # a split carved out of train, or a dataset's own validation split
-    return Path(validation).resolve() != Path(train).resolve()
+    return Path(validation).resolve() not in {Path(path).resolve() for path in file_list(train)}
 
 
 def _selected_best_epoch_on_validation(recipe: dict) -> bool:

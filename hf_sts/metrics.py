@@ -24,19 +24,22 @@ _CITATION = """\
 
 _DESCRIPTION = """\
 Semantic textual similarity metrics of KLUE-STS (Park et al., 2021): Pearson r and Spearman rho between predicted
-and gold scores (0.0-5.0), F1 of the gold `binary_label` against `prediction >= 3.0` (KLUE's F1), mean squared
-error and mean absolute error.
+and gold scores (0.0-5.0), F1 of the gold binary labels against `prediction >= binary_threshold` (KLUE's F1, at
+3.0), mean squared error and mean absolute error.
 """
 
 _KWARGS_DESCRIPTION = """
 Args:
     predictions (`list[float]`): predicted similarity scores, 0.0-5.0.
     references (`list[float]`): gold similarity scores, 0.0-5.0.
-    binary_references (`list[int]`, *optional*): gold binary labels (1 = paraphrase); F1 is omitted without them.
+    binary_references (`list[int]`, *optional*): gold binary labels (1 = paraphrase; -1 where the data has none,
+        which then count as `reference >= binary_threshold`); F1 is omitted without them.
+    binary_threshold (`float`, *optional*, `None` is `3.0`): a score at or above it is binary 1: KLUE's 3.0, or
+        what the data's binary labels imply (`hf_sts.data.implied_binary_threshold`; 2.5 for the competition data).
 Returns:
     pearson (`float`): Pearson r, in [-1, 1] (NaN when either side is constant).
     spearmanr (`float`): Spearman rho, in [-1, 1].
-    f1 (`float`): F1 of `binary_references` vs `predictions >= 3.0`, in [0, 1].
+    f1 (`float`): F1 of the binary references vs `predictions >= binary_threshold`, in [0, 1].
     mse (`float`), mae (`float`): squared and absolute errors, in score units (squared for MSE).
 """
 
@@ -57,7 +60,10 @@ class StsMetric(evaluate.Metric):
             ),
         )
 
-    def _compute(self, predictions, references, binary_references=None) -> dict[str, float]:
+    def _compute(
+        self, predictions, references, binary_references=None, binary_threshold: float | None = None
+    ) -> dict[str, float]:
+        binary_threshold = BINARY_THRESHOLD if binary_threshold is None else binary_threshold
         predictions = np.asarray(predictions, dtype=np.float64)
         references = np.asarray(references, dtype=np.float64)
         results = {
@@ -65,8 +71,10 @@ class StsMetric(evaluate.Metric):
             "spearmanr": float(stats.spearmanr(predictions, references).statistic),
         }
         if binary_references is not None:
-            binary_predictions = (predictions >= BINARY_THRESHOLD).astype(int)
-            results["f1"] = float(f1_score(np.asarray(binary_references, dtype=int), binary_predictions))
+            binary_references = np.asarray(binary_references, dtype=int)
+            binary_references = np.where(binary_references < 0, references >= binary_threshold, binary_references)
+            binary_predictions = (predictions >= binary_threshold).astype(int)
+            results["f1"] = float(f1_score(binary_references, binary_predictions))
         results["mse"] = float(mean_squared_error(references, predictions))
         results["mae"] = float(mean_absolute_error(references, predictions))
         return results
@@ -77,8 +85,9 @@ def clip_scores(scores: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(scores, dtype=np.float64), SCORE_MIN, SCORE_MAX)
 
 
-def compute_metrics(eval_prediction) -> dict[str, float]:
-    """`Trainer.compute_metrics` hook: metrics of the clipped predictions.
+def compute_metrics(eval_prediction, binary_threshold: float | None = None) -> dict[str, float]:
+    """`Trainer.compute_metrics` hook: metrics of the clipped predictions (bind `binary_threshold` with
+    `functools.partial` for another F1 threshold than KLUE's 3.0, the default).
 
     `eval_prediction.label_ids` is the tuple `(labels, binary_labels)` of shapes `(n,)` when the trainer's
     `label_names` are `["labels", "binary_labels"]`, or the labels alone.
@@ -89,4 +98,5 @@ def compute_metrics(eval_prediction) -> dict[str, float]:
         predictions=clip_scores(eval_prediction.predictions),
         references=labels,
         binary_references=binary_labels,
+        binary_threshold=binary_threshold,
     )

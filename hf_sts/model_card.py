@@ -16,6 +16,8 @@ from transformers import AutoConfig
 from transformers.modelcard import make_markdown_table
 
 from .configuration_sts import StsBackboneConfig, StsBiEncoderConfig
+from .data import file_list
+from .metrics import BINARY_THRESHOLD
 
 
 TEMPLATE_NAME = "sts_model.md"
@@ -97,7 +99,7 @@ def _known_dataset(recipe: dict[str, Any]) -> tuple[str, str, str] | None:
     """`(hub id, display name, config)` of a well-known dataset the run used, from its dataset name or file paths."""
     if recipe.get("dataset_name"):
         return recipe["dataset_name"], recipe["dataset_name"], recipe.get("dataset_config_name") or "default"
-    paths = " ".join(str(recipe.get(key) or "") for key in ("train_file", "validation_file")).lower()
+    paths = " ".join(file_list(recipe.get("train_file")) + file_list(recipe.get("validation_file"))).lower()
     return next((value for key, value in KNOWN_DATASETS.items() if key in paths), None)
 
 
@@ -242,10 +244,15 @@ def _base_model_text(recipe: dict[str, Any]) -> str:
 
 def _training_data_text(recipe: dict[str, Any], dataset: tuple[str, str, str] | None) -> str:
     """One sentence on the training data: the files or dataset, its license when known, swapped pairs."""
-    training_files = [recipe[key] for key in ("train_file", "dataset_name") if recipe.get(key)]
+    training_files = [*file_list(recipe.get("train_file")), *file_list(recipe.get("dataset_name"))]
     text = f"Trained on {', '.join(f'`{item}`' for item in training_files) or 'unspecified data'}"
     if dataset:
         text += f" ({dataset[1]}, CC BY-SA 4.0)"
+    if recipe.get("undersample_bucket") is not None:
+        text += (
+            f", label bucket {recipe['undersample_bucket']} undersampled to {recipe.get('undersample_ratio'):g} of its "
+            f"pairs (seed {recipe.get('seed', 42)})"
+        )
     if recipe.get("add_swapped_pairs"):
         text += ", with every pair also in swapped order"
     return text + "."
@@ -263,6 +270,27 @@ def _lora_text(facts: _RunFacts) -> str:
     )
 
 
+def cleaning_text(steps: list[str]) -> str:
+    """One sentence on a model's input cleaning (`config.text_cleaning`), for its card and its exports' cards."""
+    return (
+        f"the steps {', '.join(f'`{step}`' for step in steps)} of `hf_sts.text_cleaning`, in this order, on every "
+        f"sentence before the prompt: `hf_sts.text_cleaning.clean_text(sentence, {json.dumps(steps)})` "
+        "(`config.text_cleaning`)"
+    )
+
+
+def _f1_text(results: dict[str, Any], recipe: dict[str, Any]) -> str:
+    """How F1 was computed: the binary threshold (`all_results.json`'s `binary_threshold`) and where it came from."""
+    threshold = results.get("binary_threshold", BINARY_THRESHOLD)
+    if recipe.get("binary_threshold") is not None:
+        origin = "the recipe's `binary_threshold`"
+    elif threshold == BINARY_THRESHOLD:
+        origin = "KLUE's F1"
+    else:
+        origin = "the threshold the data's binary labels follow"
+    return f"`prediction >= {threshold:g}` ({origin})"
+
+
 def _description_table(facts: _RunFacts) -> str:
     """The "Model description" table: architecture, base model, loss, prompt and LoRA (when used), output."""
     config, recipe = facts.config, facts.recipe
@@ -272,6 +300,8 @@ def _description_table(facts: _RunFacts) -> str:
         ("Base model", _base_model_text(recipe)),
         ("Loss", f"`{facts.settings['loss']}`{loss_weights}"),
     ]
+    if config.text_cleaning:
+        rows.append(("Input cleaning", f"{cleaning_text(config.text_cleaning)} (`model.tokenize` applies it)"))
     if config.prompt:
         prompt = json.dumps(config.prompt, ensure_ascii=False)
         rows.append(("Prompt", f"`{prompt}` before every sentence (`config.prompt`; `model.tokenize` applies it)"))
@@ -294,6 +324,8 @@ def _template_values(facts: _RunFacts) -> dict[str, Any]:
         "repo_id": facts.repo_id,
         "bi_encoder": facts.bi_encoder,
         "prompt": config.prompt,
+        "text_cleaning": cleaning_text(config.text_cleaning) if config.text_cleaning else "",
+        "f1_text": _f1_text(facts.results, recipe),
         "prompt_json": json.dumps(config.prompt or "", ensure_ascii=False),
         "prompt_prefix": f"{json.dumps(config.prompt, ensure_ascii=False)} + " if config.prompt else "",
         "description_table": _description_table(facts),

@@ -1,8 +1,8 @@
 # Copyright 2026 The hf_sts Authors. Licensed under the Apache License, Version 2.0.
 """Models for semantic textual similarity (STS): cross-encoders with their regression heads, and bi-encoders.
 
-This file imports only `torch` and `transformers` (and its sibling `configuration_sts.py`): `save_pretrained` copies
-both next to the weights so that `AutoModel.from_pretrained(path, trust_remote_code=True)` works where hf_sts is not
+This file imports only `torch` and `transformers` (and its siblings `configuration_sts.py` and `text_cleaning.py`):
+`save_pretrained` copies them next to the weights so that `AutoModel.from_pretrained(path, trust_remote_code=True)` works where hf_sts is not
 installed.
 
 Cross-encoder heads live in one registry, `HEADS`; the recipe key `head` picks one by name. A head takes the
@@ -18,6 +18,7 @@ from transformers.activations import ACT2FN
 from transformers.modeling_outputs import BaseModelOutput, SequenceClassifierOutput
 
 from .configuration_sts import StsBackboneConfig, StsBiEncoderConfig, StsCrossEncoderConfig
+from .text_cleaning import clean_texts
 
 
 HEADS: dict[str, type[nn.Module]] = {}
@@ -68,9 +69,11 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, mode: str) -
     raise ValueError(f"Unknown pooling {mode!r}; expected 'cls' or 'mean'.")
 
 
-def apply_prompt(sentences: list[str], prompt: str | None) -> list[str]:
-    """`sentences` with `prompt` put before each one (unchanged when `prompt` is `None` or empty)."""
-    return [prompt + sentence for sentence in sentences] if prompt else list(sentences)
+def apply_prompt(sentences: list[str], prompt: str | None, text_cleaning: list[str] | None = None) -> list[str]:
+    """The text a model reads: `sentences` cleaned by the steps of `text_cleaning` (see `hf_sts.text_cleaning`; the
+    prompt itself is never cleaned), then `prompt` put before each one (no change for `None` or empty ones)."""
+    sentences = clean_texts(sentences, text_cleaning)
+    return [prompt + sentence for sentence in sentences] if prompt else sentences
 
 
 # The activation of transformers' own sequence-classification head per backbone type (tanh elsewhere).
@@ -230,14 +233,20 @@ class StsPreTrainedModel(PreTrainedModel):
 
     @staticmethod
     def pair_inputs(
-        tokenizer, sentences1: list[str], sentences2: list[str], prompt: str | None = None, **kwargs
+        tokenizer,
+        sentences1: list[str],
+        sentences2: list[str],
+        prompt: str | None = None,
+        text_cleaning: list[str] | None = None,
+        **kwargs,
     ) -> dict:
         """The model inputs of sentence pairs, in this architecture's layout (see the subclasses)."""
         raise NotImplementedError
 
     def tokenize(self, tokenizer, sentences1: list[str], sentences2: list[str], **kwargs) -> dict:
-        """The model inputs of sentence pairs, with the model's own prompt (`config.prompt`) put before every
-        sentence: the one way to turn text into this model's inputs, as training did.
+        """The model inputs of sentence pairs, each sentence cleaned by the model's own steps (`config.text_cleaning`)
+        and its prompt (`config.prompt`) put before it: the one way to turn text into this model's inputs, as
+        training did.
 
         Args:
             tokenizer: the model's tokenizer.
@@ -248,7 +257,10 @@ class StsPreTrainedModel(PreTrainedModel):
             `dict` of model inputs: `input_ids`, `attention_mask`, ... of shape `(batch, seq_len)` with
             `return_tensors="pt"` (a bi-encoder adds the second sentences' `input_ids_b`, ...).
         """
-        return self.pair_inputs(tokenizer, sentences1, sentences2, prompt=self.config.prompt, **kwargs)
+        config = self.config
+        return self.pair_inputs(
+            tokenizer, sentences1, sentences2, prompt=config.prompt, text_cleaning=config.text_cleaning, **kwargs
+        )
 
     def get_input_embeddings(self) -> nn.Module:
         return self.backbone.get_input_embeddings()
@@ -282,7 +294,12 @@ class StsCrossEncoderModel(StsPreTrainedModel):
 
     @staticmethod
     def pair_inputs(
-        tokenizer, sentences1: list[str], sentences2: list[str], prompt: str | None = None, **kwargs
+        tokenizer,
+        sentences1: list[str],
+        sentences2: list[str],
+        prompt: str | None = None,
+        text_cleaning: list[str] | None = None,
+        **kwargs,
     ) -> dict:
         """The model inputs of sentence pairs: each pair as one sequence, `[CLS] prompt+s1 [SEP] prompt+s2 [SEP]`.
 
@@ -290,9 +307,11 @@ class StsCrossEncoderModel(StsPreTrainedModel):
             tokenizer: the model's tokenizer.
             sentences1, sentences2: the first and second sentences, one per pair.
             prompt: text put before every sentence (`config.prompt`), or `None`.
+            text_cleaning: cleaning steps applied to every sentence first (`config.text_cleaning`), or `None`.
             **kwargs: passed to the tokenizer (`padding`, `truncation`, `max_length`, `return_tensors`).
         """
-        return dict(tokenizer(apply_prompt(sentences1, prompt), apply_prompt(sentences2, prompt), **kwargs))
+        first = apply_prompt(sentences1, prompt, text_cleaning)
+        return dict(tokenizer(first, apply_prompt(sentences2, prompt, text_cleaning), **kwargs))
 
     @classmethod
     def from_backbone(cls, backbone: PreTrainedModel, **config_kwargs) -> "StsCrossEncoderModel":
@@ -402,19 +421,25 @@ class StsBiEncoderModel(StsPreTrainedModel):
 
     @staticmethod
     def pair_inputs(
-        tokenizer, sentences1: list[str], sentences2: list[str], prompt: str | None = None, **kwargs
+        tokenizer,
+        sentences1: list[str],
+        sentences2: list[str],
+        prompt: str | None = None,
+        text_cleaning: list[str] | None = None,
+        **kwargs,
     ) -> dict:
-        """The model inputs of sentence pairs: each sentence alone (after `prompt`), the second ones under keys
-        ending in `_b`.
+        """The model inputs of sentence pairs: each sentence alone (cleaned, after `prompt`), the second ones under
+        keys ending in `_b`.
 
         Args:
             tokenizer: the model's tokenizer.
             sentences1, sentences2: the first and second sentences, one per pair.
             prompt: text put before every sentence (`config.prompt`), or `None`.
+            text_cleaning: cleaning steps applied to every sentence first (`config.text_cleaning`), or `None`.
             **kwargs: passed to the tokenizer (`padding`, `truncation`, `max_length`, `return_tensors`).
         """
-        first = tokenizer(apply_prompt(sentences1, prompt), **kwargs)
-        second = tokenizer(apply_prompt(sentences2, prompt), **kwargs)
+        first = tokenizer(apply_prompt(sentences1, prompt, text_cleaning), **kwargs)
+        second = tokenizer(apply_prompt(sentences2, prompt, text_cleaning), **kwargs)
         return {**first, **{f"{key}_b": value for key, value in second.items()}}
 
     def __init__(self, config: StsBiEncoderConfig, backbone: PreTrainedModel | None = None):

@@ -30,6 +30,7 @@ from .data import (
     check_scorable,
     length_order,
     read_sts_file,
+    resolve_binary_threshold,
     write_predictions,
     write_submission,
 )
@@ -187,20 +188,27 @@ def predict_scores(
     return scores
 
 
-def sts_metrics(predictions: np.ndarray, dataset, prefix: str = "eval") -> dict[str, float]:
+def sts_metrics(
+    predictions: np.ndarray, dataset, prefix: str = "eval", binary_threshold: float | None = None
+) -> dict[str, float]:
     """Pearson r, Spearman rho, F1, MSE and MAE (see [`StsMetric`]) of `predictions` (clipped to [0, 5] first)
-    against the `label` and `binary_label` of `dataset` (hf_sts schema), keys prefixed `{prefix}_`."""
+    against the `label` and `binary_label` of `dataset` (hf_sts schema), keys prefixed `{prefix}_`. F1 compares
+    `prediction >= binary_threshold` (`None`: KLUE's 3.0)."""
     metrics = StsMetric(keep_in_memory=True).compute(
         predictions=clip_scores(predictions),
         references=np.asarray(dataset["label"], dtype=np.float64),
         binary_references=np.asarray(dataset["binary_label"]),
+        binary_threshold=binary_threshold,
     )
     return {f"{prefix}_{name}": value for name, value in metrics.items()}
 
 
-def evaluate_split(model, tokenizer, dataset, max_seq_length: int, batch_size: int, **kwargs):
+def evaluate_split(
+    model, tokenizer, dataset, max_seq_length: int, batch_size: int, binary_threshold: float | None = None, **kwargs
+):
     """Score a labeled split (hf_sts schema) with [`predict_scores`]: `(predictions, metrics)`, the metrics of
-    [`sts_metrics`] plus `eval_samples`, `eval_runtime` (seconds) and `eval_samples_per_second`."""
+    [`sts_metrics`] (F1 at `binary_threshold`) plus `eval_samples`, `eval_runtime` (seconds) and
+    `eval_samples_per_second`."""
     start = time.perf_counter()
     predictions = predict_scores(
         model,
@@ -213,7 +221,7 @@ def evaluate_split(model, tokenizer, dataset, max_seq_length: int, batch_size: i
     )
     runtime = time.perf_counter() - start
     metrics = {
-        **sts_metrics(predictions, dataset),
+        **sts_metrics(predictions, dataset, binary_threshold=binary_threshold),
         "eval_samples": len(dataset),
         "eval_runtime": round(runtime, 4),
         "eval_samples_per_second": round(len(dataset) / runtime, 3),
@@ -276,16 +284,21 @@ def evaluate_file(
     output_dir: str | Path | None = None,
     batch_size: int = 64,
     bf16: bool | None = None,
+    binary_threshold: float | None = None,
     **load_kwargs,
 ) -> tuple[LoadedModel, dict[str, float]]:
     """`hf-sts evaluate`: score the labeled pairs of `validation_file` and compute the `eval_*` metrics; with
-    `output_dir`, also write `all_results.json` (the metrics, the model description, the file and the precision),
+    `output_dir`, also write `all_results.json` (the metrics, the model description, the file, the precision and the
+    binary threshold),
     `eval_predictions.csv` and the report of `hf_sts.report.write_report` there. The file is checked before the
     model loads.
 
     Args:
         model_name_or_path, **load_kwargs: the model and where it runs, see [`load_model`].
         batch_size, bf16: how it scores, see [`predict_scores`].
+        binary_threshold: F1 compares `prediction >= binary_threshold`; `None`: what the file's binary labels imply
+            (`hf_sts.data.implied_binary_threshold`), else KLUE's 3.0. Recorded as `binary_threshold` in the
+            metrics.
 
     Returns:
         `(loaded model, metrics)`.
@@ -301,11 +314,15 @@ def evaluate_file(
         _check_output(output_dir, want_folder=True, option="--output_dir")
     dataset = read_sts_file(validation_file, require_labels=True)
     check_scorable(dataset, str(validation_file))
+    binary_threshold = resolve_binary_threshold(
+        {"validation": dataset}, binary_threshold, {"validation": str(validation_file)}
+    )
     loaded = load_model(model_name_or_path, **load_kwargs)
     bf16 = native_bf16(loaded.model.device) if bf16 is None else bf16
     predictions, metrics = evaluate_split(
-        loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size, bf16=bf16
+        loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size, binary_threshold, bf16=bf16
     )
+    metrics["binary_threshold"] = binary_threshold
     if output_dir is not None:
         output_dir.mkdir(parents=True, exist_ok=True)
         frame = write_predictions(dataset, predictions, output_dir / "eval_predictions.csv")

@@ -52,7 +52,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
     from hf_sts.build import check_encoder, check_output_dir, clear_output_dir, resolve_checkpoint
     from hf_sts.cli import configure_logging
     from hf_sts.cv import plan_folds
-    from hf_sts.data import check_scorable, load_sts_datasets, warn_about_data
+    from hf_sts.data import check_scorable, load_sts_datasets, resolve_binary_threshold, warn_about_data
     from hf_sts.hardware import use_every_core
 
     model_args, data_args, training_args, recipe = parse_args(argv)
@@ -100,13 +100,23 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
         for split, wanted in (("train", do_train), ("validation", do_eval), ("test", do_predict))
         if wanted
     }
-    if "validation" in splits:
-        origin = (
+    origins = {
+        "train": ", ".join(data_args.train_file or []) or f"{data_args.dataset_name}'s train split",
+        "validation": (
             data_args.validation_file or "the validation split (`dataset_name`'s, or `validation_split_percentage`)"
-        )
-        check_scorable(splits["validation"], origin)
+        ),
+    }
+    if "validation" in splits:
+        check_scorable(splits["validation"], origins["validation"])
     fold_plan = plan_folds(data_args, training_args, splits) if data_args.num_folds else None
     warn_about_data(splits)
+    if "train" in splits or "validation" in splits:
+        data_args.binary_threshold = resolve_binary_threshold(splits, data_args.binary_threshold, origins)
+    if do_train and data_args.add_swapped_pairs and model_args.architecture == "bi-encoder":
+        logger.warning(
+            "add_swapped_pairs repeats every pair for a bi-encoder, whose scores are symmetric: each epoch takes "
+            "twice as long, as if num_train_epochs were doubled."
+        )
     if check_only:
         return None
     PartialState().wait_for_everyone()  # every process has checked output_dir before the main one writes to it
@@ -132,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     """
     from hf_sts.build import load_tokenizer
     from hf_sts.cv import cross_validate
-    from hf_sts.data import add_swapped_pairs, write_submission
+    from hf_sts.data import training_pairs, write_submission
     from hf_sts.report import finish_wandb, wandb_callbacks
     from hf_sts.training import fit, train_sentences
 
@@ -142,13 +152,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     try:
         if data_args.num_folds:
             return cross_validate(model_args, data_args, training_args, splits, setup.fold_plan, callbacks)
-        if "train" in splits and data_args.add_swapped_pairs:
-            if model_args.architecture == "bi-encoder":
-                logger.warning(
-                    "add_swapped_pairs repeats every pair for a bi-encoder, whose scores are symmetric: each epoch "
-                    "takes twice as long, as if num_train_epochs were doubled."
-                )
-            splits["train"] = add_swapped_pairs(splits["train"])
+        if "train" in splits:
+            splits["train"] = training_pairs(splits["train"], data_args, training_args.seed)
         tokenizer = load_tokenizer(model_args, training_args, train_sentences(splits.get("train")))
         outcome = fit(model_args, data_args, training_args, tokenizer, splits, callbacks)
         trainer = outcome.trainer

@@ -179,7 +179,7 @@ def search(
         raise RecipeError("`hf-sts search` needs Optuna: pip install 'hf_sts[search]' (or optuna).") from None
 
     from .build import build_model, load_tokenizer
-    from .data import add_swapped_pairs
+    from .data import training_pairs
     from .report import finish_wandb, wandb_callbacks
     from .run import prepare
     from .training import make_trainer, train_sentences
@@ -198,8 +198,7 @@ def search(
     if "train" not in splits or "validation" not in splits:
         raise RecipeError("`hf-sts search` scores trials on validation data: the recipe needs train and validation.")
     splits.pop("test", None)
-    if data_args.add_swapped_pairs:
-        splits["train"] = add_swapped_pairs(splits["train"])
+    splits["train"] = training_pairs(splits["train"], data_args, training_args.seed)
     tokenizer = load_tokenizer(model_args, training_args, train_sentences(splits["train"]))
 
     parameters = {name: spec for name, spec in sweep["parameters"].items() if name not in WANDB_ONLY_PARAMETERS}

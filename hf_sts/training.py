@@ -1,6 +1,7 @@
 """The steps of a training run, shared by `hf_sts/run.py`, cross-validation (`hf_sts.cv`) and the search
 (`hf_sts.search`): the trainer over tokenized splits, and `fit`, which trains, saves and scores one model."""
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from transformers import DataCollatorWithPadding
 
 from .build import build_model
 from .data import BiEncoderCollator, tokenize_pairs, write_predictions
-from .metrics import compute_metrics
+from .metrics import BINARY_THRESHOLD, compute_metrics
 from .predict import evaluate_split, predict_scores
 from .report import log_report_to_wandb, write_report
 from .trainer import StsTrainer
@@ -48,7 +49,9 @@ def make_trainer(
         `(trainer, encoded)`, `encoded` holding the tokenized splits by name.
     """
     model = model_kwargs.get("model")
-    prompt = model.config.prompt if model is not None else model_args.prompt  # a checkpoint's own, if unset
+    # The model's own prompt and cleaning steps (a checkpoint's, if the recipe leaves them unset).
+    prompt = model.config.prompt if model is not None else model_args.prompt
+    text_cleaning = model.config.text_cleaning if model is not None else model_args.text_cleaning
     with training_args.main_process_first(desc="tokenizing"):
         encoded = {
             split: tokenize_pairs(
@@ -58,6 +61,7 @@ def make_trainer(
                 data_args.preprocessing_num_workers,
                 architecture=model_args.architecture,
                 prompt=prompt,
+                text_cleaning=text_cleaning,
             )
             for split, dataset in splits.items()
             if split in ("train", "validation")
@@ -69,7 +73,7 @@ def make_trainer(
         eval_dataset=encoded.get("validation"),
         processing_class=tokenizer,
         data_collator=BiEncoderCollator(tokenizer) if bi_encoder else DataCollatorWithPadding(tokenizer),
-        compute_metrics=compute_metrics,
+        compute_metrics=functools.partial(compute_metrics, binary_threshold=data_args.binary_threshold),
         callbacks=callbacks,
         **model_kwargs,
     )
@@ -104,8 +108,11 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks
     }
     predictions = {}
     if "validation" in splits:
-        output, eval_metrics = evaluate_split(trainer.model, tokenizer, splits["validation"], **predict_kwargs)
-        metrics.update(eval_metrics)
+        threshold = data_args.binary_threshold
+        output, eval_metrics = evaluate_split(
+            trainer.model, tokenizer, splits["validation"], binary_threshold=threshold, **predict_kwargs
+        )
+        metrics.update(eval_metrics, binary_threshold=BINARY_THRESHOLD if threshold is None else threshold)
         trainer.log_metrics("eval", eval_metrics)
         predictions["validation"] = output
         if trainer.is_world_process_zero():

@@ -47,7 +47,7 @@ def test_recipe_values_and_overrides(recipe):
     assert model_args.head == "mlp" and model_args.head_hidden_sizes == [8]
     assert training_args.learning_rate == 0.01 and training_args.num_train_epochs == 2.0
     assert training_args.loss == "l1+huber" and training_args.loss_weights == [1.0, 0.5]
-    assert data_args.add_swapped_pairs is True and data_args.train_file == "train.csv"
+    assert data_args.add_swapped_pairs is True and data_args.train_file == ["train.csv"]
     assert training_args.metric_for_best_model == "pearson" and training_args.greater_is_better is True
     # The effective recipe is the file updated with the overrides, ready to be saved as recipe.json.
     assert effective["learning_rate"] == 0.01 and effective["num_train_epochs"] == 2.0

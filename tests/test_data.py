@@ -1,25 +1,28 @@
 import json
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import f1_score
 
 from hf_sts.data import DataFormatError, add_swapped_pairs, load_sts_datasets, read_sts_file, tokenize_pairs
+from hf_sts.metrics import StsMetric
 
 from .conftest import KLUE_DEV, KLUE_TRAIN, KORSTS
 
 
 @pytest.mark.parametrize(
-    ("path", "rows", "first_id"),
+    ("path", "rows", "first_id", "binary_labels"),
     [
-        (KLUE_TRAIN, 11_668, "klue-sts-v1.1_train-0"),
-        (KLUE_DEV, 519, "klue-sts-v1_dev_00000"),
-        (KORSTS / "sts-train.tsv", 5_749, "MSRvid-2012test-0001"),
-        (KORSTS / "sts-dev.tsv", 1_500, "MSRvid-2012test-0000"),
-        (KORSTS / "sts-test.tsv", 1_379, "MSRvid-2012test-0024"),
+        (KLUE_TRAIN, 11_668, "klue-sts-v1.1_train-0", {-1}),
+        (KLUE_DEV, 519, "klue-sts-v1_dev_00000", {0, 1}),
+        (KORSTS / "sts-train.tsv", 5_749, "MSRvid-2012test-0001", {-1}),
+        (KORSTS / "sts-dev.tsv", 1_500, "MSRvid-2012test-0000", {-1}),
+        (KORSTS / "sts-test.tsv", 1_379, "MSRvid-2012test-0024", {-1}),
     ],
 )
-def test_readers_on_real_files(path, rows, first_id):
+def test_readers_on_real_files(path, rows, first_id, binary_labels):
     if not path.is_file():
         pytest.skip(f"needs {path} (../shared/data beside the repository)")
     dataset = read_sts_file(path)
@@ -28,7 +31,7 @@ def test_readers_on_real_files(path, rows, first_id):
     assert dataset[0]["id"] == first_id
     labels = dataset["label"][:]
     assert min(labels) >= 0.0 and max(labels) <= 5.0
-    assert set(dataset["binary_label"][:]) == {0, 1}
+    assert set(dataset["binary_label"][:]) == binary_labels  # -1: the file carries none
     assert len(set(dataset["id"][:])) == rows
 
 
@@ -40,10 +43,19 @@ def test_klue_json_keeps_official_labels(klue_dev):
         assert row["source"] == item["source"]
 
 
-def test_csv_binary_label_rebuilt_from_label():
-    dataset = read_sts_file(KLUE_TRAIN)
-    for row in dataset.select(range(200)):
-        assert row["binary_label"] == int(row["label"] >= 3.0)
+def test_f1_without_binary_labels_compares_labels_at_the_threshold():
+    dataset = read_sts_file(KLUE_TRAIN).select(range(300))
+    labels = np.asarray(dataset["label"][:])
+    predictions = np.clip(labels + np.random.default_rng(0).normal(0, 0.8, len(labels)), 0, 5)
+    for threshold in (3.0, 2.5):
+        metrics = StsMetric(keep_in_memory=True).compute(
+            predictions=predictions,
+            references=labels,
+            binary_references=dataset["binary_label"][:],
+            binary_threshold=threshold,
+        )
+        assert metrics["f1"] == pytest.approx(f1_score(labels >= threshold, predictions >= threshold))
+    assert f1_score(labels >= 3.0, predictions >= 3.0) != pytest.approx(f1_score(labels >= 2.5, predictions >= 2.5))
 
 
 def _competition_frame(klue_dev, rows=6, labeled=True):
