@@ -6,8 +6,10 @@
     hf-sts ensemble --method METHOD --output DIR PREDICTIONS.csv ... [--test TEST.csv ...]  # see ensemble.py
     hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--dry-run]  # see hub.py
     hf-sts search RECIPE.json --n-trials N --output_dir DIR [--sweep SWEEP.yaml] [--key value ...]  # search.py
-    hf-sts evaluate MODEL --validation_file FILE [--output_dir DIR] [--pooling mean] [--prompt "query: "]  # predict.py
+    hf-sts evaluate MODEL --validation_file FILE [--output_dir DIR] [--binary_threshold T] [--pooling mean]  # predict.py
     hf-sts predict MODEL --input FILE --output FILE [--with-sentences]  # see predict.py
+    hf-sts augment back-translate --input FILE --output FILE --model MT_MODEL --filter_model MODEL  # see augment.py
+    hf-sts describe FILE [FILE ...] [--tokenizer NAME_OR_PATH] [--max_seq_length N] [--output_dir DIR]  # describe.py
 
 A bad recipe, data file, model, run directory or prediction file ends the command with one line on stderr and exit
 status 2: `hf-sts: error: ...`, for usage errors too (`train` as well, which is `hf_sts/run.py`).
@@ -160,7 +162,13 @@ def _model_kwargs(args: argparse.Namespace) -> dict:
 def _evaluate(args: argparse.Namespace) -> None:
     from hf_sts.predict import evaluate_file
 
-    loaded, metrics = evaluate_file(args.model, args.validation_file, args.output_dir, **_model_kwargs(args))
+    loaded, metrics = evaluate_file(
+        args.model,
+        args.validation_file,
+        args.output_dir,
+        binary_threshold=args.binary_threshold,
+        **_model_kwargs(args),
+    )
     print(f"{loaded.description} on {args.validation_file}:")
     print(json.dumps(metrics, indent=2))
     if args.output_dir:
@@ -174,6 +182,44 @@ def _predict(args: argparse.Namespace) -> None:
         args.model, args.input, args.output, with_sentences=args.with_sentences, **_model_kwargs(args)
     )
     print(f"Wrote {count} scores (id,target) to {args.output}")
+
+
+def _back_translate(args: argparse.Namespace) -> None:
+    from hf_sts.augment import back_translate_file
+
+    options = {key: value for key, value in vars(args).items() if key not in ("command", "method", "handler")}
+    summary = back_translate_file(options.pop("input"), options.pop("output"), **options)
+    print(
+        f"{summary.pairs} pairs in {args.input}; {summary.translated} back-translated ({summary.translation}), "
+        f"{summary.unchanged} of them unchanged"
+    )
+    print(
+        f"Cosine filter, {summary.filter}: kept {summary.kept} of {summary.translated} ({summary.kept_share:.1%}) "
+        f"with both cosines >= {summary.min_cosine:g}"
+    )
+    print(f"Wrote {summary.kept} augmented pairs to {summary.output}")
+
+
+def _describe(args: argparse.Namespace) -> None:
+    from hf_sts.describe import describe_files
+
+    report = describe_files(args.files, args.tokenizer, args.output_dir, args.max_seq_length)
+    print(report.markdown)
+    if report.written:
+        print(f"Wrote {', '.join(path.name for path in report.written.values())} to {args.output_dir}")
+
+
+def _score(value: str) -> float:
+    """An argparse type: a score in (0, 5], as `binary_threshold` takes it."""
+    from hf_sts.metrics import SCORE_MAX, SCORE_MIN
+
+    try:
+        score = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not SCORE_MIN < score <= SCORE_MAX:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a score in ({SCORE_MIN}, {SCORE_MAX}]")
+    return score
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -259,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--validation_file", "--validation-file", required=True, help="labeled pairs, any supported format"
     )
     score.add_argument("--output_dir", "--output-dir", help="write all_results.json, eval_predictions.csv, report")
+    score.add_argument(
+        "--binary_threshold",
+        "--binary-threshold",
+        type=_score,
+        help="F1 compares prediction >= this (default: what the file's binary labels imply, else KLUE's 3.0)",
+    )
     score.set_defaults(handler=_evaluate)
 
     infer = commands.add_parser("predict", help="score unlabeled pairs into id,target (a submission file)")
@@ -269,6 +321,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--with-sentences", "--with_sentences", dest="with_sentences", action="store_true", help="add the sentences"
     )
     infer.set_defaults(handler=_predict)
+
+    describe = commands.add_parser(
+        "describe", help="report on STS files: labels, lengths, duplicates, train/dev leakage, binary threshold"
+    )
+    describe.add_argument("files", nargs="+", help="STS files, any supported format (labels optional)")
+    describe.add_argument("--tokenizer", help="tokenizer (folder or Hub id) to count tokens per pair with")
+    describe.add_argument(
+        "--max_seq_length", "--max-seq-length", type=int, help="also report the pairs this many tokens truncates"
+    )
+    describe.add_argument("--output_dir", "--output-dir", help="write describe.md and the plots here (default: print)")
+    describe.set_defaults(handler=_describe)
+
+    from hf_sts.configuration_sts import POOLING_MODES
+
+    augment = commands.add_parser("augment", help="augment training pairs (back-translation with a cosine filter)")
+    methods = augment.add_subparsers(dest="method", required=True, metavar="METHOD")
+    bt = methods.add_parser("back-translate", help="source -> pivot -> source, pairs kept where both cosines >= min")
+    bt.add_argument("--input", required=True, help="labeled training pairs, any supported format")
+    bt.add_argument("--output", required=True, help="CSV to write: the augmented pairs (competition columns)")
+    bt.add_argument("--forward_model", "--forward-model", help="translation model, source -> pivot (opus-mt-ko-en)")
+    bt.add_argument("--backward_model", "--backward-model", help="translation model, pivot -> source")
+    bt.add_argument("--model", help="one multilingual translation model instead (facebook/m2m100_418M, NLLB)")
+    bt.add_argument("--source_lang", "--source-lang", help="--model's code of the data's language (default ko)")
+    bt.add_argument("--pivot_lang", "--pivot-lang", help="--model's code of the pivot language (default en)")
+    bt.add_argument(
+        "--translation_columns",
+        "--translation-columns",
+        nargs=2,
+        metavar=("COLUMN1", "COLUMN2"),
+        help="or: input columns with back-translations made elsewhere (Papago, Google), no translation model",
+    )
+    bt.add_argument("--filter_model", "--filter-model", required=True, help="sentence embedding model of the filter")
+    bt.add_argument("--pooling", choices=POOLING_MODES, help="plain-encoder filter only: its pooling (mean)")
+    bt.add_argument("--prompt", help='text before every sentence the filter embeds (multilingual-e5: "query: ")')
+    bt.add_argument("--min_cosine", "--min-cosine", type=float, default=0.9, help="keep pairs with both cos >= (0.9)")
+    bt.add_argument("--batch_size", "--batch-size", type=int, default=32, help="sentences per batch (32)")
+    bt.add_argument("--max_length", "--max-length", type=int, default=128, help="tokens per sentence (128)")
+    bt.add_argument("--num_beams", "--num-beams", type=int, help="beam width (default: the model's own setting)")
+    bt.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
+    bt.set_defaults(handler=_back_translate)
     return parser
 
 

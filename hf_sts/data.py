@@ -8,7 +8,7 @@ Formats live in one registry, `READERS`, tried in order; each recognises a forma
 | name | columns | from |
 | --- | --- | --- |
 | `klue` | `guid, source, sentence1, sentence2, labels.{label, real-label, binary-label}` | KLUE-STS JSON, `load_dataset("klue", "sts")` |
-| `competition` | `id, source, sentence_1, sentence_2[, label, binary-label]` | competition CSV (test files have no labels) |
+| `competition` | `id, source, sentence_1, sentence_2[, label[, binary-label]]` | competition CSV (test files have no labels) |
 | `korsts` | `genre, filename, year, id, score, sentence1, sentence2` | KorSTS TSV |
 | `pairs` | `sentence1, sentence2[, label][, id][, source][, binary_label]` | plain CSV |
 
@@ -129,7 +129,7 @@ def _from_klue(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
 @register_reader(
     "competition",
     required={"id", "source", "sentence_1", "sentence_2"},
-    label_columns={"label", "binary-label"},
+    label_columns={"label"},
 )
 def _from_competition(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     return _to_schema(frame, "id", "source", "sentence_1", "sentence_2", "label", "binary-label")
@@ -424,8 +424,11 @@ class ImpliedThreshold:
 
 
 def implied_binary_threshold(labels, binary_labels) -> ImpliedThreshold | None:
-    """The threshold that binary labels imply: the smallest label with binary 1, or, where some rows disagree with
-    every candidate, the label with binary 1 that the fewest rows contradict (ties: the smallest).
+    """The threshold that binary labels imply. Any score in the gap between the largest label with binary 0 and the
+    smallest label with binary 1 splits the rows the same way; the roundest one is taken (a whole point, else a half,
+    a tenth, a twentieth, a hundredth, else that smallest label): 3.0 on KLUE-STS dev (binary 0 up to 2.857, 1 from
+    3.0), 2.5 on the competition data (binary 0 up to 2.4, 1 from 2.6). Where some rows break every such split, the
+    smallest label with binary 1 that the fewest rows contradict stands for the gap (ties: the smallest).
 
     Args:
         labels: scores of shape `(n,)`, 0.0–5.0 (`None` / NaN rows are ignored).
@@ -445,7 +448,16 @@ def implied_binary_threshold(labels, binary_labels) -> ImpliedThreshold | None:
     wrong = (above != (binary[known] == 1)[None, :]).sum(axis=1)
     best = int(np.argmin(wrong))  # the first (smallest) candidate among equals
     contradictions = known[above[best] != (binary[known] == 1)]
-    return ImpliedThreshold(float(candidates[best]), contradictions, len(known))
+    smallest = candidates[best]
+    below = labels[known][labels[known] < smallest]
+    lower = below.max() if len(below) else SCORE_MIN - 1
+    threshold = smallest
+    for step in (1.0, 0.5, 0.1, 0.05, 0.01):
+        roundest = round((np.floor(lower / step + 1e-9) + 1) * step, 4)  # the first multiple of `step` above `lower`
+        if roundest <= smallest:
+            threshold = roundest
+            break
+    return ImpliedThreshold(float(threshold), contradictions, len(known))
 
 
 def resolve_binary_threshold(
@@ -477,10 +489,10 @@ def resolve_binary_threshold(
                 found.contradictions[0] + 1,
             )
     if given is not None:
-        logger.info("binary_threshold %g (the recipe's): F1 compares `prediction >= %g`.", given, given)
+        logger.info("binary_threshold %s (the recipe's): F1 compares `prediction >= %s`.", given, given)
         return given
     if not implied:
-        logger.info("binary_threshold %g (KLUE's; the data carries no binary labels).", BINARY_THRESHOLD)
+        logger.info("binary_threshold %s (KLUE's; the data carries no binary labels).", BINARY_THRESHOLD)
         return BINARY_THRESHOLD
     split, found = next(iter(implied.items()))
     for other, also in implied.items():
@@ -493,7 +505,7 @@ def resolve_binary_threshold(
                 also.threshold,
                 found.threshold,
             )
-    logger.info("binary_threshold %g, implied by the binary labels of %s.", found.threshold, origins[split])
+    logger.info("binary_threshold %s, implied by the binary labels of %s.", found.threshold, origins[split])
     return found.threshold
 
 
@@ -563,9 +575,9 @@ def undersample(dataset: datasets.Dataset, bucket: int, ratio: float, seed: int)
     before = np.bincount(buckets, minlength=6)
     after = np.bincount(buckets[rows], minlength=6)
     logger.info(
-        "Undersampled label bucket %d to %g: %d of %d training pairs kept; buckets 0-5 before %s, after %s.",
+        "Undersampled label bucket %d to %.0f%%: %d of %d training pairs kept; buckets 0-5 before %s, after %s.",
         bucket,
-        ratio,
+        100 * ratio,
         len(rows),
         len(dataset),
         before.tolist(),

@@ -16,8 +16,8 @@
   folder's default prompt (`prompts` and `default_prompt_name` in `config_sentence_transformers.json`), so `encode`
   applies it as hf_sts does. sentence-transformers is needed for this format only (`pip install
   sentence-transformers`).
-- A sequence-classification model has no place for a prompt: the model card of an hf_sts model with one says to put
-  it before each sentence.
+- A sequence-classification model has no place for a prompt, and neither format cleans text: the export's
+  `README.md` (and the model card of the hf_sts model) says which prompt and cleaning steps to apply to each sentence.
 
 The tokenizer is saved with `model_max_length` set to the run's `max_seq_length`, so the consumers truncate pairs as
 training did. Every export is checked before it lands in the output folder (it is built in a staging folder beside
@@ -26,18 +26,21 @@ and nothing is written.
 """
 
 import copy
+import json
 import logging
 import shutil
 import tempfile
 from pathlib import Path
 
 import torch
+from huggingface_hub import ModelCard, ModelCardData
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-from .configuration_sts import StsBiEncoderConfig, StsCrossEncoderConfig
+from .configuration_sts import StsBackboneConfig, StsBiEncoderConfig, StsCrossEncoderConfig
 from .errors import HfStsError, check_local_weights, checked_from_pretrained
 from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, apply_prompt
 from .predict import run_max_seq_length
+from .text_cleaning import clean_texts
 
 
 logger = logging.getLogger(__name__)
@@ -113,9 +116,48 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     with tempfile.TemporaryDirectory(dir=output_dir.parent, prefix=f".{output_dir.name}-") as staging:
         export(model, tokenizer, Path(staging), run_dir)
         tokenizer.save_pretrained(staging)
+        export_card(model.config, export_format, run_dir).save(Path(staging) / "README.md")
         shutil.copytree(staging, output_dir, dirs_exist_ok=True)
     logger.info("Exported %s as %s to %s.", run_dir, export_format, output_dir)
     return output_dir
+
+
+def export_card(config: StsBackboneConfig, export_format: str, run_dir: Path) -> ModelCard:
+    """The model card of an export (`README.md`): where it comes from, how it scores, and the input it expects, the
+    hf_sts model's cleaning steps and prompt, which neither export format applies by itself (a SentenceTransformer
+    applies the prompt, its default prompt). A cleaning model says so in one log line too."""
+    from .model_card import cleaning_text
+
+    sentence_transformers = export_format == "sentence-transformers"
+    data = ModelCardData(
+        language="ko",
+        library_name="sentence-transformers" if sentence_transformers else "transformers",
+        pipeline_tag="sentence-similarity" if sentence_transformers else "text-classification",
+        tags=["hf_sts", "sts", "korean", "bi-encoder" if sentence_transformers else "cross-encoder"],
+    )
+    scores = (
+        "the cosine of two sentence embeddings; × 5 is the hf_sts model's score on the 0.0–5.0 STS scale"
+        if sentence_transformers
+        else "one regression output per sentence pair, the hf_sts model's score on the 0.0–5.0 STS scale (clip to [0, 5])"
+    )
+    lines = [f"- Scores: {scores}."]
+    if config.text_cleaning:
+        lines.append(f"- Input cleaning this format does not apply: {cleaning_text(config.text_cleaning)}.")
+        logger.warning(
+            "%s cleans its input (%s); the %s export does not: its README.md says to clean sentences first.",
+            run_dir,
+            ", ".join(config.text_cleaning),
+            export_format,
+        )
+    if config.prompt:
+        applied = "its default prompt, applied by `encode`" if sentence_transformers else "put it before each sentence"
+        lines.append(f"- Prompt: `{json.dumps(config.prompt, ensure_ascii=False)}` before every sentence ({applied}).")
+    text = (
+        f"---\n{data.to_yaml()}\n---\n\n# hf_sts export ({export_format})\n\nExported with `hf-sts export {run_dir.name} "
+        f"--format {export_format}` from an hf_sts {config.model_type} model; its own model card has the training "
+        "details and evaluation results.\n\n## Input and output\n\n" + "\n".join(lines) + "\n"
+    )
+    return ModelCard(text)
 
 
 def _check_close(exported: torch.Tensor, expected: torch.Tensor, what: str) -> None:
@@ -244,9 +286,11 @@ def _check_sentence_transformers(sentence_model, model: StsBiEncoderModel, token
     with torch.no_grad():
         embeddings = []
         for side in (first, second):
-            exported = sentence_model.encode(side, convert_to_tensor=True, show_progress_bar=False)
+            # The export does not clean text: it reads sentences cleaned as its card says.
+            cleaned = clean_texts(side, model.config.text_cleaning)
+            exported = sentence_model.encode(cleaned, convert_to_tensor=True, show_progress_bar=False)
             inputs = tokenizer(
-                apply_prompt(side, model.config.prompt), padding=True, truncation=True, return_tensors="pt"
+                apply_prompt(cleaned, model.config.prompt), padding=True, truncation=True, return_tensors="pt"
             )
             _check_close(
                 exported.float().cpu(), model.encode(**inputs), "exported SentenceTransformer (its embeddings)"

@@ -250,8 +250,8 @@ def _training_data_text(recipe: dict[str, Any], dataset: tuple[str, str, str] | 
         text += f" ({dataset[1]}, CC BY-SA 4.0)"
     if recipe.get("undersample_bucket") is not None:
         text += (
-            f", label bucket {recipe['undersample_bucket']} undersampled to {recipe.get('undersample_ratio'):g} of its "
-            f"pairs (seed {recipe.get('seed', 42)})"
+            f", label bucket {recipe['undersample_bucket']} undersampled to {recipe.get('undersample_ratio'):.0%} of "
+            f"its pairs (seed {recipe.get('seed', 42)})"
         )
     if recipe.get("add_swapped_pairs"):
         text += ", with every pair also in swapped order"
@@ -273,9 +273,8 @@ def _lora_text(facts: _RunFacts) -> str:
 def cleaning_text(steps: list[str]) -> str:
     """One sentence on a model's input cleaning (`config.text_cleaning`), for its card and its exports' cards."""
     return (
-        f"the steps {', '.join(f'`{step}`' for step in steps)} of `hf_sts.text_cleaning`, in this order, on every "
-        f"sentence before the prompt: `hf_sts.text_cleaning.clean_text(sentence, {json.dumps(steps)})` "
-        "(`config.text_cleaning`)"
+        f"the `hf_sts.text_cleaning` steps {', '.join(f'`{step}`' for step in steps)}, in this order, on every "
+        f"sentence before the prompt: `hf_sts.text_cleaning.clean_text(sentence, {json.dumps(steps)})`"
     )
 
 
@@ -288,7 +287,7 @@ def _f1_text(results: dict[str, Any], recipe: dict[str, Any]) -> str:
         origin = "KLUE's F1"
     else:
         origin = "the threshold the data's binary labels follow"
-    return f"`prediction >= {threshold:g}` ({origin})"
+    return f"`prediction >= {float(threshold)}` ({origin})"
 
 
 def _description_table(facts: _RunFacts) -> str:
@@ -301,7 +300,8 @@ def _description_table(facts: _RunFacts) -> str:
         ("Loss", f"`{facts.settings['loss']}`{loss_weights}"),
     ]
     if config.text_cleaning:
-        rows.append(("Input cleaning", f"{cleaning_text(config.text_cleaning)} (`model.tokenize` applies it)"))
+        cleaning = cleaning_text(config.text_cleaning)
+        rows.append(("Input cleaning", f"{cleaning} (`config.text_cleaning`; `model.tokenize` applies it)"))
     if config.prompt:
         prompt = json.dumps(config.prompt, ensure_ascii=False)
         rows.append(("Prompt", f"`{prompt}` before every sentence (`config.prompt`; `model.tokenize` applies it)"))

@@ -233,9 +233,10 @@ def quickstart(tmp_path_factory):
     return output_dir, result.stdout + result.stderr
 
 
-def write_competition_csv(dataset, path, with_labels=True, id_prefix="comp"):
+def write_competition_csv(dataset, path, with_labels=True, id_prefix="comp", binary_threshold=None):
     """Write `dataset` (hf_sts schema) as a competition CSV (`id,source,sentence_1,sentence_2[,label,binary-label]`),
-    labels rounded to 0.1 as the competition publishes them; returns the written frame."""
+    labels rounded to 0.1 as the competition publishes them, binary labels `label >= binary_threshold` (default: the
+    dataset's own, else `label >= 3.0`); returns the written frame."""
     frame = dataset.to_pandas()
     out = pd.DataFrame(
         {
@@ -248,6 +249,8 @@ def write_competition_csv(dataset, path, with_labels=True, id_prefix="comp"):
     )
     if with_labels:
         out["label"] = frame.label.round(1)
-        out["binary-label"] = frame.binary_label
+        rebuilt = (out.label >= (binary_threshold or 3.0)).astype(int)
+        own = (frame.binary_label >= 0) & (binary_threshold is None)
+        out["binary-label"] = frame.binary_label.where(own, rebuilt)
     out.to_csv(path, index=False)
     return out

@@ -194,6 +194,38 @@ CASES = {
         [*TRAIN, "--num_folds", "50"],
         r"`num_folds` must be between 2 and the 40 distinct pairs, got 50",
     ),
+    "train, unknown cleaning step": (
+        [*TRAIN, "--text_cleaning", "emoji", "emojis"],
+        r"Unknown `text_cleaning` step\(s\) \['emojis'\]; registered steps: \['emoji', 'repeated_characters'",
+    ),
+    "train, cleaning step named twice": (
+        [*TRAIN, "--text_cleaning", "whitespace", "emoji", "whitespace"],
+        r"`text_cleaning` names \['whitespace'\] more than once",
+    ),
+    "train, undersampling ratio above 1": (
+        [*TRAIN, "--undersample_bucket", "0", "--undersample_ratio", "1.5"],
+        r"`undersample_ratio` must be in \(0, 1\], the share of the bucket's pairs kept, got 1\.5",
+    ),
+    "train, undersampling ratio of 0": (
+        [*TRAIN, "--undersample_bucket", "0", "--undersample_ratio", "0"],
+        r"`undersample_ratio` must be in \(0, 1\]",
+    ),
+    "train, undersampling bucket without a ratio": (
+        [*TRAIN, "--undersample_bucket", "0"],
+        r"`undersample_bucket` needs `undersample_ratio`",
+    ),
+    "train, undersampling bucket outside 0..5": (
+        [*TRAIN, "--undersample_bucket", "6", "--undersample_ratio", "0.5"],
+        r"argument --undersample_bucket/--undersample-bucket: invalid choice: 6 \(choose from 0, 1, 2, 3, 4, 5\)",
+    ),
+    "train, binary threshold outside the scale": (
+        [*TRAIN, "--binary_threshold", "5.5"],
+        r"`binary_threshold` must be a score in \(0\.0, 5\.0\], got 5\.5",
+    ),
+    "train, one id in two training files": (
+        [*TRAIN, "--train_file", "{root}/dev.csv", "{root}/dev.csv"],
+        r"dev\.csv: row 1 \(1-based, header excluded\): id 'dev-0' is also in .*dev\.csv",
+    ),
     "train, two different tokens": (
         [*TRAIN, "--token", "hf_a", "--hub_token", "hf_b"],
         r"`token` and `hub_token` name two different Hub tokens",

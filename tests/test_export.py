@@ -183,3 +183,40 @@ def test_sentence_transformers_export_errors(tmp_path, tiny_model, tokenizer, mo
     with pytest.raises(ExportError, match=r"not installed: pip install sentence-transformers$"):
         export_model(run, tmp_path / "out", "sentence-transformers")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]
+
+
+DIRTY_PAIRS = (
+    ["숙소가 (진짜) 깨끗해요ㅋㅋㅋㅋ😀!!", "위반행위 조사 등을 거부·방해·기피한 자"],
+    ["방이 “조용”해요~ 👍🏽", "조사를 방해한 자"],
+)
+
+
+@pytest.mark.parametrize("kind", ["cls", "bi-encoder"])
+def test_exports_of_a_cleaning_model_say_how_to_clean_and_score_cleaned_text_alike(
+    tmp_path, tiny_model, tokenizer, kind
+):
+    from sentence_transformers import CrossEncoder, SentenceTransformer
+
+    from hf_sts.text_cleaning import clean_texts
+
+    steps = ["emoji", "special_characters", "repeated_characters", "whitespace"]
+    model = tiny_model("bert", kind)
+    model.config.text_cleaning = steps
+    out = tmp_path / "exported"
+    export_format = "sentence-transformers" if kind == "bi-encoder" else "sequence-classification"
+    export_model(_save_run(model, tokenizer, tmp_path / "run"), out, export_format)
+
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "Input cleaning this format does not apply" in card and json.dumps(steps) in card
+    first, second = DIRTY_PAIRS
+    with torch.no_grad():
+        batch = model.tokenize(tokenizer, first, second, padding=True, return_tensors="pt")
+        expected = model(**batch).logits
+    cleaned = [clean_texts(side, steps) for side in DIRTY_PAIRS]
+    if kind == "bi-encoder":
+        sentence_model = SentenceTransformer(str(out), device="cpu")
+        embeddings = [sentence_model.encode(side, convert_to_tensor=True) for side in cleaned]
+        scores = 5 * sentence_model.similarity_pairwise(*embeddings)
+    else:
+        scores = torch.tensor(CrossEncoder(str(out), device="cpu").predict(list(zip(*cleaned, strict=True))))
+    torch.testing.assert_close(scores.float(), expected, atol=1e-4, rtol=0)
