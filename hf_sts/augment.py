@@ -60,7 +60,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import _read_table, length_order, read_sts_file
+from .data import length_order, read_sts_file, read_table
 from .errors import HfStsError, check_local_weights, checked_from_pretrained
 
 
@@ -590,7 +590,7 @@ def back_translate_file(
     dataset = read_sts_file(input_file, require_labels=True).to_pandas()
     translation_columns = None if translation_columns is None else list(translation_columns)
     if translation_columns is not None:
-        raw = _read_table(input_file)  # read_sts_file keeps only the schema's columns; rows are in the same order
+        raw = read_table(input_file)  # read_sts_file keeps only the schema's columns; rows are in the same order
         missing = [column for column in translation_columns if column not in raw.columns]
         if missing:
             raise AugmentError(

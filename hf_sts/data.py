@@ -151,8 +151,14 @@ def _from_pairs(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     return _to_schema(frame, "id", "source", "sentence1", "sentence2", "label", "binary_label")
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    """Read a file into a frame of strings (no value is parsed or dropped here)."""
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a data file (`.csv`, `.tsv`, `.json`, `.jsonl`) into a frame of strings, every column as it is (no value
+    parsed or dropped; nested JSON fields flattened with dots): what the readers convert, and where extra columns
+    (the back-translations of `hf-sts augment back-translate --translation_columns`) are found.
+
+    Raises:
+        DataFormatError: for an empty file, an unsupported extension or a file that does not parse.
+    """
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
         raise DataFormatError(f"{path}: empty file (0 bytes); expected a header row and one sentence pair per row.")
@@ -301,7 +307,7 @@ def read_sts_file(path: str | Path, require_labels: bool = True) -> datasets.Dat
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file (relative paths are read from the current directory).")
-    frame = to_sts_frame(_read_table(path), str(path), require_labels=require_labels)
+    frame = to_sts_frame(read_table(path), str(path), require_labels=require_labels)
     return datasets.Dataset.from_pandas(frame, features=STS_FEATURES, preserve_index=False)
 
 
@@ -593,6 +599,30 @@ def training_pairs(dataset: datasets.Dataset, data_args, seed: int) -> datasets.
     if data_args.undersample_bucket is not None:
         dataset = undersample(dataset, data_args.undersample_bucket, data_args.undersample_ratio, seed)
     return add_swapped_pairs(dataset) if data_args.add_swapped_pairs else dataset
+
+
+def log_cleaning(splits: dict[str, datasets.Dataset], steps: list[str] | None) -> None:
+    """One line on what the cleaning steps change in each split (sentences changed, of all), and one warning for
+    sentences they leave empty (the model then reads only the prompt and special tokens there)."""
+    from .text_cleaning import clean_text
+
+    if not steps:
+        return
+    for split, dataset in splits.items():
+        sentences = dataset["sentence1"][:] + dataset["sentence2"][:]
+        cleaned = [clean_text(sentence, steps) for sentence in sentences]
+        changed = sum(before != after for before, after in zip(sentences, cleaned, strict=True))
+        logger.info("text_cleaning %s changes %d of the %d %s sentences.", steps, changed, len(sentences), split)
+        empty = [row for row, text in enumerate(cleaned) if not text.strip()]
+        if empty:
+            row = empty[0] % len(dataset)
+            logger.warning(
+                "text_cleaning leaves %d %s sentence(s) empty, first in the pair with id %r: %r.",
+                len(empty),
+                split,
+                dataset["id"][row],
+                sentences[empty[0]],
+            )
 
 
 def tokenize_pairs(

@@ -10,7 +10,7 @@ import numpy as np
 from transformers import DataCollatorWithPadding
 
 from .build import build_model
-from .data import BiEncoderCollator, tokenize_pairs, write_predictions
+from .data import BiEncoderCollator, log_cleaning, tokenize_pairs, write_predictions
 from .metrics import BINARY_THRESHOLD, compute_metrics
 from .predict import evaluate_split, predict_scores
 from .report import log_report_to_wandb, write_report
@@ -52,6 +52,7 @@ def make_trainer(
     # The model's own prompt and cleaning steps (a checkpoint's, if the recipe leaves them unset).
     prompt = model.config.prompt if model is not None else model_args.prompt
     text_cleaning = model.config.text_cleaning if model is not None else model_args.text_cleaning
+    log_cleaning({split: splits[split] for split in ("train", "validation") if split in splits}, text_cleaning)
     with training_args.main_process_first(desc="tokenizing"):
         encoded = {
             split: tokenize_pairs(

@@ -26,7 +26,7 @@ from hf_sts.augment import (
     translate_sentences,
 )
 from hf_sts.cli import main as hf_sts_cli
-from hf_sts.data import read_sts_file
+from hf_sts.data import load_sts_datasets, read_sts_file
 from hf_sts.run import main as run_main
 
 from .conftest import KLUE_DEV, KLUE_TRAIN, QUICKSTART, TINY, refusal_line, write_competition_csv
@@ -319,6 +319,9 @@ def test_input_without_binary_labels_gets_none(tiny_mt, stand_in_encoders, tmp_p
     assert list(augmented.original_id) == [f"train-{row}" for row in range(6)]
     assert augmented.label.tolist() == pd.read_csv(KLUE_TRAIN).label.head(6).tolist()
     assert set(augmented.source) == {"train-bt"}
+    # It reads back as training data (the competition format with labels but no binary labels), next to its original.
+    both = load_sts_datasets(train_file=[str(tmp_path / "train.csv"), str(aug)], validation_split_percentage=0)
+    assert len(both["train"]) == 12 and set(both["train"]["binary_label"][:]) == {-1}
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ threshold of F1, and several training files."""
 
 import json
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -190,8 +191,10 @@ def test_competition_run_scores_f1_at_the_threshold_its_labels_follow(tmp_path):
     )
 
 
-def test_recipe_with_cleaning_and_undersampling_predicts_dirty_text_as_its_cleaned_form(tmp_path, capsys):
+def test_recipe_with_cleaning_and_undersampling_predicts_dirty_text_as_its_cleaned_form(tmp_path, capsys, caplog):
     from hf_sts.cli import main as hf_sts_cli
+
+    caplog.set_level(logging.INFO, logger="hf_sts")
 
     output_dir = tmp_path / "run"
     cleaning = ["--text_cleaning", *ALL_STEPS, "--undersample_bucket", "0", "--undersample_ratio", "0.5"]
@@ -201,6 +204,10 @@ def test_recipe_with_cleaning_and_undersampling_predicts_dirty_text_as_its_clean
     buckets = label_buckets(read_sts_file(KLUE_TRAIN)["label"][:300])
     assert results["train_samples"] == 300 - (buckets == 0).sum() + round((buckets == 0).sum() / 2)
     assert json.loads((output_dir / "config.json").read_text())["text_cleaning"] == ALL_STEPS
+    assert re.search(
+        rf"text_cleaning \[.*\] changes \d+ of the {2 * results['train_samples']} train sentences", caplog.text
+    )
+    assert "Undersampled label bucket 0 to 50%" in caplog.text
     assert "`hf_sts.text_cleaning` steps `emoji`, `special_characters`" in (output_dir / "README.md").read_text()
 
     dirty = pd.DataFrame(
@@ -233,6 +240,17 @@ def test_several_training_files_train_together(tmp_path):
     )
     assert data_args.train_file == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
     assert recipe["train_file"] == data_args.train_file
+
+
+def test_sentences_that_cleaning_empties_are_named(caplog):
+    from hf_sts.data import log_cleaning
+
+    dataset = read_sts_file(KLUE_TRAIN).select(range(3))
+    dataset = dataset.map(lambda row, i: {"sentence2": "😀👍" if i == 1 else row["sentence2"]}, with_indices=True)
+    log_cleaning({"train": dataset}, ["emoji"])
+    assert "text_cleaning leaves 1 train sentence(s) empty, first in the pair with id 'klue-sts-v1.1_train-1'" in (
+        caplog.text
+    )
 
 
 def test_cleaning_changes_no_model_that_does_not_ask_for_it(tiny_model, tokenizer):
