@@ -173,7 +173,7 @@ def cross_validate(
             "make the out-of-fold predictions optimistic. Each fold keeps its last epoch."
         )
     pooled, validation, folds = fold_plan
-    tokenizer = load_tokenizer(model_args, training_args, train_sentences(pooled))
+    tokenizer = load_tokenizer(model_args, training_args, train_sentences(pooled, model_args.text_cleaning))
     extra = {name: split for name, split in (("dev", validation), ("test", splits.get("test"))) if split is not None}
     results = train_folds(model_args, data_args, training_args, tokenizer, pooled, folds, extra, callbacks)
     summary = summarize_folds(results, pooled, validation, data_args.binary_threshold)

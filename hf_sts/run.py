@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             return cross_validate(model_args, data_args, training_args, splits, setup.fold_plan, callbacks)
         if "train" in splits:
             splits["train"] = training_pairs(splits["train"], data_args, training_args.seed)
-        tokenizer = load_tokenizer(model_args, training_args, train_sentences(splits.get("train")))
+        tokenizer = load_tokenizer(
+            model_args, training_args, train_sentences(splits.get("train"), model_args.text_cleaning)
+        )
         outcome = fit(model_args, data_args, training_args, tokenizer, splits, callbacks)
         trainer = outcome.trainer
         if "test" in splits and trainer.is_world_process_zero():

@@ -199,7 +199,7 @@ def search(
         raise RecipeError("`hf-sts search` scores trials on validation data: the recipe needs train and validation.")
     splits.pop("test", None)
     splits["train"] = training_pairs(splits["train"], data_args, training_args.seed)
-    tokenizer = load_tokenizer(model_args, training_args, train_sentences(splits["train"]))
+    tokenizer = load_tokenizer(model_args, training_args, train_sentences(splits["train"], model_args.text_cleaning))
 
     parameters = {name: spec for name, spec in sweep["parameters"].items() if name not in WANDB_ONLY_PARAMETERS}
     model_fields = {field.name for field in dataclasses.fields(model_args)}

@@ -20,10 +20,12 @@ from .trainer import StsTrainer
 logger = logging.getLogger(__name__)
 
 
-def train_sentences(dataset) -> list[str] | None:
-    """Both sentences of every pair of `dataset` (`None` without one): the text a from-scratch tokenizer is
-    trained on."""
-    return None if dataset is None else dataset["sentence1"][:] + dataset["sentence2"][:]
+def train_sentences(dataset, text_cleaning: list[str] | None = None) -> list[str] | None:
+    """Both sentences of every pair of `dataset` (`None` without one), cleaned as the model will read them (the
+    steps of `text_cleaning`): the text a from-scratch tokenizer is trained on."""
+    from .text_cleaning import clean_texts
+
+    return None if dataset is None else clean_texts(dataset["sentence1"][:] + dataset["sentence2"][:], text_cleaning)
 
 
 @dataclass
