@@ -187,3 +187,23 @@ def test_evaluate_precision_is_chosen_and_recorded(tmp_path, checkpoint, capsys)
         outputs[precision] = pd.read_csv(output_dir / "eval_predictions.csv")["prediction"].to_numpy()
     assert not np.array_equal(outputs["bf16"], outputs["fp32"])
     np.testing.assert_allclose(outputs["bf16"], outputs["fp32"], atol=1e-2)
+
+
+def test_evaluate_binary_threshold_is_the_files_unless_given(tmp_path, checkpoint, caplog):
+    """KLUE dev's binary labels imply 3.0; `--binary_threshold` moves F1's cut on the predictions (the gold binary
+    labels stay the file's); all_results.json records the threshold used."""
+    from sklearn.metrics import f1_score
+
+    caplog.set_level("INFO", logger="hf_sts")
+    gold = [row["binary-label"] for row in pd.read_json(KLUE_DEV)["labels"]]
+    for given, threshold in ((None, 3.0), ("2.0", 2.0)):
+        output_dir = tmp_path / str(threshold)
+        extra = [] if given is None else ["--binary_threshold", given]
+        hf_sts_cli(
+            ["evaluate", str(checkpoint), "--validation_file", str(KLUE_DEV), "--output_dir", str(output_dir)] + extra
+        )
+        results = json.loads((output_dir / "all_results.json").read_text())
+        assert results["binary_threshold"] == threshold
+        predictions = pd.read_csv(output_dir / "eval_predictions.csv")["prediction"]
+        assert results["eval_f1"] == pytest.approx(f1_score(gold, predictions >= threshold))
+    assert "binary_threshold 3.0, implied by the binary labels of" in caplog.text
