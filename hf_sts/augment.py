@@ -49,6 +49,7 @@ and `binary-label` (the original pair's; `binary-label` only where the input has
 columns `original_id`, `cosine_1`, `cosine_2`. Train on the original and the augmented file together.
 """
 
+import functools
 import json
 import math
 import os
@@ -624,25 +625,18 @@ def back_translate_file(
         )
         originals = [*dataset.sentence1, *dataset.sentence2]
         sentences = len(set(originals))
+        back = originals  # source -> pivot, then pivot -> source
         try:
-            pivot = translate_sentences(
-                originals,
-                forward,
-                batch_size,
-                cached["forward"],
-                on_batch=lambda batch, out: cache.append("forward", batch, out),
-                show_progress_bar=show_progress_bar,
-                description="Translating (forward)",
-            )
-            back = translate_sentences(
-                pivot,
-                backward,
-                batch_size,
-                cached["backward"],
-                on_batch=lambda batch, out: cache.append("backward", batch, out),
-                show_progress_bar=show_progress_bar,
-                description="Translating (backward)",
-            )
+            for direction, translator in (("forward", forward), ("backward", backward)):
+                back = translate_sentences(
+                    back,
+                    translator,
+                    batch_size,
+                    cached[direction],
+                    on_batch=functools.partial(cache.append, direction),
+                    show_progress_bar=show_progress_bar,
+                    description=f"Translating ({direction})",
+                )
         finally:
             cache.close()
         back_1, back_2 = back[: len(dataset)], back[len(dataset) :]
