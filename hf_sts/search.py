@@ -29,11 +29,12 @@ WANDB_ONLY_PARAMETERS = ("report_to", "wandb_project", "run_name")
 
 def _fixed_per_search() -> frozenset[str]:
     """Recipe keys the local search cannot vary: the data, its tokenization and the tokenizer are made once and
-    shared by all trials (every `DataArguments` field, and the model keys that decide the tokenizer or the input
-    format)."""
+    shared by all trials (every `DataArguments` field, and the model keys that decide the tokenizer, the input
+    format or the input text: the prompt and the cleaning steps)."""
     from .arguments import FROM_SCRATCH_KEYS, DataArguments
+    from .configuration_sts import INPUT_KEYS
 
-    model_keys = {"model_name_or_path", "architecture", *FROM_SCRATCH_KEYS}
+    model_keys = {"model_name_or_path", "architecture", *FROM_SCRATCH_KEYS, *INPUT_KEYS}
     return frozenset({field.name for field in dataclasses.fields(DataArguments)} | model_keys)
 
 
