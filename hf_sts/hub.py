@@ -29,6 +29,7 @@ UPLOAD_PATTERNS = (
     "config.json",
     "configuration_*.py",
     "modeling_*.py",
+    "text_cleaning.py",  # imported by configuration_sts.py: the remote code needs it
     "model.safetensors",
     "model-*-of-*.safetensors",
     "model.safetensors.index.json",

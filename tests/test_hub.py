@@ -20,6 +20,7 @@ EXPECTED_UPLOAD = {
     "config.json",
     "configuration_sts.py",
     "modeling_sts.py",
+    "text_cleaning.py",
     "model.safetensors",
     "tokenizer.json",
     "tokenizer_config.json",

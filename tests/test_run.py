@@ -75,6 +75,7 @@ def test_quickstart_outputs(quickstart):
         "tokenizer_config.json",
         "configuration_sts.py",
         "modeling_sts.py",
+        "text_cleaning.py",
         "recipe.json",
         "all_results.json",
         "eval_predictions.csv",
