@@ -63,34 +63,40 @@ def test_a_step_name_is_registered_once():
 DIRTY = ("숙소가 (진짜) 깨끗해요ㅋㅋㅋㅋ😀!!", "방이   넓고 “조용”해요~ 👍🏽")
 
 
-@pytest.mark.parametrize("kind", ["mean", "bi-encoder"])
-def test_cleaning_is_part_of_the_saved_model(tmp_path, tiny_model, tokenizer, kind):
-    model = tiny_model("bert", kind)
-    model.config.text_cleaning = ALL_STEPS
-    model.config.prompt = "query: "  # never cleaned itself: `special_characters` would drop its colon
-    cleaned = [clean_text(text, ALL_STEPS) for text in DIRTY]
-    inputs = model.tokenize(tokenizer, [DIRTY[0]], [DIRTY[1]])
-    assert inputs == model.pair_inputs(tokenizer, [cleaned[0]], [cleaned[1]], prompt="query: ")
-    assert inputs != model.pair_inputs(tokenizer, [DIRTY[0]], [DIRTY[1]], prompt="query: ")
+def test_cleaning_is_part_of_the_saved_model(tmp_path, tiny_model, tokenizer):
+    expected = {}
+    for kind in ("mean", "bi-encoder"):
+        model = tiny_model("bert", kind)
+        model.config.text_cleaning = ALL_STEPS
+        model.config.prompt = "query: "  # never cleaned itself: `special_characters` would drop its colon
+        cleaned = [clean_text(text, ALL_STEPS) for text in DIRTY]
+        inputs = model.tokenize(tokenizer, [DIRTY[0]], [DIRTY[1]])
+        assert inputs == model.pair_inputs(tokenizer, [cleaned[0]], [cleaned[1]], prompt="query: ")
+        assert inputs != model.pair_inputs(tokenizer, [DIRTY[0]], [DIRTY[1]], prompt="query: ")
 
-    model.save_pretrained(tmp_path)
-    assert (tmp_path / "text_cleaning.py").is_file()  # copied with the code, for trust_remote_code
-    assert json.loads((tmp_path / "config.json").read_text())["text_cleaning"] == ALL_STEPS
-    reloaded = AutoModel.from_pretrained(tmp_path)
-    assert reloaded.tokenize(tokenizer, [DIRTY[0]], [DIRTY[1]]) == inputs
+        folder = tmp_path / kind
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        assert (folder / "text_cleaning.py").is_file()  # copied with the code, for trust_remote_code
+        assert json.loads((folder / "config.json").read_text())["text_cleaning"] == ALL_STEPS
+        assert AutoModel.from_pretrained(folder).tokenize(tokenizer, [DIRTY[0]], [DIRTY[1]]) == inputs
+        expected[str(folder)] = {key: value for key, value in inputs.items() if key.startswith("input_ids")}
 
-    # Without hf_sts, the code saved beside the weights cleans the same way.
-    tokenizer.save_pretrained(tmp_path)
+    # Without hf_sts, the code saved beside the weights cleans the same way (one process for both models).
     code = (
         "import sys, json\n"
         "from transformers import AutoModel, AutoTokenizer\n"
-        "model = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True)\n"
-        "tokenizer = AutoTokenizer.from_pretrained(sys.argv[1], trust_remote_code=True)\n"
-        "print(json.dumps(model.tokenize(tokenizer, [sys.argv[2]], [sys.argv[3]])['input_ids']))\n"
+        "out = {}\n"
+        "for folder in sys.argv[3:]:\n"
+        "    model = AutoModel.from_pretrained(folder, trust_remote_code=True)\n"
+        "    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)\n"
+        "    inputs = model.tokenize(tokenizer, [sys.argv[1]], [sys.argv[2]])\n"
+        "    out[folder] = {key: value for key, value in inputs.items() if key.startswith('input_ids')}\n"
+        "print(json.dumps(out))\n"
     )
-    result = run_python(code, str(tmp_path), *DIRTY, block_hf_sts=True)
+    result = run_python(code, *DIRTY, *expected, block_hf_sts=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.splitlines()[-1]) == inputs["input_ids"], result.stdout[-2000:]
+    assert json.loads(result.stdout.splitlines()[-1]) == expected, result.stdout[-2000:]
 
 
 def test_undersampling_keeps_a_seeded_share_of_one_bucket():
