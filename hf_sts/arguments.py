@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -698,6 +698,18 @@ def _recipe_value(action: argparse.Action, key: str, value: Any, origin: str) ->
 def recipe_keys() -> frozenset[str]:
     """Every key a recipe may hold: the field names of the three argument classes."""
     return frozenset(f.name for cls in ARGUMENT_CLASSES for f in fields(cls) if f.init)
+
+
+def recipe_defaults() -> dict[str, Any]:
+    """The default of every recipe key, from the fields of the argument dataclasses (a new dict each call)."""
+    defaults = {}
+    for cls in ARGUMENT_CLASSES:
+        for f in fields(cls):
+            if f.default is not MISSING:
+                defaults[f.name] = f.default
+            elif f.default_factory is not MISSING:
+                defaults[f.name] = f.default_factory()
+    return defaults
 
 
 def _unknown_key_error(origin: str, key: str) -> RecipeError:

@@ -9,6 +9,7 @@
     hf-sts evaluate MODEL --validation_file FILE [--output_dir DIR] [--binary_threshold T] [--pooling mean]  # predict.py
     hf-sts predict MODEL --input FILE --output FILE [--with-sentences]  # see predict.py
     hf-sts augment back-translate --input FILE --output FILE --model MT_MODEL --filter_model MODEL  # see augment.py
+    hf-sts leaderboard OUTPUT_DIR [OUTPUT_DIR ...] [--metric eval_pearson] [--output FILE.md]  # leaderboard.py
     hf-sts describe FILE [FILE ...] [--tokenizer NAME_OR_PATH] [--max_seq_length N] [--output_dir DIR]  # describe.py
 
 A bad recipe, data file, model, run directory or prediction file ends the command with one line on stderr and exit
@@ -200,6 +201,17 @@ def _back_translate(args: argparse.Namespace) -> None:
     print(f"Wrote {summary.kept} augmented pairs to {summary.output}")
 
 
+def _leaderboard(args: argparse.Namespace) -> None:
+    from hf_sts.leaderboard import check_output, leaderboard, to_markdown, write_leaderboard
+
+    if args.output:
+        check_output(args.output)
+    table = leaderboard(args.folders, args.metric)
+    print(to_markdown(table))
+    if args.output:
+        print(f"Wrote {len(table)} runs to {write_leaderboard(table, args.output)}")
+
+
 def _describe(args: argparse.Namespace) -> None:
     from hf_sts.describe import describe_files
 
@@ -332,6 +344,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     describe.add_argument("--output_dir", "--output-dir", help="write describe.md and the plots here (default: print)")
     describe.set_defaults(handler=_describe)
+
+    board = commands.add_parser("leaderboard", help="the runs of output folders in one table, best first")
+    board.add_argument("folders", nargs="+", help="run output folders, or folders holding runs")
+    board.add_argument("--metric", default="eval_pearson", help="all_results.json key to sort by (eval_pearson)")
+    board.add_argument("--output", help="also write the table: .md (Markdown) or .csv")
+    board.set_defaults(handler=_leaderboard)
 
     from hf_sts.configuration_sts import POOLING_MODES
 

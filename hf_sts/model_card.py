@@ -81,20 +81,6 @@ def template_path() -> Path:
     raise FileNotFoundError(f"Model card template {TEMPLATE_NAME} not found next to {package}.")
 
 
-def _argument_defaults() -> dict[str, Any]:
-    """The default of every recipe key, from the argument dataclasses."""
-    from .arguments import ARGUMENT_CLASSES
-
-    defaults = {}
-    for cls in ARGUMENT_CLASSES:
-        for f in dataclasses.fields(cls):
-            if f.default is not dataclasses.MISSING:
-                defaults[f.name] = f.default
-            elif f.default_factory is not dataclasses.MISSING:
-                defaults[f.name] = f.default_factory()
-    return defaults
-
-
 def _known_dataset(recipe: dict[str, Any]) -> tuple[str, str, str] | None:
     """`(hub id, display name, config)` of a well-known dataset the run used, from its dataset name or file paths."""
     if recipe.get("dataset_name"):
@@ -168,6 +154,8 @@ def _gather_facts(output_dir: Path, repo_id: str | None) -> _RunFacts:
     for name in ("config.json", "recipe.json"):
         if not (output_dir / name).is_file():
             raise FileNotFoundError(f"{output_dir}: no {name}; render the card of a finished hf_sts run.")
+    from .arguments import recipe_defaults
+
     recipe = json.loads((output_dir / "recipe.json").read_text(encoding="utf-8"))
     results_file = output_dir / "all_results.json"
     results = json.loads(results_file.read_text(encoding="utf-8")) if results_file.is_file() else {}
@@ -176,7 +164,7 @@ def _gather_facts(output_dir: Path, repo_id: str | None) -> _RunFacts:
     return _RunFacts(
         output_dir=output_dir,
         recipe=recipe,
-        settings={**_argument_defaults(), **recipe},
+        settings={**recipe_defaults(), **recipe},
         results=results,
         config=config,
         bi_encoder=isinstance(config, StsBiEncoderConfig),
