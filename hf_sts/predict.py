@@ -94,6 +94,8 @@ def load_model(
     path = Path(model_name_or_path)
     if path.exists() and not path.is_dir():
         raise ModelLoadError(f"{path}: a model is a folder (or a Hub id), not a file.")
+    # The tokenizer first: a folder without one is refused in one line before any weights load.
+    tokenizer = checked_from_pretrained(AutoTokenizer, model_name_or_path, ModelLoadError, **hub_kwargs)
     if (path / "adapter_config.json").is_file():
         from .lora import load_adapter_model
 
@@ -115,7 +117,6 @@ def load_model(
                 f"{model_name_or_path} (a plain {config.model_type} encoder) zero-shot as a bi-encoder ({pooling} "
                 f"pooling, prompt {prompt!r}, score = 5 × cosine)"
             )
-    tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, **hub_kwargs)
     if max_seq_length is None:
         max_seq_length = run_max_seq_length(path) or DEFAULT_MAX_SEQ_LENGTH
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")

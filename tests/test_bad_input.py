@@ -58,6 +58,7 @@ def inputs(tmp_path_factory):
     weights = truncated / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     (root / "empty_model").mkdir()
+    shutil.copytree(run, root / "no_tokenizer", ignore=shutil.ignore_patterns("checkpoint-*", "tokenizer*"))
     sweeps = {
         "reversed": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-2, "max": 1e-4}},
         "no_values": {"learning_rate": {"values": []}},
@@ -130,6 +131,10 @@ CASES = {
     "predict, empty model folder": (
         ["predict", "{root}/empty_model", "--input", "{root}/test.csv", "--output", "{out}/p.csv"],
         r"empty_model: cannot load it",
+    ),
+    "predict, model folder without a tokenizer": (
+        ["predict", "{root}/no_tokenizer", "--input", "{root}/test.csv", "--output", "{out}/p.csv"],
+        r"no_tokenizer: cannot load it \(a local folder or a Hub id\)",
     ),
     "predict, blank id": (
         ["predict", "{root}/run", "--input", "{root}/blank_id.csv", "--output", "{out}/p.csv"],
