@@ -35,7 +35,7 @@ from .configuration_sts import (
     StsCrossEncoderConfig,
 )
 from .cv import FOLD_STRATEGIES
-from .errors import HfStsError
+from .errors import HfStsError, read_json_object
 from .hardware import cpu_has_native_bf16
 from .metrics import SCORE_MAX, SCORE_MIN
 from .modeling_sts import HEADS, MODEL_CLASSES
@@ -731,12 +731,7 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"{path}: no such recipe file.")
-    try:
-        recipe = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise RecipeError(f"{path}: not valid JSON ({error}).") from None
-    if not isinstance(recipe, dict):
-        raise RecipeError(f"{path}: a recipe must be a JSON object of key: value, got {type(recipe).__name__}.")
+    recipe = read_json_object(path, RecipeError, "a recipe must be a JSON object of key: value")
     for key in recipe:
         if key not in recipe_keys():
             raise _unknown_key_error(str(path), key)

@@ -49,6 +49,23 @@ def checked_from_pretrained(loader, name_or_path: str, error: type[HfStsError] =
         raise error(f"{name_or_path}: cannot load it (a local folder or a Hub id): {reason}") from None
 
 
+def read_json_object(path: str | Path, error: type[HfStsError], expected: str = "expected a JSON object") -> dict:
+    """The JSON object in the file `path` (a recipe, `all_results.json`, ...).
+
+    Raises:
+        `error`: naming `path`, for text that is not JSON, or JSON that is not an object (`expected` says what was).
+    """
+    import json
+
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as failure:
+        raise error(f"{path}: not valid JSON ({failure}).") from None
+    if not isinstance(value, dict):
+        raise error(f"{path}: {expected}, got {type(value).__name__}.")
+    return value
+
+
 def local_weights_problem(folder: str | Path) -> str | None:
     """Why the local model folder `folder` (one with `config.json`) cannot give its weights, or `None`: it holds no
     weights file, or a `*.safetensors` file whose header does not read (a download or save cut short). Hub ids and

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from transformers.modelcard import make_markdown_table
 
-from .errors import HfStsError
+from .errors import HfStsError, read_json_object
 
 
 DEFAULT_METRIC = "eval_pearson"
@@ -72,13 +72,7 @@ def find_runs(folders: list[str | Path]) -> list[Path]:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise LeaderboardError(f"{path}: not valid JSON ({error}).") from None
-    if not isinstance(value, dict):
-        raise LeaderboardError(f"{path}: expected a JSON object, got {type(value).__name__}.")
-    return value
+    return read_json_object(path, LeaderboardError)
 
 
 def _cell(value: Any) -> str:
