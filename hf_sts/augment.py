@@ -61,8 +61,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .data import length_order, read_sts_file, read_table
+from .data import length_sorted_batches, read_sts_file, read_table
 from .errors import HfStsError, check_local_weights, checked_from_pretrained
+from .modeling_sts import apply_prompt
 
 
 DEFAULT_MIN_COSINE = 0.9  # the team's best threshold among 0.7-1.0
@@ -327,22 +328,20 @@ class _BiEncoder(SentenceEncoder):
         self.model, self.tokenizer, self.max_length, self.description = model, tokenizer, max_length, description
 
     def embed(self, texts, batch_size=32, show_progress_bar=True):
-        from tqdm.auto import tqdm
         from transformers import DataCollatorWithPadding
 
-        texts = list(texts)
-        # `tokenize` reads text as the model does (prompt, cleaning); only the first sentences' inputs are used.
-        encoded = self.model.tokenize(self.tokenizer, texts, texts, truncation=True, max_length=self.max_length)
-        keys = [key for key in ("input_ids", "attention_mask", "token_type_ids") if key in encoded]
-        order = length_order({"input_ids": encoded["input_ids"]})
+        # The text as the model reads it (cleaning, prompt), each sentence tokenized once.
+        config = self.model.config
+        texts = apply_prompt(list(texts), config.prompt, config.text_cleaning)
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_length)
         collate = DataCollatorWithPadding(self.tokenizer)
         device = next(self.model.parameters()).device
         embeddings = None
         with torch.inference_mode():
-            for start in tqdm(range(0, len(order), batch_size), desc="Embedding", disable=not show_progress_bar):
-                rows = order[start : start + batch_size]
-                batch = collate([{key: encoded[key][row] for key in keys} for row in rows])
-                vectors = self.model.encode(**{key: value.to(device) for key, value in batch.items()})
+            for rows, batch in length_sorted_batches(
+                encoded, collate, batch_size, device, "Embedding", show_progress_bar
+            ):
+                vectors = self.model.encode(**batch)
                 if embeddings is None:
                     embeddings = np.empty((len(texts), vectors.shape[-1]), dtype=np.float32)
                 embeddings[rows] = torch.nn.functional.normalize(vectors.float(), dim=-1).cpu().numpy()

@@ -699,6 +699,28 @@ def length_order(features) -> np.ndarray | None:
     return np.argsort(-lengths, kind="stable")
 
 
+def length_sorted_batches(
+    features, collate, batch_size: int, device, description: str, show_progress_bar: bool = True
+):
+    """Yield `(rows, batch)` over tokenized rows, longest first ([`length_order`]): `rows` the `(b,)` row indices of
+    the batch, `batch` the dict of tensors `collate` pads them to (`(b, seq_len)` each), moved to `device`; a tqdm
+    bar named `description` counts the batches. What `hf_sts.predict.predict_scores` scores pairs and the
+    back-translation filter embeds sentences with (`hf_sts.augment`).
+
+    Args:
+        features: a `BatchEncoding` (or dict of per-row lists) with `input_ids` columns.
+        collate: a data collator (`DataCollatorWithPadding`, [`BiEncoderCollator`]).
+    """
+    from tqdm.auto import tqdm
+
+    keys = list(features.keys())
+    order = length_order(features)
+    for start in tqdm(range(0, len(order), batch_size), desc=description, disable=not show_progress_bar):
+        rows = order[start : start + batch_size]
+        batch = collate([{key: features[key][row] for key in keys} for row in rows])
+        yield rows, {key: value.to(device) for key, value in batch.items()}
+
+
 @dataclass
 class BiEncoderCollator:
     """Batch bi-encoder features (see `tokenize_pairs`): pad the first and the second sentences separately, each to

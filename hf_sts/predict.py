@@ -28,7 +28,7 @@ from .configuration_sts import StsBackboneConfig
 from .data import (
     BiEncoderCollator,
     check_scorable,
-    length_order,
+    length_sorted_batches,
     read_sts_file,
     resolve_binary_threshold,
     write_predictions,
@@ -163,26 +163,20 @@ def predict_scores(
     Raises:
         ValueError: if the two lists differ in length.
     """
-    from tqdm.auto import tqdm
-
     if len(sentences1) != len(sentences2):
         raise ValueError(f"{len(sentences1)} first sentences but {len(sentences2)} second ones.")
     device = next(model.parameters()).device
     bf16 = native_bf16(device) if bf16 is None else bf16
     encoded = model.tokenize(tokenizer, list(sentences1), list(sentences2), truncation=True, max_length=max_seq_length)
-    keys = list(encoded)
-    order = length_order(encoded)
     # A bi-encoder's inputs carry the second sentences under `_b` keys (also through a peft wrapper).
     collate = BiEncoderCollator(tokenizer) if "input_ids_b" in encoded else DataCollatorWithPadding(tokenizer)
-    scores = np.empty(len(order), dtype=np.float64)
+    scores = np.empty(len(sentences1), dtype=np.float64)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode(), autocast(device, bf16):
-            for start in tqdm(range(0, len(order), batch_size), desc="Scoring pairs", disable=not show_progress_bar):
-                rows = order[start : start + batch_size]
-                batch = collate([{key: encoded[key][row] for key in keys} for row in rows])
-                batch = {key: value.to(device) for key, value in batch.items()}
+            batches = length_sorted_batches(encoded, collate, batch_size, device, "Scoring pairs", show_progress_bar)
+            for rows, batch in batches:
                 scores[rows] = model(**batch).logits.float().cpu().numpy()
     finally:
         model.train(was_training)
