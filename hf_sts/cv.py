@@ -244,7 +244,7 @@ def summarize_folds(
     deviation), `oof_*` of the pooled out-of-fold predictions (clipped to [0, 5]), and, with an unpooled
     `validation` split, `eval_*` of the mean of the fold models' predictions on it and `eval_samples`; F1 at
     `binary_threshold` (`None`: KLUE's 3.0), recorded as `binary_threshold`."""
-    from .metrics import BINARY_THRESHOLD
+    from .metrics import f1_threshold
     from .predict import sts_metrics
 
     summary = {}
@@ -255,7 +255,7 @@ def summarize_folds(
     if results.predictions.get("dev"):
         dev_mean = np.mean(results.predictions["dev"], axis=0)
         summary.update(sts_metrics(dev_mean, validation, "eval", binary_threshold), eval_samples=len(validation))
-    summary["binary_threshold"] = BINARY_THRESHOLD if binary_threshold is None else binary_threshold
+    summary["binary_threshold"] = f1_threshold(binary_threshold)
     return summary
 
 

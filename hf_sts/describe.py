@@ -27,12 +27,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
-from transformers.modelcard import make_markdown_table
 
 from .cv import label_buckets, pair_keys
 from .data import implied_binary_threshold, read_sts_file
 from .errors import HfStsError, checked_from_pretrained
 from .metrics import BINARY_THRESHOLD
+from .model_card import markdown_table
 
 
 PERCENTILES = (50, 90, 99)
@@ -383,12 +383,6 @@ def _share(count, total: int) -> str:
     return f"{text} ({count:,})"
 
 
-def _table(rows: list[dict]) -> str:
-    """A Markdown table of `rows` (dicts of strings, the keys of the first the header), by transformers'
-    `make_markdown_table`, as `hf_sts.model_card` builds its tables."""
-    return make_markdown_table(rows).rstrip("\n")
-
-
 def _pairs_table(report: DescribeReport) -> str:
     rows = []
     for row in report.pairs.to_dict("records"):
@@ -396,7 +390,7 @@ def _pairs_table(report: DescribeReport) -> str:
         line.update({column: _share(row[column], row["pairs"]) for column in BUCKET_COLUMNS})
         line["mean label"] = f"{row['mean label']:.2f}" if row["labeled"] else "no labels"
         rows.append(line)
-    return _table(rows)
+    return markdown_table(rows)
 
 
 def _lengths_table(frame: pd.DataFrame, total: str, shares: list[str]) -> str:
@@ -405,7 +399,7 @@ def _lengths_table(frame: pd.DataFrame, total: str, shares: list[str]) -> str:
         line = {key: (_count(value) if isinstance(value, int) else value) for key, value in row.items()}
         line.update({column: _share(row[column], row[total]) for column in shares})
         rows.append(line)
-    return _table(rows)
+    return markdown_table(rows)
 
 
 def _duplicates_table(report: DescribeReport) -> str:
@@ -418,7 +412,7 @@ def _duplicates_table(report: DescribeReport) -> str:
             line[f"{prefix}rows"] = _count(row[f"{prefix}rows"])
             line[f"{prefix}different labels"] = "–" if pd.isna(different) else _count(different)
         rows.append(line)
-    return _table(rows)
+    return markdown_table(rows)
 
 
 def _binary_lines(report: DescribeReport) -> list[str]:
@@ -517,7 +511,7 @@ def _render(report: DescribeReport) -> str:
             {key: (_count(value) if isinstance(value, int) else value) for key, value in row.items()}
             for row in report.shared.to_dict("records")
         ]
-        parts.append(_table(rows))
+        parts.append(markdown_table(rows))
     parts += [
         "## Binary labels and the F1 threshold",
         "KLUE's F1 compares binary labels with `prediction >= threshold`; a file's binary labels imply the threshold "
@@ -540,15 +534,16 @@ def _write(
 
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
-    labeled = [(name, frame) for name, frame in zip(report.files, frames, strict=True) if _is_labeled(frame)]
+    # The whole-file rows of the pairs table hold each labeled file's bucket counts.
+    labeled = report.pairs[(report.pairs["source"] == "all") & report.pairs["labeled"]].to_dict("records")
     if labeled:
         figure = Figure(figsize=(6.5, 4))
         axes = figure.subplots()
         width = 0.8 / len(labeled)
-        for number, (name, frame) in enumerate(labeled):
-            counts = np.bincount(label_buckets(frame["label"].to_numpy()), minlength=len(BUCKET_COLUMNS))
+        for number, row in enumerate(labeled):
+            counts = np.array([row[column] for column in BUCKET_COLUMNS], dtype=float)
             positions = np.arange(len(BUCKET_COLUMNS)) - 0.4 + width * (number + 0.5)
-            axes.bar(positions, 100 * counts / len(frame), width=width, label=f"{name} ({len(frame):,})")
+            axes.bar(positions, 100 * counts / row["pairs"], width=width, label=f"{row['file']} ({row['pairs']:,})")
         axes.set_xticks(np.arange(len(BUCKET_COLUMNS)), BUCKET_COLUMNS)
         axes.set(xlabel="label bucket (score)", ylabel="% of the file's pairs")
         axes.legend(fontsize="small")

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from transformers.modelcard import make_markdown_table
 
 from .errors import HfStsError, read_json_object
+from .model_card import markdown_table
 
 
 DEFAULT_METRIC = "eval_pearson"
@@ -144,10 +144,10 @@ def _number(column: str, value: Any) -> str:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """The table as Markdown (transformers' `make_markdown_table`): scores (`eval_*`, `cv_*`, `oof_*`) to 4
+    """The table as Markdown (`hf_sts.model_card.markdown_table`): scores (`eval_*`, `cv_*`, `oof_*`) to 4
     decimals, other numbers as they are, missing values blank."""
     rows = [{column: _number(column, value) for column, value in row.items()} for row in table.to_dict("records")]
-    return make_markdown_table(rows).rstrip("\n")
+    return markdown_table(rows)
 
 
 def check_output(path: str | Path) -> None:

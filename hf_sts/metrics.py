@@ -63,7 +63,7 @@ class StsMetric(evaluate.Metric):
     def _compute(
         self, predictions, references, binary_references=None, binary_threshold: float | None = None
     ) -> dict[str, float]:
-        binary_threshold = BINARY_THRESHOLD if binary_threshold is None else binary_threshold
+        binary_threshold = f1_threshold(binary_threshold)
         predictions = np.asarray(predictions, dtype=np.float64)
         references = np.asarray(references, dtype=np.float64)
         results = {
@@ -78,6 +78,11 @@ class StsMetric(evaluate.Metric):
         results["mse"] = float(mean_squared_error(references, predictions))
         results["mae"] = float(mean_absolute_error(references, predictions))
         return results
+
+
+def f1_threshold(binary_threshold: float | None) -> float:
+    """The F1 threshold in effect (0.0–5.0): `binary_threshold`, or KLUE's 3.0 for `None`."""
+    return BINARY_THRESHOLD if binary_threshold is None else binary_threshold
 
 
 def clip_scores(scores: np.ndarray) -> np.ndarray:

@@ -89,15 +89,16 @@ def _known_dataset(recipe: dict[str, Any]) -> tuple[str, str, str] | None:
     return next((value for key, value in KNOWN_DATASETS.items() if key in paths), None)
 
 
-def _table(rows: list[dict[str, str]]) -> str:
-    """A markdown table of `rows` (one dict per row, the keys of the first one the header), built by transformers'
-    `make_markdown_table`; empty for no rows."""
+def markdown_table(rows: list[dict[str, str]]) -> str:
+    """A Markdown table of `rows` (one dict of strings per row, the keys of the first one the header), built by
+    transformers' `make_markdown_table`; empty for no rows. The tables of model cards, `hf-sts describe` and
+    `hf-sts leaderboard`."""
     return make_markdown_table(rows).rstrip("\n") if rows else ""
 
 
 def _metrics_table(results: dict[str, Any]) -> str:
     """The table of every `eval_*` metric in `all_results.json` (4 decimals); empty when no evaluation was run."""
-    return _table(
+    return markdown_table(
         [
             {"metric": key, "value": f"{value:.4f}"}
             for key, value in sorted(results.items())
@@ -121,7 +122,7 @@ def _cv_table(output_dir: Path) -> tuple[str, int | None]:
                 for key, _, display in METRICS
                 if f"cv_{key}_mean" in cv
             ]
-            return _table(rows), cv.get("num_folds")
+            return markdown_table(rows), cv.get("num_folds")
     return "", None
 
 
@@ -230,18 +231,19 @@ def _base_model_text(recipe: dict[str, Any]) -> str:
     return f"none: trained from scratch (`{recipe.get('model_type')}`, `{recipe.get('config_overrides')}`)"
 
 
-def _training_data_text(recipe: dict[str, Any], dataset: tuple[str, str, str] | None) -> str:
-    """One sentence on the training data: the files or dataset, its license when known, swapped pairs."""
-    training_files = [*file_list(recipe.get("train_file")), *file_list(recipe.get("dataset_name"))]
+def _training_data_text(settings: dict[str, Any], dataset: tuple[str, str, str] | None) -> str:
+    """One sentence on the training data (from the run's `settings`: recipe over defaults): the files or dataset,
+    its license when known, undersampling, swapped pairs."""
+    training_files = [*file_list(settings["train_file"]), *file_list(settings["dataset_name"])]
     text = f"Trained on {', '.join(f'`{item}`' for item in training_files) or 'unspecified data'}"
     if dataset:
         text += f" ({dataset[1]}, CC BY-SA 4.0)"
-    if recipe.get("undersample_bucket") is not None:
+    if settings["undersample_bucket"] is not None:
         text += (
-            f", label bucket {recipe['undersample_bucket']} undersampled to {recipe.get('undersample_ratio'):.0%} of "
-            f"its pairs (seed {recipe.get('seed', 42)})"
+            f", label bucket {settings['undersample_bucket']} undersampled to {settings['undersample_ratio']:.0%} of "
+            f"its pairs (seed {settings['seed']})"
         )
-    if recipe.get("add_swapped_pairs"):
+    if settings["add_swapped_pairs"]:
         text += ", with every pair also in swapped order"
     return text + "."
 
@@ -296,7 +298,7 @@ def _description_table(facts: _RunFacts) -> str:
     if lora := _lora_text(facts):
         rows.append(("LoRA", lora))
     rows.append(("Output", "one score per pair, trained on 0.0–5.0; clip to [0, 5] for use"))
-    return _table([{"property": name, "value": value} for name, value in rows])
+    return markdown_table([{"property": name, "value": value} for name, value in rows])
 
 
 def _template_values(facts: _RunFacts) -> dict[str, Any]:
@@ -317,7 +319,7 @@ def _template_values(facts: _RunFacts) -> dict[str, Any]:
         "prompt_json": json.dumps(config.prompt or "", ensure_ascii=False),
         "prompt_prefix": f"{json.dumps(config.prompt, ensure_ascii=False)} + " if config.prompt else "",
         "description_table": _description_table(facts),
-        "training_data": _training_data_text(recipe, dataset),
+        "training_data": _training_data_text(settings, dataset),
         "validation_data": f"`{facts.validation}`" if recipe.get("validation_file") else facts.validation,
         "domain_text": f"{dataset[1]}" if dataset else "the data named above",
         "learning_rate": settings["learning_rate"],

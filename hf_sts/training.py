@@ -11,7 +11,7 @@ from transformers import DataCollatorWithPadding
 
 from .build import build_model
 from .data import BiEncoderCollator, log_cleaning, tokenize_pairs, write_predictions
-from .metrics import BINARY_THRESHOLD, compute_metrics
+from .metrics import compute_metrics, f1_threshold
 from .predict import evaluate_split, predict_scores
 from .report import log_report_to_wandb, write_report
 from .trainer import StsTrainer
@@ -115,7 +115,7 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks
         output, eval_metrics = evaluate_split(
             trainer.model, tokenizer, splits["validation"], binary_threshold=threshold, **predict_kwargs
         )
-        metrics.update(eval_metrics, binary_threshold=BINARY_THRESHOLD if threshold is None else threshold)
+        metrics.update(eval_metrics, binary_threshold=f1_threshold(threshold))
         trainer.log_metrics("eval", eval_metrics)
         predictions["validation"] = output
         if trainer.is_world_process_zero():
