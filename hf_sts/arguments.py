@@ -460,21 +460,10 @@ class DataArguments:
 
 
 @dataclass
-class StsTrainingArguments(TrainingArguments):
-    """`transformers.TrainingArguments` plus the loss of [`hf_sts.StsTrainer`].
-
-    Loss:
-        loss (`str`, defaults to `"mse"`): a name of `hf_sts.losses.LOSSES` or several joined by `+`
-            (`"l1+huber"`, the seeds' best).
-        loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when unset.
-        huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units.
-        cosent_scale (`float`, defaults to `20.0`): the inverse temperature of the CoSENT loss.
-        wandb_project (`str`, *optional*): the wandb project when `report_to` includes `"wandb"`.
-
-    Defaults that differ from `TrainingArguments`: `metric_for_best_model="pearson"` (so `greater_is_better` is
-    true), `label_names=["labels", "binary_labels"]`, `eval_strategy="epoch"` and `save_strategy="epoch"`,
-    `logging_strategy="epoch"`, `save_total_limit=1`, and `do_train` / `do_eval` / `do_predict` left unset, meaning
-    "when that split is there" (false turns a step off).
+class HfStsTrainingArguments(TrainingArguments):
+    """`transformers.TrainingArguments` with the checks and machine defaults every hf_sts command that trains shares
+    (`hf_sts/run.py` through [`StsTrainingArguments`], `hf-sts pretrain` through
+    `hf_sts.pretrain.PretrainingArguments`).
 
     Launched distributed (`WORLD_SIZE > 1`) on a machine without CUDA, the run uses the `gloo` backend on the CPU
     (`ddp_backend="gloo"`, `use_cpu=True`) unless `ddp_backend` is set. Without an accelerator, data loaders do not
@@ -483,59 +472,18 @@ class StsTrainingArguments(TrainingArguments):
     `bf16` on a CPU trains and evaluates under bf16 autocast (Accelerate's `mixed_precision="bf16"`) where the CPU
     has bf16 instructions (AVX512-BF16 or AMX, see `hf_sts.hardware.cpu_has_native_bf16`); on a CPU without them it
     is turned off with one warning, since emulated bf16 is slower than fp32. The CPU recipes set it.
+
+    Raises:
+        RecipeError: for a batch size or accumulation below 1, a negative `warmup_steps`, an `output_dir` that is a
+            file, `fp16` without CUDA, or an `optim` whose package is missing.
     """
 
-    loss: str = field(
-        default="mse",
-        metadata={
-            "help": "Loss: l1, mse, huber, cosine, cosent, or parts joined by '+' such as l1+huber (weighted by "
-            "loss_weights)."
-        },
-    )
-    loss_weights: list[float] | None = field(
-        default=None, metadata={"help": "One weight per part of `loss` (default: 1.0 each)."}
-    )
-    huber_delta: float = field(
-        default=1.0, metadata={"help": "Delta of the Huber loss: quadratic below, linear above (score units)."}
-    )
-    cosent_scale: float = field(
-        default=20.0, metadata={"help": "Inverse temperature of the CoSENT loss (sentence-transformers' default 20)."}
-    )
-    wandb_project: str | None = field(
-        default=None,
-        metadata={"help": "wandb project of the run, with report_to wandb (run names come from run_name)."},
-    )
-    metric_for_best_model: str | None = field(
-        default="pearson",
-        metadata={"help": "Metric that picks the best checkpoint: pearson, spearmanr, f1, mse or mae."},
-    )
-    label_names: list[str] | None = field(
-        default_factory=lambda: ["labels", "binary_labels"],
-        metadata={"help": "Input keys holding the targets: the 0-5 scores and the binary labels for F1."},
-    )
-    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: 'no', 'steps' or 'epoch'."})
-    save_strategy: str = field(
-        default="epoch", metadata={"help": "When to save a checkpoint: 'no', 'steps', 'epoch', 'best'."}
-    )
-    logging_strategy: str = field(default="epoch", metadata={"help": "When to log: 'no', 'steps' or 'epoch'."})
-    save_total_limit: int | None = field(
-        default=1, metadata={"help": "Keep at most this many checkpoints in output_dir (the best is always kept)."}
-    )
     overwrite_output_dir: bool = field(
         default=False,
         metadata={
             "help": "Replace the earlier hf_sts run in a non-empty output_dir (its files are deleted first). "
             "Without it, a non-empty output_dir is refused unless the run resumes (resume_from_checkpoint)."
         },
-    )
-    do_train: bool | None = field(
-        default=None, metadata={"help": "Train (default: when there is training data; false to skip)."}
-    )
-    do_eval: bool | None = field(
-        default=None, metadata={"help": "Evaluate on the validation data (default: when there is some)."}
-    )
-    do_predict: bool | None = field(
-        default=None, metadata={"help": "Predict the test data into submission.csv (default: with a test_file)."}
     )
 
     def __post_init__(self):
@@ -578,6 +526,76 @@ class StsTrainingArguments(TrainingArguments):
             Trainer.get_optimizer_cls_and_kwargs(self)
         except ImportError as error:
             raise RecipeError(f"`optim` {self.optim.value!r}: {str(error).strip().splitlines()[0]}") from None
+
+
+@dataclass
+class StsTrainingArguments(HfStsTrainingArguments):
+    """[`HfStsTrainingArguments`] (`transformers.TrainingArguments` with hf_sts' machine defaults) plus the loss of
+    [`hf_sts.StsTrainer`].
+
+    Loss:
+        loss (`str`, defaults to `"mse"`): a name of `hf_sts.losses.LOSSES` or several joined by `+`
+            (`"l1+huber"`, the seeds' best).
+        loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when unset.
+        huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units.
+        cosent_scale (`float`, defaults to `20.0`): the inverse temperature of the CoSENT loss.
+        wandb_project (`str`, *optional*): the wandb project when `report_to` includes `"wandb"`.
+
+    Defaults that differ from `TrainingArguments`: `metric_for_best_model="pearson"` (so `greater_is_better` is
+    true), `label_names=["labels", "binary_labels"]`, `eval_strategy="epoch"` and `save_strategy="epoch"`,
+    `logging_strategy="epoch"`, `save_total_limit=1`, and `do_train` / `do_eval` / `do_predict` left unset, meaning
+    "when that split is there" (false turns a step off).
+
+    """
+
+    loss: str = field(
+        default="mse",
+        metadata={
+            "help": "Loss: l1, mse, huber, cosine, cosent, or parts joined by '+' such as l1+huber (weighted by "
+            "loss_weights)."
+        },
+    )
+    loss_weights: list[float] | None = field(
+        default=None, metadata={"help": "One weight per part of `loss` (default: 1.0 each)."}
+    )
+    huber_delta: float = field(
+        default=1.0, metadata={"help": "Delta of the Huber loss: quadratic below, linear above (score units)."}
+    )
+    cosent_scale: float = field(
+        default=20.0, metadata={"help": "Inverse temperature of the CoSENT loss (sentence-transformers' default 20)."}
+    )
+    wandb_project: str | None = field(
+        default=None,
+        metadata={"help": "wandb project of the run, with report_to wandb (run names come from run_name)."},
+    )
+    metric_for_best_model: str | None = field(
+        default="pearson",
+        metadata={"help": "Metric that picks the best checkpoint: pearson, spearmanr, f1, mse or mae."},
+    )
+    label_names: list[str] | None = field(
+        default_factory=lambda: ["labels", "binary_labels"],
+        metadata={"help": "Input keys holding the targets: the 0-5 scores and the binary labels for F1."},
+    )
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: 'no', 'steps' or 'epoch'."})
+    save_strategy: str = field(
+        default="epoch", metadata={"help": "When to save a checkpoint: 'no', 'steps', 'epoch', 'best'."}
+    )
+    logging_strategy: str = field(default="epoch", metadata={"help": "When to log: 'no', 'steps' or 'epoch'."})
+    save_total_limit: int | None = field(
+        default=1, metadata={"help": "Keep at most this many checkpoints in output_dir (the best is always kept)."}
+    )
+    do_train: bool | None = field(
+        default=None, metadata={"help": "Train (default: when there is training data; false to skip)."}
+    )
+    do_eval: bool | None = field(
+        default=None, metadata={"help": "Evaluate on the validation data (default: when there is some)."}
+    )
+    do_predict: bool | None = field(
+        default=None, metadata={"help": "Predict the test data into submission.csv (default: with a test_file)."}
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
         try:
             self.build_loss()
         except ValueError as error:  # a bad loss spec, named as the recipe names it
@@ -607,20 +625,17 @@ FROM_SCRATCH_KEYS = ("model_type", "config_overrides", "tokenizer_vocab_size", "
 
 
 class RecipeParser(HfArgumentParser):
-    """`HfArgumentParser` over [`ModelArguments`], [`DataArguments`] and [`StsTrainingArguments`], with a recipe file
-    as the defaults and the command line parsed once on top (the design of trl's `TrlParser`).
+    """`HfArgumentParser` over argument dataclasses (a run's [`ModelArguments`], [`DataArguments`] and
+    [`StsTrainingArguments`] by default), with a recipe file as the defaults and the command line parsed once on top
+    (the design of trl's `TrlParser`).
 
     Argument errors raise [`RecipeError`] instead of printing the usage and exiting; flags are never abbreviated
     (`--learning` is an unknown key, not `--learning_rate`).
     """
 
-    def __init__(self):
-        super().__init__(
-            ARGUMENT_CLASSES,
-            prog="hf_sts/run.py",
-            usage="%(prog)s [RECIPE.json] [--key value ...]",
-            allow_abbrev=False,
-        )
+    def __init__(self, classes: tuple[type, ...] = ARGUMENT_CLASSES, prog: str = "hf_sts/run.py"):
+        super().__init__(classes, prog=prog, usage="%(prog)s [RECIPE.json] [--key value ...]", allow_abbrev=False)
+        self.classes = classes
 
     def error(self, message: str):
         raise RecipeError(f"command line: {message}")
@@ -636,7 +651,7 @@ class RecipeParser(HfArgumentParser):
             # A boolean field that defaults to true has a `--no_key` flag too, sharing the dest of `--key` (the
             # first action, whose type converts the value).
             actions = [action for action in self._actions if action.dest == key]
-            if value is None and not _takes_none(key):
+            if value is None and not _takes_none(key, self.classes):
                 raise RecipeError(
                     f"{origin}: `{key}` is null; expected {_expected(actions[0])} (leave the key out for its default)."
                 )
@@ -651,15 +666,15 @@ def make_parser() -> RecipeParser:
 
 
 @functools.cache
-def _field_types() -> dict[str, Any]:
+def _field_types(classes: tuple[type, ...]) -> dict[str, Any]:
     """The declared type of every recipe key (from the classes' annotations: `HfArgumentParser` rewrites the
     `Field.type` of optional fields in place)."""
-    return {key: hint for cls in ARGUMENT_CLASSES for key, hint in typing.get_type_hints(cls).items()}
+    return {key: hint for cls in classes for key, hint in typing.get_type_hints(cls).items()}
 
 
-def _takes_none(key: str) -> bool:
+def _takes_none(key: str, classes: tuple[type, ...]) -> bool:
     """Whether the field `key` accepts `None` (its type is optional)."""
-    return type(None) in typing.get_args(_field_types()[key])
+    return type(None) in typing.get_args(_field_types(classes)[key])
 
 
 def _expected(action: argparse.Action) -> str:
@@ -695,15 +710,15 @@ def _recipe_value(action: argparse.Action, key: str, value: Any, origin: str) ->
 
 
 @functools.cache
-def recipe_keys() -> frozenset[str]:
-    """Every key a recipe may hold: the field names of the three argument classes."""
-    return frozenset(f.name for cls in ARGUMENT_CLASSES for f in fields(cls) if f.init)
+def recipe_keys(classes: tuple[type, ...] = ARGUMENT_CLASSES) -> frozenset[str]:
+    """Every key a recipe may hold: the field names of the argument classes (a run's three by default)."""
+    return frozenset(f.name for cls in classes for f in fields(cls) if f.init)
 
 
-def recipe_defaults() -> dict[str, Any]:
+def recipe_defaults(classes: tuple[type, ...] = ARGUMENT_CLASSES) -> dict[str, Any]:
     """The default of every recipe key, from the fields of the argument dataclasses (a new dict each call)."""
     defaults = {}
-    for cls in ARGUMENT_CLASSES:
+    for cls in classes:
         for f in fields(cls):
             if f.default is not MISSING:
                 defaults[f.name] = f.default
@@ -712,16 +727,19 @@ def recipe_defaults() -> dict[str, Any]:
     return defaults
 
 
-def _unknown_key_error(origin: str, key: str) -> RecipeError:
-    close = difflib.get_close_matches(key, recipe_keys(), n=1)
+def _unknown_key_error(origin: str, key: str, classes: tuple[type, ...], prog: str) -> RecipeError:
+    close = difflib.get_close_matches(key, recipe_keys(classes), n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
+    names = [cls.__name__ for cls in classes]
     return RecipeError(
-        f"{origin}: unknown key {key!r}.{hint} Keys are the fields of ModelArguments, DataArguments and "
-        "StsTrainingArguments (see `hf_sts/run.py --help`)."
+        f"{origin}: unknown key {key!r}.{hint} Keys are the fields of {', '.join(names[:-1])} and {names[-1]} (see "
+        f"`{prog} --help`)."
     )
 
 
-def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
+def load_recipe(
+    path: str | os.PathLike, classes: tuple[type, ...] = ARGUMENT_CLASSES, prog: str = "hf_sts/run.py"
+) -> dict[str, Any]:
     """Read a recipe: a flat JSON object of argument names to values.
 
     Raises:
@@ -733,15 +751,16 @@ def load_recipe(path: str | os.PathLike) -> dict[str, Any]:
         raise RecipeError(f"{path}: no such recipe file.")
     recipe = read_json_object(path, RecipeError, "a recipe must be a JSON object of key: value")
     for key in recipe:
-        if key not in recipe_keys():
-            raise _unknown_key_error(str(path), key)
+        if key not in recipe_keys(classes):
+            raise _unknown_key_error(str(path), key, classes, prog)
     return recipe
 
 
-def _flag_key(token: str) -> str:
-    """The recipe key of a command-line flag: `--head=mlp` -> `head`, `--no_fp16` -> `fp16`."""
+def _flag_key(token: str, keys: frozenset[str]) -> str:
+    """The recipe key of a command-line flag: `--head=mlp` -> `head`, `--no_fp16` -> `fp16` (`keys`: the recipe
+    keys)."""
     key = token[2:].split("=", 1)[0].replace("-", "_")
-    return key[3:] if key.startswith("no_") and key[3:] in recipe_keys() else key
+    return key[3:] if key.startswith("no_") and key[3:] in keys else key
 
 
 def _expand_list_values(argv: list[str]) -> list[str]:
@@ -760,7 +779,7 @@ def _expand_list_values(argv: list[str]) -> list[str]:
     return tokens
 
 
-def _split_unset(argv: list[str]) -> tuple[list[str], set[str]]:
+def _split_unset(argv: list[str], keys: frozenset[str]) -> tuple[list[str], set[str]]:
     """Take `--key none` / `--key=none` (any case, or `null`) out of `argv`; returns the rest and the unset keys. The
     last mention of a key wins, as for any flag: `--key a --key none` unsets it, `--key none --key a` sets it."""
     groups: list[tuple[str | None, list[str]]] = []  # (flag key, its tokens), in order
@@ -777,14 +796,14 @@ def _split_unset(argv: list[str]) -> tuple[list[str], set[str]]:
             and (index + 2 == len(argv) or argv[index + 2].startswith("--"))
         )
         if token.startswith("--") and ((equals and value.lower() in UNSET_VALUES) or takes_unset):
-            flag = _flag_key(key)
+            flag = _flag_key(key, keys)
             groups = [group for group in groups if group[0] != flag]
             unset.add(flag)
             index += 2 if takes_unset else 1
             continue
         if token.startswith("--"):
-            unset.discard(_flag_key(key))
-            groups.append((_flag_key(key), [token]))
+            unset.discard(_flag_key(key, keys))
+            groups.append((_flag_key(key, keys), [token]))
         elif groups:
             groups[-1][1].append(token)
         else:
@@ -838,14 +857,17 @@ def take_hub_token(model_args: "ModelArguments", training_args: "StsTrainingArgu
     logger.info("The Hub token given in the arguments is used through HF_TOKEN and written nowhere.")
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, StsTrainingArguments, dict]:
-    """Parse `[RECIPE.json] [--key value ...]` into the run's arguments: the recipe's values become the parser's
-    defaults (checked against the fields' types), and the command line is parsed once on top.
+def parse_args(
+    argv: list[str] | None = None, classes: tuple[type, ...] = ARGUMENT_CLASSES, prog: str = "hf_sts/run.py"
+) -> tuple[Any, ...]:
+    """Parse `[RECIPE.json] [--key value ...]` into the arguments of `classes` (a run's [`ModelArguments`],
+    [`DataArguments`] and [`StsTrainingArguments`] by default): the recipe's values become the parser's defaults
+    (checked against the fields' types), and the command line is parsed once on top.
 
     Returns:
-        `(model_args, data_args, training_args, recipe)`, where `recipe` is the recipe file's keys updated with the
-        command-line overrides (the run's effective recipe, saved as `recipe.json`), without the secrets of
-        `SECRET_KEYS`.
+        One instance of each of `classes`, then `recipe` (for a run: `(model_args, data_args, training_args,
+        recipe)`), where `recipe` is the recipe file's keys updated with the command-line overrides (the run's
+        effective recipe, saved as `recipe.json`), without the secrets of `SECRET_KEYS`.
 
     Raises:
         RecipeError: naming the recipe file or the command line, and the key, for an unknown key (with the closest
@@ -854,32 +876,33 @@ def parse_args(argv: list[str] | None = None) -> tuple[ModelArguments, DataArgum
     `--key none` (or `null`, any case) unsets `key`: the recipe's value is dropped and the key takes its default.
     A `--model_name_or_path` on the command line drops the recipe's `FROM_SCRATCH_KEYS` (see `_swap_encoder`).
     """
-    argv, unset = _split_unset(_expand_list_values(list(sys.argv[1:] if argv is None else argv)))
+    keys = recipe_keys(classes)
+    argv, unset = _split_unset(_expand_list_values(list(sys.argv[1:] if argv is None else argv)), keys)
     origin = "command line"
     recipe: dict[str, Any] = {}
     if argv and not argv[0].startswith("-"):
         origin = argv.pop(0)
-        recipe = load_recipe(origin)
+        recipe = load_recipe(origin, classes, prog)
     flags = [token for token in argv if token.startswith("--") and token not in ("--help", "--")]
-    cli_keys = {_flag_key(token) for token in flags}
+    cli_keys = {_flag_key(token, keys) for token in flags}
     for key in sorted(unset | cli_keys):
-        if key not in recipe_keys():
-            raise _unknown_key_error("command line", key)
+        if key not in keys:
+            raise _unknown_key_error("command line", key, classes, prog)
     recipe = _swap_encoder({key: value for key, value in recipe.items() if key not in unset}, cli_keys, origin)
-    parser = RecipeParser()
+    parser = RecipeParser(classes, prog)
     parser.set_defaults_with_recipe(recipe, origin)
     try:
-        model_args, data_args, training_args, remaining = parser.parse_args_into_dataclasses(
-            args=argv, return_remaining_strings=True
-        )
+        *arguments, remaining = parser.parse_args_into_dataclasses(args=argv, return_remaining_strings=True)
     except RecipeError:
         raise
     except ValueError as error:  # a check of TrainingArguments.__post_init__, for instance
         raise RecipeError(f"{origin}: {str(error).strip().splitlines()[0]}") from None
     if remaining:
         raise RecipeError(f"command line: unexpected arguments {remaining}; use --key value.")
-    parsed = {**vars(model_args), **vars(data_args), **training_args.to_dict()}
+    parsed = {}
+    for instance in arguments:
+        parsed.update(instance.to_dict() if isinstance(instance, TrainingArguments) else vars(instance))
     effective = {**recipe, **{key: _plain(parsed[key]) for key in cli_keys}}
     for key in SECRET_KEYS:
         effective.pop(key, None)
-    return model_args, data_args, training_args, effective
+    return (*arguments, effective)

@@ -27,7 +27,7 @@ from transformers import (
 )
 from transformers.trainer_utils import sort_checkpoints
 
-from .arguments import DataArguments, ModelArguments, RecipeError, StsTrainingArguments
+from .arguments import DataArguments, HfStsTrainingArguments, ModelArguments, RecipeError
 from .configuration_sts import INPUT_KEYS, StsBackboneConfig
 from .errors import check_local_weights, checked_from_pretrained, local_weights_problem
 from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
@@ -199,13 +199,15 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
         )
 
 
-def check_output_dir(
-    model_args: ModelArguments, data_args: DataArguments, training_args: StsTrainingArguments
-) -> bool:
+def check_output_dir(training_args: HfStsTrainingArguments, inputs: Iterable[str | None]) -> bool:
     """Check `output_dir` before the run writes anything, so no file of an earlier run survives unnoticed beside the
     new one (an old `submission.csv`, a `checkpoint-*` that rotation would delete): a missing or empty folder is
     used; a non-empty one only to resume (`resume_from_checkpoint`) or, with `overwrite_output_dir`, to replace an
     earlier hf_sts run (one with `recipe.json`), whose files [`clear_output_dir`] then deletes.
+
+    Args:
+        inputs: the paths the run reads (model, tokenizer, data files; `None` for unset ones), which
+            `overwrite_output_dir` must not delete.
 
     Returns:
         Whether the folder holds an earlier run to clear.
@@ -229,8 +231,6 @@ def check_output_dir(
             f"`output_dir` {training_args.output_dir} holds files that are not an hf_sts run ({listed}), which "
             "`overwrite_output_dir` does not delete: choose an empty or new folder."
         )
-    inputs = [model_args.model_name_or_path, model_args.tokenizer_name]
-    inputs += [*(data_args.train_file or []), data_args.validation_file, data_args.test_file]
     for path in filter(None, inputs):
         if Path(path).exists() and Path(path).resolve().is_relative_to(output_dir):
             raise RecipeError(
@@ -257,7 +257,7 @@ def clear_output_dir(output_dir: str) -> None:
     )
 
 
-def resolve_checkpoint(training_args: StsTrainingArguments) -> str | None:
+def resolve_checkpoint(training_args: HfStsTrainingArguments) -> str | None:
     """The checkpoint `resume_from_checkpoint` names, checked before the run writes anything: a folder holding a
     whole Trainer checkpoint, or `true` for the last whole `checkpoint-*` in `output_dir` (the Trainer's convention);
     `None` when unset. A checkpoint is whole when its `trainer_state.json` (the Trainer writes it last) parses and its
@@ -335,7 +335,7 @@ def scratch_backbone_config(
 
 
 def load_tokenizer(
-    model_args: ModelArguments, training_args: StsTrainingArguments, train_sentences: Iterable[str] | None
+    model_args: ModelArguments, training_args: HfStsTrainingArguments, train_sentences: Iterable[str] | None
 ) -> PreTrainedTokenizerBase:
     """The run's tokenizer: `tokenizer_name`, else that of `model_name_or_path`, else, for a from-scratch run, the
     one saved with the checkpoint it resumes from, or a WordPiece tokenizer trained on `train_sentences` (by the

@@ -22,6 +22,10 @@ import logging
 import sys
 
 
+# Commands that run a script of the package on a recipe, in this process or through `accelerate launch`.
+SCRIPT_COMMANDS = ("train", "pretrain")
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors (a missing or unknown argument, a bad choice) raise `HfStsError`, so
     they print as every other hf_sts error: one line, `hf-sts: error: ...`, exit status 2."""
@@ -90,27 +94,44 @@ def _push(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from hf_sts.run import main
+    _run_script("run", args.tokens)
 
-    launch_options, run_arguments = _split_launch_options(args.tokens)
+
+def _pretrain(args: argparse.Namespace) -> None:
+    _run_script("pretrain", args.tokens)
+
+
+def _run_script(name: str, tokens: list[str]) -> None:
+    """Run `hf_sts/NAME.py` (`run`: a fine-tune, `pretrain`: MLM pretraining) on `tokens`: in this process, or, with
+    accelerate launch options before the recipe, through `accelerate launch` (see [`_launch`])."""
+    import importlib
+
+    from hf_sts.arguments import recipe_keys
+
+    script = importlib.import_module(f"hf_sts.{name}")
+    launch_options, run_arguments = _split_launch_options(tokens, recipe_keys(script.ARGUMENT_CLASSES))
     if launch_options:
-        _launch(launch_options, run_arguments)
+        _launch(name, launch_options, run_arguments)
     else:
-        main(run_arguments)
+        script.main(run_arguments)
 
 
-def _split_launch_options(argv: list[str]) -> tuple[list[str], list[str]]:
+def _split_launch_options(argv: list[str], keys: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
     """`[ACCELERATE LAUNCH OPTIONS] RECIPE.json [--key value ...]` -> (launch options, run arguments): what comes
-    before the recipe (the first `.json` argument) is for `accelerate launch`."""
+    before the recipe (the first `.json` argument) is for `accelerate launch`. Arguments that start with a recipe
+    key (one of `keys`: no recipe file, `--key value ...` only) have no launch options."""
+    if argv and argv[0].startswith("--") and argv[0][2:].split("=", 1)[0].replace("-", "_") in keys:
+        return [], argv
     recipe = next((index for index, token in enumerate(argv) if token.endswith(".json")), 0)
     return argv[:recipe], argv[recipe:]
 
 
-def _launch(launch_options: list[str], run_arguments: list[str]) -> None:
+def _launch(name: str, launch_options: list[str], run_arguments: list[str]) -> None:
     """Check the run in this process (bad input ends here, as one line, before any process starts), then start it
-    with `accelerate launch LAUNCH_OPTIONS hf_sts/run.py RUN_ARGUMENTS`, as trl's CLI launches its scripts. A run
+    with `accelerate launch LAUNCH_OPTIONS hf_sts/NAME.py RUN_ARGUMENTS`, as trl's CLI launches its scripts. A run
     that fails in the launched processes ends with its hf_sts error line (repeated after the launcher's report) and
     the processes' exit status, without accelerate's traceback."""
+    import importlib
     import os
     import tempfile
     from pathlib import Path
@@ -118,10 +139,9 @@ def _launch(launch_options: list[str], run_arguments: list[str]) -> None:
     from accelerate.commands.launch import launch_command, launch_command_parser
 
     from hf_sts.errors import ERROR_FILE_VARIABLE
-    from hf_sts.run import prepare
 
-    prepare(run_arguments, check_only=True)
-    script = str(Path(__file__).with_name("run.py"))
+    importlib.import_module(f"hf_sts.{name}").prepare(run_arguments, check_only=True)
+    script = str(Path(__file__).with_name(f"{name}.py"))
     launch_args = launch_command_parser().parse_args([*launch_options, script])
     launch_args.training_script_args = run_arguments
     with tempfile.TemporaryDirectory() as folder:
@@ -270,6 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,  # `--help` lists every recipe key: run.py's parser prints it
     )
     train.set_defaults(handler=_train)
+    pretrain = commands.add_parser(
+        "pretrain",
+        help="masked-language-model pretraining on the task's text (TAPT; hf_sts/pretrain.py)",
+        usage="hf-sts pretrain [ACCELERATE LAUNCH OPTIONS] RECIPE.json [--key value ...]",
+        add_help=False,  # `--help` lists every recipe key: pretrain.py's parser prints it
+    )
+    pretrain.set_defaults(handler=_pretrain)
     export = commands.add_parser("export", help="export a trained model for transformers or sentence-transformers")
     export.add_argument("run_dir", help="output_dir of an hf_sts run (or one of its checkpoints)")
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="what to export to")
@@ -390,13 +417,13 @@ def main(argv: list[str] | None = None) -> None:
         parser = build_parser()
         argv = sys.argv[1:] if argv is None else argv
         args, unknown = parser.parse_known_args(argv)
-        if args.command == "train":  # everything after `train`, in order: launch options, recipe, overrides
-            args.tokens = argv[argv.index("train") + 1 :]
+        if args.command in SCRIPT_COMMANDS:  # everything after the command: launch options, recipe, overrides
+            args.tokens = argv[argv.index(args.command) + 1 :]
         elif args.command == "search":
             args.overrides = unknown  # --key value overrides of the recipe, as run.py takes them
         elif unknown:
             parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        if args.command != "train":  # a run configures its logging from its arguments
+        if args.command not in SCRIPT_COMMANDS:  # a run configures its logging from its arguments
             configure_logging()
         args.handler(args)
 

@@ -339,6 +339,45 @@ def read_training_files(paths: list[str]) -> datasets.Dataset:
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 
+# The text columns of a file read for masked-language-model pretraining (`read_text_file`): the first set a file
+# has all of is read, in this order. STS files have sentence1/sentence2, KLUE-NLI premise/hypothesis.
+TEXT_COLUMNS = (("sentence1", "sentence2"), ("premise", "hypothesis"), ("text",))
+
+
+def read_text_file(path: str | Path) -> list[str]:
+    """The sentences of an unlabeled text file, for masked-language-model pretraining (`hf-sts pretrain`): a `.txt`
+    file holds one sentence per line (blank lines skipped); a `.csv`, `.tsv`, `.json` or `.jsonl` table (see
+    [`read_table`]) gives the text of the first of `TEXT_COLUMNS` it has all of, row by row (KorSTS TSV and STS files:
+    `sentence1`, `sentence2`; KLUE-NLI JSON: `premise`, `hypothesis`; or one `text` column). Labels are never read.
+
+    Returns:
+        The sentences, stripped, in file order (each pair's sentences one after the other), empty ones left out.
+
+    Raises:
+        DataFormatError: naming the file, for a missing or malformed file or a table without text columns (the
+            columns found are listed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file (relative paths are read from the current directory).")
+    if path.suffix.lower() == ".txt":
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except UnicodeDecodeError as error:
+            raise DataFormatError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}).") from None
+        sentences = [line.strip() for line in lines]
+    else:
+        frame = read_table(path)
+        columns = next((names for names in TEXT_COLUMNS if set(names) <= set(frame.columns)), None)
+        if columns is None:
+            raise DataFormatError(
+                f"{path}: no text columns; expected one of {[list(names) for names in TEXT_COLUMNS]} (or a .txt file "
+                f"with one sentence per line), found {list(frame.columns)}."
+            )
+        sentences = [str(text).strip() for text in frame[list(columns)].to_numpy().ravel()]
+    return [sentence for sentence in sentences if sentence]
+
+
 def load_sts_datasets(
     train_file: str | list[str] | None = None,
     validation_file: str | None = None,

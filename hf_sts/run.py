@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from hf_sts.arguments import ARGUMENT_CLASSES  # noqa: F401  (the recipe keys `hf-sts train` takes)
+
 
 if TYPE_CHECKING:
     from hf_sts.arguments import DataArguments, ModelArguments, StsTrainingArguments
@@ -67,7 +69,8 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
     set_seed(training_args.seed)
     check_encoder(model_args, data_args)  # before anything is written
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)
-    replace_earlier_run = check_output_dir(model_args, data_args, training_args)
+    inputs = [model_args.model_name_or_path, model_args.tokenizer_name, *(data_args.train_file or [])]
+    replace_earlier_run = check_output_dir(training_args, [*inputs, data_args.validation_file, data_args.test_file])
 
     raw = load_sts_datasets(
         train_file=data_args.train_file,
