@@ -1,0 +1,274 @@
+"""The seeds' technique table, reproduced with one command: one base recipe, one budget, one seed set, one row per
+technique, each run in its own output folder, summarised into `techniques.md` (technique | dev Pearson mean ± std
+over seeds | Δ vs base | train time) and `techniques.png`.
+
+    python benchmarks/techniques.py --model .cache/multilingual-e5-small --output_dir outputs/techniques \\
+        --tapt_model outputs/tapt_multilingual_e5_small          # every row; the TAPT row needs a pretrained folder
+    python benchmarks/techniques.py --model DIR --output_dir outputs/techniques --rows base "loss: L1"   # in parts
+    python benchmarks/techniques.py --output_dir outputs/techniques --summary_only   # the table of the runs so far
+
+Resumable: a (row, seed) whose folder holds `all_results.json` is skipped, so the table can be built over several
+sessions or machines (copy the folders together) and re-summarised at any time; a folder without it (a run that was
+stopped) is replaced. Each run is `hf_sts/run.py RECIPE --model_name_or_path MODEL --seed S` plus the budget and the
+row's overrides, in a fresh process, one after the other; the time is that process's wall clock (loading, training
+and scoring the 519 dev pairs).
+
+The base is `recipes/multilingual_e5_small.json` (a cross-encoder with the `mean` head and the MSE loss, frozen word
+embeddings), at the budget of `--max_train_samples` / `--num_train_epochs` (default: all 11,668 KLUE-STS train pairs,
+2 epochs), scored on the 519 KLUE-STS dev pairs, with no evaluation or checkpoint during training (the last epoch is
+scored). The zero-shot row is the plain encoder as a bi-encoder (`hf-sts evaluate --prompt "query: "`): the floor
+every fine-tune must clear. The rows are the techniques of the seeds' wrap-up report; `ROWS` is the one place to add
+one. A difference smaller than the seed-to-seed standard deviation is not evidence either way.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BASE_RECIPE = "recipes/multilingual_e5_small.json"
+DEV = "recipes/data/klue-sts/klue-sts-v1.1_dev.json"
+ZERO_SHOT = "zero-shot"
+TAPT = "TAPT"
+CLEANING = ["emoji", "special_characters", "repeated_characters", "whitespace"]
+# Row name -> (recipe, overrides of the base budget run). `{tapt}` is the `--tapt_model` folder.
+ROWS: dict[str, tuple[str, list[str]]] = {
+    "base": (BASE_RECIPE, []),
+    "loss: L1": (BASE_RECIPE, ["--loss", "l1"]),
+    "loss: Huber": (BASE_RECIPE, ["--loss", "huber"]),
+    "loss: L1+Huber": (BASE_RECIPE, ["--loss", "l1+huber"]),
+    "head: cls": (BASE_RECIPE, ["--head", "cls"]),
+    "head: mlp": (BASE_RECIPE, ["--head", "mlp"]),
+    "head: lstm": (BASE_RECIPE, ["--head", "rnn", "--head_rnn_type", "lstm"]),
+    "bi-encoder": ("recipes/multilingual_e5_small_bi_encoder.json", []),
+    "freeze_ratio 1/3": (BASE_RECIPE, ["--freeze_ratio", "0.3333"]),
+    "freeze_ratio 2/3": (BASE_RECIPE, ["--freeze_ratio", "0.6667"]),
+    "swapped pairs": (BASE_RECIPE, ["--add_swapped_pairs", "true"]),
+    "text cleaning": (BASE_RECIPE, ["--text_cleaning", *CLEANING]),
+    "undersampling (bucket 0 to 50%)": (BASE_RECIPE, ["--undersample_bucket", "0", "--undersample_ratio", "0.5"]),
+    TAPT: (BASE_RECIPE, ["--model_name_or_path", "{tapt}"]),
+    "LoRA (r 16, lr 5e-4)": (
+        BASE_RECIPE,
+        ["--use_lora", "true", "--freeze_embeddings", "false", "--learning_rate", "5e-4"],
+    ),
+    "5-fold ensemble": (BASE_RECIPE, ["--num_folds", "5"]),
+}
+
+
+def folder_name(row: str) -> str:
+    """The output folder of a row: its name with every character but letters, digits and `.-` as `_`."""
+    return "".join(character if character.isalnum() or character in ".-" else "_" for character in row)
+
+
+def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) -> list[str]:
+    """The `hf_sts/run.py` arguments of one (row, seed) run."""
+    recipe, overrides = ROWS[row]
+    budget = ["--num_train_epochs", str(args.num_train_epochs)]
+    if args.max_train_samples is not None:
+        budget += ["--max_train_samples", str(args.max_train_samples)]
+    return [
+        recipe,
+        "--model_name_or_path",
+        args.model,
+        "--seed",
+        str(seed),
+        *budget,
+        "--eval_strategy=no",
+        "--save_strategy=no",
+        "--load_best_model_at_end=false",
+        "--disable_tqdm=true",
+        "--report_to=none",
+        "--overwrite_output_dir=true",  # reached only for a run that was stopped before its results
+        "--output_dir",
+        str(output_dir),
+        *[override.format(tapt=args.tapt_model) for override in overrides],
+    ]
+
+
+def check_rows(args: argparse.Namespace) -> None:
+    """Check every requested run's arguments and data before the first one starts (`hf_sts.run.prepare` with
+    `check_only`): a bad row stops the benchmark at once, with hf_sts' one-line error."""
+    from hf_sts.errors import exit_on_error
+    from hf_sts.run import prepare
+
+    for row in args.rows:
+        if row == ZERO_SHOT or (row == TAPT and not args.tapt_model):
+            continue
+        with exit_on_error():
+            prepare(run_argv(row, args.seeds[0], args, Path(args.output_dir) / "check"), check_only=True)
+
+
+def run_rows(args: argparse.Namespace) -> None:
+    """Run every requested (row, seed) that has no `all_results.json` yet, one process each, the zero-shot row
+    first; each run's wall time goes to `benchmark_time.json` beside its results."""
+    root = Path(args.output_dir)
+    zero_shot = root / folder_name(ZERO_SHOT)
+    if ZERO_SHOT in args.rows and not (zero_shot / "all_results.json").is_file():
+        command = [sys.executable, "-m", "hf_sts.cli", "evaluate", args.model, "--prompt", "query: "]
+        command += ["--validation_file", DEV]
+        timed(command + ["--output_dir", str(zero_shot)], zero_shot)
+    for row in [row for row in args.rows if row != ZERO_SHOT]:
+        if row == TAPT and not args.tapt_model:
+            print(f"skipping {row!r}: give --tapt_model (the output of `hf-sts pretrain`)", flush=True)
+            continue
+        for seed in args.seeds:
+            output_dir = root / folder_name(row) / f"seed-{seed}"
+            if (output_dir / "all_results.json").is_file():
+                continue
+            timed([sys.executable, "hf_sts/run.py", *run_argv(row, seed, args, output_dir)], output_dir)
+
+
+def timed(command: list[str], output_dir: Path) -> None:
+    """Run `command` from the repository root, its output to `output_dir/benchmark.log`, its wall seconds to
+    `output_dir/benchmark_time.json`; a failure stops the benchmark with the log's last lines."""
+    print(" ".join(command), flush=True)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    log = output_dir.parent / f"{output_dir.name}.log"
+    start = time.perf_counter()
+    with open(log, "w", encoding="utf-8") as file:
+        result = subprocess.run(command, cwd=REPO_ROOT, stdout=file, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(
+            f"failed ({result.returncode}): {' '.join(command)}\n" + "".join(log.read_text().splitlines(True)[-20:])
+        )
+    (output_dir / "benchmark_time.json").write_text(json.dumps({"wall_seconds": round(seconds, 1)}) + "\n")
+    print(f"  {seconds / 60:.1f} min", flush=True)
+
+
+def collect(root: Path) -> pd.DataFrame:
+    """One row per finished run under `root`: `technique`, `seed` (None for zero-shot), `pearson` (dev Pearson r),
+    `minutes` (wall time)."""
+    records = []
+    for row in ROWS | {ZERO_SHOT: None}:
+        folder = root / folder_name(row)
+        runs = [folder] if row == ZERO_SHOT else sorted(folder.glob("seed-*"))
+        for run in runs:
+            results, timing = run / "all_results.json", run / "benchmark_time.json"
+            if not results.is_file():
+                continue
+            minutes = json.loads(timing.read_text())["wall_seconds"] / 60 if timing.is_file() else float("nan")
+            seed = None if row == ZERO_SHOT else int(run.name.removeprefix("seed-"))
+            pearson = json.loads(results.read_text())["eval_pearson"]
+            budget = None
+            if (run / "recipe.json").is_file():
+                recipe = json.loads((run / "recipe.json").read_text())
+                pairs = recipe.get("max_train_samples")
+                budget = f"{f'{pairs:,}' if pairs else 'all 11,668'} pairs, {recipe.get('num_train_epochs'):g} epochs"
+            records.append({"technique": row, "seed": seed, "pearson": pearson, "minutes": minutes, "budget": budget})
+    return pd.DataFrame.from_records(records, columns=["technique", "seed", "pearson", "minutes", "budget"])
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """The table: per technique (in `ROWS` order, zero-shot first), dev Pearson mean ± standard deviation over its
+    seeds (sample std; blank for one seed), Δ of the mean against the base's, mean wall minutes, and the seeds."""
+    base = runs.loc[runs["technique"] == "base", "pearson"]
+    base_mean = base.mean() if len(base) else float("nan")
+    rows = []
+    for technique in [ZERO_SHOT, *ROWS]:
+        group = runs[runs["technique"] == technique]
+        if group.empty:
+            continue
+        values = group["pearson"].tolist()
+        mean = statistics.fmean(values)
+        spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+        seeds = ", ".join(str(int(seed)) for seed in group["seed"].dropna())
+        rows.append(
+            {
+                "technique": technique,
+                "dev Pearson (mean ± std over seeds)": f"{mean:.4f}{spread}",
+                "Δ vs base": "" if technique == "base" else f"{mean - base_mean:+.4f}",
+                "train time (min, mean)": f"{group['minutes'].mean():.1f}",
+                "seeds": seeds or "-",
+                "_mean": mean,
+                "_std": statistics.stdev(values) if len(values) > 1 else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plot(table: pd.DataFrame, path: Path) -> None:
+    """A horizontal bar per technique: dev Pearson mean with its std as error bar, the base's mean as a line."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 0.35 * len(table) + 1.2))
+    axes = figure.subplots()
+    order = table.iloc[::-1]
+    axes.barh(order["technique"], order["_mean"], xerr=order["_std"], color="#4c72b0", capsize=3)
+    base = table.loc[table["technique"] == "base", "_mean"]
+    if len(base):
+        axes.axvline(base.iloc[0], color="#c44e52", linestyle="--", label="base")
+        axes.legend(loc="lower right")
+    low = max(0.0, table["_mean"].min() - 0.05)
+    axes.set_xlim(low, min(1.0, (table["_mean"] + table["_std"]).max() + 0.02))
+    axes.set_xlabel("KLUE-STS dev Pearson r (mean ± std over seeds)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def write_summary(args: argparse.Namespace) -> pd.DataFrame:
+    """Summarise the runs under `--output_dir` into `--table` (Markdown) and the plot beside it; prints the table."""
+    runs = collect(Path(args.output_dir))
+    if runs.empty:
+        sys.exit(f"{args.output_dir}: no finished runs to summarise.")
+    table = summarize(runs)
+    from hf_sts.model_card import markdown_table
+
+    shown = table.drop(columns=["_mean", "_std"]).to_dict("records")
+    budgets = sorted(set(runs["budget"].dropna()))
+    seeds = sorted(set(runs["seed"].dropna().astype(int)))
+    text = (
+        f"# Techniques on multilingual-e5-small, KLUE-STS dev (519 pairs)\n\nBudget (from the runs' recipes): "
+        f"{'; '.join(budgets)} of KLUE-STS train; seeds {', '.join(map(str, seeds))}; base `{BASE_RECIPE}`. Regenerate with `python benchmarks/techniques.py "
+        f"--model DIR --output_dir {args.output_dir}` (resumable; `--summary_only` rewrites this table).\n\n"
+        + markdown_table(shown)
+        + "\n"
+    )
+    table_path = Path(args.table)
+    table_path.write_text(text, encoding="utf-8")
+    plot(table, table_path.with_suffix(".png"))
+    print(text)
+    return table
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="the encoder folder or Hub id (multilingual-e5-small)")
+    parser.add_argument("--output_dir", required=True, help="where the runs go, one folder per row and seed")
+    parser.add_argument("--tapt_model", help="output folder of `hf-sts pretrain` for the TAPT row")
+    parser.add_argument("--rows", nargs="+", default=[ZERO_SHOT, *ROWS], help=f"rows to run: {[ZERO_SHOT, *ROWS]}")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[42, 7], help="seeds of every row (42 7)")
+    parser.add_argument("--max_train_samples", type=int, help="training pairs (default: all)")
+    parser.add_argument("--num_train_epochs", type=float, default=2, help="epochs (2)")
+    parser.add_argument("--table", default=str(REPO_ROOT / "benchmarks" / "techniques.md"), help="Markdown output")
+    parser.add_argument("--summary_only", action="store_true", help="only summarise the runs already done")
+    parser.add_argument("--dry_run", action="store_true", help="check every row's arguments and data, run nothing")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.rows) - {ZERO_SHOT, *ROWS})
+    if unknown:
+        parser.error(f"unknown rows {unknown}; rows are {[ZERO_SHOT, *ROWS]}")
+    if not args.summary_only and not args.model:
+        parser.error("--model is required to run rows")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if not args.summary_only:
+        check_rows(args)
+        if args.dry_run:
+            print(f"{len(args.rows)} rows x {len(args.seeds)} seeds checked; nothing run.")
+            return
+        run_rows(args)
+    write_summary(args)
+
+
+if __name__ == "__main__":
+    main()

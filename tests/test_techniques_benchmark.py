@@ -1,0 +1,72 @@
+"""`benchmarks/techniques.py`: the table's arithmetic, resuming (finished runs are not rerun) and the run arguments
+of each row. The runs themselves are stubbed: the measured table is committed under `benchmarks/`."""
+
+import importlib.util
+import json
+import statistics
+
+import pytest
+
+from .conftest import REPO_ROOT
+
+
+spec = importlib.util.spec_from_file_location("techniques", REPO_ROOT / "benchmarks" / "techniques.py")
+techniques = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(techniques)
+
+
+def finish(root, row, seed, pearson, seconds):
+    folder = root / techniques.folder_name(row) / (f"seed-{seed}" if seed is not None else "")
+    folder.mkdir(parents=True, exist_ok=True)
+    if seed is not None:
+        (folder / "recipe.json").write_text(json.dumps({"num_train_epochs": 2.0, "seed": seed}))
+    (folder / "all_results.json").write_text(json.dumps({"eval_pearson": pearson}))
+    (folder / "benchmark_time.json").write_text(json.dumps({"wall_seconds": seconds}))
+
+
+def test_table_means_spreads_and_deltas(tmp_path):
+    finish(tmp_path, "zero-shot", None, 0.776, 22)
+    finish(tmp_path, "base", 42, 0.84, 600)
+    finish(tmp_path, "base", 7, 0.82, 660)
+    finish(tmp_path, "loss: L1", 42, 0.85, 630)
+    finish(tmp_path, "loss: L1", 7, 0.86, 570)
+    finish(tmp_path, "head: cls", 42, 0.80, 600)  # one seed: no spread
+    table = techniques.write_summary(
+        techniques.parse_args(["--output_dir", str(tmp_path), "--summary_only", "--table", str(tmp_path / "t.md")])
+    )
+    rows = {row["technique"]: row for row in table.to_dict("records")}
+    assert list(rows) == ["zero-shot", "base", "loss: L1", "head: cls"]
+    assert rows["base"]["dev Pearson (mean ± std over seeds)"] == f"0.8300 ± {statistics.stdev([0.84, 0.82]):.4f}"
+    assert rows["loss: L1"]["Δ vs base"] == "+0.0250" and rows["head: cls"]["Δ vs base"] == "-0.0300"
+    assert rows["head: cls"]["dev Pearson (mean ± std over seeds)"] == "0.8000"
+    assert rows["base"]["train time (min, mean)"] == "10.5" and rows["base"]["seeds"] == "42, 7"
+    text = (tmp_path / "t.md").read_text()
+    assert (
+        "| loss: L1 " in text
+        and "Budget (from the runs' recipes): all 11,668 pairs, 2 epochs of KLUE-STS train; seeds 7, 42" in text
+    )
+    assert (tmp_path / "t.png").stat().st_size > 0
+
+
+def test_finished_runs_are_skipped_and_the_rest_run_in_order(tmp_path, monkeypatch):
+    finish(tmp_path, "zero-shot", None, 0.776, 22)
+    finish(tmp_path, "base", 42, 0.84, 600)
+    (tmp_path / "base" / "seed-7").mkdir(parents=True)  # stopped before its results: run again
+    ran = []
+    monkeypatch.setattr(techniques, "timed", lambda command, output_dir: ran.append(output_dir.relative_to(tmp_path)))
+    args = techniques.parse_args(
+        ["--model", "m", "--output_dir", str(tmp_path), "--rows", "zero-shot", "base", "TAPT", "loss: L1"]
+    )
+    techniques.run_rows(args)  # TAPT without --tapt_model is skipped with a note
+    assert [str(path) for path in ran] == ["base/seed-7", "loss__L1/seed-42", "loss__L1/seed-7"]
+
+
+def test_each_row_changes_only_its_technique():
+    args = techniques.parse_args(["--model", "m", "--output_dir", "o", "--tapt_model", "t", "--num_train_epochs", "1"])
+    base = techniques.run_argv("base", 42, args, REPO_ROOT / "o")
+    assert base[:3] == [techniques.BASE_RECIPE, "--model_name_or_path", "m"] and "--num_train_epochs" in base
+    tapt = techniques.run_argv("TAPT", 42, args, REPO_ROOT / "o")
+    assert tapt[-2:] == ["--model_name_or_path", "t"]  # the last value wins: the TAPT folder replaces the encoder
+    assert techniques.run_argv("loss: Huber", 42, args, REPO_ROOT / "o")[len(base) :] == ["--loss", "huber"]
+    with pytest.raises(SystemExit):
+        techniques.parse_args(["--model", "m", "--output_dir", "o", "--rows", "no such row"])
