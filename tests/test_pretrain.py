@@ -7,7 +7,12 @@ import re
 import pandas as pd
 import pytest
 import torch
-from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling
+from transformers import (
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    DataCollatorForLanguageModeling,
+)
 
 from hf_sts.data import read_text_file
 from hf_sts.pretrain import MlmTrainer, PretrainArguments, main, read_corpus, tokenize_text
@@ -209,9 +214,33 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, c
     assert not out.exists()
 
 
-def test_tapt_recipe_reads_its_fine_tuning_recipes_text():
-    """The shipped TAPT recipe reads the text its fine-tuning recipe trains on."""
-    tapt = json.loads((REPO_ROOT / "recipes" / "tapt_multilingual_e5_small.json").read_text())
-    fine_tune = json.loads((REPO_ROOT / "recipes" / "multilingual_e5_small.json").read_text())
-    assert tapt["train_file"] == [fine_tune["train_file"]]
-    assert tapt["model_name_or_path"] == fine_tune["model_name_or_path"]
+TAPT_RECIPES = sorted((REPO_ROOT / "recipes" / "tapt").glob("*.json"))
+
+
+@pytest.mark.parametrize("recipe", TAPT_RECIPES, ids=lambda path: path.stem)
+def test_tapt_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
+    """Each shipped pretraining recipe runs a step (a tiny stand-in of its encoder), on the text its fine-tuning
+    recipe trains on."""
+    monkeypatch.chdir(REPO_ROOT)
+    settings = json.loads(recipe.read_text(encoding="utf-8"))
+    fine_tune = json.loads((REPO_ROOT / "recipes" / f"{recipe.stem}.json").read_text(encoding="utf-8"))
+    assert settings["train_file"] == [fine_tune["train_file"]]
+    assert settings.get("model_name_or_path") == fine_tune.get("model_name_or_path")
+    assert settings.get("config_overrides") == fine_tune.get("config_overrides")
+    model = ["--model_name_or_path", str(stand_in_encoders["bert"])] if "model_name_or_path" in settings else []
+    if not model:
+        model = ["--config_overrides", "hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=37"]
+    out = tmp_path / "out"
+    metrics = main([str(recipe), *model, "--max_steps=1", "--max_train_samples=64", "--output_dir", str(out)])
+    assert metrics["train_steps"] == 1 and (out / "README.md").is_file()
+
+
+def test_every_help_is_written():
+    from dataclasses import fields
+
+    from hf_sts.pretrain import ARGUMENT_CLASSES
+
+    for cls in ARGUMENT_CLASSES:
+        for f in fields(cls):
+            if f.init:
+                assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
