@@ -2,6 +2,7 @@
 
     hf-sts train RECIPE.json [--key value ...]          # as `python hf_sts/run.py`; see run.py
     hf-sts train --config_file accelerate_config.yaml RECIPE.json [--key value ...]  # via `accelerate launch`
+    hf-sts pretrain [ACCELERATE LAUNCH OPTIONS] RECIPE.json [--key value ...]  # MLM pretraining (TAPT); pretrain.py
     hf-sts export RUN_DIR --format FORMAT --output DIR  # see export.py
     hf-sts ensemble --method METHOD --output DIR PREDICTIONS.csv ... [--test TEST.csv ...]  # see ensemble.py
     hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--dry-run]  # see hub.py
