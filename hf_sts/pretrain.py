@@ -31,6 +31,7 @@ from transformers import Trainer
 
 from hf_sts.arguments import HfStsTrainingArguments, RecipeError
 from hf_sts.text_cleaning import CLEANING_STEPS, check_cleaning_steps
+from hf_sts.trainer import scale_for_accumulation
 
 
 logger = logging.getLogger("hf_sts.pretrain")
@@ -237,15 +238,11 @@ class MlmTrainer(Trainer):
         finally:
             self._masked = None
         targets = labels[labels != -100]
-        loss = nn.functional.cross_entropy(outputs.logits.float(), targets, reduction="sum")
-        if model.training and num_items_in_batch is not None:
-            loss = loss / num_items_in_batch
-            if self.args.average_tokens_across_devices:
-                loss = loss * self.accelerator.num_processes
-        else:
-            loss = loss / max(targets.numel(), 1)
-            if model.training:
-                loss = loss / self.current_gradient_accumulation_steps
+        logits = outputs.logits.float()
+        # A micro-batch in which nothing was masked contributes zero (not the NaN mean of no tokens).
+        loss = nn.functional.cross_entropy(logits, targets) if targets.numel() else logits.sum() * 0.0
+        if model.training:
+            loss = scale_for_accumulation(self, loss, targets.numel(), num_items_in_batch)
         return (loss, outputs) if return_outputs else loss
 
 

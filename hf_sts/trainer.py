@@ -35,6 +35,22 @@ def _in_dataset_order(values, order: np.ndarray):
     return restored
 
 
+def scale_for_accumulation(
+    trainer: Trainer, loss: torch.Tensor, count: int, num_items_in_batch: torch.Tensor | int | None
+) -> torch.Tensor:
+    """A micro-batch's training loss, the mean over its `count` items, scaled so the update equals one large batch:
+    `loss * count / num_items_in_batch` when the Trainer counted the items of the whole accumulated batch (across
+    processes too with `average_tokens_across_devices`, where DDP's gradient averaging is undone by the process
+    count), else `loss / gradient_accumulation_steps`. `StsTrainer` counts pairs, `hf_sts.pretrain.MlmTrainer`
+    masked tokens."""
+    if num_items_in_batch is None:
+        return loss / trainer.current_gradient_accumulation_steps
+    loss = loss * count / num_items_in_batch
+    if trainer.args.average_tokens_across_devices:
+        loss = loss * trainer.accelerator.num_processes
+    return loss
+
+
 class StsTrainer(Trainer):
     """`transformers.Trainer` for hf_sts models, with the regression loss chosen by the training arguments.
 
@@ -108,12 +124,7 @@ class StsTrainer(Trainer):
             self._track_loss_parts(loss, "train" if model.training else "eval")
             loss = torch.stack(list(loss.values())).sum()
         if model.training:
-            if num_items_in_batch is not None:
-                loss = loss * labels.numel() / num_items_in_batch
-                if self.args.average_tokens_across_devices:
-                    loss = loss * self.accelerator.num_processes
-            else:
-                loss = loss / self.current_gradient_accumulation_steps
+            loss = scale_for_accumulation(self, loss, labels.numel(), num_items_in_batch)
         return (loss, outputs) if return_outputs else loss
 
     def _get_eval_sampler(self, eval_dataset):
