@@ -5,13 +5,14 @@
     hf-sts pretrain [ACCELERATE LAUNCH OPTIONS] RECIPE.json [--key value ...]  # MLM pretraining (TAPT); pretrain.py
     hf-sts export RUN_DIR --format FORMAT --output DIR  # see export.py
     hf-sts ensemble --method METHOD --output DIR PREDICTIONS.csv ... [--test TEST.csv ...]  # see ensemble.py
-    hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--dry-run]  # see hub.py
+    hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--space [ORG/SPACE]] [--dry-run]  # hub.py
     hf-sts search RECIPE.json --n-trials N --output_dir DIR [--sweep SWEEP.yaml] [--key value ...]  # search.py
     hf-sts evaluate MODEL --validation_file FILE [--output_dir DIR] [--binary_threshold T] [--pooling mean]  # predict.py
     hf-sts predict MODEL --input FILE --output FILE [--with-sentences]  # see predict.py
     hf-sts augment back-translate --input FILE --output FILE --model MT_MODEL --filter_model MODEL  # see augment.py
     hf-sts leaderboard OUTPUT_DIR [OUTPUT_DIR ...] [--metric eval_pearson] [--output FILE.md]  # leaderboard.py
     hf-sts describe FILE [FILE ...] [--tokenizer NAME_OR_PATH] [--max_seq_length N] [--output_dir DIR]  # describe.py
+    hf-sts demo MODEL [--host 127.0.0.1] [--port 7860] [--share false] [--device cpu]  # a page; see demo.py
 
 A bad recipe, data file, model, run directory or prediction file ends the command with one line on stderr and exit
 status 2: `hf-sts: error: ...`, for usage errors too (`train` as well, which is `hf_sts/run.py`).
@@ -83,15 +84,50 @@ def _ensemble(args: argparse.Namespace) -> None:
 
 
 def _push(args: argparse.Namespace) -> None:
-    from hf_sts.hub import MANIFEST_NAME, push, write_manifest
+    from hf_sts.hub import (
+        MANIFEST_NAME,
+        SPACE_MANIFEST_NAME,
+        push,
+        push_space,
+        space_repo_id,
+        write_manifest,
+        write_space,
+    )
 
+    space_id = None if args.space is None else space_repo_id(args.repo_id, args.space)
     if args.dry_run:
         manifest = write_manifest(args.output_dir, args.repo_id)
         for entry in manifest["files"]:
             print(f"{entry['size']:>12,}  {entry['path']}")
         print(f"{manifest['total_size']:>12,}  bytes to {args.repo_id} (dry run; listed in {MANIFEST_NAME})")
+        if space_id is not None:
+            space = write_space(args.output_dir, args.repo_id, space_id)
+            for entry in space["files"]:
+                print(f"{entry['size']:>12,}  space/{entry['path']}")
+            print(
+                f"{space['total_size']:>12,}  bytes to the Space {space_id} (dry run; written to "
+                f"{space['folder']}, listed in {SPACE_MANIFEST_NAME})"
+            )
         return
+    if space_id is not None:  # checked and written before anything is uploaded
+        write_space(args.output_dir, args.repo_id, space_id)
     print(f"Pushed {args.output_dir}: {push(args.output_dir, args.repo_id, args.private, args.revision)}")
+    if space_id is not None:
+        print(f"Pushed the Space {space_id}: {push_space(args.output_dir, space_id, args.private)}")
+
+
+def _demo(args: argparse.Namespace) -> None:
+    from hf_sts.demo import serve
+
+    serve(args.model, host=args.host, port=args.port, share=args.share, device=args.device)
+
+
+def _boolean(value: str) -> bool:
+    """An argparse type: `true` / `false` (also `yes` / `no`, `1` / `0`)."""
+    words = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+    if value.lower() not in words:
+        raise argparse.ArgumentTypeError(f"{value!r} is not true or false")
+    return words[value.lower()]
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -326,7 +362,26 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument(
         "--dry-run", "--dry_run", dest="dry_run", action="store_true", help="list the files, no upload"
     )
+    publish.add_argument(
+        "--space",
+        nargs="?",
+        const="",
+        metavar="ORG/SPACE",
+        help="also write OUTPUT_DIR/space/ and push it as a Gradio Space showing the model (default: REPO-ID-demo)",
+    )
     publish.set_defaults(handler=_push)
+
+    page = commands.add_parser(
+        "demo", help='a web page scoring pairs with a model (Gradio; pip install "hf_sts[demo]")'
+    )
+    page.add_argument("model", help="hf_sts run output_dir, checkpoint, LoRA adapter folder, export, or Hub id")
+    page.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1; 0.0.0.0: every one)")
+    page.add_argument("--port", type=int, default=7860, help="port to listen on (7860)")
+    page.add_argument(
+        "--share", type=_boolean, default=False, metavar="{true,false}", help="also a public Gradio link (false)"
+    )
+    page.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
+    page.set_defaults(handler=_demo)
 
     tune = commands.add_parser(
         "search",

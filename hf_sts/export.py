@@ -18,6 +18,9 @@
   sentence-transformers`).
 - A sequence-classification model has no place for a prompt, and neither format cleans text: the export's
   `README.md` (and the model card of the hf_sts model) says which prompt and cleaning steps to apply to each sentence.
+  A sequence-classification export also records them in its `config.json` (`hf_sts_input`: `prompt`,
+  `text_cleaning`), which transformers keeps and ignores, and from which `hf-sts predict` and `hf-sts demo` apply
+  them (`hf_sts.predict.SequenceClassificationScorer`).
 
 The tokenizer is saved with `model_max_length` set to the run's `max_seq_length`, so the consumers truncate pairs as
 training did. Every export is checked before it lands in the output folder (it is built in a staging folder beside
@@ -39,7 +42,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassificati
 from .configuration_sts import StsBackboneConfig, StsBiEncoderConfig, StsCrossEncoderConfig
 from .errors import HfStsError, check_local_weights, checked_from_pretrained
 from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, apply_prompt
-from .predict import run_max_seq_length
+from .predict import EXPORT_INPUT_KEY, run_max_seq_length
 from .text_cleaning import clean_texts
 
 
@@ -185,6 +188,8 @@ def _export_sequence_classification(model, tokenizer, output_dir: Path, run_dir:
     config.problem_type = "regression"  # the pipeline then applies no sigmoid by default
     # sentence-transformers' CrossEncoder applies a sigmoid to one-label models unless told otherwise.
     config.sentence_transformers = {"activation_fn": "torch.nn.modules.linear.Identity"}
+    # The input the model read, which this format does not apply by itself: for `hf-sts predict` and `hf-sts demo`.
+    setattr(config, EXPORT_INPUT_KEY, {"prompt": model.config.prompt, "text_cleaning": model.config.text_cleaning})
     try:
         target = AutoModelForSequenceClassification.from_config(config).eval()
     except ValueError as error:

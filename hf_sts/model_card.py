@@ -347,6 +347,115 @@ def _template_values(facts: _RunFacts) -> dict[str, Any]:
     }
 
 
+@dataclasses.dataclass
+class CardFacts:
+    """What a page shows beside a model (`hf-sts demo`): its card's facts as `(name, Markdown text)` rows, the
+    threshold of its binary verdict (a score `>= binary_threshold` is "similar"; 0.0–5.0), and whether it is a
+    bi-encoder."""
+
+    rows: list[tuple[str, str]]
+    binary_threshold: float
+    bi_encoder: bool
+
+    def markdown(self) -> str:
+        """The rows as a Markdown list, one `**name**: text` item each."""
+        return "\n".join(f"- **{name}**: {text}" for name, text in self.rows)
+
+
+def _run_folder(model_dir: Path) -> Path | None:
+    """The run folder whose card describes the model in `model_dir`: `model_dir` itself when it holds `config.json`
+    and `recipe.json`, else its parent (a run's `checkpoint-*` or LoRA `adapter/` folder), else `None`."""
+    for folder in (model_dir, model_dir.parent):
+        if (folder / "config.json").is_file() and (folder / "recipe.json").is_file():
+            return folder
+    return None
+
+
+def card_facts(model_dir: str | Path) -> CardFacts:
+    """The card facts of the model in the local folder `model_dir`, from the same files and texts as its model card
+    (see [`render_model_card`]): architecture, base model, head, loss, dev Pearson (`all_results.json`), the binary
+    verdict's threshold (`binary_threshold`, else the recipe's, else KLUE's 3.0), prompt, text cleaning, LoRA and
+    `max_seq_length`. A run's `checkpoint-*` or `adapter/` folder gets its run's facts (the metrics are the run's).
+    A folder without `recipe.json` gets what its `config.json` says: an exported sequence-classification model its
+    recorded prompt and cleaning (`config.hf_sts_input`), a plain encoder that it is scored zero-shot.
+
+    Raises:
+        OSError, ValueError: for a folder whose `config.json` does not load (`AutoConfig`).
+    """
+    from .metrics import f1_threshold
+    from .predict import EXPORT_INPUT_KEY, is_regression_classifier
+
+    model_dir = Path(model_dir)
+    run_dir = _run_folder(model_dir)
+    config = AutoConfig.from_pretrained(run_dir or model_dir)
+    if run_dir is not None and isinstance(config, StsBackboneConfig):
+        facts = _gather_facts(run_dir, None)
+        settings, results = facts.settings, facts.results
+        config = facts.config
+        if facts.bi_encoder:
+            head = f"none: `{config.pooling}` pooling of each sentence, score = {config.score_scale:g} × cosine"
+        else:
+            sizes = f" {config.head_hidden_sizes}" if config.head == "mlp" else ""
+            head = f"`{config.head}`{sizes}"
+        loss_weights = f" with weights {facts.recipe['loss_weights']}" if facts.recipe.get("loss_weights") else ""
+        if isinstance(results.get("eval_pearson"), float):
+            evaluation = f"**{results['eval_pearson']:.4f}**"
+            others = [
+                f"{display} {results[f'eval_{key}']:.4f}"
+                for key, _, display in METRICS[1:]
+                if isinstance(results.get(f"eval_{key}"), float)
+            ]
+            pairs = f"{results['eval_samples']} pairs of " if results.get("eval_samples") else ""
+            evaluation += f" ({', '.join(others)}; {pairs}{facts.validation})" if others else ""
+        else:
+            evaluation = "not evaluated"
+        rows = [
+            ("Architecture", _architecture_text(config, facts.bi_encoder)),
+            ("Base model", _base_model_text(facts.recipe)),
+            ("Head", head),
+            ("Loss", f"`{settings['loss']}`{loss_weights}"),
+            ("Dev Pearson", evaluation),
+            ("Binary verdict", _f1_text(results, facts.recipe)),
+            ("Prompt", f"`{json.dumps(config.prompt, ensure_ascii=False)}`" if config.prompt else "none"),
+            ("Text cleaning", ", ".join(f"`{step}`" for step in config.text_cleaning or []) or "none"),
+        ]
+        if lora := _lora_text(facts):
+            rows.append(("LoRA", lora))
+        rows.append(("Max sequence length", f"{settings['max_seq_length']} tokens"))
+        if run_dir != model_dir:
+            rows.append(("Run", f"`{run_dir}` (this model is one of its folders; the metrics are the run's)"))
+        threshold = f1_threshold(results.get("binary_threshold", facts.recipe.get("binary_threshold")))
+        return CardFacts(rows, float(threshold), facts.bi_encoder)
+    if isinstance(config, StsBackboneConfig):  # an hf_sts model without its run's files
+        bi_encoder = isinstance(config, StsBiEncoderConfig)
+        prompt, cleaning = config.prompt, config.text_cleaning
+        rows = [("Architecture", _architecture_text(config, bi_encoder))]
+        unknown = "not recorded (no recipe.json or all_results.json beside the model)"
+    elif is_regression_classifier(config):
+        bi_encoder = False
+        recorded = getattr(config, EXPORT_INPUT_KEY, None)
+        prompt, cleaning = (recorded or {}).get("prompt"), (recorded or {}).get("text_cleaning")
+        architecture = config.architectures[0]
+        rows = [("Architecture", f"cross-encoder: `{architecture}`, one regression output (an `hf-sts export`)")]
+        unknown = "not recorded in an export (see the hf_sts model's card)"
+        if recorded is None:
+            rows.append(("Input", "no `hf_sts_input` in config.json: no prompt or cleaning applied"))
+    else:
+        bi_encoder = True
+        prompt, cleaning = None, None
+        rows = [("Architecture", f"a plain `{config.model_type}` encoder, scored zero-shot: 5 × cosine")]
+        unknown = "none: not an STS model"
+    rows += [
+        ("Base model", unknown),
+        ("Loss", unknown),
+        ("Dev Pearson", unknown),
+        ("Binary verdict", f"`prediction >= {BINARY_THRESHOLD}` (KLUE's F1)"),
+        ("Prompt", f"`{json.dumps(prompt, ensure_ascii=False)}`" if prompt else "none"),
+        ("Text cleaning", ", ".join(f"`{step}`" for step in cleaning or []) or "none"),
+    ]
+    return CardFacts(rows, BINARY_THRESHOLD, bi_encoder)
+
+
 def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> ModelCard:
     """Render the model card of the run in `output_dir`: gather the run's facts, build the metadata
     (`ModelCardData`: pipeline tag `sentence-similarity` for a bi-encoder, `text-classification` for a

@@ -4,9 +4,11 @@
     hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
 
 `MODEL` is an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), the adapter folder of a
-LoRA run, or any plain pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states,
-the `prompt` before every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the
-baseline a fine-tune is compared against.
+LoRA run, a one-output regression `AutoModelForSequenceClassification` (such as `hf-sts export --format
+sequence-classification` writes; scored with its own head, see [`SequenceClassificationScorer`]), or any other plain
+pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states, the `prompt` before
+every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the baseline a fine-tune is
+compared against.
 
 Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
 so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
@@ -21,7 +23,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoConfig, AutoModel, AutoTokenizer, DataCollatorWithPadding, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    PretrainedConfig,
+    PreTrainedTokenizerBase,
+)
+from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .arguments import DataArguments
 from .configuration_sts import StsBackboneConfig
@@ -37,7 +48,7 @@ from .data import (
 from .errors import HfStsError, check_local_weights, checked_from_pretrained
 from .hardware import autocast, native_bf16
 from .metrics import StsMetric, clip_scores
-from .modeling_sts import StsBiEncoderModel, StsPreTrainedModel
+from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
 
 
 DEFAULT_MAX_SEQ_LENGTH = DataArguments.max_seq_length  # a run's default (128)
@@ -47,15 +58,79 @@ class ModelLoadError(HfStsError):
     """A model folder or Hub id that cannot be scored with: the message names it and says what was expected."""
 
 
+# The key of an exported sequence-classification model's `config.json` that records the input the hf_sts model read
+# (`prompt`, `text_cleaning`), which transformers' classes do not apply by themselves (see `hf_sts.export`).
+EXPORT_INPUT_KEY = "hf_sts_input"
+
+
+class SequenceClassificationScorer(torch.nn.Module):
+    """A one-output regression `AutoModelForSequenceClassification` (an `hf-sts export --format
+    sequence-classification` model, or any such cross-encoder) with the interface of an hf_sts cross-encoder, so
+    [`predict_scores`] scores with it: `tokenize` (each pair as one sequence, the sentences cleaned and prompted as
+    recorded in `config.hf_sts_input` by the export) and `forward(...).logits` of shape `(batch,)`, on the 0.0–5.0
+    scale, unclipped."""
+
+    def __init__(self, model, prompt: str | None = None, text_cleaning: list[str] | None = None):
+        super().__init__()
+        self.model = model
+        self.config = model.config
+        self.prompt, self.text_cleaning = prompt, text_cleaning
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def tokenize(self, tokenizer, sentences1: list[str], sentences2: list[str], **kwargs) -> dict:
+        """The model inputs of sentence pairs, as an hf_sts cross-encoder builds them (`**kwargs` go to the
+        tokenizer)."""
+        return StsCrossEncoderModel.pair_inputs(
+            tokenizer, sentences1, sentences2, prompt=self.prompt, text_cleaning=self.text_cleaning, **kwargs
+        )
+
+    def forward(self, **inputs) -> SequenceClassifierOutput:
+        """`logits` of shape `(batch,)`: the model's one output per pair."""
+        return SequenceClassifierOutput(logits=self.model(**inputs).logits.squeeze(-1))
+
+
+def is_regression_classifier(config: PretrainedConfig) -> bool:
+    """Whether `config` is that of a one-output `...ForSequenceClassification` model (a cross-encoder scoring pairs
+    with its own head), as `hf-sts export --format sequence-classification` writes."""
+    architectures = getattr(config, "architectures", None) or []
+    return config.num_labels == 1 and any(name.endswith("ForSequenceClassification") for name in architectures)
+
+
 @dataclass
 class LoadedModel:
-    """A model ready to score pairs: the hf_sts model (eval mode), its tokenizer, the `max_seq_length` pairs are
-    truncated to (the training run's, from its `recipe.json`), and a one-line description for logs and reports."""
+    """A model ready to score pairs: the hf_sts model (eval mode; a [`SequenceClassificationScorer`] for an exported
+    sequence-classification model), its tokenizer, the `max_seq_length` pairs are truncated to (the training run's,
+    from its `recipe.json`), and a one-line description for logs and reports."""
 
-    model: StsPreTrainedModel
+    model: StsPreTrainedModel | SequenceClassificationScorer
     tokenizer: PreTrainedTokenizerBase
     max_seq_length: int
     description: str
+
+    def score(
+        self,
+        sentences1: list[str],
+        sentences2: list[str],
+        batch_size: int = 64,
+        bf16: bool | None = None,
+        show_progress_bar: bool = True,
+    ) -> np.ndarray:
+        """[`predict_scores`] with this model, its tokenizer and its `max_seq_length`: `(n,)` float64 scores on the
+        0.0–5.0 scale, unclipped, in input order. What `hf-sts predict`, `hf-sts evaluate` and the demo page score
+        with."""
+        return predict_scores(
+            self.model,
+            self.tokenizer,
+            sentences1,
+            sentences2,
+            self.max_seq_length,
+            batch_size,
+            show_progress_bar=show_progress_bar,
+            bf16=bf16,
+        )
 
 
 def run_max_seq_length(model_dir: str | Path) -> int | None:
@@ -79,17 +154,21 @@ def load_model(
     """Load a model to score pairs with.
 
     Args:
-        model_name_or_path: an hf_sts checkpoint, a LoRA run's `adapter/` folder, or a plain pretrained encoder
-            (local folder or Hub id).
+        model_name_or_path: an hf_sts checkpoint, a LoRA run's `adapter/` folder, a one-output regression
+            sequence-classification model (an `hf-sts export`), or a plain pretrained encoder (local folder or Hub
+            id).
         pooling, prompt: for a plain encoder only, scored zero-shot as a bi-encoder: `"mean"` (default) or `"cls"`
             pooling, and the text put before every sentence (`"query: "` for multilingual-e5). An hf_sts checkpoint
-            carries its own.
-        max_seq_length: tokens per pair (per sentence for a bi-encoder); default: the training run's, else 128.
+            carries its own; an exported sequence-classification model takes `prompt` (default: the one its export
+            recorded) but not `pooling`.
+        max_seq_length: tokens per pair (per sentence for a bi-encoder); default: the training run's, else (an
+            export) its tokenizer's `model_max_length` when below 100,000, else 128.
         device: where the model runs (`"cpu"`, `"cuda"`, `"cuda:1"`, ...); default: CUDA when there is one.
         **hub_kwargs: `cache_dir`, `revision`, `token` for `from_pretrained`.
 
     Raises:
-        ModelLoadError: if nothing loadable is there, or `pooling` / `prompt` are given for an hf_sts checkpoint.
+        ModelLoadError: if nothing loadable is there, `pooling` / `prompt` are given for an hf_sts checkpoint, or
+            `pooling` for a sequence-classification model.
     """
     path = Path(model_name_or_path)
     if path.exists() and not path.is_dir():
@@ -109,6 +188,15 @@ def load_model(
             _refuse_overrides(path, pooling, prompt)
             model = AutoModel.from_pretrained(model_name_or_path, **hub_kwargs)
             description = f"{model_name_or_path} (hf_sts {config.model_type})"
+        elif is_regression_classifier(config):
+            _refuse_overrides(path, pooling, None, "a sequence-classification model, which scores with its own head")
+            recorded = getattr(config, EXPORT_INPUT_KEY, None) or {}
+            prompt = prompt if prompt is not None else recorded.get("prompt")
+            classifier = AutoModelForSequenceClassification.from_pretrained(model_name_or_path, **hub_kwargs)
+            model = SequenceClassificationScorer(classifier, prompt, recorded.get("text_cleaning"))
+            description = f"{model_name_or_path} ({classifier.config.architectures[0]}, one regression output)"
+            if max_seq_length is None and tokenizer.model_max_length < 100_000:  # an export sets the run's
+                max_seq_length = tokenizer.model_max_length
         else:
             pooling = pooling or "mean"
             backbone = AutoModel.from_pretrained(model_name_or_path, **hub_kwargs)
@@ -123,12 +211,17 @@ def load_model(
     return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description)
 
 
-def _refuse_overrides(path: Path, pooling: str | None, prompt: str | None) -> None:
+def _refuse_overrides(
+    path: Path,
+    pooling: str | None,
+    prompt: str | None,
+    kind: str = "an hf_sts model, which carries its own pooling and prompt",
+) -> None:
     given = [name for name, value in (("--pooling", pooling), ("--prompt", prompt)) if value is not None]
     if given:
         raise ModelLoadError(
-            f"{path} is an hf_sts model, which carries its own pooling and prompt; {' and '.join(given)} apply "
-            "only to a plain encoder scored zero-shot."
+            f"{path} is {kind}; {' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to a plain "
+            "encoder scored zero-shot."
         )
 
 
@@ -260,15 +353,7 @@ def predict_file(
     _check_output(output_file, want_folder=False, option="--output")
     dataset = read_sts_file(input_file, require_labels=False)
     loaded = load_model(model_name_or_path, **load_kwargs)
-    predictions = predict_scores(
-        loaded.model,
-        loaded.tokenizer,
-        dataset["sentence1"][:],
-        dataset["sentence2"][:],
-        loaded.max_seq_length,
-        batch_size,
-        bf16=bf16,
-    )
+    predictions = loaded.score(dataset["sentence1"][:], dataset["sentence2"][:], batch_size, bf16=bf16)
     output_file.parent.mkdir(parents=True, exist_ok=True)
     return loaded, len(write_submission(dataset, predictions, output_file, with_sentences))
 
@@ -333,10 +418,13 @@ def evaluate_file(
 
 
 __all__ = [
+    "EXPORT_INPUT_KEY",
     "LoadedModel",
     "ModelLoadError",
+    "SequenceClassificationScorer",
     "evaluate_file",
     "evaluate_split",
+    "is_regression_classifier",
     "load_model",
     "predict_file",
     "predict_scores",
