@@ -78,7 +78,7 @@ EXAMPLE_PAIRS = [
     ),
 ]
 # The file types the batch tab takes (what `hf_sts.data.read_table` reads).
-BATCH_FILE_TYPES = [".csv", ".tsv", ".json"]
+BATCH_FILE_TYPES = [".csv", ".tsv", ".json", ".jsonl"]
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7860
 # Rows of an uploaded file shown in the batch table (the downloadable file has them all).
 TABLE_ROWS = 1000
@@ -299,8 +299,9 @@ def build_page(model: DemoModel):
                             box.input(lambda: None, None, gold)
                     with gr.Tab("Batch", id="batch"):
                         gr.Markdown(
-                            "A file of sentence pairs in any format hf_sts reads (competition CSV, plain "
-                            "`sentence1,sentence2[,label]` CSV, KLUE JSON, KorSTS TSV); labels are optional."
+                            "A file of sentence pairs (`.csv`, `.tsv`, `.json`, `.jsonl`) in any format hf_sts "
+                            "reads: competition CSV, plain `sentence1,sentence2[,label]` CSV, KLUE JSON, KorSTS TSV; "
+                            "labels are optional."
                         )
                         upload = gr.File(
                             label="Pairs file", file_types=BATCH_FILE_TYPES, type="filepath", elem_id="hf-sts-upload"
