@@ -33,7 +33,7 @@ import pandas as pd
 
 from .data import read_sts_file, write_submission
 from .errors import HfStsError
-from .metrics import SCORE_MAX, SCORE_MIN, clip_scores
+from .metrics import BINARY_THRESHOLD, SCORE_MAX, SCORE_MIN, clip_scores
 
 
 # A handful of KLUE-STS v1.1 dev pairs (Park et al., 2021; CC BY-SA 4.0), one per stretch of the scale, as
@@ -137,15 +137,18 @@ class DemoModel:
     """
 
     def __init__(self, model: str, device: str | None = None):
-        from .model_card import card_facts
+        from .model_card import CardFacts, card_facts
         from .modeling_sts import StsBiEncoderModel
         from .predict import load_model
 
         self.name = model
         self.folder = resolve_model(model)
         self.loaded = load_model(str(self.folder), device=device)
-        self.facts = card_facts(self.folder)
         self.bi_encoder = isinstance(self.loaded.model, StsBiEncoderModel)
+        try:
+            self.facts = card_facts(self.folder)
+        except (OSError, ValueError):  # no config.json that loads (an adapter-only LoRA run): what loading says
+            self.facts = CardFacts([("Model", self.loaded.description)], BINARY_THRESHOLD, self.bi_encoder)
         self.score_scale = float(getattr(self.loaded.model.config, "score_scale", SCORE_MAX))
         self._outputs = tempfile.TemporaryDirectory(prefix="hf_sts_demo_")  # removed with this object
 

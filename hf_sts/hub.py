@@ -197,7 +197,7 @@ import os
 from hf_sts.demo import DemoModel, build_page, launch_options
 
 
-MODEL_ID = os.environ.get("HF_STS_MODEL", {model_id!r})
+MODEL_ID = os.environ.get("HF_STS_MODEL", {model_json})
 demo = build_page(DemoModel(MODEL_ID))
 
 if __name__ == "__main__":
@@ -263,7 +263,10 @@ def write_space(output_dir: str | Path, model_repo_id: str, space_id: str) -> di
     package.mkdir(parents=True)
     for source in sorted(Path(__file__).resolve().parent.glob("*.py")):
         shutil.copy(source, package / source.name)
-    (folder / "app.py").write_text(SPACE_APP.format(model_id=model_repo_id, version=__version__), encoding="utf-8")
+    (folder / "app.py").write_text(
+        SPACE_APP.format(model_id=model_repo_id, model_json=json.dumps(model_repo_id), version=__version__),
+        encoding="utf-8",
+    )
     (folder / "requirements.txt").write_text("\n".join(space_requirements()) + "\n", encoding="utf-8")
     data = SpaceCardData(
         title=f"hf_sts: {model_repo_id.split('/')[-1]}"[:60],

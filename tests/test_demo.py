@@ -158,6 +158,11 @@ def test_demo_refuses_a_folder_that_is_no_model(tmp_path, capsys):
     assert "notes: cannot load it (a local folder or a Hub id)" in line
 
 
+def test_demo_refuses_a_hub_id_it_cannot_download(capsys):
+    line = refusal_line(["demo", "someone/no-such-sts-model", "--port", str(_free_port())], capsys)
+    assert "someone/no-such-sts-model: no such local folder, and the Hub repository cannot be downloaded" in line
+
+
 def test_demo_refuses_a_port_in_use(run_dir, capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -189,7 +194,7 @@ def test_space_dry_run_writes_a_gradio_space(run_dir, capsys):
 
     card = SpaceCard.load(space / "README.md")
     assert card.data.sdk == "gradio" and card.data.app_file == "app.py" and card.data.models == ["someone/tiny-sts"]
-    assert "os.environ.get(\"HF_STS_MODEL\", 'someone/tiny-sts')" in (space / "app.py").read_text()
+    assert 'MODEL_ID = os.environ.get("HF_STS_MODEL", "someone/tiny-sts")' in (space / "app.py").read_text()
     requirements = (space / "requirements.txt").read_text().splitlines()
     assert any(line.startswith("torch") for line in requirements) and not any("gradio" in r for r in requirements)
     compile((space / "app.py").read_text(), "app.py", "exec")
