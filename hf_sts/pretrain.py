@@ -29,7 +29,7 @@ from torch import nn
 from transformers import Trainer
 
 from hf_sts.arguments import EncoderArguments, HfStsTrainingArguments, RecipeError
-from hf_sts.trainer import scale_for_accumulation
+from hf_sts.trainer import FinalPushMixin, scale_for_accumulation
 
 
 logger = logging.getLogger("hf_sts.pretrain")
@@ -151,7 +151,7 @@ class PretrainingArguments(HfStsTrainingArguments):
 ARGUMENT_CLASSES = (PretrainArguments, PretrainingArguments)
 
 
-class MlmTrainer(Trainer):
+class MlmTrainer(FinalPushMixin, Trainer):
     """`transformers.Trainer` for masked-language modeling with sparse prediction: the MLM head (a position-wise
     module: dense, activation, norm, projection to the vocabulary) runs on the masked positions only, `(n_masked,
     hidden)` instead of `(batch, seq_len, hidden)`. With 15% of the tokens masked, that is about 7× fewer rows through
@@ -163,6 +163,8 @@ class MlmTrainer(Trainer):
     The forward still goes through the (possibly DDP-wrapped) model: a forward pre-hook on the head selects the
     masked rows. Normalisation: the summed loss over `num_items_in_batch` (the masked tokens of the accumulated
     batch, across processes with `average_tokens_across_devices`), as the Trainer counts them.
+
+    With `push_to_hub`, the model is pushed once at the end (see `hf_sts.trainer.FinalPushMixin`).
 
     Args:
         sparse_prediction (`bool`, defaults to `True`): select the masked rows before the head.
@@ -500,6 +502,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             encoding="utf-8",
         )
         write_pretraining_card(training_args.output_dir)
+    if training_args.push_to_hub:
+        trainer.push_to_hub()
     return metrics
 
 

@@ -265,3 +265,19 @@ def test_tapt_recipe_on_multilingual_e5_small(e5_encoder, tmp_path, monkeypatch,
     assert losses[0] > 11 and losses[-1] < losses[0], losses
     model, info = AutoModelForMaskedLM.from_pretrained(out, output_loading_info=True)
     assert not info["missing_keys"] and model.get_input_embeddings().weight.shape[0] == 250037
+
+
+def test_push_to_hub_uploads_the_model_card_and_corpus_once_at_the_end(stand_in_encoders, tmp_path, monkeypatch):
+    import hf_sts.hub
+
+    pushes = []
+    monkeypatch.setattr(hf_sts.hub, "push", lambda folder, repo_id, **kwargs: pushes.append((folder, repo_id)))
+    out = tmp_path / "tapt"
+    main(
+        ["--model_name_or_path", str(stand_in_encoders["bert"]), "--train_file", str(KLUE_DEV), *QUICK]
+        + ["--max_steps=2", "--push_to_hub=true", "--hub_model_id=someone/tapt", "--output_dir", str(out)]
+    )
+    assert pushes == [(str(out), "someone/tapt")]  # once, after training, metrics and card
+    uploaded = {path.name for path in hf_sts.hub.upload_files(out)}
+    assert {"model.safetensors", "config.json", "README.md", "corpus.json", "all_results.json"} <= uploaded
+    assert not {"training_args.bin", "trainer_state.json"} & uploaded
