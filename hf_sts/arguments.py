@@ -50,7 +50,89 @@ class RecipeError(HfStsError):
 
 
 @dataclass
-class ModelArguments:
+class EncoderArguments:
+    """The encoder a command starts from and its tokenizer, shared by [`ModelArguments`] (`hf_sts/run.py`) and
+    `hf_sts.pretrain.PretrainArguments` (`hf-sts pretrain`): a pretrained encoder (`model_name_or_path`) or a
+    from-scratch one (`model_type`, `config_overrides`, a WordPiece tokenizer of `tokenizer_vocab_size` trained on the
+    text), the cleaning steps applied to every sentence, and the Hub settings of every `from_pretrained` call.
+
+    Raises:
+        RecipeError: without `model_name_or_path` and `model_type`, for `config_overrides` with a pretrained encoder,
+            or an unknown or repeated cleaning step.
+    """
+
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id (e.g. klue/roberta-large) or local path of the pretrained encoder to start from (for "
+            "hf_sts/run.py also an hf_sts checkpoint to continue). Leave unset to start from scratch with `model_type`."
+        },
+    )
+    model_type: str | None = field(
+        default=None,
+        metadata={
+            "help": "Backbone type to build from scratch when `model_name_or_path` is unset (bert, roberta, ...)."
+        },
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": "Overrides of the from-scratch backbone config, as in transformers' run_mlm.py: "
+            "'hidden_size=128,num_hidden_layers=2,num_attention_heads=2,intermediate_size=512'."
+        },
+    )
+    tokenizer_name: str | None = field(
+        default=None,
+        metadata={"help": "Tokenizer to load, if not the one of `model_name_or_path`."},
+    )
+    tokenizer_vocab_size: int = field(
+        default=8000,
+        metadata={
+            "help": "Vocabulary size of the WordPiece tokenizer trained on the training sentences when there is no "
+            "pretrained tokenizer (from-scratch runs)."
+        },
+    )
+    text_cleaning: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Cleaning steps applied, in order, to every sentence before the prompt (see hf_sts.text_cleaning): "
+            f"{', '.join(CLEANING_STEPS)}. Saved in the model's config and applied in training, evaluation and "
+            "prediction. Unset: the checkpoint's own steps, if any."
+        },
+    )
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "Where to store models and tokenizers downloaded from the Hub."}
+    )
+    model_revision: str = field(
+        default="main", metadata={"help": "Branch, tag or commit of `model_name_or_path` on the Hub."}
+    )
+    token: str | None = field(
+        default=None,
+        metadata={"help": "Hub token for private models; defaults to the one stored by `hf auth login`."},
+    )
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={"help": "Allow a backbone whose code lives on the Hub. Only for repositories you trust."},
+    )
+
+    def __post_init__(self):
+        if self.model_name_or_path is None and self.model_type is None:
+            raise RecipeError("Set `model_name_or_path` (a pretrained encoder) or `model_type` (train from scratch).")
+        if self.model_name_or_path is not None and self.config_overrides is not None:
+            raise RecipeError("`config_overrides` only applies to from-scratch models; unset `model_name_or_path`.")
+        if self.text_cleaning is not None:
+            try:
+                self.text_cleaning = check_cleaning_steps(self.text_cleaning)
+            except ValueError as error:
+                raise RecipeError(str(error)) from None
+
+    def hub_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments every `from_pretrained` call of the run passes: cache, revision and token."""
+        return {"cache_dir": self.cache_dir, "revision": self.model_revision, "token": self.token}
+
+
+@dataclass
+class ModelArguments(EncoderArguments):
     """Which backbone to fine-tune (or build from scratch), its tokenizer, and the regression head.
 
     Model:
@@ -83,37 +165,6 @@ class ModelArguments:
         save_adapter_only (`bool`).
     """
 
-    model_name_or_path: str | None = field(
-        default=None,
-        metadata={
-            "help": "Hub id (e.g. klue/roberta-large) or local path of the pretrained encoder to fine-tune, or of an "
-            "hf_sts checkpoint to continue from. Leave unset to train from scratch with `model_type`."
-        },
-    )
-    model_type: str | None = field(
-        default=None,
-        metadata={
-            "help": "Backbone type to build from scratch when `model_name_or_path` is unset (bert, roberta, ...)."
-        },
-    )
-    config_overrides: str | None = field(
-        default=None,
-        metadata={
-            "help": "Overrides of the from-scratch backbone config, as in transformers' run_mlm.py: "
-            "'hidden_size=128,num_hidden_layers=2,num_attention_heads=2,intermediate_size=512'."
-        },
-    )
-    tokenizer_name: str | None = field(
-        default=None,
-        metadata={"help": "Tokenizer to load, if not the one of `model_name_or_path`."},
-    )
-    tokenizer_vocab_size: int = field(
-        default=8000,
-        metadata={
-            "help": "Vocabulary size of the WordPiece tokenizer trained on the training sentences when there is no "
-            "pretrained tokenizer (from-scratch runs)."
-        },
-    )
     prompt: str | None = field(
         default=None,
         metadata={
@@ -121,28 +172,6 @@ class ModelArguments:
             "and applied in training, evaluation, prediction and exports: 'query: ' for multilingual-e5. Unset: the "
             "checkpoint's own prompt, if any."
         },
-    )
-    text_cleaning: list[str] | None = field(
-        default=None,
-        metadata={
-            "help": "Cleaning steps applied, in order, to every sentence before the prompt (see hf_sts.text_cleaning): "
-            f"{', '.join(CLEANING_STEPS)}. Saved in the model's config and applied in training, evaluation and "
-            "prediction. Unset: the checkpoint's own steps, if any."
-        },
-    )
-    cache_dir: str | None = field(
-        default=None, metadata={"help": "Where to store models and tokenizers downloaded from the Hub."}
-    )
-    model_revision: str = field(
-        default="main", metadata={"help": "Branch, tag or commit of `model_name_or_path` on the Hub."}
-    )
-    token: str | None = field(
-        default=None,
-        metadata={"help": "Hub token for private models; defaults to the one stored by `hf auth login`."},
-    )
-    trust_remote_code: bool = field(
-        default=False,
-        metadata={"help": "Allow a backbone whose code lives on the Hub. Only for repositories you trust."},
     )
     architecture: str = field(
         default="cross-encoder",
@@ -250,6 +279,7 @@ class ModelArguments:
     )
 
     def __post_init__(self):
+        super().__post_init__()
         if self.use_lora and self.freeze_ratio > 0:
             raise RecipeError(
                 "`use_lora` and `freeze_ratio` both limit what trains; pick one: LoRA already freezes the backbone "
@@ -278,19 +308,6 @@ class ModelArguments:
                 "`pooling` is the bi-encoder's; a cross-encoder pools in its head: use `head: mean`, or "
                 "`head: mlp` with `head_pooling`."
             )
-        if self.model_name_or_path is None and self.model_type is None:
-            raise RecipeError("Set `model_name_or_path` (a pretrained encoder) or `model_type` (train from scratch).")
-        if self.model_name_or_path is not None and self.config_overrides is not None:
-            raise RecipeError("`config_overrides` only applies to from-scratch models; unset `model_name_or_path`.")
-        if self.text_cleaning is not None:
-            try:
-                self.text_cleaning = check_cleaning_steps(self.text_cleaning)
-            except ValueError as error:
-                raise RecipeError(str(error)) from None
-
-    def hub_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments every `from_pretrained` call of the run passes: cache, revision and token."""
-        return {"cache_dir": self.cache_dir, "revision": self.model_revision, "token": self.token}
 
     def head_config(self) -> dict[str, Any]:
         """The model-config settings this run sets: the prompt and cleaning steps, and the head settings of
@@ -545,7 +562,6 @@ class StsTrainingArguments(HfStsTrainingArguments):
     true), `label_names=["labels", "binary_labels"]`, `eval_strategy="epoch"` and `save_strategy="epoch"`,
     `logging_strategy="epoch"`, `save_total_limit=1`, and `do_train` / `do_eval` / `do_predict` left unset, meaning
     "when that split is there" (false turns a step off).
-
     """
 
     loss: str = field(

@@ -9,6 +9,7 @@ trained on the training sentences with the `tokenizers` library, and a backbone 
 import difflib
 import json
 import logging
+import os
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -255,6 +256,20 @@ def clear_output_dir(output_dir: str) -> None:
         len(entries),
         ", ".join(entry.name for entry in entries[:5]) + (", ..." if len(entries) > 5 else ""),
     )
+
+
+def start_output_dir(training_args: HfStsTrainingArguments, recipe: dict, replace_earlier_run: bool) -> None:
+    """Open the run's `output_dir` once every process has checked it ([`check_output_dir`]): the main process clears
+    the earlier run it replaces ([`clear_output_dir`]) and writes the effective `recipe.json`."""
+    from accelerate import PartialState
+
+    PartialState().wait_for_everyone()  # every process has checked output_dir before the main one writes to it
+    if replace_earlier_run and training_args.should_save:
+        clear_output_dir(training_args.output_dir)
+    os.makedirs(training_args.output_dir, exist_ok=True)
+    if training_args.should_save:
+        with open(os.path.join(training_args.output_dir, "recipe.json"), "w", encoding="utf-8") as file:
+            json.dump(recipe, file, indent=2, ensure_ascii=False)
 
 
 def resolve_checkpoint(training_args: HfStsTrainingArguments) -> str | None:

@@ -60,6 +60,7 @@ UPLOAD_PATTERNS = (
     "all_results.json",
     "cv_results.json",
     "recipe.json",
+    "corpus.json",  # an `hf-sts pretrain` run's text sources, which its card describes
 )
 TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
 

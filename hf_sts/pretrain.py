@@ -20,7 +20,6 @@ card `README.md` (corpus and steps) and `corpus.json` (the text's sources and co
 import json
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,8 @@ import torch
 from torch import nn
 from transformers import Trainer
 
-from hf_sts.arguments import HfStsTrainingArguments, RecipeError
-from hf_sts.text_cleaning import CLEANING_STEPS, check_cleaning_steps
-from hf_sts.trainer import scale_for_accumulation
+from hf_sts.arguments import EncoderArguments, HfStsTrainingArguments, RecipeError
+from hf_sts.trainer import FinalPushMixin, scale_for_accumulation
 
 
 logger = logging.getLogger("hf_sts.pretrain")
@@ -42,14 +40,13 @@ MLM_HEAD_ATTRIBUTES = ("cls", "lm_head")
 
 
 @dataclass
-class PretrainArguments:
-    """The encoder to pretrain and its text.
+class PretrainArguments(EncoderArguments):
+    """The encoder to pretrain (the fields of `hf_sts.arguments.EncoderArguments`) and its text.
 
     Model:
-        model_name_or_path (`str`, *optional*): a pretrained encoder (Hub id or folder) to continue; from scratch if
-            unset. An encoder saved without an MLM head (multilingual-e5-small) gets a new one.
-        model_type, config_overrides, tokenizer_name, tokenizer_vocab_size: the from-scratch encoder and its
-            tokenizer, as in `hf_sts.arguments.ModelArguments`.
+        model_name_or_path, model_type, config_overrides, tokenizer_name, tokenizer_vocab_size, text_cleaning,
+            cache_dir, model_revision, token, trust_remote_code: see `EncoderArguments`. A pretrained encoder saved
+            without an MLM head (multilingual-e5-small) gets a new one.
         freeze_embeddings (`bool`, defaults to `False`): freeze the word embeddings (and so the output projection
             tied to them): most of a large-vocabulary encoder's parameters.
         sparse_prediction (`bool`, defaults to `True`): compute the MLM head on the masked positions only (see
@@ -62,8 +59,6 @@ class PretrainArguments:
         text_file (`list[str]`): extra text: `.txt` (one sentence per line) or tables with `sentence1`/`sentence2`,
             `premise`/`hypothesis` or `text` columns (see `hf_sts.data.read_text_file`).
         dataset_name, dataset_config_name, text_column: a Hub dataset's `train` split, its `text_column` read.
-        text_cleaning (`list[str]`, *optional*): the cleaning steps of `hf_sts.text_cleaning`, applied to every
-            sentence (use the fine-tuning recipe's steps).
         validation_split_percentage (`int`, defaults to `5`): the share of distinct sentences held out for
             `eval_loss` and perplexity.
         max_seq_length (`int`, defaults to `128`), line_by_line (`bool`, defaults to `False`): sentences are
@@ -73,27 +68,12 @@ class PretrainArguments:
             `transformers.DataCollatorForLanguageModeling`.
     """
 
-    model_name_or_path: str | None = field(
-        default=None, metadata={"help": "Pretrained encoder (Hub id or folder) to continue; unset: from scratch."}
-    )
-    model_type: str | None = field(default=None, metadata={"help": "From-scratch backbone type (bert, roberta, ...)."})
-    config_overrides: str | None = field(
-        default=None, metadata={"help": "Overrides of the from-scratch config: 'hidden_size=128,num_hidden_layers=2'."}
-    )
-    tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer, if not model_name_or_path's."})
-    tokenizer_vocab_size: int = field(
-        default=8000, metadata={"help": "Size of the WordPiece tokenizer trained from scratch on the text."}
-    )
     freeze_embeddings: bool = field(
         default=False, metadata={"help": "Freeze the word embeddings (and the output projection tied to them)."}
     )
     sparse_prediction: bool = field(
         default=True, metadata={"help": "Compute the MLM head on the masked positions only (faster, same loss)."}
     )
-    cache_dir: str | None = field(default=None, metadata={"help": "Where Hub downloads are cached."})
-    model_revision: str = field(default="main", metadata={"help": "Branch, tag or commit on the Hub."})
-    token: str | None = field(default=None, metadata={"help": "Hub token (never written; prefer HF_TOKEN)."})
-    trust_remote_code: bool = field(default=False, metadata={"help": "Allow a Hub model's own code."})
     train_file: list[str] | None = field(
         default=None, metadata={"help": "STS training files: the sentences of their pairs (labels not read)."}
     )
@@ -108,9 +88,6 @@ class PretrainArguments:
     dataset_name: str | None = field(default=None, metadata={"help": "Hub dataset of extra text (its train split)."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "Configuration of `dataset_name`."})
     text_column: str = field(default="text", metadata={"help": "The column of `dataset_name` holding the text."})
-    text_cleaning: list[str] | None = field(
-        default=None, metadata={"help": f"Cleaning steps applied to every sentence: {', '.join(CLEANING_STEPS)}."}
-    )
     validation_split_percentage: int = field(
         default=5, metadata={"help": "Percent of the distinct sentences held out for eval_loss and perplexity."}
     )
@@ -128,10 +105,7 @@ class PretrainArguments:
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenizing."})
 
     def __post_init__(self):
-        if self.model_name_or_path is None and self.model_type is None:
-            raise RecipeError("Set `model_name_or_path` (a pretrained encoder) or `model_type` (from scratch).")
-        if self.model_name_or_path is not None and self.config_overrides is not None:
-            raise RecipeError("`config_overrides` only applies to from-scratch models; unset `model_name_or_path`.")
+        super().__post_init__()
         if not (self.train_file or self.unlabeled_file or self.text_file or self.dataset_name):
             raise RecipeError("Give text: `train_file`, `unlabeled_file`, `text_file` or `dataset_name`.")
         if not 0.0 < self.mlm_probability < 1.0:
@@ -142,15 +116,6 @@ class PretrainArguments:
             )
         if self.max_seq_length < 8:
             raise RecipeError(f"`max_seq_length` must be at least 8, got {self.max_seq_length}.")
-        if self.text_cleaning is not None:
-            try:
-                self.text_cleaning = check_cleaning_steps(self.text_cleaning)
-            except ValueError as error:
-                raise RecipeError(str(error)) from None
-
-    def hub_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments every `from_pretrained` call passes: cache, revision and token."""
-        return {"cache_dir": self.cache_dir, "revision": self.model_revision, "token": self.token}
 
     def input_files(self) -> list[str]:
         """Every file the run reads (model, tokenizer, text), for the checks of `output_dir`."""
@@ -186,7 +151,7 @@ class PretrainingArguments(HfStsTrainingArguments):
 ARGUMENT_CLASSES = (PretrainArguments, PretrainingArguments)
 
 
-class MlmTrainer(Trainer):
+class MlmTrainer(FinalPushMixin, Trainer):
     """`transformers.Trainer` for masked-language modeling with sparse prediction: the MLM head (a position-wise
     module: dense, activation, norm, projection to the vocabulary) runs on the masked positions only, `(n_masked,
     hidden)` instead of `(batch, seq_len, hidden)`. With 15% of the tokens masked, that is about 7× fewer rows through
@@ -198,6 +163,8 @@ class MlmTrainer(Trainer):
     The forward still goes through the (possibly DDP-wrapped) model: a forward pre-hook on the head selects the
     masked rows. Normalisation: the summed loss over `num_items_in_batch` (the masked tokens of the accumulated
     batch, across processes with `average_tokens_across_devices`), as the Trainer counts them.
+
+    With `push_to_hub`, the model is pushed once at the end (see `hf_sts.trainer.FinalPushMixin`).
 
     Args:
         sparse_prediction (`bool`, defaults to `True`): select the masked rows before the head.
@@ -435,11 +402,10 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
     Raises:
         hf_sts.errors.HfStsError: for a bad recipe, override, model or text file (one line).
     """
-    from accelerate import PartialState
     from transformers import set_seed
 
     from hf_sts.arguments import parse_args, take_hub_token
-    from hf_sts.build import check_output_dir, clear_output_dir, pretrained_config, resolve_checkpoint
+    from hf_sts.build import check_output_dir, pretrained_config, resolve_checkpoint, start_output_dir
     from hf_sts.cli import configure_logging
     from hf_sts.hardware import use_every_core
 
@@ -465,14 +431,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
         )
     if check_only:
         return None
-    PartialState().wait_for_everyone()  # every process has checked output_dir before the main one writes to it
-    if replace_earlier_run and training_args.should_save:
-        clear_output_dir(training_args.output_dir)
-    os.makedirs(training_args.output_dir, exist_ok=True)
-    if training_args.should_save:
-        Path(training_args.output_dir, "recipe.json").write_text(
-            json.dumps(recipe, indent=2, ensure_ascii=False), encoding="utf-8"
-        )
+    start_output_dir(training_args, recipe, replace_earlier_run)
     return PretrainSetup(args, training_args, recipe, corpus)
 
 
@@ -543,6 +502,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             encoding="utf-8",
         )
         write_pretraining_card(training_args.output_dir)
+    if training_args.push_to_hub:
+        trainer.push_to_hub()
     return metrics
 
 

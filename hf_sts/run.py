@@ -9,7 +9,6 @@ Steps run when their data is there (`do_train`, `do_eval`, `do_predict` set to f
 `all_results.json`, `eval_predictions.csv`, `submission.csv` (with `test_file`) and the model card `README.md`.
 """
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -47,11 +46,10 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
     Raises:
         hf_sts.arguments.RecipeError, hf_sts.data.DataFormatError: for a bad recipe, override or data file.
     """
-    from accelerate import PartialState
     from transformers import set_seed
 
     from hf_sts.arguments import RecipeError, parse_args, take_hub_token
-    from hf_sts.build import check_encoder, check_output_dir, clear_output_dir, resolve_checkpoint
+    from hf_sts.build import check_encoder, check_output_dir, resolve_checkpoint, start_output_dir
     from hf_sts.cli import configure_logging
     from hf_sts.cv import plan_folds
     from hf_sts.data import check_scorable, load_sts_datasets, resolve_binary_threshold, warn_about_data
@@ -122,13 +120,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
         )
     if check_only:
         return None
-    PartialState().wait_for_everyone()  # every process has checked output_dir before the main one writes to it
-    if replace_earlier_run and training_args.should_save:
-        clear_output_dir(training_args.output_dir)
-    os.makedirs(training_args.output_dir, exist_ok=True)
-    if training_args.should_save:
-        with open(os.path.join(training_args.output_dir, "recipe.json"), "w", encoding="utf-8") as file:
-            json.dump(recipe, file, indent=2, ensure_ascii=False)
+    start_output_dir(training_args, recipe, replace_earlier_run)
     return RunSetup(model_args, data_args, training_args, recipe, splits, fold_plan)
 
 

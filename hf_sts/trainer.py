@@ -51,7 +51,54 @@ def scale_for_accumulation(
     return loss
 
 
-class StsTrainer(Trainer):
+class FinalPushMixin:
+    """`transformers.Trainer` overrides for hf_sts' one push at the end of a run (`push_to_hub: true`), shared by
+    [`StsTrainer`] and `hf_sts.pretrain.MlmTrainer`: no repository at the start, no push at each save, and at the end
+    exactly the files a user loads, through `hf_sts.hub.push`. Put it before `Trainer` in the bases."""
+
+    def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
+        """Create no repository when training starts: `push_to_hub` creates it at the end, with the files it
+        uploads (so a run without network fails only at the push, with one clear line)."""
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        """Push nothing at each save (`hub_strategy` is not used): the Trainer's own pushes would upload the whole
+        output folder, `training_args.bin` and its Hub token included. The model is pushed once, at the end."""
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Save the model (and tokenizer) as `Trainer.save_model` does, without its automatic push: the run pushes
+        once at the end, after the metrics and the model card are written (see `push_to_hub`)."""
+        super().save_model(output_dir, _internal_call=True)
+
+    def push_to_hub(self, commit_message: str | None = "End of training", **kwargs) -> str | None:
+        """Upload the model in `args.output_dir` to `args.hub_model_id` (else the folder's name), with
+        `hub_private_repo`, `hub_revision` and `hub_token`, through `hf_sts.hub.push`: exactly the files a user
+        loads (model, code files, tokenizer, card, `all_results.json`, `recipe.json`), never checkpoints, optimizer
+        states or `training_args.bin` (the Trainer's own pushes, at repository creation and at each save, are
+        turned off: see `init_hf_repo` and `_push_from_checkpoint`). Main process only; other keyword arguments of
+        `Trainer.push_to_hub` are ignored.
+
+        Returns:
+            The commit URL on the main process, else `None`.
+
+        Raises:
+            hf_sts.hub.PushError: when there is nothing to push or the Hub cannot be reached or refuses.
+        """
+        if not self.is_world_process_zero():
+            return None
+        from .hub import push
+
+        repo_id = self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
+        return push(
+            self.args.output_dir,
+            repo_id,
+            private=self.args.hub_private_repo,
+            revision=self.args.hub_revision,
+            token=self.args.hub_token,
+            commit_message=commit_message or "Upload hf_sts model",
+        )
+
+
+class StsTrainer(FinalPushMixin, Trainer):
     """`transformers.Trainer` for hf_sts models, with the regression loss chosen by the training arguments.
 
     The loss comes from `args.build_loss()` (`loss`, `loss_weights`, `huber_delta`, `cosent_scale`; see
@@ -182,47 +229,6 @@ class StsTrainer(Trainer):
             from .model_card import write_model_card
 
             write_model_card(self.args.output_dir)
-
-    def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
-        """Create no repository when training starts: `push_to_hub` creates it at the end, with the files it
-        uploads (so a run without network fails only at the push, with one clear line)."""
-
-    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
-        """Push nothing at each save (`hub_strategy` is not used): the Trainer's own pushes would upload the whole
-        output folder, `training_args.bin` and its Hub token included. The model is pushed once, at the end."""
-
-    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
-        """Save the model (and tokenizer) as `Trainer.save_model` does, without its automatic push: the run pushes
-        once at the end, after the metrics and the model card are written (see `push_to_hub`)."""
-        super().save_model(output_dir, _internal_call=True)
-
-    def push_to_hub(self, commit_message: str | None = "End of training", **kwargs) -> str | None:
-        """Upload the model in `args.output_dir` to `args.hub_model_id` (else the folder's name), with
-        `hub_private_repo`, `hub_revision` and `hub_token`, through `hf_sts.hub.push`: exactly the files a user
-        loads (model, code files, tokenizer, card, `all_results.json`, `recipe.json`), never checkpoints, optimizer
-        states or `training_args.bin` (the Trainer's own pushes, at repository creation and at each save, are
-        turned off: see `init_hf_repo` and `_push_from_checkpoint`). Main process only; other keyword arguments of
-        `Trainer.push_to_hub` are ignored.
-
-        Returns:
-            The commit URL on the main process, else `None`.
-
-        Raises:
-            hf_sts.hub.PushError: when there is nothing to push or the Hub cannot be reached or refuses.
-        """
-        if not self.is_world_process_zero():
-            return None
-        from .hub import push
-
-        repo_id = self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
-        return push(
-            self.args.output_dir,
-            repo_id,
-            private=self.args.hub_private_repo,
-            revision=self.args.hub_revision,
-            token=self.args.hub_token,
-            commit_message=commit_message or "Upload hf_sts model",
-        )
 
     def _hp_search_setup(self, trial) -> None:
         """Apply a hyperparameter-search trial's values to the arguments as sampled, then rebuild the loss from them

@@ -244,3 +244,40 @@ def test_every_help_is_written():
         for f in fields(cls):
             if f.init:
                 assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help"
+
+
+@pytest.mark.slow
+@pytest.mark.pretrained
+def test_tapt_recipe_on_multilingual_e5_small(e5_encoder, tmp_path, monkeypatch, caplog):
+    """The shipped TAPT recipe on the real encoder, for a few steps: the MLM head e5 lacks is added, the masked-token
+    loss falls from the fresh head's ~ln(250k), and the output is whole (`AutoModelForMaskedLM`, no missing keys),
+    with whole-word masking through the XLM-R tokenizer's offsets."""
+    monkeypatch.chdir(REPO_ROOT)
+    caplog.set_level("WARNING", logger="hf_sts")
+    out = tmp_path / "tapt"
+    main(
+        ["recipes/tapt/multilingual_e5_small.json", "--model_name_or_path", str(e5_encoder), "--output_dir", str(out)]
+        + ["--max_train_samples=300", "--max_steps=4", "--logging_steps=1", "--per_device_train_batch_size=4"]
+        + ["--max_seq_length=64", "--eval_strategy=no", "--save_strategy=no", "--disable_tqdm=true"]
+    )
+    assert "has no MLM head: added a newly initialised one" in caplog.text
+    losses = logged_losses(out)
+    assert losses[0] > 11 and losses[-1] < losses[0], losses
+    model, info = AutoModelForMaskedLM.from_pretrained(out, output_loading_info=True)
+    assert not info["missing_keys"] and model.get_input_embeddings().weight.shape[0] == 250037
+
+
+def test_push_to_hub_uploads_the_model_card_and_corpus_once_at_the_end(stand_in_encoders, tmp_path, monkeypatch):
+    import hf_sts.hub
+
+    pushes = []
+    monkeypatch.setattr(hf_sts.hub, "push", lambda folder, repo_id, **kwargs: pushes.append((folder, repo_id)))
+    out = tmp_path / "tapt"
+    main(
+        ["--model_name_or_path", str(stand_in_encoders["bert"]), "--train_file", str(KLUE_DEV), *QUICK]
+        + ["--max_steps=2", "--push_to_hub=true", "--hub_model_id=someone/tapt", "--output_dir", str(out)]
+    )
+    assert pushes == [(str(out), "someone/tapt")]  # once, after training, metrics and card
+    uploaded = {path.name for path in hf_sts.hub.upload_files(out)}
+    assert {"model.safetensors", "config.json", "README.md", "corpus.json", "all_results.json"} <= uploaded
+    assert not {"training_args.bin", "trainer_state.json"} & uploaded
