@@ -184,7 +184,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
             {
                 "technique": technique,
                 "dev Pearson (mean ± std over seeds)": f"{mean:.4f}{spread}",
-                "Δ vs base": "" if technique == "base" else f"{mean - base_mean:+.4f}",
+                "Δ vs base": "" if technique == "base" or not len(base) else f"{mean - base_mean:+.4f}",
                 "train time (min, mean)": f"{group['minutes'].mean():.1f}",
                 "seeds": seeds or "-",
                 "_mean": mean,
@@ -222,11 +222,11 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
     from hf_sts.model_card import markdown_table
 
     shown = table.drop(columns=["_mean", "_std"]).to_dict("records")
-    budgets = sorted(set(runs["budget"].dropna()))
-    seeds = sorted(set(runs["seed"].dropna().astype(int)))
+    budgets = "; ".join(sorted(set(runs["budget"].dropna()))) or "no fine-tuning run yet"
+    seeds = ", ".join(map(str, sorted(set(runs["seed"].dropna().astype(int))))) or "-"
     text = (
         f"# Techniques on multilingual-e5-small, KLUE-STS dev (519 pairs)\n\nBudget (from the runs' recipes): "
-        f"{'; '.join(budgets)} of KLUE-STS train; seeds {', '.join(map(str, seeds))}; base `{BASE_RECIPE}`. Regenerate with `python benchmarks/techniques.py "
+        f"{budgets} of KLUE-STS train; seeds {seeds}; base `{BASE_RECIPE}`. Regenerate with `python benchmarks/techniques.py "
         f"--model DIR --output_dir {args.output_dir}` (resumable; `--summary_only` rewrites this table).\n\n"
         + markdown_table(shown)
         + "\n"
