@@ -77,8 +77,9 @@ def test_mlp_head_layers(tiny_model):
 @pytest.mark.parametrize(
     "model_type, head, classes",
     [
-        ("roberta", "mlp", (StsCrossEncoderConfig, StsCrossEncoderModel)),
-        ("electra", "rnn", (StsCrossEncoderConfig, StsCrossEncoderModel)),
+        # One case in the fast tier; each case starts a process without hf_sts (about 8 s), so the others are slow.
+        pytest.param("roberta", "mlp", (StsCrossEncoderConfig, StsCrossEncoderModel), marks=pytest.mark.slow),
+        pytest.param("electra", "rnn", (StsCrossEncoderConfig, StsCrossEncoderModel), marks=pytest.mark.slow),
         ("bert", "bi-encoder", (StsBiEncoderConfig, StsBiEncoderModel)),
     ],
 )

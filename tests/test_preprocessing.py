@@ -63,6 +63,7 @@ def test_a_step_name_is_registered_once():
 DIRTY = ("숙소가 (진짜) 깨끗해요ㅋㅋㅋㅋ😀!!", "방이   넓고 “조용”해요~ 👍🏽")
 
 
+@pytest.mark.slow  # starts a process without hf_sts (about 8 s)
 def test_cleaning_is_part_of_the_saved_model(tmp_path, tiny_model, tokenizer):
     expected = {}
     for kind in ("mean", "bi-encoder"):

@@ -20,6 +20,7 @@ from hf_sts.run import main as run_main
 from .conftest import KLUE_TRAIN, REPO_ROOT, TINY, launch, refusal_line
 
 
+@pytest.mark.slow  # launches 2 processes (about 13 s)
 def test_trained_tokenizer_is_the_same_in_every_process(klue_dev):
     sentences = klue_dev["sentence1"][:] + klue_dev["sentence2"][:]
     tokenizer = train_wordpiece_tokenizer(sentences, vocab_size=800)

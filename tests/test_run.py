@@ -203,6 +203,7 @@ def test_usage_errors_of_every_command_share_the_prefix(argv, message, capsys):
     assert re.search(message, capsys.readouterr().err.strip()), argv
 
 
+@pytest.mark.slow  # trains twice (about 8 s)
 def test_continuing_a_run_under_another_head(tmp_path, monkeypatch, caplog):
     """A run's output as `model_name_or_path` of a from-scratch recipe: the recipe's encoder keys give way, the
     checkpoint keeps its head unless the command line names another, which then starts fresh on its backbone."""
