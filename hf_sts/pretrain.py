@@ -1,7 +1,7 @@
 """Masked-language-model pretraining on the task's own text: task-adaptive pretraining (TAPT).
 
-    hf-sts pretrain recipes/tapt_multilingual_e5_small.json [--key value ...]
-    accelerate launch hf_sts/pretrain.py recipes/tapt_multilingual_e5_small.json [--key value ...]
+    hf-sts pretrain recipes/tapt/multilingual_e5_small.json [--key value ...]
+    accelerate launch hf_sts/pretrain.py recipes/tapt/multilingual_e5_small.json [--key value ...]
 
 TAPT (Gururangan et al. 2020, "Don't Stop Pretraining: Adapt Language Models to Domains and Tasks") continues an
 encoder's MLM training on the unlabeled sentences of the task before fine-tuning on its labels. This is transformers'
