@@ -23,6 +23,7 @@ from transformers import (
     AutoModel,
     AutoTokenizer,
     PreTrainedConfig,
+    PreTrainedModel,
     PreTrainedTokenizerBase,
     PreTrainedTokenizerFast,
 )
@@ -489,16 +490,17 @@ def _encoder_layers(backbone: nn.Module) -> nn.ModuleList | None:
     return None
 
 
-def freeze_word_embeddings(model: StsPreTrainedModel) -> int:
-    """Freeze the backbone's word embedding matrix (`get_input_embeddings()`, shape `(vocab_size, hidden)`) alone:
-    no gradient and no optimizer state for it, while position and token-type embeddings, every layer and the head
+def freeze_word_embeddings(model: StsPreTrainedModel | PreTrainedModel) -> int:
+    """Freeze the word embedding matrix (`get_input_embeddings()`, shape `(vocab_size, hidden)`; an hf_sts model's is
+    its backbone's, an MLM model's also its tied output projection) alone: no gradient and no optimizer state for it,
+    while position and token-type embeddings, every layer and the head
     keep training. On a large-vocabulary encoder it is most of the parameters, few of whose rows a Korean corpus
     uses.
 
     Returns:
         The number of parameters frozen.
     """
-    embeddings = model.backbone.get_input_embeddings()
+    embeddings = model.get_input_embeddings()  # an hf_sts model's is its backbone's
     embeddings.requires_grad_(False)
     frozen = sum(parameter.numel() for parameter in embeddings.parameters())
     logger.info("Froze the word embeddings (%s parameters).", f"{frozen:,}")

@@ -532,7 +532,6 @@ def render_pretraining_card(output_dir: str | Path) -> ModelCard:
         pipeline_tag="fill-mask",
         tags=["hf_sts", "fill-mask", "tapt", "korean"],
         base_model=base if base and not Path(base).exists() else None,
-        license=None,
     )
     return ModelCard.from_template(
         data,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import datasets
 import torch
 from torch import nn
 from transformers import Trainer
@@ -221,7 +222,11 @@ class Corpus:
     train: list[str]
     validation: list[str]
     sources: list[dict[str, Any]]
-    total: int
+
+    @property
+    def total(self) -> int:
+        """The sentences read, over every source, before cleaning and removing repeats."""
+        return sum(source["sentences"] for source in self.sources)
 
 
 def read_corpus(args: PretrainArguments, seed: int) -> Corpus:
@@ -254,15 +259,12 @@ def read_corpus(args: PretrainArguments, seed: int) -> Corpus:
                 f"`text_column` {args.text_column!r} is not a column of {args.dataset_name}: {dataset.column_names}."
             )
         sources.append((args.dataset_name, "extra text (Hub dataset)", dataset[args.text_column][:]))
-    sentences, total = [], 0
-    for _, _, texts in sources:
-        total += len(texts)
-        sentences += texts
+    sentences = [text for _, _, texts in sources for text in texts]
     cleaned = [text for text in clean_texts(sentences, args.text_cleaning) if text.strip()]
     distinct = list(dict.fromkeys(cleaned))
     logger.info(
         "Pretraining text: %s sentences from %d sources, %s distinct%s.",
-        f"{total:,}",
+        f"{len(sentences):,}",
         len(sources),
         f"{len(distinct):,}",
         f" after cleaning ({', '.join(args.text_cleaning)})" if args.text_cleaning else "",
@@ -278,16 +280,14 @@ def read_corpus(args: PretrainArguments, seed: int) -> Corpus:
     if args.max_train_samples is not None:
         train = train[: args.max_train_samples]
     records = [{"source": name, "kind": kind, "sentences": len(texts)} for name, kind, texts in sources]
-    return Corpus(train=train, validation=validation, sources=records, total=total)
+    return Corpus(train=train, validation=validation, sources=records)
 
 
-def tokenize_text(sentences: list[str], tokenizer, args: PretrainArguments, training_args) -> "datasets.Dataset":  # noqa: F821
+def tokenize_text(sentences: list[str], tokenizer, args: PretrainArguments, training_args) -> datasets.Dataset:
     """Tokenize `sentences` for MLM, as run_mlm.py does: each sentence with its special tokens, then concatenated
     and cut into blocks of `max_seq_length` tokens (the last, shorter block dropped), or one example per sentence
     (truncated) with `line_by_line`. Rows carry `special_tokens_mask` (never masked) and, for whole-word masking,
     `offset_mapping` (where words start)."""
-    import datasets
-
     wwm = args.whole_word_mask
     block = args.max_seq_length
 
@@ -448,15 +448,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     """
     from transformers import DataCollatorForLanguageModeling
 
-    from hf_sts.build import load_tokenizer
+    from hf_sts.build import freeze_word_embeddings, load_tokenizer
 
     setup = prepare(argv)
     args, training_args, corpus = setup.args, setup.training_args, setup.corpus
     tokenizer = load_tokenizer(args, training_args, corpus.train)
     model = build_mlm_model(args, tokenizer)
     if args.freeze_embeddings:
-        model.get_input_embeddings().requires_grad_(False)
-        logger.info("Froze the word embeddings (%s parameters).", f"{model.get_input_embeddings().weight.numel():,}")
+        freeze_word_embeddings(model)
     train_dataset = tokenize_text(corpus.train, tokenizer, args, training_args)
     eval_dataset = tokenize_text(corpus.validation, tokenizer, args, training_args) if corpus.validation else None
     # Whole-word masking replaces every selected word with the mask token (transformers does not support random
