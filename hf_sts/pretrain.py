@@ -30,6 +30,7 @@ from torch import nn
 from transformers import Trainer
 
 from hf_sts.arguments import EncoderArguments, HfStsTrainingArguments, RecipeError
+from hf_sts.data import map_fingerprint, read_sts_file, read_text_file
 from hf_sts.trainer import FinalPushMixin, scale_for_accumulation
 
 
@@ -239,7 +240,6 @@ def read_corpus(args: PretrainArguments, seed: int) -> Corpus:
     """
     import random
 
-    from hf_sts.data import read_sts_file, read_text_file
     from hf_sts.text_cleaning import clean_texts
 
     sources: list[tuple[str, str, list[str]]] = []
@@ -315,6 +315,7 @@ def tokenize_text(sentences: list[str], tokenizer, args: PretrainArguments, trai
             batch_size=1000,
             remove_columns=["text"],
             num_proc=args.preprocessing_num_workers,
+            new_fingerprint=map_fingerprint(dataset, tokenizer, line_by_line=args.line_by_line, block=block, wwm=wwm),
             desc="Tokenizing",
         )
 

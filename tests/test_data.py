@@ -6,7 +6,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from hf_sts.data import DataFormatError, add_swapped_pairs, load_sts_datasets, read_sts_file, tokenize_pairs
+from hf_sts.build import train_wordpiece_tokenizer
+from hf_sts.data import (
+    DataFormatError,
+    add_swapped_pairs,
+    load_sts_datasets,
+    map_fingerprint,
+    read_sts_file,
+    tokenize_pairs,
+)
 from hf_sts.metrics import StsMetric
 
 from .conftest import KLUE_DEV, KLUE_TRAIN, KORSTS
@@ -105,6 +113,30 @@ def test_swapped_pairs_and_tokenization(klue_dev, tokenizer):
     assert encoded["labels"][:] == doubled["label"][:]
     truncated = tokenize_pairs(doubled, tokenizer, max_seq_length=8)
     assert {len(ids) for ids in truncated["input_ids"]} == {8}
+
+
+def test_tokenizing_never_pickles_the_tokenizer(klue_dev, tokenizer, monkeypatch):
+    """datasets would fingerprint the map by pickling the tokenizer (seconds for a 250k-piece vocabulary); the
+    fingerprint is built from its serialized pipeline instead, and still tells tokenizers and settings apart."""
+    from datasets.utils._dill import Pickler  # what datasets' fingerprints pickle with
+
+    pickled = []
+    save = Pickler.save
+
+    def recording_save(pickler, obj, *args, **kwargs):
+        pickled.append(type(obj))
+        return save(pickler, obj, *args, **kwargs)
+
+    monkeypatch.setattr(Pickler, "save", recording_save)
+    small = klue_dev.select(range(8))
+    encoded = tokenize_pairs(small, tokenizer, max_seq_length=64)
+    assert type(tokenizer) not in pickled and len(encoded) == 8
+    fingerprint = map_fingerprint(small, tokenizer, length=64)
+    assert map_fingerprint(small, tokenizer, length=64) == fingerprint
+    other = train_wordpiece_tokenizer(small["sentence1"][:] + small["sentence2"][:], vocab_size=200)
+    assert map_fingerprint(small, other, length=64) != fingerprint
+    assert map_fingerprint(small, tokenizer, length=32) != fingerprint
+    assert map_fingerprint(klue_dev.select(range(9)), tokenizer, length=64) != fingerprint
 
 
 @pytest.mark.parametrize(
