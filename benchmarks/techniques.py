@@ -1,6 +1,6 @@
 """The seeds' technique table, reproduced with one command: one base recipe, one budget, one seed set, one row per
 technique, each run in its own output folder, summarised into `techniques.md` (technique | dev Pearson mean ± std
-over seeds | Δ vs base | train time) and `techniques.png`.
+over seeds | Δ vs base | train time | CPU time | seeds) and `techniques.png`.
 
     python benchmarks/techniques.py --model .cache/multilingual-e5-small --output_dir outputs/techniques \\
         --tapt_model outputs/tapt_multilingual_e5_small          # every row; the TAPT row needs a pretrained folder
@@ -10,8 +10,9 @@ over seeds | Δ vs base | train time) and `techniques.png`.
 Resumable: a (row, seed) whose folder holds `all_results.json` is skipped, so the table can be built over several
 sessions or machines (copy the folders together) and re-summarised at any time; a folder without it (a run that was
 stopped) is replaced. Each run is `hf_sts/run.py RECIPE --model_name_or_path MODEL --seed S` plus the budget and the
-row's overrides, in a fresh process, one after the other; the time is that process's wall clock (loading, training
-and scoring the 519 dev pairs).
+row's overrides, in a fresh process, one after the other; its time is that process's wall clock and CPU time
+(loading, training and scoring the 519 dev pairs): the wall clock counts any pause or other job on the machine, the
+CPU time neither.
 
 The base is `recipes/multilingual_e5_small.json` (a cross-encoder with the `mean` head and the MSE loss, frozen word
 embeddings), at the budget of `--max_train_samples` / `--num_train_epochs` (default: all 11,668 KLUE-STS train pairs,
@@ -23,6 +24,7 @@ one. A difference smaller than the seed-to-seed standard deviation is not eviden
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -126,26 +128,34 @@ def run_rows(args: argparse.Namespace) -> None:
 
 
 def timed(command: list[str], output_dir: Path) -> None:
-    """Run `command` from the repository root, its output to `output_dir/benchmark.log`, its wall seconds to
-    `output_dir/benchmark_time.json`; a failure stops the benchmark with the log's last lines."""
+    """Run `command` from the repository root, its output to `output_dir/benchmark.log`, its wall and CPU seconds
+    (user + system, of the process and its children) to `output_dir/benchmark_time.json`; a failure stops the
+    benchmark with the log's last lines."""
     print(" ".join(command), flush=True)
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     log = output_dir.parent / f"{output_dir.name}.log"
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds_of_children()
     with open(log, "w", encoding="utf-8") as file:
         result = subprocess.run(command, cwd=REPO_ROOT, stdout=file, stderr=subprocess.STDOUT)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds_of_children() - cpu_start
     if result.returncode != 0:
         sys.exit(
             f"failed ({result.returncode}): {' '.join(command)}\n" + "".join(log.read_text().splitlines(True)[-20:])
         )
-    (output_dir / "benchmark_time.json").write_text(json.dumps({"wall_seconds": round(seconds, 1)}) + "\n")
-    print(f"  {seconds / 60:.1f} min", flush=True)
+    timing = {"wall_seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1)}
+    (output_dir / "benchmark_time.json").write_text(json.dumps(timing) + "\n")
+    print(f"  {seconds / 60:.1f} min ({cpu / 60:.1f} CPU min)", flush=True)
+
+
+def cpu_seconds_of_children() -> float:
+    """User + system CPU seconds of this process's finished children so far (`getrusage(RUSAGE_CHILDREN)`)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def collect(root: Path) -> pd.DataFrame:
     """One row per finished run under `root`: `technique`, `seed` (None for zero-shot), `pearson` (dev Pearson r),
-    `minutes` (wall time)."""
+    `minutes` and `cpu_minutes` (wall and CPU time; NaN where not recorded)."""
     records = []
     for row in ROWS | {ZERO_SHOT: None}:
         folder = root / folder_name(row)
@@ -154,7 +164,9 @@ def collect(root: Path) -> pd.DataFrame:
             results, timing = run / "all_results.json", run / "benchmark_time.json"
             if not results.is_file():
                 continue
-            minutes = json.loads(timing.read_text())["wall_seconds"] / 60 if timing.is_file() else float("nan")
+            times = json.loads(timing.read_text()) if timing.is_file() else {}
+            minutes = times.get("wall_seconds", float("nan")) / 60
+            cpu_minutes = times.get("cpu_seconds", float("nan")) / 60
             seed = None if row == ZERO_SHOT else int(run.name.removeprefix("seed-"))
             pearson = json.loads(results.read_text())["eval_pearson"]
             budget = None
@@ -162,13 +174,25 @@ def collect(root: Path) -> pd.DataFrame:
                 recipe = json.loads((run / "recipe.json").read_text())
                 pairs = recipe.get("max_train_samples")
                 budget = f"{f'{pairs:,}' if pairs else 'all 11,668'} pairs, {recipe.get('num_train_epochs'):g} epochs"
-            records.append({"technique": row, "seed": seed, "pearson": pearson, "minutes": minutes, "budget": budget})
-    return pd.DataFrame.from_records(records, columns=["technique", "seed", "pearson", "minutes", "budget"])
+            records.append(
+                {
+                    "technique": row,
+                    "seed": seed,
+                    "pearson": pearson,
+                    "minutes": minutes,
+                    "cpu_minutes": cpu_minutes,
+                    "budget": budget,
+                }
+            )
+    return pd.DataFrame.from_records(
+        records, columns=["technique", "seed", "pearson", "minutes", "cpu_minutes", "budget"]
+    )
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """The table: per technique (in `ROWS` order, zero-shot first), dev Pearson mean ± standard deviation over its
-    seeds (sample std; blank for one seed), Δ of the mean against the base's, mean wall minutes, and the seeds."""
+    seeds (sample std; blank for one seed), Δ of the mean against the base's, mean wall and CPU minutes (over the
+    seeds that recorded them; blank where none did), and the seeds."""
     base = runs.loc[runs["technique"] == "base", "pearson"]
     base_mean = base.mean() if len(base) else float("nan")
     rows = []
@@ -185,13 +209,20 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
                 "technique": technique,
                 "dev Pearson (mean ± std over seeds)": f"{mean:.4f}{spread}",
                 "Δ vs base": "" if technique == "base" or not len(base) else f"{mean - base_mean:+.4f}",
-                "train time (min, mean)": f"{group['minutes'].mean():.1f}",
+                "train time (min, mean)": minutes_text(group["minutes"]),
+                "CPU time (min, mean)": minutes_text(group["cpu_minutes"]),
                 "seeds": seeds or "-",
                 "_mean": mean,
                 "_std": statistics.stdev(values) if len(values) > 1 else 0.0,
             }
         )
     return pd.DataFrame(rows)
+
+
+def minutes_text(minutes: pd.Series) -> str:
+    """The mean of the recorded `minutes` to one decimal, blank where none were recorded."""
+    recorded = minutes.dropna()
+    return f"{recorded.mean():.1f}" if len(recorded) else ""
 
 
 def plot(table: pd.DataFrame, path: Path) -> None:

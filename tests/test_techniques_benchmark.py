@@ -15,19 +15,20 @@ techniques = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(techniques)
 
 
-def finish(root, row, seed, pearson, seconds):
+def finish(root, row, seed, pearson, seconds, cpu_seconds=None):
     folder = root / techniques.folder_name(row) / (f"seed-{seed}" if seed is not None else "")
     folder.mkdir(parents=True, exist_ok=True)
     if seed is not None:
         (folder / "recipe.json").write_text(json.dumps({"num_train_epochs": 2.0, "seed": seed}))
     (folder / "all_results.json").write_text(json.dumps({"eval_pearson": pearson}))
-    (folder / "benchmark_time.json").write_text(json.dumps({"wall_seconds": seconds}))
+    timing = {"wall_seconds": seconds} | ({"cpu_seconds": cpu_seconds} if cpu_seconds is not None else {})
+    (folder / "benchmark_time.json").write_text(json.dumps(timing))
 
 
 def test_table_means_spreads_and_deltas(tmp_path):
     finish(tmp_path, "zero-shot", None, 0.776, 22)
-    finish(tmp_path, "base", 42, 0.84, 600)
-    finish(tmp_path, "base", 7, 0.82, 660)
+    finish(tmp_path, "base", 42, 0.84, 600)  # recorded before CPU time was: left out of the CPU mean
+    finish(tmp_path, "base", 7, 0.82, 660, cpu_seconds=1200)
     finish(tmp_path, "loss: L1", 42, 0.85, 630)
     finish(tmp_path, "loss: L1", 7, 0.86, 570)
     finish(tmp_path, "head: cls", 42, 0.80, 600)  # one seed: no spread
@@ -40,6 +41,7 @@ def test_table_means_spreads_and_deltas(tmp_path):
     assert rows["loss: L1"]["Δ vs base"] == "+0.0250" and rows["head: cls"]["Δ vs base"] == "-0.0300"
     assert rows["head: cls"]["dev Pearson (mean ± std over seeds)"] == "0.8000"
     assert rows["base"]["train time (min, mean)"] == "10.5" and rows["base"]["seeds"] == "42, 7"
+    assert rows["base"]["CPU time (min, mean)"] == "20.0" and rows["loss: L1"]["CPU time (min, mean)"] == ""
     text = (tmp_path / "t.md").read_text()
     assert (
         "| loss: L1 " in text
@@ -70,3 +72,15 @@ def test_each_row_changes_only_its_technique():
     assert techniques.run_argv("loss: Huber", 42, args, REPO_ROOT / "o")[len(base) :] == ["--loss", "huber"]
     with pytest.raises(SystemExit):
         techniques.parse_args(["--model", "m", "--output_dir", "o", "--rows", "no such row"])
+
+
+def test_a_run_records_its_wall_and_cpu_time(tmp_path):
+    """`timed` runs the command and writes both times: CPU time counts the child's work, not the wall clock."""
+    import sys
+
+    output_dir = tmp_path / "row" / "seed-1"
+    output_dir.mkdir(parents=True)
+    techniques.timed([sys.executable, "-c", "import time; sum(range(10**7)); time.sleep(0.5)"], output_dir)
+    timing = json.loads((output_dir / "benchmark_time.json").read_text())
+    assert timing["wall_seconds"] >= 0.5 and 0 < timing["cpu_seconds"] < timing["wall_seconds"]
+    assert (tmp_path / "row" / "seed-1.log").is_file()
