@@ -104,6 +104,9 @@ class PretrainArguments(EncoderArguments):
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Keep the first N training sentences (quick runs)."}
     )
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Keep the first N held-out sentences for eval_loss (quick runs)."}
+    )
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenizing."})
 
     def __post_init__(self):
@@ -118,6 +121,9 @@ class PretrainArguments(EncoderArguments):
             )
         if self.max_seq_length < 8:
             raise RecipeError(f"`max_seq_length` must be at least 8, got {self.max_seq_length}.")
+        for key in ("max_train_samples", "max_eval_samples"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise RecipeError(f"`{key}` must be >= 1 sentence (unset: all), got {getattr(self, key)}.")
 
     def input_files(self) -> list[str]:
         """Every file the run reads (model, tokenizer, text), for the checks of `output_dir`."""
@@ -232,7 +238,7 @@ class Corpus:
 
 def read_corpus(args: PretrainArguments, seed: int) -> Corpus:
     """Read, clean and deduplicate the run's text, and hold out `validation_split_percentage` of the distinct
-    sentences (seeded shuffle).
+    sentences (seeded shuffle); then keep the first `max_train_samples` / `max_eval_samples` of each part.
 
     Raises:
         hf_sts.data.DataFormatError: for a missing or malformed file (named).
@@ -279,6 +285,8 @@ def read_corpus(args: PretrainArguments, seed: int) -> Corpus:
     validation, train = distinct[:held_out], distinct[held_out:]
     if args.max_train_samples is not None:
         train = train[: args.max_train_samples]
+    if args.max_eval_samples is not None:
+        validation = validation[: args.max_eval_samples]
     records = [{"source": name, "kind": kind, "sentences": len(texts)} for name, kind, texts in sources]
     return Corpus(train=train, validation=validation, sources=records)
 

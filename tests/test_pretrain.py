@@ -178,7 +178,16 @@ def test_text_sources_are_read_deduplicated_and_recorded(tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    ["no text", "missing text file", "no text columns", "mlm_probability", "unknown key", "not an encoder", "no mask"],
+    [
+        "no text",
+        "missing text file",
+        "no text columns",
+        "mlm_probability",
+        "max_eval_samples",
+        "unknown key",
+        "not an encoder",
+        "no mask",
+    ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, capsys, stand_in_encoders):
     monkeypatch.chdir(REPO_ROOT)
@@ -198,6 +207,7 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, c
             r"labels\.csv: no text columns; expected one of .*found \['id', 'label'\]",
         ),
         "mlm_probability": ([*base, "--mlm_probability=1.5"], r"`mlm_probability` must be in \(0, 1\), got 1\.5"),
+        "max_eval_samples": ([*base, "--max_eval_samples=0"], r"`max_eval_samples` must be >= 1 sentence .*got 0"),
         "unknown key": ([*base, "--head=mlp"], r"unknown key 'head'\. .*see `hf_sts/pretrain\.py --help`"),
         "not an encoder": (
             ["--model_name_or_path", "recipes", "--train_file", str(KLUE_DEV)],
@@ -257,7 +267,8 @@ def test_tapt_recipe_on_multilingual_e5_small(e5_encoder, tmp_path, monkeypatch,
     out = tmp_path / "tapt"
     main(
         ["recipes/tapt/multilingual_e5_small.json", "--model_name_or_path", str(e5_encoder), "--output_dir", str(out)]
-        + ["--max_train_samples=300", "--max_steps=4", "--logging_steps=1", "--per_device_train_batch_size=4"]
+        + ["--max_train_samples=300", "--max_eval_samples=32", "--max_steps=4", "--logging_steps=1"]
+        + ["--per_device_train_batch_size=4"]
         + ["--max_seq_length=64", "--eval_strategy=no", "--save_strategy=no", "--disable_tqdm=true"]
     )
     assert "has no MLM head: added a newly initialised one" in caplog.text
@@ -265,6 +276,7 @@ def test_tapt_recipe_on_multilingual_e5_small(e5_encoder, tmp_path, monkeypatch,
     assert losses[0] > 11 and losses[-1] < losses[0], losses
     model, info = AutoModelForMaskedLM.from_pretrained(out, output_loading_info=True)
     assert not info["missing_keys"] and model.get_input_embeddings().weight.shape[0] == 250037
+    assert json.loads((out / "all_results.json").read_text())["eval_sentences"] == 32
 
 
 def test_push_to_hub_uploads_the_model_card_and_corpus_once_at_the_end(stand_in_encoders, tmp_path, monkeypatch):
