@@ -49,6 +49,18 @@ class RecipeError(HfStsError):
     """A recipe or command line hf_sts cannot use: the message names the file or flag and the key."""
 
 
+def check_sample_limits(args: Any, unit: str) -> None:
+    """Check a recipe's `max_train_samples` and `max_eval_samples` (counts of `unit`, e.g. "pair"): unset, or >= 1.
+
+    Raises:
+        RecipeError: one line naming the key and its value.
+    """
+    for key in ("max_train_samples", "max_eval_samples"):
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            raise RecipeError(f"`{key}` must be >= 1 {unit} (unset: all {unit}s), got {value}.")
+
+
 @dataclass
 class EncoderArguments:
     """The encoder a command starts from and its tokenizer, shared by [`ModelArguments`] (`hf_sts/run.py`) and
@@ -463,9 +475,7 @@ class DataArguments:
             )
         if self.max_seq_length < 1:
             raise RecipeError(f"`max_seq_length` must be a number of tokens >= 1, got {self.max_seq_length}.")
-        for key in ("max_train_samples", "max_eval_samples"):
-            if getattr(self, key) is not None and getattr(self, key) < 1:
-                raise RecipeError(f"`{key}` must be >= 1 pair (unset: all pairs), got {getattr(self, key)}.")
+        check_sample_limits(self, "pair")
         if self.num_folds == 1 or self.num_folds < 0:
             raise RecipeError(f"`num_folds` must be 0 (off) or at least 2, got {self.num_folds}.")
         if self.dataset_name is None and self.train_file is None and self.test_file is None:

@@ -734,8 +734,9 @@ def tokenize_pairs(
             encoded["binary_labels"] = batch["binary_label"]
         return encoded
 
-    settings = {"architecture": architecture, "prompt": prompt, "cleaning": text_cleaning, "length": max_seq_length}
-    fingerprint = map_fingerprint(dataset, tokenizer, labeled=labeled, **settings)
+    fingerprint = map_fingerprint(
+        dataset, tokenizer, architecture=architecture, prompt=prompt, cleaning=text_cleaning, length=max_seq_length
+    )
     return dataset.map(
         encode,
         batched=True,

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from transformers import Trainer
 
-from hf_sts.arguments import EncoderArguments, HfStsTrainingArguments, RecipeError
+from hf_sts.arguments import EncoderArguments, HfStsTrainingArguments, RecipeError, check_sample_limits
 from hf_sts.data import map_fingerprint, read_sts_file, read_text_file
 from hf_sts.trainer import FinalPushMixin, scale_for_accumulation
 
@@ -121,9 +121,7 @@ class PretrainArguments(EncoderArguments):
             )
         if self.max_seq_length < 8:
             raise RecipeError(f"`max_seq_length` must be at least 8, got {self.max_seq_length}.")
-        for key in ("max_train_samples", "max_eval_samples"):
-            if getattr(self, key) is not None and getattr(self, key) < 1:
-                raise RecipeError(f"`{key}` must be >= 1 sentence (unset: all), got {getattr(self, key)}.")
+        check_sample_limits(self, "sentence")
 
     def input_files(self) -> list[str]:
         """Every file the run reads (model, tokenizer, text), for the checks of `output_dir`."""

@@ -4,6 +4,7 @@ of each row. The runs themselves are stubbed: the measured table is committed un
 import importlib.util
 import json
 import statistics
+import sys
 
 import pytest
 
@@ -76,8 +77,6 @@ def test_each_row_changes_only_its_technique():
 
 def test_a_run_records_its_wall_and_cpu_time(tmp_path):
     """`timed` runs the command and writes both times: CPU time counts the child's work, not the wall clock."""
-    import sys
-
     output_dir = tmp_path / "row" / "seed-1"
     output_dir.mkdir(parents=True)
     techniques.timed([sys.executable, "-c", "import time; sum(range(10**7)); time.sleep(0.5)"], output_dir)
