@@ -9,6 +9,7 @@ reason, without it."""
 import copy
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -16,10 +17,15 @@ from pathlib import Path
 
 # Tests never reach the network: Hub lookups fail at once instead of retrying (set before huggingface_hub loads).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Under pytest-xdist (`-n auto` in pyproject's addopts) each worker gets its share of the cores, in this process and in
+# the processes its tests start (set before torch loads): two workers at two threads each would oversubscribe 2 cores.
+if WORKERS := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // WORKERS)))
 
 import pandas as pd
 import pytest
 import torch
+from filelock import FileLock
 from transformers import CONFIG_MAPPING
 
 from hf_sts import StsBiEncoderConfig, StsBiEncoderModel, StsCrossEncoderConfig, StsCrossEncoderModel
@@ -70,11 +76,15 @@ def tiny_backbone_config(model_type: str, tokenizer, **overrides):
 def e5_encoder() -> Path:
     """The folder of `intfloat/multilingual-e5-small` (a BertModel, XLM-R tokenizer), built by
     `../shared/tools/multilingual_e5_small/build.sh` into `.cache/` (or `$HF_STS_E5_DIR`) if it is not there yet."""
-    if not (E5_DIR / "model.safetensors").is_file():
-        if not E5_BUILD.is_file():
-            pytest.skip(f"needs the multilingual-e5-small build script {E5_BUILD} (../shared/tools beside the repo)")
-        result = subprocess.run(["bash", str(E5_BUILD), str(E5_DIR)], capture_output=True, text=True, timeout=900)
-        assert result.returncode == 0, f"{E5_BUILD} failed:\n{result.stderr[-3000:]}"
+    E5_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{E5_DIR}.lock"):  # one pytest-xdist worker builds it, the others wait for it
+        if not (E5_DIR / "model.safetensors").is_file():
+            if not E5_BUILD.is_file():
+                pytest.skip(
+                    f"needs the multilingual-e5-small build script {E5_BUILD} (../shared/tools beside the repo)"
+                )
+            result = subprocess.run(["bash", str(E5_BUILD), str(E5_DIR)], capture_output=True, text=True, timeout=900)
+            assert result.returncode == 0, f"{E5_BUILD} failed:\n{result.stderr[-3000:]}"
     return E5_DIR
 
 
@@ -139,6 +149,24 @@ def stand_in_encoders(tmp_path_factory, tokenizer):
     return folders
 
 
+def pytest_collection_modifyitems(config, items):
+    """Each test module runs whole in one pytest-xdist worker (`--dist loadgroup`), so its module fixtures are built
+    once; the modules that use the session's `quickstart` run (about a minute to train) share one worker, so it is
+    trained once. A module with its own `xdist_group` mark keeps it."""
+    sharing = {item.path for item in items if "quickstart" in getattr(item, "fixturenames", ())}
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group("quickstart" if item.path in sharing else item.path.name))
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now: for a demo server or a DDP rendezvous, so that tests running at once in
+    other workers do not collide on a fixed port such as accelerate's 29500."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def run_python(code: str, *args: str, cwd: Path = REPO_ROOT, block_hf_sts: bool = False, timeout: int = 600):
     """Run `code` in a fresh Python process; with `block_hf_sts`, `import hf_sts` fails in it."""
     prelude = "import sys; sys.modules['hf_sts'] = None\n" if block_hf_sts else ""
@@ -191,8 +219,8 @@ def launch(*args: str, launcher: tuple[str, ...] = (sys.executable,), timeout: i
 
 
 def accelerate(*options: str) -> tuple[str, ...]:
-    """The `accelerate launch OPTIONS` launcher, for `launch`."""
-    return (sys.executable, "-m", "accelerate.commands.launch", *options)
+    """The `accelerate launch OPTIONS` launcher, for `launch`, on a free rendezvous port."""
+    return (sys.executable, "-m", "accelerate.commands.launch", f"--main_process_port={free_port()}", *options)
 
 
 # The quickstart's epochs in the tests: 1 of the recipe's 5 (dev Pearson 0.55 after the first epoch of the shipped

@@ -13,7 +13,6 @@ tests/test_demo_browser.py`).
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,10 +25,12 @@ import pytest
 from hf_sts.cli import main as hf_sts_cli
 from hf_sts.demo import EXAMPLE_PAIRS
 
-from .conftest import KLUE_DEV, REPO_ROOT
+from .conftest import KLUE_DEV, REPO_ROOT, free_port
 
 
-pytestmark = pytest.mark.slow
+# In the pytest-xdist worker of the other users of the `quickstart` fixture (tests/conftest.py), which this module asks
+# for only when it runs.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("quickstart")]
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PAIR = ("숙소 위치는 찾기 쉽고 일반적인 한국의 반지하 숙소입니다.", "숙박시설의 위치는 쉽게 찾을 수 있습니다.")
@@ -57,9 +58,7 @@ def model_dir(request) -> Path:
 @pytest.fixture(scope="module")
 def page_url(model_dir):
     """`hf-sts demo MODEL --port PORT` in its own process, until the module's tests are done."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     log = open(model_dir.parent / f"demo-{port}.log", "w+")  # noqa: SIM115 - closed below
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
     command = [

@@ -23,6 +23,7 @@ from .conftest import (
     QUICKSTART,
     REPO_ROOT,
     TINY,
+    free_port,
     hf_sts_train,
     refusal_line,
     score_without_hf_sts,
@@ -258,6 +259,7 @@ def test_two_process_ddp_matches_one_process(tmp_path, monkeypatch):
         "--num_machines=1",
         "--mixed_precision=no",
         "--dynamo_backend=no",
+        f"--main_process_port={free_port()}",
     ]
     result = hf_sts_train(
         *launch_options, *DDP_RUN, "--output_dir", str(output_dir), "--per_device_train_batch_size=8"
