@@ -8,13 +8,15 @@
   from PyTorch's cpuinfo) rather than guessing from the platform.
 - **Threads**: `accelerate launch` gives each CPU process `OMP_NUM_THREADS` threads, 1 by default when it is not told
   the machine is CPU-only (no config, no `--cpu`), which leaves the other cores idle. [`use_every_core`] raises the
-  thread count of a single CPU process launched that way to the cores it may run on.
+  thread count of a single CPU process launched that way to the cores it may run on; where accelerate was told
+  (`--cpu`, `recipes/accelerate_cpu.yaml`), it chose the count itself and hf_sts keeps it.
 """
 
 import logging
 import os
 
 import torch
+from accelerate.utils.environment import parse_flag_from_env
 
 
 logger = logging.getLogger(__name__)
@@ -58,17 +60,21 @@ def use_every_core() -> int | None:
     else the shell's `OMP_NUM_THREADS`, else 1 (unless it knows the machine is CPU-only, as with `--cpu` or
     `recipes/accelerate_cpu.yaml`, where it picks the core count itself). A lone process on a machine without an
     accelerator then trains on one core of many. This sets PyTorch's intra-op threads to [`usable_cores`] when the
-    process was started by `accelerate launch` (`ACCELERATE_MIXED_PRECISION` is set), is the only one
-    (`WORLD_SIZE` 1), has no accelerator, and runs one thread; it says so in one line. Several processes keep
-    accelerate's split of the cores.
+    process was started by `accelerate launch` (`ACCELERATE_MIXED_PRECISION` is set) without being told the machine
+    is CPU-only (`ACCELERATE_USE_CPU` is not true: when it is, one thread is what the shell's `OMP_NUM_THREADS` or
+    `--num_cpu_threads_per_process` asked for, e.g. for runs side by side), is the only one (`WORLD_SIZE` 1), has no
+    accelerator, and runs one thread; it says so in one line. Several processes keep accelerate's split of the
+    cores.
 
     Returns:
         The new thread count, or `None` when nothing was changed.
     """
     launched = "ACCELERATE_MIXED_PRECISION" in os.environ
+    told_cpu = parse_flag_from_env("ACCELERATE_USE_CPU")
     single = int(os.environ.get("WORLD_SIZE", "1")) == 1
     cores = usable_cores()
-    if not (launched and single and torch.get_num_threads() == 1 and cores > 1) or torch.accelerator.is_available():
+    one_thread = torch.get_num_threads() == 1
+    if not (launched and not told_cpu and single and one_thread and cores > 1) or torch.accelerator.is_available():
         return None
     torch.set_num_threads(cores)
     logger.info(

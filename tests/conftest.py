@@ -149,6 +149,7 @@ def stand_in_encoders(tmp_path_factory, tokenizer):
     return folders
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the `xdist_group` marks
 def pytest_collection_modifyitems(config, items):
     """Each test module runs whole in one pytest-xdist worker (`--dist loadgroup`), so its module fixtures are built
     once; the modules that use the session's `quickstart` run (about a minute to train) share one worker, so it is

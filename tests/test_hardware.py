@@ -88,6 +88,10 @@ def test_a_lone_launched_cpu_process_uses_every_core(monkeypatch, one_thread, ca
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert use_every_core() is None  # several processes share the cores as accelerate split them
     monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "True")
+    assert use_every_core() is None  # `--cpu` or the CPU config: accelerate chose 1 because the shell asked for it
+    assert torch.get_num_threads() == 1
+    monkeypatch.setenv("ACCELERATE_USE_CPU", "False")
     with caplog.at_level(logging.INFO, logger="hf_sts"):
         assert use_every_core() == usable_cores()
     assert torch.get_num_threads() == usable_cores()
