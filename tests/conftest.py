@@ -153,11 +153,20 @@ def stand_in_encoders(tmp_path_factory, tokenizer):
 def pytest_collection_modifyitems(config, items):
     """Each test module runs whole in one pytest-xdist worker (`--dist loadgroup`), so its module fixtures are built
     once; the modules that use the session's `quickstart` run (about a minute to train) share one worker, so it is
-    trained once. A module with its own `xdist_group` mark keeps it."""
+    trained once. A module with its own `xdist_group` mark keeps it. Under xdist the groups with `pretrained` tests
+    go out first, then those with `slow` ones (longest first), so that no worker is left alone with a long group at
+    the end."""
     sharing = {item.path for item in items if "quickstart" in getattr(item, "fixturenames", ())}
+    groups, rank = {}, {}
     for item in items:
-        if not any(item.iter_markers("xdist_group")):
+        if (mark := item.get_closest_marker("xdist_group")) is None:
             item.add_marker(pytest.mark.xdist_group("quickstart" if item.path in sharing else item.path.name))
+            mark = item.get_closest_marker("xdist_group")
+        group = groups[item] = mark.args[0]
+        weight = 0 if item.get_closest_marker("pretrained") else 1 if item.get_closest_marker("slow") else 2
+        rank[group] = min(rank.get(group, 2), weight)
+    if WORKERS:
+        items.sort(key=lambda item: rank[groups[item]])  # stable: each group's tests keep their order
 
 
 def free_port() -> int:
