@@ -17,10 +17,6 @@ from pathlib import Path
 
 # Tests never reach the network: Hub lookups fail at once instead of retrying (set before huggingface_hub loads).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# Under pytest-xdist (`-n auto` in pyproject's addopts) each worker gets its share of the cores, in this process and in
-# the processes its tests start (set before torch loads): two workers at two threads each would oversubscribe 2 cores.
-if WORKERS := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // WORKERS)))
 
 import pandas as pd
 import pytest
@@ -31,6 +27,15 @@ from transformers import CONFIG_MAPPING
 from hf_sts import StsBiEncoderConfig, StsBiEncoderModel, StsCrossEncoderConfig, StsCrossEncoderModel
 from hf_sts.build import train_wordpiece_tokenizer
 from hf_sts.data import read_sts_file
+from hf_sts.hardware import usable_cores
+
+
+# Under pytest-xdist (`-n auto` in pyproject's addopts) each worker gets its share of the cores, in this process and in
+# the processes its tests start: two workers at two threads each would oversubscribe 2 cores (a shell's
+# OMP_NUM_THREADS is kept).
+if WORKERS := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, usable_cores() // WORKERS)))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -154,7 +159,7 @@ def pytest_collection_modifyitems(config, items):
     """Each test module runs whole in one pytest-xdist worker (`--dist loadgroup`), so its module fixtures are built
     once; the modules that use the session's `quickstart` run (about a minute to train) share one worker, so it is
     trained once. A module with its own `xdist_group` mark keeps it. Under xdist the groups with `pretrained` tests
-    go out first, then those with `slow` ones (longest first), so that no worker is left alone with a long group at
+    go out first, then those with `slow` ones, so that no worker is left alone with a long group at
     the end."""
     sharing = {item.path for item in items if "quickstart" in getattr(item, "fixturenames", ())}
     groups, rank = {}, {}

@@ -12,6 +12,7 @@ from transformers import (
     AutoModelForMaskedLM,
     AutoTokenizer,
     DataCollatorForLanguageModeling,
+    TrainingArguments,
 )
 
 from hf_sts.data import read_text_file
@@ -96,7 +97,7 @@ def test_encoder_without_an_mlm_head_gets_one(stand_in_encoders, tmp_path, caplo
     assert f"starting from `{encoder}`" in (output_dir / "README.md").read_text()
 
 
-def test_sparse_prediction_gives_the_full_loss(stand_in_encoders):
+def test_sparse_prediction_gives_the_full_loss(stand_in_encoders, tmp_path):
     """The head on the masked rows only gives the same loss and gradients as the model's own full forward."""
     torch.manual_seed(0)
     model = AutoModelForMaskedLM.from_pretrained(stand_in_encoders["bert"])
@@ -108,7 +109,8 @@ def test_sparse_prediction_gives_the_full_loss(stand_in_encoders):
     full.backward()
     full_grad = model.bert.encoder.layer[0].attention.self.query.weight.grad.clone()
     model.zero_grad()
-    trainer = MlmTrainer(model=model, sparse_prediction=True)
+    args = TrainingArguments(output_dir=str(tmp_path), report_to="none")  # not the Trainer's ./tmp_trainer
+    trainer = MlmTrainer(model=model, args=args, sparse_prediction=True)
     sparse, outputs = trainer.compute_loss(model.eval(), {**batch, "labels": labels}, return_outputs=True)
     assert outputs.logits.shape == ((labels != -100).sum().item(), model.config.vocab_size)
     assert sparse.item() == pytest.approx(full.item(), rel=1e-5)
