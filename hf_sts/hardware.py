@@ -16,7 +16,7 @@ import logging
 import os
 
 import torch
-from accelerate.utils.environment import parse_flag_from_env
+from accelerate.utils import parse_flag_from_env
 
 
 logger = logging.getLogger(__name__)

@@ -164,10 +164,12 @@ def pytest_collection_modifyitems(config, items):
     sharing = {item.path for item in items if "quickstart" in getattr(item, "fixturenames", ())}
     groups, rank = {}, {}
     for item in items:
-        if (mark := item.get_closest_marker("xdist_group")) is None:
-            item.add_marker(pytest.mark.xdist_group("quickstart" if item.path in sharing else item.path.name))
-            mark = item.get_closest_marker("xdist_group")
-        group = groups[item] = mark.args[0]
+        if mark := item.get_closest_marker("xdist_group"):
+            group = mark.args[0]
+        else:
+            group = "quickstart" if item.path in sharing else item.path.name
+            item.add_marker(pytest.mark.xdist_group(group))
+        groups[item] = group
         weight = 0 if item.get_closest_marker("pretrained") else 1 if item.get_closest_marker("slow") else 2
         rank[group] = min(rank.get(group, 2), weight)
     if WORKERS:
