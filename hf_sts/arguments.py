@@ -172,8 +172,8 @@ class ModelArguments(EncoderArguments):
             large-vocabulary encoder's parameters: 96 M of multilingual-e5-small's 118 M); every layer still trains.
 
     LoRA (see `hf_sts.lora`):
-        use_lora (`bool`), lora_r (`int`, 16), lora_alpha (`float`, 32), lora_dropout (`float`, 0.05),
-        lora_target_modules (`list[str]`, *optional*), lora_modules_to_save (`list[str]`, *optional*),
+        use_lora (`bool`), lora_r (`int` >= 1, 16), lora_alpha (`float` > 0, 32), lora_dropout (`float` in
+        [0, 1), 0.05), lora_target_modules (`list[str]`, *optional*), lora_modules_to_save (`list[str]`, *optional*),
         save_adapter_only (`bool`).
     """
 
@@ -304,6 +304,11 @@ class ModelArguments(EncoderArguments):
             )
         if not self.use_lora and self.save_adapter_only:
             raise RecipeError("`save_adapter_only` applies to LoRA runs; set `use_lora` too.")
+        if self.use_lora and (self.lora_r < 1 or not self.lora_alpha > 0 or not 0.0 <= self.lora_dropout < 1.0):
+            raise RecipeError(
+                f"LoRA needs `lora_r` >= 1, `lora_alpha` > 0 and `lora_dropout` in [0, 1), got {self.lora_r}, "
+                f"{self.lora_alpha} and {self.lora_dropout}."
+            )
         if not 0.0 <= self.freeze_ratio < 1.0:
             raise RecipeError(f"`freeze_ratio` must be in [0, 1), got {self.freeze_ratio}.")
         if self.head is not None and self.head not in HEADS:
@@ -353,7 +358,7 @@ class DataArguments:
             (and makes binary labels `label >= binary_threshold` where the data has none); unset, what the data's
             binary labels imply, else KLUE's 3.0 (see `hf_sts.data.resolve_binary_threshold`).
 
-    Cross-validation (see `hf_sts.run.cross_validate`):
+    Cross-validation (see `hf_sts.cv.cross_validate`):
         num_folds (`int`, defaults to `0`, off), fold_strategy (`"stratified"` or `"kfold"`), fold_seed (`int`),
         cv_include_validation (`bool`).
     """
@@ -558,13 +563,13 @@ class HfStsTrainingArguments(TrainingArguments):
 @dataclass
 class StsTrainingArguments(HfStsTrainingArguments):
     """[`HfStsTrainingArguments`] (`transformers.TrainingArguments` with hf_sts' machine defaults) plus the loss of
-    [`hf_sts.StsTrainer`].
+    [`hf_sts.trainer.StsTrainer`].
 
     Loss:
         loss (`str`, defaults to `"mse"`): a name of `hf_sts.losses.LOSSES` or several joined by `+`
             (`"l1+huber"`, the seeds' best).
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when unset.
-        huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units.
+        huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units (> 0).
         cosent_scale (`float`, defaults to `20.0`): the inverse temperature of the CoSENT loss.
         wandb_project (`str`, *optional*): the wandb project when `report_to` includes `"wandb"`.
 

@@ -63,6 +63,7 @@ import torch
 
 from .data import length_sorted_batches, read_sts_file, read_table
 from .errors import HfStsError, check_local_weights, checked_from_pretrained
+from .hardware import resolve_device
 from .modeling_sts import apply_prompt
 
 
@@ -167,13 +168,18 @@ def load_translation_model(name: str, device: str | None = None, **hub_kwargs):
 
     Raises:
         AugmentError: one line naming `name`, for a model that cannot be loaded, is not a sequence-to-sequence model,
-            or whose tokenizer needs a package that is not installed.
+            or whose tokenizer needs a package that is not installed; or naming `device`, when this machine has no
+            such device.
     """
     from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
     path = Path(name)
     if path.exists() and not path.is_dir():
         raise AugmentError(f"{path}: a model is a folder (or a Hub id), not a file.")
+    try:
+        device = resolve_device(device)
+    except ValueError as error:
+        raise AugmentError(f"device {error}") from None
     config = checked_from_pretrained(AutoConfig, name, AugmentError, **hub_kwargs)
     check_local_weights(name, AugmentError)
     tokenizer = _load_tokenizer(name, **hub_kwargs)
@@ -184,7 +190,6 @@ def load_translation_model(name: str, device: str | None = None, **hub_kwargs):
             f"{name}: a {config.model_type} model, not a sequence-to-sequence translation model "
             "(AutoModelForSeq2SeqLM: Marian, M2M100, NLLB, mBART, T5, ...)."
         ) from None
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return model.to(device).eval(), tokenizer
 
 

@@ -166,32 +166,45 @@ def _split_launch_options(argv: list[str], keys: frozenset[str] = frozenset()) -
 def _launch(name: str, launch_options: list[str], run_arguments: list[str]) -> None:
     """Check the run in this process (bad input ends here, as one line, before any process starts), then start it
     with `accelerate launch LAUNCH_OPTIONS hf_sts/NAME.py RUN_ARGUMENTS`, as trl's CLI launches its scripts. A run
-    that fails in the launched processes ends with its hf_sts error line (repeated after the launcher's report) and
-    the processes' exit status, without accelerate's traceback."""
+    that fails in the launched processes ends with its hf_sts error line (repeated after the launcher's report) and exit
+    status 2, without accelerate's traceback; one that fails otherwise (a crash, printed by the process) with the
+    processes' exit status.
+
+    Raises:
+        HfStsError: the run's arguments are bad, `--config_file` is missing, or accelerate refuses the launch options
+            (e.g. `--multi_gpu --num_processes 1`) before starting a process.
+    """
     import importlib
     import os
     import tempfile
     from pathlib import Path
+    from subprocess import CalledProcessError
 
     from accelerate.commands.launch import launch_command, launch_command_parser
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
-    from hf_sts.errors import ERROR_FILE_VARIABLE
+    from hf_sts.errors import ERROR_FILE_VARIABLE, HfStsError
 
     importlib.import_module(f"hf_sts.{name}").prepare(run_arguments, check_only=True)
     script = str(Path(__file__).with_name(f"{name}.py"))
     launch_args = launch_command_parser().parse_args([*launch_options, script])
     launch_args.training_script_args = run_arguments
+    if launch_args.config_file and not os.path.isfile(launch_args.config_file):
+        raise HfStsError(f"--config_file {launch_args.config_file}: no such file (an accelerate config YAML)")
     with tempfile.TemporaryDirectory() as folder:
         error_file = os.environ[ERROR_FILE_VARIABLE] = os.path.join(folder, "error")
         try:
             launch_command(launch_args)
         except (Exception, SystemExit) as failure:
-            status = getattr(failure, "returncode", None) or getattr(failure, "code", None) or 1
             lines = Path(error_file).read_text(encoding="utf-8").splitlines() if os.path.exists(error_file) else []
-            if lines:
+            if lines:  # a launched process ended on an hf_sts error
                 print(lines[0], file=sys.stderr)
-                status = 2
-            sys.exit(status if isinstance(status, int) else 1)
+                sys.exit(2)
+            if isinstance(failure, SystemExit | CalledProcessError | ChildFailedError):  # they printed their reason
+                status = getattr(failure, "returncode", None) or getattr(failure, "code", None)
+                sys.exit(status if isinstance(status, int) and status else 1)
+            # accelerate refused the launch options before starting any process
+            raise HfStsError(f"accelerate launch {' '.join(launch_options)}: {failure}") from None
         finally:
             os.environ.pop(ERROR_FILE_VARIABLE, None)
 
@@ -291,6 +304,17 @@ def _score(value: str) -> float:
     return score
 
 
+def _positive_int(value: str) -> int:
+    """An argparse type: a whole number >= 1 (batch sizes, token counts, trials)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number >= 1")
+    return number
+
+
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments `evaluate` and `predict` share: the model and how to run it."""
     from hf_sts.configuration_sts import POOLING_MODES
@@ -301,9 +325,12 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--prompt", help='plain encoder only: text before every sentence (e5: "query: ")')
     parser.add_argument(
-        "--max_seq_length", "--max-seq-length", type=int, help="tokens per pair (default: the run's, else 128)"
+        "--max_seq_length",
+        "--max-seq-length",
+        type=_positive_int,
+        help="tokens per pair (default: the run's, else 128)",
     )
-    parser.add_argument("--batch_size", "--batch-size", type=int, default=64, help="pairs per batch (64)")
+    parser.add_argument("--batch_size", "--batch-size", type=_positive_int, default=64, help="pairs per batch (64)")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
     parser.add_argument(
         "--precision",
@@ -389,7 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Other --key value arguments override the recipe, as on the run.py command line.",
     )
     tune.add_argument("recipe", help="the base recipe")
-    tune.add_argument("--n-trials", "--n_trials", dest="n_trials", type=int, required=True, help="trials to train")
+    tune.add_argument(
+        "--n-trials", "--n_trials", dest="n_trials", type=_positive_int, required=True, help="trials to train"
+    )
     tune.add_argument("--output_dir", "--output-dir", dest="output_dir", required=True, help="where results go")
     tune.add_argument("--sweep", help="wandb sweep YAML with the parameter space (default: recipes/sweeps/NAME.yaml)")
     tune.set_defaults(handler=_search)
@@ -423,7 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("files", nargs="+", help="STS files, any supported format (labels optional)")
     describe.add_argument("--tokenizer", help="tokenizer (folder or Hub id) to count tokens per pair with")
     describe.add_argument(
-        "--max_seq_length", "--max-seq-length", type=int, help="also report the pairs this many tokens truncates"
+        "--max_seq_length",
+        "--max-seq-length",
+        type=_positive_int,
+        help="also report the pairs this many tokens truncates",
     )
     describe.add_argument("--output_dir", "--output-dir", help="write describe.md and the plots here (default: print)")
     describe.set_defaults(handler=_describe)
@@ -457,9 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--pooling", choices=POOLING_MODES, help="plain-encoder filter only: its pooling (mean)")
     bt.add_argument("--prompt", help='text before every sentence the filter embeds (multilingual-e5: "query: ")')
     bt.add_argument("--min_cosine", "--min-cosine", type=float, default=0.9, help="keep pairs with both cos >= (0.9)")
-    bt.add_argument("--batch_size", "--batch-size", type=int, default=32, help="sentences per batch (32)")
-    bt.add_argument("--max_length", "--max-length", type=int, default=128, help="tokens per sentence (128)")
-    bt.add_argument("--num_beams", "--num-beams", type=int, help="beam width (default: the model's own setting)")
+    bt.add_argument("--batch_size", "--batch-size", type=_positive_int, default=32, help="sentences per batch (32)")
+    bt.add_argument("--max_length", "--max-length", type=_positive_int, default=128, help="tokens per sentence (128)")
+    bt.add_argument(
+        "--num_beams", "--num-beams", type=_positive_int, help="beam width (default: the model's own setting)"
+    )
     bt.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
     bt.set_defaults(handler=_back_translate)
     return parser

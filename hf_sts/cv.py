@@ -155,7 +155,8 @@ def cross_validate(
 
     Writes (main process; see [`write_cv_outputs`]): `oof_predictions.csv`, `cv_results.json`, `all_results.json`,
     with an unpooled validation split `eval_predictions.csv` (the mean of the fold models), with a test split each
-    fold's `fold-K/test_predictions.csv` and their mean as `submission.csv`, and each fold model's card.
+    fold's `fold-K/test_predictions.csv` (unclipped) and their mean as `submission.csv` (clipped), and each fold
+    model's card.
 
     Args:
         fold_plan: `(pooled, validation, folds)` from [`plan_folds`], which checks the request.

@@ -236,7 +236,10 @@ def _validate(frame: pd.DataFrame, origin: str, require_labels: bool) -> pd.Data
         if missing.any():
             fail(
                 int(np.argmax(missing.to_numpy())),
-                "the label is missing; every training or validation pair needs one.",
+                "the label is missing; every training or validation pair needs one."
+                if require_labels
+                else "the label is missing while other rows have one; label every pair, or none (here labels are "
+                "optional).",
             )
         labels = pd.to_numeric(raw_labels, errors="coerce")
         bad = labels.isna() | (labels < SCORE_MIN) | (labels > SCORE_MAX)

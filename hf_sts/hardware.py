@@ -31,6 +31,26 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to score or translate on: `device` (`"cpu"`, `"cuda"`, `"cuda:1"`, `"mps"`, ...) checked against
+    this machine, or by default CUDA when there is one, else the CPU.
+
+    Raises:
+        ValueError: if `device` is not a device name, or names a CUDA or MPS device this machine does not have.
+    """
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"{device!r} is not a device (cpu, cuda, cuda:1, mps, ...)") from None
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"{device!r}: this machine has {torch.cuda.device_count()} CUDA devices")
+    if resolved.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{device!r}: MPS is not available on this machine")
+    return resolved
+
+
 def native_bf16(device: torch.device | str) -> bool:
     """Whether bf16 autocast pays off on `device`: a CPU with [`cpu_has_native_bf16`], or a CUDA GPU that supports
     bf16 (compute capability 8.0 and later; `torch.cuda.is_bf16_supported`). Other devices: `False`."""

@@ -16,7 +16,6 @@ A LoRA run's `output_dir` holds:
 Checkpoints (`checkpoint-*/`) hold the adapter with the head, so `resume_from_checkpoint` continues with both.
 """
 
-import json
 import logging
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from transformers import AutoConfig, AutoModel
 
 from .arguments import ModelArguments, RecipeError
 from .configuration_sts import StsBackboneConfig
-from .errors import checked_from_pretrained
+from .errors import checked_from_pretrained, read_json_object
 from .modeling_sts import MODEL_CLASSES, StsCrossEncoderModel, StsPreTrainedModel
 from .predict import ModelLoadError
 
@@ -99,17 +98,19 @@ def build_lora_base(adapter_dir: str | Path, **hub_kwargs) -> StsPreTrainedModel
     Pass it to `PeftModel.from_pretrained(base, adapter_dir)`, which puts the trained head back.
 
     Raises:
-        FileNotFoundError: if `adapter_dir` lacks `adapter_config.json` or the hf_sts `config.json`.
-        ModelLoadError: if the `config.json` there is not an hf_sts one (`hf_sts_cross_encoder` or
-            `hf_sts_bi_encoder`), or names no known model type.
+        ModelLoadError: if `adapter_dir` lacks `adapter_config.json` (or it names no `base_model_name_or_path`) or the
+            hf_sts `config.json`, if that `config.json` is not an hf_sts one (`hf_sts_cross_encoder` or
+            `hf_sts_bi_encoder`), or if the base encoder cannot be loaded.
     """
     adapter_dir = Path(adapter_dir)
     for name in ("adapter_config.json", "config.json"):
         if not (adapter_dir / name).is_file():
-            raise FileNotFoundError(f"{adapter_dir}: no {name}; give the adapter folder of an hf_sts LoRA run.")
-    base_name = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))[
-        "base_model_name_or_path"
-    ]
+            raise ModelLoadError(f"{adapter_dir}: no {name}; give the adapter folder of an hf_sts LoRA run.")
+    base_name = read_json_object(adapter_dir / "adapter_config.json", ModelLoadError).get("base_model_name_or_path")
+    if not base_name:
+        raise ModelLoadError(
+            f"{adapter_dir / 'adapter_config.json'}: no `base_model_name_or_path` (the base encoder)."
+        )
     config = checked_from_pretrained(AutoConfig, str(adapter_dir), ModelLoadError)
     model_class = next((cls for cls in MODEL_CLASSES.values() if isinstance(config, cls.config_class)), None)
     if model_class is None:
@@ -118,7 +119,7 @@ def build_lora_base(adapter_dir: str | Path, **hub_kwargs) -> StsPreTrainedModel
             f"{adapter_dir / 'config.json'}: model_type {config.model_type!r}, expected an hf_sts config ({expected}); "
             "give the adapter folder of an hf_sts LoRA run, which save_adapter writes with the hf_sts config."
         )
-    if isinstance(AutoConfig.from_pretrained(base_name, **hub_kwargs), StsBackboneConfig):
+    if isinstance(checked_from_pretrained(AutoConfig, base_name, ModelLoadError, **hub_kwargs), StsBackboneConfig):
         return model_class.from_pretrained(base_name, **hub_kwargs)  # LoRA on top of an hf_sts checkpoint
     return model_class(config, backbone=AutoModel.from_pretrained(base_name, **hub_kwargs))
 
@@ -133,6 +134,9 @@ def load_adapter_model(adapter_dir: str | Path, **hub_kwargs) -> PeftModel:
     Returns:
         A `peft.PeftModel`; `model(**batch).logits` are the scores `(batch,)`, and `merge_and_unload()` gives a plain
         hf_sts model.
+
+    Raises:
+        ModelLoadError: as [`build_lora_base`].
     """
     return PeftModel.from_pretrained(build_lora_base(adapter_dir, **hub_kwargs), adapter_dir).eval()
 

@@ -66,12 +66,17 @@ class HuberLoss(nn.Module):
     with `d = s - y`, averaged over the batch.
 
     Args:
-        huber_delta (`float`, defaults to `1.0`): the point, in score units, where the loss turns from quadratic to
-            linear.
+        huber_delta (`float`, defaults to `1.0`): the point, in score units (> 0), where the loss turns from
+            quadratic to linear.
+
+    Raises:
+        ValueError: if `huber_delta` is not above 0.
     """
 
     def __init__(self, huber_delta: float = 1.0, **options):
         super().__init__()
+        if not huber_delta > 0:
+            raise ValueError(f"`huber_delta` must be > 0 (score units), got {huber_delta}.")
         self.delta = huber_delta
 
     def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -171,7 +176,8 @@ def build_loss(loss: str, loss_weights: list[float] | None = None, **options) ->
         weighted parts) when `loss` has several parts or weights.
 
     Raises:
-        ValueError: on an unknown name, or when `loss_weights` does not have one weight per part.
+        ValueError: on an unknown name, when `loss_weights` does not have one weight per part, or on an option out of
+            its range (a part's own check, e.g. `huber_delta` <= 0).
     """
     names = parse_loss_names(loss)
     if loss_weights is None:

@@ -278,7 +278,7 @@ class StsCrossEncoderModel(StsPreTrainedModel):
     regression head (`config.head`, one of `HEADS`) maps its token states to one similarity score per pair, trained
     on the 0.0–5.0 scale.
 
-    The model computes no loss: `hf_sts.StsTrainer` owns the losses (see `hf_sts.losses`). Scores are not clipped;
+    The model computes no loss: `hf_sts.trainer.StsTrainer` owns the losses (see `hf_sts.losses`). Scores are not clipped;
     clip to [0, 5] when writing them out.
 
     Args:

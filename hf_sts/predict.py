@@ -46,7 +46,7 @@ from .data import (
     write_submission,
 )
 from .errors import HfStsError, check_local_weights, checked_from_pretrained
-from .hardware import autocast, native_bf16
+from .hardware import autocast, native_bf16, resolve_device
 from .metrics import StsMetric, clip_scores
 from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
 
@@ -167,12 +167,16 @@ def load_model(
         **hub_kwargs: `cache_dir`, `revision`, `token` for `from_pretrained`.
 
     Raises:
-        ModelLoadError: if nothing loadable is there, `pooling` / `prompt` are given for an hf_sts checkpoint, or
-            `pooling` for a sequence-classification model.
+        ModelLoadError: if nothing loadable is there, `pooling` / `prompt` are given for an hf_sts checkpoint,
+            `pooling` for a sequence-classification model, or `device` is not one of this machine's.
     """
     path = Path(model_name_or_path)
     if path.exists() and not path.is_dir():
         raise ModelLoadError(f"{path}: a model is a folder (or a Hub id), not a file.")
+    try:
+        device = resolve_device(device)
+    except ValueError as error:
+        raise ModelLoadError(f"device {error}") from None
     # The tokenizer first: a folder without one is refused in one line before any weights load.
     tokenizer = checked_from_pretrained(AutoTokenizer, model_name_or_path, ModelLoadError, **hub_kwargs)
     if (path / "adapter_config.json").is_file():
@@ -207,7 +211,6 @@ def load_model(
             )
     if max_seq_length is None:
         max_seq_length = run_max_seq_length(path) or DEFAULT_MAX_SEQ_LENGTH
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description)
 
 
@@ -245,7 +248,8 @@ def predict_scores(
     2-layer BERT and for multilingual-e5-small; 256 is 1.7× slower, its batches padding to 1.7× the real tokens.
 
     Args:
-        model: a cross-encoder or bi-encoder.
+        model: a cross-encoder or bi-encoder (also wrapped: a peft model, the scorer of a plain
+            `AutoModelForSequenceClassification` that `load_model` returns).
         sentences1, sentences2 (`list[str]`): the pairs, same length `n`.
         bf16: score under bf16 autocast (scores move by about 1e-2 on the 0–5 scale); `None` (default): where the
             model's device runs bf16 natively (`hf_sts.hardware.native_bf16`).
@@ -254,10 +258,12 @@ def predict_scores(
         `np.ndarray` of shape `(n,)`, float64: the scores on the 0.0–5.0 scale, unclipped.
 
     Raises:
-        ValueError: if the two lists differ in length.
+        ValueError: if the two lists differ in length, or `max_seq_length` or `batch_size` is below 1.
     """
     if len(sentences1) != len(sentences2):
         raise ValueError(f"{len(sentences1)} first sentences but {len(sentences2)} second ones.")
+    if max_seq_length < 1 or batch_size < 1:
+        raise ValueError(f"max_seq_length ({max_seq_length}) and batch_size ({batch_size}) must be >= 1.")
     device = next(model.parameters()).device
     bf16 = native_bf16(device) if bf16 is None else bf16
     encoded = model.tokenize(tokenizer, list(sentences1), list(sentences2), truncation=True, max_length=max_seq_length)

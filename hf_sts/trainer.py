@@ -120,7 +120,7 @@ class StsTrainer(FinalPushMixin, Trainer):
     Args:
         loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean, or to a dict of
             named scalar parts.
-        *args, **kwargs: as for `transformers.Trainer`; `args` should be `hf_sts.StsTrainingArguments`.
+        *args, **kwargs: as for `transformers.Trainer`; `args` should be `hf_sts.arguments.StsTrainingArguments`.
     """
 
     loss_is_scaled_for_ga = True
@@ -222,8 +222,8 @@ class StsTrainer(FinalPushMixin, Trainer):
         super().log(logs, start_time)
 
     def create_model_card(self, **kwargs) -> None:
-        """Write the hf_sts model card (`README.md`) into `args.output_dir` (main process only); `push_to_hub`
-        calls this before uploading. Keyword arguments of `Trainer.create_model_card` are accepted and ignored: the
+        """Write the hf_sts model card (`README.md`) into `args.output_dir` (main process only); `hf_sts/run.py` calls
+        this at the end of every run, before `push_to_hub`, which uploads the card found there. Keyword arguments of `Trainer.create_model_card` are accepted and ignored: the
         card is rendered from the run's `recipe.json` and `all_results.json`."""
         if self.is_world_process_zero():
             from .model_card import write_model_card

@@ -58,6 +58,14 @@ def inputs(tmp_path_factory):
     weights = truncated / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     (root / "empty_model").mkdir()
+    dev.iloc[:10].assign(label=dev.label.iloc[:10].where(dev.index[:10] != 6)).to_csv(
+        root / "partly_labeled.csv", index=False
+    )
+    adapter = root / "adapter_without_config"  # a LoRA adapter folder missing the hf_sts config.json
+    shutil.copytree(run, adapter, ignore=shutil.ignore_patterns("checkpoint-*", "*.json", "*.safetensors", "*.csv"))
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(run / name, adapter / name)
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "base_model_name_or_path": "x"}))
     shutil.copytree(run, root / "no_tokenizer", ignore=shutil.ignore_patterns("checkpoint-*", "tokenizer*"))
     sweeps = {
         "reversed": {"learning_rate": {"distribution": "log_uniform_values", "min": 1e-2, "max": 1e-4}},
@@ -139,6 +147,26 @@ CASES = {
     "predict, blank id": (
         ["predict", "{root}/run", "--input", "{root}/blank_id.csv", "--output", "{out}/p.csv"],
         r"blank_id\.csv: row 4 \(1-based, header excluded\): the id is blank",
+    ),
+    "predict, batch size 0": (
+        ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--batch_size", "0"],
+        r"predict: argument --batch_size/--batch-size: '0' is not a whole number >= 1",
+    ),
+    "predict, a device this machine lacks": (
+        ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--device", "cuda:7"],
+        r"device 'cuda:7': this machine has \d CUDA devices",
+    ),
+    "predict, not a device": (
+        ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--device", "gpu"],
+        r"device 'gpu' is not a device \(cpu, cuda, cuda:1, mps, \.\.\.\)",
+    ),
+    "predict, labels on some pairs only": (
+        ["predict", "{root}/run", "--input", "{root}/partly_labeled.csv", "--output", "{out}/p.csv"],
+        r"partly_labeled\.csv: row 7 .*the label is missing while other rows have one; label every pair, or none",
+    ),
+    "predict, LoRA adapter folder without its config": (
+        ["predict", "{root}/adapter_without_config", "--input", "{root}/test.csv", "--output", "{out}/p.csv"],
+        r"adapter_without_config: no config\.json; give the adapter folder of an hf_sts LoRA run",
     ),
     "evaluate, one pair": (
         ["evaluate", "{root}/run", "--validation_file", "{root}/one_row.csv", "--output_dir", "{out}"],
@@ -230,6 +258,23 @@ CASES = {
     "train, one id in two training files": (
         [*TRAIN, "--train_file", "{root}/dev.csv", "{root}/dev.csv"],
         r"dev\.csv: row 1 \(1-based, header excluded\): id 'dev-0' is also in .*dev\.csv",
+    ),
+    "train, LoRA rank 0": (
+        ["train", QUICKSTART, "--model_name_or_path", "{root}/run", "--output_dir", "{out}", "--use_lora", "true"]
+        + ["--lora_r", "0"],
+        r"LoRA needs `lora_r` >= 1, `lora_alpha` > 0 and `lora_dropout` in \[0, 1\), got 0, 32\.0 and 0\.05",
+    ),
+    "train, Huber delta 0": (
+        [*TRAIN, "--loss", "huber", "--huber_delta", "0"],
+        r"`huber_delta` must be > 0 \(score units\), got 0\.0",
+    ),
+    "train, missing accelerate config": (
+        ["train", "--config_file", "{root}/missing.yaml", *TRAIN[1:]],
+        r"--config_file .*missing\.yaml: no such file \(an accelerate config YAML\)",
+    ),
+    "train, launch options accelerate refuses": (
+        ["train", "--multi_gpu", "--num_processes", "1", *TRAIN[1:]],
+        r"accelerate launch --multi_gpu --num_processes 1: You need to use at least 2 processes to use `--multi_gpu`",
     ),
     "train, two different tokens": (
         [*TRAIN, "--token", "hf_a", "--hub_token", "hf_b"],
