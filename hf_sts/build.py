@@ -130,7 +130,7 @@ def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) 
 POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta", "camembert", "data2vec-text")
 
 
-def _scratch_config(model_type: str, config_overrides: str | None, max_seq_length: int) -> PreTrainedConfig:
+def scratch_config(model_type: str, config_overrides: str | None, max_seq_length: int) -> PreTrainedConfig:
     """The from-scratch config of `model_type` with `config_overrides` applied (`max_position_embeddings` at least
     `max_seq_length` + 2 unless the overrides set it).
 
@@ -175,8 +175,9 @@ def pretrained_config(model_args: ModelArguments) -> PreTrainedConfig:
 def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
     """What a run checks before it writes anything: the head settings are valid, the from-scratch config can be
     built, or the pretrained encoder's config can be loaded (local folder, cache or Hub) and a local folder's weights
-    are whole, and its position embeddings hold `max_seq_length` tokens (`max_position_embeddings`, less RoBERTa's
-    offset of 2).
+    are whole, the tokenizer (`tokenizer_name`, else the encoder's) loads, its position embeddings hold
+    `max_seq_length` tokens (`max_position_embeddings`, less RoBERTa's offset of 2), and a LoRA run has target
+    modules (given, or peft's default for the backbone type).
 
     Raises:
         RecipeError: one line naming the key and the problem.
@@ -186,7 +187,7 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
     except ValueError as error:
         raise RecipeError(str(error)) from None
     if model_args.model_name_or_path is None:
-        config = _scratch_config(model_args.model_type, model_args.config_overrides, data_args.max_seq_length)
+        config = scratch_config(model_args.model_type, model_args.config_overrides, data_args.max_seq_length)
     else:
         config = pretrained_config(model_args)
         config = config.backbone_config if isinstance(config, StsBackboneConfig) else config
@@ -199,6 +200,12 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
             f"{config.model_type} backbone{' (2 reserved by its padding offset)' if offset else ''}: use at most "
             f"{limit - offset}."
         )
+    if model_args.tokenizer_name or model_args.model_name_or_path:
+        pretrained_tokenizer(model_args)
+    if model_args.use_lora and not model_args.lora_target_modules:
+        from .lora import default_target_modules
+
+        default_target_modules(config.model_type)
 
 
 def check_output_dir(training_args: HfStsTrainingArguments, inputs: Iterable[str | None]) -> bool:
@@ -340,14 +347,29 @@ def scratch_backbone_config(
     `max_seq_length` (plus 2 for RoBERTa's position offset), unless the overrides set them.
 
     Raises:
-        RecipeError: see `_scratch_config`.
+        RecipeError: see `scratch_config`.
     """
-    config = _scratch_config(model_type, None, max_seq_length)
+    config = scratch_config(model_type, None, max_seq_length)
     config.vocab_size = len(tokenizer)
     config.pad_token_id = tokenizer.pad_token_id
     if config_overrides:
         config.update_from_string(config_overrides)
     return config
+
+
+def pretrained_tokenizer(model_args: ModelArguments) -> PreTrainedTokenizerBase:
+    """The tokenizer of `tokenizer_name`, else of `model_name_or_path` (local folder, cache or Hub).
+
+    Raises:
+        RecipeError: naming the tokenizer, when it cannot be loaded.
+    """
+    return checked_from_pretrained(
+        AutoTokenizer,
+        model_args.tokenizer_name or model_args.model_name_or_path,
+        RecipeError,
+        trust_remote_code=model_args.trust_remote_code,
+        **model_args.hub_kwargs(),
+    )
 
 
 def load_tokenizer(
@@ -361,12 +383,8 @@ def load_tokenizer(
     Raises:
         RecipeError: for a from-scratch run without training data.
     """
-    hub_kwargs = model_args.hub_kwargs()
-    name = model_args.tokenizer_name or model_args.model_name_or_path
-    if name is not None:
-        return checked_from_pretrained(
-            AutoTokenizer, name, RecipeError, trust_remote_code=model_args.trust_remote_code, **hub_kwargs
-        )
+    if model_args.tokenizer_name or model_args.model_name_or_path:
+        return pretrained_tokenizer(model_args)
     if training_args.resume_from_checkpoint:
         # The checkpoint's weights were trained against its own vocabulary: never a newly trained one.
         logger.info("Using the tokenizer saved with %s.", training_args.resume_from_checkpoint)

@@ -347,30 +347,47 @@ def check_tokenizer(args: PretrainArguments) -> None:
         raise RecipeError(f"{name}: `whole_word_mask` needs a fast tokenizer (word boundaries come from its offsets).")
 
 
+def check_mlm_encoder(args: PretrainArguments) -> None:
+    """What `prepare` checks of the model before anything is written: the from-scratch config of `model_type` and
+    `config_overrides` can be built, or `model_name_or_path`'s config loads; and its type has a masked-LM class.
+
+    Raises:
+        RecipeError: one line naming the key or model and the problem (an hf_sts STS model, a decoder, a bad
+            override).
+    """
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    from hf_sts.build import pretrained_config, scratch_config
+
+    if args.model_name_or_path is None:
+        model_type = scratch_config(args.model_type, args.config_overrides, args.max_seq_length).model_type
+        if model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+            raise RecipeError(f"`model_type` {args.model_type!r} has no masked-LM class in transformers.")
+        return
+    model_type = pretrained_config(args).model_type
+    if model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        raise RecipeError(
+            f"{args.model_name_or_path}: a {model_type!r} model has no masked-LM class in transformers; give an "
+            "encoder (BERT, RoBERTa, ELECTRA, XLM-R, ...)."
+        )
+
+
 def build_mlm_model(args: PretrainArguments, tokenizer):
     """The `AutoModelForMaskedLM` to train: `model_name_or_path`'s, with a newly initialised MLM head (one line says
     so) where its checkpoint has none, or a from-scratch one of `model_type` sized for `tokenizer`.
 
     Raises:
-        RecipeError: for a model type without a masked-LM class in transformers (an hf_sts STS model, a decoder).
+        RecipeError: as [`check_mlm_encoder`], or when the weights cannot be loaded.
     """
     from transformers import AutoModelForMaskedLM
-    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-    from hf_sts.build import pretrained_config, scratch_backbone_config
+    from hf_sts.build import scratch_backbone_config
     from hf_sts.errors import checked_from_pretrained
 
+    check_mlm_encoder(args)
     if args.model_name_or_path is None:
         config = scratch_backbone_config(args.model_type, args.config_overrides, tokenizer, args.max_seq_length)
-        if config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
-            raise RecipeError(f"`model_type` {args.model_type!r} has no masked-LM class in transformers.")
         return AutoModelForMaskedLM.from_config(config)
-    config = pretrained_config(args)
-    if config.model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
-        raise RecipeError(
-            f"{args.model_name_or_path}: a {config.model_type!r} model has no masked-LM class in transformers; give "
-            "an encoder (BERT, RoBERTa, ELECTRA, XLM-R, ...)."
-        )
     model, info = checked_from_pretrained(
         AutoModelForMaskedLM,
         args.model_name_or_path,
@@ -412,7 +429,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
     from transformers import set_seed
 
     from hf_sts.arguments import parse_args, take_hub_token
-    from hf_sts.build import check_output_dir, pretrained_config, resolve_checkpoint, start_output_dir
+    from hf_sts.build import check_output_dir, resolve_checkpoint, start_output_dir
     from hf_sts.cli import configure_logging
     from hf_sts.hardware import use_every_core
 
@@ -424,8 +441,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
         use_every_core()
     take_hub_token(args, training_args)
     set_seed(training_args.seed)
-    if args.model_name_or_path is not None:
-        pretrained_config(args)  # a missing or unknown model is one line, before the text is read
+    check_mlm_encoder(args)  # a missing or unknown model is one line, before the text is read
     if args.tokenizer_name or args.model_name_or_path:
         check_tokenizer(args)
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)

@@ -215,6 +215,10 @@ CASES = {
         ["train", QUICKSTART, "--model_name_or_path", "{root}/empty_model", "--output_dir", "{out}"],
         r"empty_model: cannot load it",
     ),
+    "train, model folder without a tokenizer": (
+        ["train", QUICKSTART, "--model_name_or_path", "{root}/no_tokenizer", "--output_dir", "{out}"],
+        r"no_tokenizer: cannot load it \(a local folder or a Hub id\)",
+    ),
     "train, truncated weights": (
         ["train", QUICKSTART, "--model_name_or_path", "{root}/truncated_model", "--output_dir", "{out}"],
         r"truncated_model/model\.safetensors: truncated or corrupt",

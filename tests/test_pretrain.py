@@ -188,6 +188,7 @@ def test_text_sources_are_read_deduplicated_and_recorded(tmp_path):
         "max_eval_samples",
         "unknown key",
         "not an encoder",
+        "no masked-LM class",
         "no mask",
     ],
 )
@@ -214,6 +215,10 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, c
         "not an encoder": (
             ["--model_name_or_path", "recipes", "--train_file", str(KLUE_DEV)],
             r"recipes: cannot load it",
+        ),
+        "no masked-LM class": (
+            ["--model_type=gpt2", "--config_overrides=n_embd=32,n_layer=2,n_head=2", "--train_file", str(KLUE_DEV)],
+            r"`model_type` 'gpt2' has no masked-LM class in transformers",
         ),
         "no mask": (
             ["--model_name_or_path", str(no_mask), "--train_file", str(KLUE_DEV), "--max_train_samples=20"],
