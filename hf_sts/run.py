@@ -11,6 +11,7 @@ Steps run when their data is there (`do_train`, `do_eval`, `do_predict` set to f
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,13 +39,20 @@ class RunSetup:
     fold_plan: tuple | None = None
 
 
-def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup | None:
+def prepare(
+    argv: list[str] | None = None, check_only: bool = False, check: Callable[["RunSetup"], None] | None = None
+) -> RunSetup | None:
     """Parse `[RECIPE.json] [--key value ...]`, set up logging and the seed, load the data, and write the effective
     recipe to `output_dir/recipe.json` (main process). With `check_only`, stop (returning `None`) after every check,
     before anything is written, logging errors only: what `hf-sts train` does before it launches processes.
 
+    Args:
+        check: a caller's own check of the setup (e.g. `hf-sts search` refusing `num_folds`), run after hf_sts' and
+            before anything is written; it raises to refuse.
+
     Raises:
-        hf_sts.arguments.RecipeError, hf_sts.data.DataFormatError: for a bad recipe, override or data file.
+        hf_sts.arguments.RecipeError, hf_sts.data.DataFormatError: for a bad recipe, override or data file; or
+            what `check` raises.
     """
     from transformers import set_seed
 
@@ -118,10 +126,13 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> RunSetup
             "add_swapped_pairs repeats every pair for a bi-encoder, whose scores are symmetric: each epoch takes "
             "twice as long, as if num_train_epochs were doubled."
         )
+    setup = RunSetup(model_args, data_args, training_args, recipe, splits, fold_plan)
+    if check is not None:
+        check(setup)
     if check_only:
         return None
     start_output_dir(training_args, recipe, replace_earlier_run)
-    return RunSetup(model_args, data_args, training_args, recipe, splits, fold_plan)
+    return setup
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:

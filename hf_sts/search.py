@@ -14,11 +14,15 @@ import dataclasses
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .arguments import RecipeError, parse_args, recipe_keys
+
+
+if TYPE_CHECKING:
+    from .run import RunSetup
 
 
 logger = logging.getLogger(__name__)
@@ -152,6 +156,14 @@ def _check_choices(path: Path, sweep: dict, argv: list[str]) -> None:
                 raise RecipeError(f"{path}: parameter {name!r}, value {value!r}: {error}") from None
 
 
+def _check_searchable(setup: "RunSetup") -> None:
+    """Refuse a recipe the search cannot tune: one with `num_folds`, or without train and validation data."""
+    if setup.data_args.num_folds:
+        raise RecipeError("`hf-sts search` tunes single runs: drop `num_folds` from the recipe for the search.")
+    if "train" not in setup.splits or "validation" not in setup.splits:
+        raise RecipeError("`hf-sts search` scores trials on validation data: the recipe needs train and validation.")
+
+
 def search(
     recipe_path: str | Path,
     output_dir: str | Path,
@@ -192,12 +204,8 @@ def search(
     argv = [str(recipe_path), *(overrides or []), "--output_dir", str(output_dir), "--save_strategy", "no"]
     argv += ["--load_best_model_at_end", "false"]
     _check_choices(sweep_path, sweep, argv)
-    setup = prepare(argv)
+    setup = prepare(argv, check=_check_searchable)
     model_args, data_args, training_args, splits = setup.model_args, setup.data_args, setup.training_args, setup.splits
-    if data_args.num_folds:
-        raise RecipeError("`hf-sts search` tunes single runs: drop `num_folds` from the recipe for the search.")
-    if "train" not in splits or "validation" not in splits:
-        raise RecipeError("`hf-sts search` scores trials on validation data: the recipe needs train and validation.")
     splits.pop("test", None)
     splits["train"] = training_pairs(splits["train"], data_args, training_args.seed)
     tokenizer = load_tokenizer(model_args, training_args, train_sentences(splits["train"], model_args.text_cleaning))

@@ -185,6 +185,14 @@ CASES = {
         [*SEARCH, "{root}/wrong_length.yaml"],
         r"wrong_length\.yaml: parameter 'loss_weights', value \[1\.0, 2\.0, 3\.0\]: `loss_weights` has 3 weights",
     ),
+    "search, a cross-validation recipe": (
+        ["search", QUICKSTART, "--n-trials", "1", "--output_dir", "{out}", *RUN_ARGS, "--num_folds", "2"],
+        r"`hf-sts search` tunes single runs: drop `num_folds` from the recipe for the search",
+    ),
+    "search, no trials": (
+        ["search", QUICKSTART, "--n-trials", "0", "--output_dir", "{out}"],
+        r"search: argument --n-trials/--n_trials: '0' is not a whole number >= 1",
+    ),
     # hf-sts train: data, model folders, output_dir, checkpoints, tokens
     "train, one validation pair": (
         [*TRAIN, "--validation_file", "{root}/one_row.csv"],
