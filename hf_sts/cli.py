@@ -336,7 +336,8 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         choices=["auto", "bf16", "fp32"],
         default="auto",
-        help="bf16 autocast or fp32 (auto: bf16 where the device runs it natively, see hf_sts.hardware)",
+        help="bf16 autocast or fp32 (auto: bf16 where the device runs it natively and the run's recipe did not turn "
+        "bf16 off; see hf_sts.hardware)",
     )
     parser.add_argument("--revision", help="branch, tag or commit of a Hub model")
 

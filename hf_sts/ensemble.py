@@ -38,7 +38,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import KFold, cross_val_predict
 
 from .data import file_list
-from .errors import HfStsError
+from .errors import HfStsError, read_json_object
 from .metrics import clip_scores
 
 
@@ -159,7 +159,7 @@ def read_member(path: str | Path) -> tuple[pd.DataFrame, str]:
     recipe_path = path.parent / "recipe.json"
     if path.name != "eval_predictions.csv" or not recipe_path.is_file():
         return member, "labeled"
-    recipe = json.loads(recipe_path.read_text(encoding="utf-8"))
+    recipe = read_json_object(recipe_path, EnsembleError)
     if not _validated_on_held_out_data(recipe):
         return member, "labeled"
     return member, "selected" if _selected_best_epoch_on_validation(recipe) else "held-out"

@@ -104,7 +104,7 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     if not isinstance(config, (StsCrossEncoderConfig, StsBiEncoderConfig)):
         raise ExportError(f"{run_dir} holds a {config.model_type!r} model, not an hf_sts model.")
     model = AutoModel.from_pretrained(run_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(run_dir)
+    tokenizer = checked_from_pretrained(AutoTokenizer, str(run_dir), ExportError)
     max_seq_length = run_max_seq_length(run_dir)
     if max_seq_length is not None:
         tokenizer.model_max_length = max_seq_length

@@ -13,7 +13,8 @@ compared against.
 Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
 so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
 `torch.inference_mode`, and under bf16 autocast where the device runs bf16 natively (a CPU with AVX512-BF16 or AMX,
-a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`), unless told otherwise.
+a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`) and the model's training run did not turn
+`bf16` off (`LoadedModel.use_bf16`), unless told otherwise.
 """
 
 import json
@@ -45,7 +46,7 @@ from .data import (
     write_predictions,
     write_submission,
 )
-from .errors import HfStsError, check_local_weights, checked_from_pretrained
+from .errors import HfStsError, check_local_weights, checked_from_pretrained, read_json_object
 from .hardware import autocast, native_bf16, resolve_device
 from .metrics import StsMetric, clip_scores
 from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
@@ -103,12 +104,22 @@ def is_regression_classifier(config: PretrainedConfig) -> bool:
 class LoadedModel:
     """A model ready to score pairs: the hf_sts model (eval mode; a [`SequenceClassificationScorer`] for an exported
     sequence-classification model), its tokenizer, the `max_seq_length` pairs are truncated to (the training run's,
-    from its `recipe.json`), and a one-line description for logs and reports."""
+    from its `recipe.json`), a one-line description for logs and reports, and the training run's `bf16` setting
+    (`None` without a `recipe.json`: a plain encoder, an export, a Hub id)."""
 
     model: StsPreTrainedModel | SequenceClassificationScorer
     tokenizer: PreTrainedTokenizerBase
     max_seq_length: int
     description: str
+    run_bf16: bool | None = None
+
+    def use_bf16(self, bf16: bool | None = None) -> bool:
+        """Whether to score under bf16 autocast: `bf16` when given; else where the device runs bf16 natively
+        (`hf_sts.hardware.native_bf16`) and the training run did not train without it, so that a run trained and
+        scored in fp32 (an fp16 or fp32 recipe) is scored in fp32 again, as its `submission.csv` was."""
+        if bf16 is not None:
+            return bf16
+        return native_bf16(self.model.device) and self.run_bf16 is not False
 
     def score(
         self,
@@ -119,8 +130,8 @@ class LoadedModel:
         show_progress_bar: bool = True,
     ) -> np.ndarray:
         """[`predict_scores`] with this model, its tokenizer and its `max_seq_length`: `(n,)` float64 scores on the
-        0.0–5.0 scale, unclipped, in input order. What `hf-sts predict`, `hf-sts evaluate` and the demo page score
-        with."""
+        0.0–5.0 scale, unclipped, in input order, under bf16 as [`use_bf16`] says. What `hf-sts predict`,
+        `hf-sts evaluate` and the demo page score with."""
         return predict_scores(
             self.model,
             self.tokenizer,
@@ -129,18 +140,28 @@ class LoadedModel:
             self.max_seq_length,
             batch_size,
             show_progress_bar=show_progress_bar,
-            bf16=bf16,
+            bf16=self.use_bf16(bf16),
         )
 
 
-def run_max_seq_length(model_dir: str | Path) -> int | None:
-    """The `max_seq_length` of the run that wrote `model_dir`, from its `recipe.json` (a `checkpoint-*` folder's is
-    one level up); `None` when there is none (a Hub id, a plain encoder)."""
+def run_recipe(model_dir: str | Path) -> dict | None:
+    """The `recipe.json` of the run that wrote `model_dir` (a `checkpoint-*` folder's is one level up); `None` when
+    there is none (a Hub id, a plain encoder, an export).
+
+    Raises:
+        ModelLoadError: naming the `recipe.json`, when it is not a JSON object.
+    """
     model_dir = Path(model_dir)
     for path in (model_dir / "recipe.json", model_dir.parent / "recipe.json"):
         if path.is_file():
-            return json.loads(path.read_text(encoding="utf-8")).get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
+            return read_json_object(path, ModelLoadError)
     return None
+
+
+def run_max_seq_length(model_dir: str | Path) -> int | None:
+    """The `max_seq_length` of the run that wrote `model_dir` (see [`run_recipe`]); `None` without a recipe."""
+    recipe = run_recipe(model_dir)
+    return None if recipe is None else recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
 
 
 def load_model(
@@ -209,9 +230,11 @@ def load_model(
                 f"{model_name_or_path} (a plain {config.model_type} encoder) zero-shot as a bi-encoder ({pooling} "
                 f"pooling, prompt {prompt!r}, score = 5 × cosine)"
             )
+    recipe = run_recipe(path) or {}
     if max_seq_length is None:
-        max_seq_length = run_max_seq_length(path) or DEFAULT_MAX_SEQ_LENGTH
-    return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description)
+        max_seq_length = recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
+    run_bf16 = bool(recipe.get("bf16")) if recipe else None
+    return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description, run_bf16)
 
 
 def _refuse_overrides(
@@ -404,7 +427,7 @@ def evaluate_file(
         {"validation": dataset}, binary_threshold, {"validation": str(validation_file)}
     )
     loaded = load_model(model_name_or_path, **load_kwargs)
-    bf16 = native_bf16(loaded.model.device) if bf16 is None else bf16
+    bf16 = loaded.use_bf16(bf16)
     predictions, metrics = evaluate_split(
         loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size, binary_threshold, bf16=bf16
     )
@@ -435,5 +458,6 @@ __all__ = [
     "predict_file",
     "predict_scores",
     "run_max_seq_length",
+    "run_recipe",
     "sts_metrics",
 ]

@@ -189,6 +189,26 @@ def test_evaluate_precision_is_chosen_and_recorded(tmp_path, checkpoint, capsys)
     np.testing.assert_allclose(outputs["bf16"], outputs["fp32"], atol=1e-2)
 
 
+@pytest.mark.parametrize(
+    "recipe, expected",
+    [(None, "bf16"), ({"bf16": True}, "bf16"), ({"bf16": False}, "fp32"), ({}, "fp32")],
+    ids=["no recipe", "bf16 run", "bf16 off", "bf16 unset"],
+)
+def test_auto_precision_follows_the_runs_recipe(tmp_path, checkpoint, monkeypatch, recipe, expected):
+    """On a device that runs bf16 natively, `--precision auto` scores as the run trained and scored: in fp32 where
+    its recipe left `bf16` off (an fp16 or fp32 run, whose submission.csv was scored in fp32); in bf16 where it set
+    it or where there is no run recipe (a plain encoder, an export)."""
+    from hf_sts import predict
+
+    monkeypatch.setattr(predict, "native_bf16", lambda device: True)
+    (checkpoint / "recipe.json").unlink()
+    if recipe is not None:
+        (checkpoint / "recipe.json").write_text(json.dumps({"max_seq_length": 48, **recipe}))
+    output_dir = tmp_path / "out"
+    hf_sts_cli(["evaluate", str(checkpoint), "--validation_file", str(KLUE_DEV), "--output_dir", str(output_dir)])
+    assert json.loads((output_dir / "all_results.json").read_text())["precision"] == expected
+
+
 def test_evaluate_binary_threshold_is_the_files_unless_given(tmp_path, checkpoint, caplog):
     """KLUE dev's binary labels imply 3.0; `--binary_threshold` moves F1's cut on the predictions (the gold binary
     labels stay the file's); all_results.json records the threshold used."""
