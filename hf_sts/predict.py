@@ -158,6 +158,18 @@ def run_recipe(model_dir: str | Path) -> dict | None:
     return None
 
 
+def _hub_recipe(repo_id: str, **hub_kwargs) -> dict | None:
+    """The `recipe.json` a push uploaded beside the model of the Hub repository `repo_id` (downloaded, or from the
+    cache); `None` where there is none (a plain encoder) or it cannot be had (offline and not cached)."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(repo_id, "recipe.json", **hub_kwargs)
+    except Exception:  # missing, offline, gated: huggingface_hub raises several types; the model loaded regardless
+        return None
+    return read_json_object(path, ModelLoadError)
+
+
 def run_max_seq_length(model_dir: str | Path) -> int | None:
     """The `max_seq_length` of the run that wrote `model_dir` (see [`run_recipe`]); `None` without a recipe."""
     recipe = run_recipe(model_dir)
@@ -182,8 +194,9 @@ def load_model(
             pooling, and the text put before every sentence (`"query: "` for multilingual-e5). An hf_sts checkpoint
             carries its own; an exported sequence-classification model takes `prompt` (default: the one its export
             recorded) but not `pooling`.
-        max_seq_length: tokens per pair (per sentence for a bi-encoder); default: the training run's, else (an
-            export) its tokenizer's `model_max_length` when below 100,000, else 128.
+        max_seq_length: tokens per pair (per sentence for a bi-encoder); default: the training run's (from its
+            `recipe.json`, beside the model or in its Hub repository), else (an export) its tokenizer's
+            `model_max_length` when below 100,000, else 128.
         device: where the model runs (`"cpu"`, `"cuda"`, `"cuda:1"`, ...); default: CUDA when there is one.
         **hub_kwargs: `cache_dir`, `revision`, `token` for `from_pretrained`.
 
@@ -230,7 +243,7 @@ def load_model(
                 f"{model_name_or_path} (a plain {config.model_type} encoder) zero-shot as a bi-encoder ({pooling} "
                 f"pooling, prompt {prompt!r}, score = 5 × cosine)"
             )
-    recipe = run_recipe(path) or {}
+    recipe = (run_recipe(path) if path.exists() else _hub_recipe(model_name_or_path, **hub_kwargs)) or {}
     if max_seq_length is None:
         max_seq_length = recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
     run_bf16 = bool(recipe.get("bf16")) if recipe else None

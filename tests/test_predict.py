@@ -1,6 +1,7 @@
 """Scoring pairs: prompts, length-sorted batches back in input order, `hf-sts predict` and `hf-sts evaluate`."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -207,6 +208,22 @@ def test_auto_precision_follows_the_runs_recipe(tmp_path, checkpoint, monkeypatc
     output_dir = tmp_path / "out"
     hf_sts_cli(["evaluate", str(checkpoint), "--validation_file", str(KLUE_DEV), "--output_dir", str(output_dir)])
     assert json.loads((output_dir / "all_results.json").read_text())["precision"] == expected
+
+
+def test_hub_id_scores_with_its_runs_max_seq_length(tmp_path, checkpoint, monkeypatch):
+    """A pushed run loaded by its Hub id (here from a Hub cache, offline) truncates pairs as its run did: to the
+    `max_seq_length` of the `recipe.json` uploaded beside it."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    repo = tmp_path / "cache" / "models--me--sts-run"
+    shutil.copytree(checkpoint, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    loaded = load_model("me/sts-run", cache_dir=str(tmp_path / "cache"), device="cpu")
+    assert loaded.max_seq_length == 48 and loaded.run_bf16 is False
+    (repo / "snapshots" / "0123abcd" / "recipe.json").unlink()
+    assert load_model("me/sts-run", cache_dir=str(tmp_path / "cache"), device="cpu").max_seq_length == 128
 
 
 def test_evaluate_binary_threshold_is_the_files_unless_given(tmp_path, checkpoint, caplog):
