@@ -346,8 +346,15 @@ class DataArguments:
         dataset_name / dataset_config_name / dataset_revision (`str`, *optional*): a `datasets` dataset, e.g.
             `klue` / `sts`, loaded with the run's `cache_dir` and `token`.
 
+        validation_split_percentage (`float` in [0, 100), defaults to `5`): without a validation file, the share of
+            the training pairs held out to validate on.
+        max_train_samples / max_eval_samples (`int` >= 1, *optional*): use only the first pairs of the training /
+            validation data (for quick runs and tests).
+
     Preprocessing:
-        max_seq_length (`int`, defaults to `128`): pairs longer than this are truncated (longest sentence first).
+        max_seq_length (`int` >= 1, defaults to `128`): pairs longer than this are truncated (longest sentence
+            first).
+        preprocessing_num_workers (`int`, *optional*): processes that tokenize the splits (`datasets.map`).
         add_swapped_pairs (`bool`, defaults to `False`): also train on every pair with its sentences swapped.
         undersample_bucket (`int`, *optional*), undersample_ratio (`float`, *optional*): keep a seeded random
             `undersample_ratio` of the training pairs whose integer label bucket is `undersample_bucket` (see

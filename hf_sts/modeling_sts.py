@@ -60,6 +60,9 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, mode: str) -
 
     Returns:
         `torch.Tensor` of shape `(batch, hidden_size)`.
+
+    Raises:
+        ValueError: for another `mode`.
     """
     if mode == "cls":
         return hidden_states[:, 0]
