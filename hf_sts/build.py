@@ -130,6 +130,15 @@ def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) 
 POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta", "camembert", "data2vec-text")
 
 
+def max_positions(config: PreTrainedConfig) -> tuple[int | None, bool]:
+    """The most tokens a sequence of the encoder of `config` (a backbone's config) can hold: its
+    `max_position_embeddings` less RoBERTa's offset of 2 (`POSITION_OFFSET_TYPES`), or `None` where the config sets
+    no limit; and whether the offset applies."""
+    limit = getattr(config, "max_position_embeddings", None)
+    offset = config.model_type in POSITION_OFFSET_TYPES
+    return (None if limit is None else limit - 2 * offset), offset
+
+
 def scratch_config(model_type: str, config_overrides: str | None, max_seq_length: int) -> PreTrainedConfig:
     """The from-scratch config of `model_type` with `config_overrides` applied (`max_position_embeddings` at least
     `max_seq_length` + 2 unless the overrides set it).
@@ -192,13 +201,12 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
         config = pretrained_config(model_args)
         config = config.backbone_config if isinstance(config, StsBackboneConfig) else config
         check_local_weights(model_args.model_name_or_path, RecipeError)
-    limit = getattr(config, "max_position_embeddings", None)
-    offset = 2 if config.model_type in POSITION_OFFSET_TYPES else 0
-    if limit is not None and data_args.max_seq_length + offset > limit:
+    limit, offset = max_positions(config)
+    if limit is not None and data_args.max_seq_length > limit:
         raise RecipeError(
-            f"`max_seq_length` {data_args.max_seq_length} is beyond the {limit} position embeddings of the "
-            f"{config.model_type} backbone{' (2 reserved by its padding offset)' if offset else ''}: use at most "
-            f"{limit - offset}."
+            f"`max_seq_length` {data_args.max_seq_length} is beyond the {config.max_position_embeddings} position "
+            f"embeddings of the {config.model_type} backbone{' (2 reserved by its padding offset)' if offset else ''}: "
+            f"use at most {limit}."
         )
     if model_args.tokenizer_name or model_args.model_name_or_path:
         pretrained_tokenizer(model_args)

@@ -36,6 +36,7 @@ from transformers import (
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from .arguments import DataArguments
+from .build import max_positions
 from .configuration_sts import StsBackboneConfig
 from .data import (
     BiEncoderCollator,
@@ -202,7 +203,8 @@ def load_model(
 
     Raises:
         ModelLoadError: if nothing loadable is there, `pooling` / `prompt` are given for an hf_sts checkpoint,
-            `pooling` for a sequence-classification model, or `device` is not one of this machine's.
+            `pooling` for a sequence-classification model, `device` is not one of this machine's, or
+            `max_seq_length` is beyond the encoder's position embeddings.
     """
     path = Path(model_name_or_path)
     if path.exists() and not path.is_dir():
@@ -247,6 +249,11 @@ def load_model(
     if max_seq_length is None:
         max_seq_length = recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
     run_bf16 = bool(recipe.get("bf16")) if recipe else None
+    limit, _ = max_positions(getattr(model.config, "backbone_config", None) or model.config)
+    if limit is not None and max_seq_length > limit:
+        raise ModelLoadError(
+            f"--max_seq_length {max_seq_length}: {model_name_or_path} reads at most {limit} tokens per sequence."
+        )
     return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description, run_bf16)
 
 

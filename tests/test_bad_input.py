@@ -152,6 +152,10 @@ CASES = {
         ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--batch_size", "0"],
         r"predict: argument --batch_size/--batch-size: '0' is not a whole number >= 1",
     ),
+    "predict, more tokens than the position embeddings": (
+        ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--max_seq_length", "9999"],
+        r"--max_seq_length 9999: .*/run reads at most \d+ tokens per sequence",
+    ),
     "predict, a device this machine lacks": (
         ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--device", "cuda:7"],
         r"device 'cuda:7': this machine has \d CUDA devices",
