@@ -369,15 +369,17 @@ def pretrained_tokenizer(model_args: ModelArguments) -> PreTrainedTokenizerBase:
     """The tokenizer of `tokenizer_name`, else of `model_name_or_path` (local folder, cache or Hub).
 
     Raises:
-        RecipeError: naming the tokenizer, when it cannot be loaded.
+        RecipeError: naming the tokenizer, when it cannot be loaded or has no padding token (batches need one).
     """
-    return checked_from_pretrained(
-        AutoTokenizer,
-        model_args.tokenizer_name or model_args.model_name_or_path,
-        RecipeError,
-        trust_remote_code=model_args.trust_remote_code,
-        **model_args.hub_kwargs(),
+    name = model_args.tokenizer_name or model_args.model_name_or_path
+    tokenizer = checked_from_pretrained(
+        AutoTokenizer, name, RecipeError, trust_remote_code=model_args.trust_remote_code, **model_args.hub_kwargs()
     )
+    if tokenizer.pad_token is None:
+        raise RecipeError(
+            f"{name}: its tokenizer has no padding token, which batches of pairs need; give an encoder's."
+        )
+    return tokenizer
 
 
 def load_tokenizer(

@@ -203,8 +203,8 @@ def load_model(
 
     Raises:
         ModelLoadError: if nothing loadable is there, `pooling` / `prompt` are given for an hf_sts checkpoint,
-            `pooling` for a sequence-classification model, `device` is not one of this machine's, or
-            `max_seq_length` is beyond the encoder's position embeddings.
+            `pooling` for a sequence-classification model, `device` is not one of this machine's, the tokenizer has
+            no padding token, or `max_seq_length` is beyond the encoder's position embeddings.
     """
     path = Path(model_name_or_path)
     if path.exists() and not path.is_dir():
@@ -215,6 +215,10 @@ def load_model(
         raise ModelLoadError(f"device {error}") from None
     # The tokenizer first: a folder without one is refused in one line before any weights load.
     tokenizer = checked_from_pretrained(AutoTokenizer, model_name_or_path, ModelLoadError, **hub_kwargs)
+    if tokenizer.pad_token is None:
+        raise ModelLoadError(
+            f"{model_name_or_path}: its tokenizer has no padding token, which batches of pairs need; give an encoder's."
+        )
     if (path / "adapter_config.json").is_file():
         from .lora import load_adapter_model
 

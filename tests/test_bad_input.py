@@ -11,6 +11,7 @@ import sys
 import pandas as pd
 import pytest
 import yaml
+from transformers import AutoTokenizer
 
 from hf_sts.run import main as run_main
 
@@ -58,6 +59,10 @@ def inputs(tmp_path_factory):
     weights = truncated / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     (root / "empty_model").mkdir()
+    shutil.copytree(run, root / "no_pad_token", ignore=shutil.ignore_patterns("checkpoint-*"))
+    tokenizer = AutoTokenizer.from_pretrained(run)
+    tokenizer.pad_token = None
+    tokenizer.save_pretrained(root / "no_pad_token")
     dev.iloc[:10].assign(label=dev.label.iloc[:10].where(dev.index[:10] != 6)).to_csv(
         root / "partly_labeled.csv", index=False
     )
@@ -152,6 +157,10 @@ CASES = {
         ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--batch_size", "0"],
         r"predict: argument --batch_size/--batch-size: '0' is not a whole number >= 1",
     ),
+    "predict, tokenizer without a padding token": (
+        ["predict", "{root}/no_pad_token", "--input", "{root}/test.csv", "--output", "{out}/p.csv"],
+        r"no_pad_token: its tokenizer has no padding token, which batches of pairs need",
+    ),
     "predict, more tokens than the position embeddings": (
         ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--max_seq_length", "9999"],
         r"--max_seq_length 9999: .*/run reads at most \d+ tokens per sequence",
@@ -230,6 +239,10 @@ CASES = {
     "train, model folder without a tokenizer": (
         ["train", QUICKSTART, "--model_name_or_path", "{root}/no_tokenizer", "--output_dir", "{out}"],
         r"no_tokenizer: cannot load it \(a local folder or a Hub id\)",
+    ),
+    "train, tokenizer without a padding token": (
+        ["train", QUICKSTART, "--model_name_or_path", "{root}/no_pad_token", "--output_dir", "{out}"],
+        r"no_pad_token: its tokenizer has no padding token, which batches of pairs need",
     ),
     "train, truncated weights": (
         ["train", QUICKSTART, "--model_name_or_path", "{root}/truncated_model", "--output_dir", "{out}"],
