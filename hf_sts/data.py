@@ -381,6 +381,20 @@ def read_text_file(path: str | Path) -> list[str]:
     return [sentence for sentence in sentences if sentence]
 
 
+def load_hub_dataset(name: str, config_name: str | None = None, **kwargs):
+    """`datasets.load_dataset(name, config_name, **kwargs)` (`split`, `cache_dir`, `token`, `revision`).
+
+    Raises:
+        DataFormatError: naming the dataset and the first line of the library's reason, when it cannot be loaded
+            (not found, not cached while offline, unreachable, an unknown config or split).
+    """
+    try:
+        return datasets.load_dataset(name, config_name, **kwargs)
+    except (OSError, ValueError) as error:  # not found, not cached offline, unreachable, unknown config or split
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataFormatError(f"{name}: cannot load the dataset: {reason}") from None
+
+
 def load_sts_datasets(
     train_file: str | list[str] | None = None,
     validation_file: str | None = None,
@@ -405,11 +419,7 @@ def load_sts_datasets(
     """
     splits: dict[str, datasets.Dataset] = {}
     if dataset_name is not None:
-        try:
-            hub = datasets.load_dataset(dataset_name, dataset_config_name, **hub_kwargs)
-        except (OSError, ValueError) as error:  # not found, not cached offline, unreachable, unknown config
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise DataFormatError(f"{dataset_name}: cannot load the dataset: {reason}") from None
+        hub = load_hub_dataset(dataset_name, dataset_config_name, **hub_kwargs)
         for split, data in hub.items():
             origin = f"{dataset_name}/{dataset_config_name or 'default'} [{split}]"
             frame = pd.json_normalize(data.to_list())

@@ -30,7 +30,7 @@ from torch import nn
 from transformers import Trainer
 
 from hf_sts.arguments import EncoderArguments, HfStsTrainingArguments, RecipeError, check_sample_limits
-from hf_sts.data import map_fingerprint, read_sts_file, read_text_file
+from hf_sts.data import load_hub_dataset, map_fingerprint, read_sts_file, read_text_file
 from hf_sts.trainer import FinalPushMixin, scale_for_accumulation
 
 
@@ -239,7 +239,7 @@ def read_corpus(args: PretrainArguments, seed: int) -> Corpus:
     sentences (seeded shuffle); then keep the first `max_train_samples` / `max_eval_samples` of each part.
 
     Raises:
-        hf_sts.data.DataFormatError: for a missing or malformed file (named).
+        hf_sts.data.DataFormatError: for a missing or malformed file (named), or a Hub dataset that cannot be loaded.
         RecipeError: for a dataset without `text_column`, or text too small to hold a validation slice out of.
     """
     import random
@@ -255,9 +255,9 @@ def read_corpus(args: PretrainArguments, seed: int) -> Corpus:
     for path in args.text_file or []:
         sources.append((path, "extra text", read_text_file(path)))
     if args.dataset_name:
-        from datasets import load_dataset
-
-        dataset = load_dataset(args.dataset_name, args.dataset_config_name, split="train", cache_dir=args.cache_dir)
+        dataset = load_hub_dataset(
+            args.dataset_name, args.dataset_config_name, split="train", cache_dir=args.cache_dir, token=args.token
+        )
         if args.text_column not in dataset.column_names:
             raise RecipeError(
                 f"`text_column` {args.text_column!r} is not a column of {args.dataset_name}: {dataset.column_names}."

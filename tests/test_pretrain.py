@@ -190,6 +190,7 @@ def test_text_sources_are_read_deduplicated_and_recorded(tmp_path):
         "not an encoder",
         "no masked-LM class",
         "no mask",
+        "dataset not cached",
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, capsys, stand_in_encoders):
@@ -215,6 +216,10 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, c
         "not an encoder": (
             ["--model_name_or_path", "recipes", "--train_file", str(KLUE_DEV)],
             r"recipes: cannot load it",
+        ),
+        "dataset not cached": (
+            [*SCRATCH, "--dataset_name", "no-such-user/no-such-dataset", "--cache_dir", str(tmp_path / "cache")],
+            r"no-such-user/no-such-dataset: cannot load the dataset",
         ),
         "no masked-LM class": (
             ["--model_type=gpt2", "--config_overrides=n_embd=32,n_layer=2,n_head=2", "--train_file", str(KLUE_DEV)],
