@@ -210,10 +210,13 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
         )
     if model_args.tokenizer_name or model_args.model_name_or_path:
         pretrained_tokenizer(model_args)
-    if model_args.use_lora and not model_args.lora_target_modules:
-        from .lora import default_target_modules
+    if model_args.use_lora:
+        from .lora import check_target_modules, default_target_modules
 
-        default_target_modules(config.model_type)
+        if model_args.lora_target_modules:
+            check_target_modules(config, model_args.lora_target_modules)
+        else:
+            default_target_modules(config.model_type)
 
 
 def check_output_dir(training_args: HfStsTrainingArguments, inputs: Iterable[str | None]) -> bool:

@@ -50,6 +50,27 @@ def default_target_modules(model_type: str) -> list[str]:
     return list(TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING[model_type])
 
 
+def check_target_modules(config, target_modules: list[str]) -> None:
+    """Check that every name of `target_modules` names modules of the backbone of `config` (a module whose name is
+    it or ends with `.` + it, as peft matches a list of names), on a weightless (meta-device) copy of the backbone.
+
+    Raises:
+        RecipeError: naming the names that match no module, and the backbone's module names.
+    """
+    import torch
+
+    with torch.device("meta"):
+        backbone = AutoModel.from_config(config)
+    names = {name.rsplit(".", 1)[-1] for name, _ in backbone.named_modules() if name}
+    missing = [target for target in target_modules if target.rsplit(".", 1)[-1] not in names]
+    if missing:
+        candidates = sorted(name for name in names if not name.isdigit())
+        raise RecipeError(
+            f"`lora_target_modules` {missing}: no such module in the {config.model_type} backbone; its module names "
+            f"are {candidates}."
+        )
+
+
 def apply_lora(model: StsPreTrainedModel, model_args: ModelArguments) -> PeftModel:
     """Wrap `model` with LoRA adapters as `model_args` says (`lora_r`, `lora_alpha`, `lora_dropout`,
     `lora_target_modules`, `lora_modules_to_save`).
@@ -145,6 +166,7 @@ __all__ = [
     "ADAPTER_DIR",
     "apply_lora",
     "build_lora_base",
+    "check_target_modules",
     "default_target_modules",
     "load_adapter_model",
     "save_adapter",

@@ -293,6 +293,11 @@ CASES = {
         + ["--lora_r", "0"],
         r"LoRA needs `lora_r` >= 1, `lora_alpha` > 0 and `lora_dropout` in \[0, 1\), got 0, 32\.0 and 0\.05",
     ),
+    "train, LoRA target module the backbone lacks": (
+        ["train", QUICKSTART, "--model_name_or_path", "{root}/run", "--output_dir", "{out}", "--use_lora", "true"]
+        + ["--lora_target_modules", "query", "q_proj"],
+        r"`lora_target_modules` \['q_proj'\]: no such module in the \w+ backbone; its module names are \[.*'query'",
+    ),
     "train, Huber delta 0": (
         [*TRAIN, "--loss", "huber", "--huber_delta", "0"],
         r"`huber_delta` must be > 0 \(score units\), got 0\.0",
