@@ -2,12 +2,11 @@
 WordPiece tokenizer trained on them with `tokenizers`, and tiny backbones (hidden 32, 2 layers) built from configs in
 code, as transformers' own tests do.
 
-Tiers: `pytest -m "not slow"` runs the unit tests (no training run end to end, nothing from `../shared`);
-`pytest` adds the slow end-to-end runs and the `pretrained` tests. Tests that need `../shared` skip, with the
-reason, without it."""
+Tiers: `pytest -m "not slow"` runs the unit tests and a few training runs of tiny models on tens of pairs (seconds
+each); `pytest` adds the `slow` end-to-end runs (quickstart budgets, processes, DDP, the browser) and the
+`pretrained` tests. Tests that need `../shared` skip, with the reason, without it."""
 
 import copy
-import json
 import os
 import socket
 import subprocess
@@ -190,30 +189,6 @@ def run_python(code: str, *args: str, cwd: Path = REPO_ROOT, block_hf_sts: bool 
     return subprocess.run(
         [sys.executable, "-c", prelude + code, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
-
-
-def score_without_hf_sts(output_dir: Path, rows: int = 48) -> tuple[float, str, str | None]:
-    """Load a run's model with `trust_remote_code=True` in a process where `import hf_sts` fails, score the first
-    `rows` pairs of its `eval_predictions.csv` through `model.tokenize`, and return the largest difference from the
-    written predictions, the module of the loaded class and the model's prompt."""
-    code = (
-        "import sys, json, torch, pandas as pd\n"
-        "from transformers import AutoModel, AutoTokenizer\n"
-        "folder, rows = sys.argv[1], int(sys.argv[2])\n"
-        "model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()\n"
-        "tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)\n"
-        "frame = pd.read_csv(folder + '/eval_predictions.csv').head(rows)\n"
-        "batch = model.tokenize(tokenizer, list(frame.sentence1), list(frame.sentence2), padding=True,"
-        " truncation=True, max_length=128, return_tensors='pt')\n"
-        "with torch.no_grad():\n"
-        "    scores = model(**batch).logits.clamp(0, 5)\n"
-        "difference = float((scores - torch.tensor(frame.prediction.values)).abs().max())\n"
-        "print(json.dumps([difference, type(model).__module__, model.config.prompt]))\n"
-    )
-    result = run_python(code, str(output_dir), str(rows), block_hf_sts=True)
-    assert result.returncode == 0, result.stderr[-3000:]
-    difference, module, prompt = json.loads(result.stdout.splitlines()[-1])
-    return difference, module, prompt
 
 
 QUICKSTART = "recipes/quickstart.json"

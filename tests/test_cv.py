@@ -96,7 +96,9 @@ def test_two_fold_quickstart_with_test_predictions(tmp_path, monkeypatch):
     for fold in range(2):
         trained = json.loads((output_dir / f"fold-{fold}" / "all_results.json").read_text())["train_samples"]
         assert trained == 2 * (oof.fold != fold).sum()  # the other folds' pairs, each also swapped
-    assert "eval_pearson" in results  # the dev set, scored by the mean of the fold models
+    dev = pd.read_csv(output_dir / "eval_predictions.csv")  # the dev set, scored by the mean of the fold models
+    assert len(dev) == 519
+    assert results["eval_pearson"] == pytest.approx(stats.pearsonr(dev.prediction, dev.label).statistic, abs=1e-6)
     folds = [pd.read_csv(output_dir / f"fold-{fold}" / "test_predictions.csv") for fold in range(2)]
     submission = pd.read_csv(output_dir / "submission.csv")
     assert list(submission.columns) == ["id", "target"] and len(submission) == 519

@@ -19,10 +19,11 @@ from hf_sts.data import DataFormatError
 from hf_sts.demo import EXAMPLE_PAIRS, DemoModel
 from hf_sts.export import export_model
 from hf_sts.model_card import card_facts
+from hf_sts.modeling_sts import apply_prompt
 from hf_sts.predict import SequenceClassificationScorer, load_model
 from hf_sts.run import main as run_main
 
-from .conftest import KLUE_DEV, QUICKSTART, TINY, refusal_line
+from .conftest import KLUE_DEV, QUICKSTART, TINY, free_port, refusal_line
 
 
 PAIRS = [(s1, s2) for _, s1, s2, _ in EXAMPLE_PAIRS]
@@ -54,12 +55,6 @@ def _pairs_csv(path, pairs, labels=None):
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_examples_are_klue_dev_pairs_with_their_gold_scores():
     dev = {row["guid"]: row for row in json.loads(KLUE_DEV.read_text(encoding="utf-8"))}
     for guid, sentence1, sentence2, gold in EXAMPLE_PAIRS:
@@ -82,9 +77,19 @@ def test_page_scores_equal_hf_sts_predict(demo_model, run_dir, tmp_path):
     results = [demo_model.score_pair(a, b) for a, b in PAIRS]
     np.testing.assert_allclose([result.score for result in results], expected, atol=1e-5)
     assert demo_model.bi_encoder and demo_model.threshold == 3.0
-    for result in results:
-        assert result.cosine == pytest.approx(result.raw / 5)
-        assert result.similar == (result.score >= 3.0)
+    assert [result.similar for result in results] == [result.score >= 3.0 for result in results]
+    # The cosine shown is that of the two sentence embeddings, computed here from the model's `encode`.
+    model, tokenizer = demo_model.loaded.model, demo_model.loaded.tokenizer
+    embeddings = []
+    for sentences in zip(*PAIRS, strict=True):
+        texts = apply_prompt(list(sentences), model.config.prompt, model.config.text_cleaning)
+        inputs = tokenizer(
+            texts, padding=True, truncation=True, max_length=demo_model.loaded.max_seq_length, return_tensors="pt"
+        )
+        with torch.no_grad():
+            embeddings.append(model.encode(**inputs))
+    cosines = torch.nn.functional.cosine_similarity(*embeddings).numpy()
+    np.testing.assert_allclose([result.cosine for result in results], cosines, atol=1e-5)
 
 
 def test_batch_scores_a_file_as_predict_does(demo_model, run_dir, tmp_path):
@@ -154,12 +159,12 @@ def test_exported_sequence_classification_model_scores_with_its_head(tmp_path, t
 def test_demo_refuses_a_folder_that_is_no_model(tmp_path, capsys):
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "pairs.csv").write_text("sentence1,sentence2\n가,나\n")
-    line = refusal_line(["demo", str(tmp_path / "notes"), "--port", str(_free_port())], capsys)
+    line = refusal_line(["demo", str(tmp_path / "notes"), "--port", str(free_port())], capsys)
     assert "notes: cannot load it (a local folder or a Hub id)" in line
 
 
 def test_demo_refuses_a_hub_id_it_cannot_download(capsys):
-    line = refusal_line(["demo", "someone/no-such-sts-model", "--port", str(_free_port())], capsys)
+    line = refusal_line(["demo", "someone/no-such-sts-model", "--port", str(free_port())], capsys)
     assert "someone/no-such-sts-model: no such local folder, and the Hub repository cannot be downloaded" in line
 
 

@@ -8,14 +8,9 @@ from transformers import PreTrainedTokenizerFast
 
 from hf_sts.cli import main as hf_sts_cli
 from hf_sts.describe import BUCKET_COLUMNS, describe_files
+from hf_sts.errors import HfStsError
 
-from .conftest import SHARED_DATA, refusal_line
-
-
-KLUE_STS = SHARED_DATA / "klue-sts"
-needs_klue = pytest.mark.skipif(
-    not (KLUE_STS / "klue-sts-v1.1_dev.json").is_file(), reason=f"needs KLUE-STS v1.1 in {KLUE_STS}"
-)
+from .conftest import KLUE_DEV, KLUE_TRAIN, refusal_line
 
 
 def write_csv(path, rows, columns):
@@ -163,6 +158,8 @@ def test_tokens_per_pair_and_truncation_share(tokens_csv):
     assert "max_seq_length 8 truncates 60.0% (3) of the pairs of tokens.csv." in report.markdown
     assert "20.0% (1)" in report.markdown
     assert describe_files([tokens_csv]).tokens is None
+    with pytest.raises(HfStsError, match=r"`max_seq_length` must be a number of tokens of at least 1, got 0"):
+        describe_files([tokens_csv], tokenizer=word_tokenizer(), max_seq_length=0)  # as a library call
 
 
 def test_unlabeled_file_has_no_label_parts(tmp_path):
@@ -178,9 +175,8 @@ def test_unlabeled_file_has_no_label_parts(tmp_path):
     assert "test.csv: no labels (a test file)" in report.markdown
 
 
-@needs_klue
 def test_klue_sts_train_and_dev():
-    train, dev = KLUE_STS / "klue-sts-v1.1_train.csv", KLUE_STS / "klue-sts-v1.1_dev.json"
+    train, dev = KLUE_TRAIN, KLUE_DEV  # the copy shipped in recipes/data, byte-identical to ../shared/data
     report = describe_files([train, dev])
     assert only(report.binary, file=dev.name)["threshold"] == 3.0
     assert only(report.binary, file=dev.name)["contradicting rows"] == []
@@ -245,7 +241,7 @@ ERROR_CASES = {
     ),
     "max_seq_length 0": (
         ["{root}/ok.csv", "--tokenizer", "{root}/tokenizer", "--max_seq_length", "0", "--output_dir", "{out}"],
-        r"`max_seq_length` must be a number of tokens of at least 1, got 0",
+        r"describe: argument --max_seq_length/--max-seq-length: '0' is not a whole number >= 1",
     ),
     "max_seq_length without tokenizer": (
         ["{root}/ok.csv", "--max_seq_length", "128", "--output_dir", "{out}"],

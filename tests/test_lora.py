@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 from peft import PeftModel
@@ -9,10 +11,15 @@ from transformers import AutoModel
 
 from hf_sts import StsCrossEncoderModel
 from hf_sts.arguments import ModelArguments, RecipeError, parse_args
-from hf_sts.lora import apply_lora, load_adapter_model, save_adapter
+from hf_sts.cli import main as hf_sts_cli
+from hf_sts.lora import apply_lora, default_target_modules, load_adapter_model, save_adapter
+from hf_sts.predict import load_model
 from hf_sts.run import main
 
-from .conftest import KLUE_TRAIN, REPO_ROOT
+from .conftest import KLUE_DEV, KLUE_TRAIN, REPO_ROOT
+
+
+ADAPTER_ONLY = ["--save_adapter_only", "true"]
 
 
 def _lora_args(folder, **overrides):
@@ -124,14 +131,21 @@ def test_lora_run_writes_merged_model_and_adapter_then_resumes(stand_in_encoders
     assert (out / "checkpoint-2" / "adapter_model.safetensors").is_file()
     merged = AutoModel.from_pretrained(out)
     assert type(merged) is StsCrossEncoderModel
+    # `hf-sts predict` on the adapter folder (loaded on its base encoder, merged) writes the merged model's scores.
+    for model in (out, out / "adapter"):
+        hf_sts_cli(["predict", str(model), "--input", str(KLUE_DEV), "--output", str(tmp_path / f"{model.name}.csv")])
+    scores = [pd.read_csv(tmp_path / f"{name}.csv").target for name in ("run", "adapter")]
+    np.testing.assert_allclose(scores[1], scores[0], atol=1e-5, rtol=0)
 
-    # Resume from the step-2 checkpoint: training continues at step 3 with the same adapter and head.
+    # Resume from the step-2 checkpoint: training continues at step 3 with the same adapter and head; with
+    # `save_adapter_only`, the root then holds the adapter (what a push uploads), not the merged model.
     resumed_out = tmp_path / "resumed"
-    main([*argv[:-1], str(resumed_out), "--resume_from_checkpoint", str(out / "checkpoint-2")])
+    main([*argv[:-1], str(resumed_out), "--resume_from_checkpoint", str(out / "checkpoint-2")] + ADAPTER_ONLY)
     state = json.loads((resumed_out / "trainer_state.json").read_text())
     assert state["global_step"] == 4
     assert min(entry["step"] for entry in state["log_history"] if "loss" in entry) > 2
-    resumed = AutoModel.from_pretrained(resumed_out)
+    assert (resumed_out / "adapter_config.json").is_file() and not (resumed_out / "model.safetensors").exists()
+    resumed = load_model(str(resumed_out), device="cpu").model
     for name, value in merged.state_dict().items():
         torch.testing.assert_close(resumed.state_dict()[name], value, atol=1e-5, rtol=0, msg=name)
 
@@ -147,6 +161,8 @@ def test_lora_recipe_errors(stand_in_encoders):
             StsCrossEncoderModel.from_backbone(AutoModel.from_pretrained(folder)),
             _lora_args(folder, lora_modules_to_save=["backbone.embeddings"]),
         )
+    with pytest.raises(RecipeError, match=r"peft knows no default LoRA target modules for 'nonesuch' backbones"):
+        default_target_modules("nonesuch")
     with pytest.raises(RecipeError, match="`save_adapter_only` applies to LoRA runs"):
         parse_args([str(REPO_ROOT / "recipes/roberta_large.json"), "--save_adapter_only", "true"])
 

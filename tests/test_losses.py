@@ -41,6 +41,10 @@ def test_loss_errors():
         build_loss("l1", [1, 2, 3])
     with pytest.raises(ValueError, match="already registered"):
         register_loss("l1")(type("Other", (torch.nn.Module,), {}))
+    with pytest.raises(ValueError, match=r"Loss names cannot contain '\+', got 'l1\+l2'"):
+        register_loss("l1+l2")(type("Other", (torch.nn.Module,), {}))
+    with pytest.raises(ValueError, match=r"`huber_delta` must be > 0 \(score units\), got 0"):
+        build_loss("l1+huber", huber_delta=0)
     assert sorted(LOSSES) == ["cosent", "cosine", "huber", "l1", "mse"]
 
 

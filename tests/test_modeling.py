@@ -119,6 +119,24 @@ def test_save_load_predictions_equal_both_paths(tmp_path, tiny_model, tokenizer,
     torch.testing.assert_close(remote, expected, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        ({"head_dropout": 0.2, "classifier_dropout": 0.3}, 0.2),  # the recipe's own
+        ({"classifier_dropout": 0.3, "hidden_dropout_prob": 0.05}, 0.3),  # else the backbone's classifier dropout
+        ({"hidden_dropout_prob": 0.05}, 0.05),  # else its hidden dropout
+    ],
+)
+def test_head_dropout_falls_back_to_the_backbones(settings, expected):
+    head_dropout = settings.pop("head_dropout", None)
+    backbone = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37, **settings)
+    model = StsCrossEncoderModel(
+        StsCrossEncoderConfig(backbone_config=backbone.to_dict(), head="mlp", head_dropout=head_dropout)
+    )
+    assert model.config.resolved_head_dropout == expected
+    assert {module.p for module in model.head.modules() if isinstance(module, torch.nn.Dropout)} == {expected}
+
+
 def test_config_errors():
     backbone = BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37).to_dict()
     with pytest.raises(ValueError, match=r"Unknown head 'pooler'; registered heads: \['cls', 'mean', 'mlp', 'rnn'"):
@@ -146,10 +164,11 @@ def test_pretrained_backbone_weights_are_kept(tmp_path, tokenizer):
     BertModel(tiny_backbone_config("bert", tokenizer)).save_pretrained(tmp_path)
     backbone = BertModel.from_pretrained(tmp_path)
     reference = {name: tensor.clone() for name, tensor in backbone.state_dict().items()}
-    model = StsCrossEncoderModel.from_backbone(backbone, head="mlp", head_hidden_sizes=[8])
+    model = StsCrossEncoderModel.from_backbone(backbone, head="mlp", head_hidden_sizes=[32])
     for name, tensor in model.backbone.state_dict().items():
         assert torch.equal(tensor, reference[name]), name
-    assert 0.005 < model.head.out_proj.weight.std().item() < 0.05  # freshly initialised with std 0.02
+    # The head is freshly initialised with the backbone's std 0.02: 32 x 32 weights in its first layer.
+    assert 0.015 < model.head.layers[1].weight.std().item() < 0.025
 
 
 @pytest.mark.parametrize("model_type", ["bert", "roberta"])

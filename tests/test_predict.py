@@ -135,14 +135,6 @@ def test_predict_errors_are_one_line(tmp_path, checkpoint, capsys, arguments, me
     assert not output.exists()
 
 
-def test_predict_refuses_a_folder_that_is_no_model(tmp_path, capsys):
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(SystemExit):
-        hf_sts_cli(["predict", str(tmp_path / "empty"), "--input", str(KLUE_DEV), "--output", str(tmp_path / "p.csv")])
-    error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("hf-sts: error: ") and "empty: cannot load it (a local folder or a Hub id)" in error
-
-
 def test_evaluate_plain_encoder_zero_shot(tmp_path, stand_in_encoders, klue_dev, capsys):
     encoder = stand_in_encoders["bert"]
     output_dir = tmp_path / "zero-shot"

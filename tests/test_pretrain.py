@@ -120,19 +120,38 @@ def test_sparse_prediction_gives_the_full_loss(stand_in_encoders, tmp_path):
     assert model(**batch).logits.shape[:2] == batch["input_ids"].shape
 
 
+class _MainProcessFirst:  # what tokenize_text reads of the training arguments
+    @staticmethod
+    def main_process_first(desc):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("line_by_line", [False, True], ids=["blocks", "line by line"])
+def test_text_is_cut_into_blocks_or_kept_line_by_line(stand_in_encoders, line_by_line):
+    """run_mlm.py's two layouts: every sentence's tokens concatenated and cut into blocks of max_seq_length (the
+    last, shorter block dropped), or one example per sentence, truncated to max_seq_length."""
+    tokenizer = AutoTokenizer.from_pretrained(stand_in_encoders["bert"])
+    args = PretrainArguments(
+        model_name_or_path="x", train_file=["x"], max_seq_length=16, whole_word_mask=False, line_by_line=line_by_line
+    )
+    sentences = read_text_file(KLUE_DEV)[:50]
+    rows = tokenize_text(sentences, tokenizer, args, _MainProcessFirst)["input_ids"]
+    encoded = [tokenizer(sentence)["input_ids"] for sentence in sentences]
+    if line_by_line:
+        assert rows == [ids[:15] + [tokenizer.sep_token_id] if len(ids) > 16 else ids for ids in encoded]
+    else:
+        joined = sum(encoded, [])
+        assert len(rows) == len(joined) // 16 and all(len(ids) == 16 for ids in rows)
+        assert sum(rows, []) == joined[: len(rows) * 16]
+
+
 def test_whole_word_masking_masks_every_piece_of_a_word(stand_in_encoders):
     tokenizer = AutoTokenizer.from_pretrained(stand_in_encoders["bert"])
     args = PretrainArguments(model_name_or_path="x", train_file=["x"], max_seq_length=32, whole_word_mask=True)
     sentences = read_text_file(KLUE_DEV)[:200]
-
-    class Args:  # what tokenize_text reads of the training arguments
-        @staticmethod
-        def main_process_first(desc):
-            import contextlib
-
-            return contextlib.nullcontext()
-
-    blocks = tokenize_text(sentences, tokenizer, args, Args)
+    blocks = tokenize_text(sentences, tokenizer, args, _MainProcessFirst)
     assert all(len(ids) == 32 for ids in blocks["input_ids"])
     collator = DataCollatorForLanguageModeling(
         tokenizer, mlm_probability=0.3, whole_word_mask=True, mask_replace_prob=1.0, random_replace_prob=0.0, seed=0
@@ -149,6 +168,7 @@ def test_whole_word_masking_masks_every_piece_of_a_word(stand_in_encoders):
     assert pieces > 50 and 0.1 < masked.float().mean() < 0.5
 
 
+@pytest.mark.skipif(not (KORSTS / "sts-dev.tsv").is_file(), reason=f"needs KLUE-NLI and KorSTS in {SHARED_DATA}")
 def test_text_sources_are_read_deduplicated_and_recorded(tmp_path):
     (tmp_path / "extra.txt").write_text("첫 문장입니다.\n\n  둘째 문장  \n첫 문장입니다.\n", encoding="utf-8")
     assert read_text_file(tmp_path / "extra.txt") == ["첫 문장입니다.", "둘째 문장", "첫 문장입니다."]
@@ -191,6 +211,7 @@ def test_text_sources_are_read_deduplicated_and_recorded(tmp_path):
         "no masked-LM class",
         "no mask",
         "dataset not cached",
+        "dataset without the text column",
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, capsys, stand_in_encoders):
@@ -203,6 +224,8 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, c
         tokenizer.mask_token = None
         tokenizer.save_pretrained(no_mask)
     base = [*SCRATCH, "--train_file", str(KLUE_DEV)]
+    (tmp_path / "local_dataset").mkdir()  # a dataset folder `load_dataset` reads offline
+    (tmp_path / "local_dataset" / "train.csv").write_text("sentence\n첫 문장\n둘째 문장\n", encoding="utf-8")
     argv, message = {
         "no text": ([*SCRATCH], r"Give text: `train_file`, `unlabeled_file`, `text_file` or `dataset_name`"),
         "missing text file": ([*base, "--text_file", "nope.txt"], r"nope\.txt: no such file"),
@@ -220,6 +243,10 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, monkeypatch, c
         "dataset not cached": (
             [*SCRATCH, "--dataset_name", "no-such-user/no-such-dataset", "--cache_dir", str(tmp_path / "cache")],
             r"no-such-user/no-such-dataset: cannot load the dataset",
+        ),
+        "dataset without the text column": (
+            [*SCRATCH, "--dataset_name", str(tmp_path / "local_dataset")],
+            r"`text_column` 'text' is not a column of .*local_dataset: \['sentence'\]",
         ),
         "no masked-LM class": (
             ["--model_type=gpt2", "--config_overrides=n_embd=32,n_layer=2,n_head=2", "--train_file", str(KLUE_DEV)],

@@ -26,7 +26,6 @@ from .conftest import (
     free_port,
     hf_sts_train,
     refusal_line,
-    score_without_hf_sts,
     write_competition_csv,
 )
 
@@ -112,14 +111,6 @@ def test_quickstart_reloads_with_equal_predictions(quickstart):
     assert isinstance(model, StsPreTrainedModel)
     scores = _predict(model, AutoTokenizer.from_pretrained(output_dir), expected)
     np.testing.assert_allclose(scores, expected.prediction, atol=1e-5, rtol=0)
-
-
-@pytest.mark.slow
-def test_quickstart_reloads_without_hf_sts(quickstart):
-    output_dir, _ = quickstart
-    max_difference, module, _ = score_without_hf_sts(output_dir)
-    assert max_difference < 1e-5
-    assert module.startswith("transformers_modules")
 
 
 @pytest.mark.slow

@@ -65,10 +65,8 @@ def test_offline_wandb_run_holds_metrics_and_plots(tmp_path):
     ]
     recipe = next(json.loads(item.value_json) for item in configs if item.key == "recipe")
     assert recipe == json.loads((output_dir / "recipe.json").read_text())  # the full recipe is in the run config
-    assert (
-        any(item.key == "head" or "project" in item.key for item in configs)
-        or recipe["wandb_project"] == "hf-sts-test"
-    )
+    projects = [record.run.project for record in records if record.WhichOneof("record_type") == "run"]
+    assert projects and set(projects) == {"hf-sts-test"}, projects  # the recipe's wandb_project reached wandb
 
 
 def _wandb_records(path):
@@ -225,6 +223,9 @@ def no_wandb_credentials(tmp_path, monkeypatch):
     """An environment without any wandb credentials: no WANDB_* variables, a HOME without .netrc or settings."""
     for key in [key for key in os.environ if key.startswith("WANDB_")] + ["NETRC"]:
         monkeypatch.delenv(key, raising=False)
+    for key in ("WANDB_MODE", "WANDB_PROJECT"):  # which setup_wandb sets: restored (unset) after the test
+        monkeypatch.setenv(key, "")
+        monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("WANDB_DIR", str(tmp_path))  # no workspace settings from ./wandb either
     return tmp_path
