@@ -29,7 +29,7 @@ from transformers import (
 )
 from transformers.trainer_utils import sort_checkpoints
 
-from .arguments import DataArguments, HfStsTrainingArguments, ModelArguments, RecipeError
+from .arguments import DataArguments, EncoderArguments, HfStsTrainingArguments, ModelArguments, RecipeError
 from .configuration_sts import INPUT_KEYS, StsBackboneConfig
 from .errors import check_local_weights, checked_from_pretrained, local_weights_problem
 from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
@@ -368,7 +368,7 @@ def scratch_backbone_config(
     return config
 
 
-def pretrained_tokenizer(model_args: ModelArguments) -> PreTrainedTokenizerBase:
+def pretrained_tokenizer(model_args: EncoderArguments) -> PreTrainedTokenizerBase:
     """The tokenizer of `tokenizer_name`, else of `model_name_or_path` (local folder, cache or Hub).
 
     Raises:

@@ -327,20 +327,16 @@ def tokenize_text(sentences: list[str], tokenizer, args: PretrainArguments, trai
 
 
 def check_tokenizer(args: PretrainArguments) -> None:
-    """Check that the run's tokenizer (`tokenizer_name`, else `model_name_or_path`'s) can mask: it loads, has a mask
-    token, and is fast where `whole_word_mask` needs its offsets.
+    """Check that the run's tokenizer (`tokenizer_name`, else `model_name_or_path`'s) can mask: it loads, has padding
+    and mask tokens, and is fast where `whole_word_mask` needs its offsets.
 
     Raises:
         RecipeError: one line naming the tokenizer and what it lacks.
     """
-    from transformers import AutoTokenizer
-
-    from hf_sts.errors import checked_from_pretrained
+    from hf_sts.build import pretrained_tokenizer
 
     name = args.tokenizer_name or args.model_name_or_path
-    tokenizer = checked_from_pretrained(
-        AutoTokenizer, name, RecipeError, trust_remote_code=args.trust_remote_code, **args.hub_kwargs()
-    )
+    tokenizer = pretrained_tokenizer(args)
     if tokenizer.mask_token is None:
         raise RecipeError(f"{name}: its tokenizer has no mask token, which masked-language modeling needs.")
     if args.whole_word_mask and not tokenizer.is_fast:
