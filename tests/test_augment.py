@@ -18,6 +18,7 @@ from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
 from hf_sts.augment import (
     AugmentError,
     Translator,
+    back_translate_file,
     language_token_id,
     load_sentence_encoder,
     load_translation_model,
@@ -382,7 +383,10 @@ REFUSALS = {
     ),
     "min_cosine above 1": ([*BT, *MT, *FILTER, "--min_cosine", "1.5"], r"--min_cosine 1\.5 is outside \[-1, 1\]"),
     "min_cosine nan": ([*BT, *MT, *FILTER, "--min_cosine", "nan"], r"--min_cosine nan is outside \[-1, 1\]"),
-    "batch_size 0": ([*BT, *MT, *FILTER, "--batch_size", "0"], r"--batch_size must be an integer >= 1, got 0"),
+    "batch_size 0": (
+        [*BT, *MT, *FILTER, "--batch_size", "0"],
+        r"argument --batch_size/--batch-size: '0' is not a whole number >= 1",
+    ),
     "side file of other settings": (
         [*BT[:5], "{root}/other.csv", *MT, *FILTER],
         r"other\.csv\.partial\.jsonl: translations cached by an interrupted run with other settings",
@@ -399,6 +403,13 @@ def test_bad_input_is_one_line_and_writes_nothing(case, bad_inputs, train_csv, t
     line = refusal_line([argument.format(**values) for argument in argv], capsys)
     assert re.search(message, line), line
     assert not out.exists() and not partial_path(out).exists()
+
+
+def test_counts_below_one_are_refused_as_a_library_call(train_csv, tmp_path):
+    for option in ("batch_size", "max_length", "num_beams"):
+        with pytest.raises(AugmentError, match=rf"--{option} must be an integer >= 1, got 0"):
+            back_translate_file(train_csv, tmp_path / "out.csv", filter_model="unused", model="unused", **{option: 0})
+    assert not (tmp_path / "out.csv").exists()
 
 
 def test_a_tokenizer_that_needs_sentencepiece_is_one_line(bad_inputs, train_csv, stand_in_encoders, tmp_path, capsys):
