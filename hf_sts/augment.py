@@ -176,10 +176,7 @@ def load_translation_model(name: str, device: str | None = None, **hub_kwargs):
     path = Path(name)
     if path.exists() and not path.is_dir():
         raise AugmentError(f"{path}: a model is a folder (or a Hub id), not a file.")
-    try:
-        device = resolve_device(device)
-    except ValueError as error:
-        raise AugmentError(f"device {error}") from None
+    device = resolve_device(device, AugmentError)
     config = checked_from_pretrained(AutoConfig, name, AugmentError, **hub_kwargs)
     check_local_weights(name, AugmentError)
     tokenizer = _load_tokenizer(name, **hub_kwargs)

@@ -31,7 +31,7 @@ from transformers.trainer_utils import sort_checkpoints
 
 from .arguments import DataArguments, EncoderArguments, HfStsTrainingArguments, ModelArguments, RecipeError
 from .configuration_sts import INPUT_KEYS, StsBackboneConfig
-from .errors import check_local_weights, checked_from_pretrained, local_weights_problem
+from .errors import check_local_weights, checked_from_pretrained, checked_tokenizer, local_weights_problem
 from .modeling_sts import MODEL_CLASSES, StsPreTrainedModel
 
 
@@ -130,13 +130,14 @@ def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) 
 POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta", "camembert", "data2vec-text")
 
 
-def max_positions(config: PreTrainedConfig) -> tuple[int | None, bool]:
+def max_positions(config: PreTrainedConfig) -> int | None:
     """The most tokens a sequence of the encoder of `config` (a backbone's config) can hold: its
     `max_position_embeddings` less RoBERTa's offset of 2 (`POSITION_OFFSET_TYPES`), or `None` where the config sets
-    no limit; and whether the offset applies."""
+    no limit."""
     limit = getattr(config, "max_position_embeddings", None)
-    offset = config.model_type in POSITION_OFFSET_TYPES
-    return (None if limit is None else limit - 2 * offset), offset
+    if limit is None:
+        return None
+    return limit - 2 if config.model_type in POSITION_OFFSET_TYPES else limit
 
 
 def scratch_config(model_type: str, config_overrides: str | None, max_seq_length: int) -> PreTrainedConfig:
@@ -181,12 +182,16 @@ def pretrained_config(model_args: ModelArguments) -> PreTrainedConfig:
     )
 
 
-def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
+def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> PreTrainedTokenizerBase | None:
     """What a run checks before it writes anything: the head settings are valid, the from-scratch config can be
     built, or the pretrained encoder's config can be loaded (local folder, cache or Hub) and a local folder's weights
     are whole, the tokenizer (`tokenizer_name`, else the encoder's) loads, its position embeddings hold
     `max_seq_length` tokens (`max_position_embeddings`, less RoBERTa's offset of 2), and a LoRA run has target
     modules (given, or peft's default for the backbone type).
+
+    Returns:
+        The pretrained tokenizer it loaded, for the run to use (pass it to [`load_tokenizer`]); `None` for a
+        from-scratch run, whose tokenizer is trained later.
 
     Raises:
         RecipeError: one line naming the key and the problem.
@@ -201,15 +206,16 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
         config = pretrained_config(model_args)
         config = config.backbone_config if isinstance(config, StsBackboneConfig) else config
         check_local_weights(model_args.model_name_or_path, RecipeError)
-    limit, offset = max_positions(config)
+    limit = max_positions(config)
     if limit is not None and data_args.max_seq_length > limit:
+        reserved = " (2 reserved by its padding offset)" if limit < config.max_position_embeddings else ""
         raise RecipeError(
             f"`max_seq_length` {data_args.max_seq_length} is beyond the {config.max_position_embeddings} position "
-            f"embeddings of the {config.model_type} backbone{' (2 reserved by its padding offset)' if offset else ''}: "
-            f"use at most {limit}."
+            f"embeddings of the {config.model_type} backbone{reserved}: use at most {limit}."
         )
-    if model_args.tokenizer_name or model_args.model_name_or_path:
-        pretrained_tokenizer(model_args)
+    tokenizer = (
+        pretrained_tokenizer(model_args) if model_args.tokenizer_name or model_args.model_name_or_path else None
+    )
     if model_args.use_lora:
         from .lora import check_target_modules, default_target_modules
 
@@ -217,6 +223,7 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> None:
             check_target_modules(config, model_args.lora_target_modules)
         else:
             default_target_modules(config.model_type)
+    return tokenizer
 
 
 def check_output_dir(training_args: HfStsTrainingArguments, inputs: Iterable[str | None]) -> bool:
@@ -374,28 +381,30 @@ def pretrained_tokenizer(model_args: EncoderArguments) -> PreTrainedTokenizerBas
     Raises:
         RecipeError: naming the tokenizer, when it cannot be loaded or has no padding token (batches need one).
     """
-    name = model_args.tokenizer_name or model_args.model_name_or_path
-    tokenizer = checked_from_pretrained(
-        AutoTokenizer, name, RecipeError, trust_remote_code=model_args.trust_remote_code, **model_args.hub_kwargs()
+    return checked_tokenizer(
+        model_args.tokenizer_name or model_args.model_name_or_path,
+        RecipeError,
+        trust_remote_code=model_args.trust_remote_code,
+        **model_args.hub_kwargs(),
     )
-    if tokenizer.pad_token is None:
-        raise RecipeError(
-            f"{name}: its tokenizer has no padding token, which batches of pairs need; give an encoder's."
-        )
-    return tokenizer
 
 
 def load_tokenizer(
-    model_args: ModelArguments, training_args: HfStsTrainingArguments, train_sentences: Iterable[str] | None
+    model_args: ModelArguments,
+    training_args: HfStsTrainingArguments,
+    train_sentences: Iterable[str] | None,
+    pretrained: PreTrainedTokenizerBase | None = None,
 ) -> PreTrainedTokenizerBase:
     """The run's tokenizer: `tokenizer_name`, else that of `model_name_or_path`, else, for a from-scratch run, the
     one saved with the checkpoint it resumes from, or a WordPiece tokenizer trained on `train_sentences` (by the
     main process, saved to `output_dir` and read back by the others, so every process of a distributed run uses the
-    same vocabulary).
+    same vocabulary). `pretrained`: that tokenizer, where the run's checks already loaded it ([`check_encoder`]).
 
     Raises:
         RecipeError: for a from-scratch run without training data.
     """
+    if pretrained is not None:
+        return pretrained
     if model_args.tokenizer_name or model_args.model_name_or_path:
         return pretrained_tokenizer(model_args)
     if training_args.resume_from_checkpoint:

@@ -166,9 +166,9 @@ def _split_launch_options(argv: list[str], keys: frozenset[str] = frozenset()) -
 def _launch(name: str, launch_options: list[str], run_arguments: list[str]) -> None:
     """Check the run in this process (bad input ends here, as one line, before any process starts), then start it
     with `accelerate launch LAUNCH_OPTIONS hf_sts/NAME.py RUN_ARGUMENTS`, as trl's CLI launches its scripts. A run
-    that fails in the launched processes ends with its hf_sts error line (repeated after the launcher's report) and exit
-    status 2, without accelerate's traceback; one that fails otherwise (a crash, printed by the process) with the
-    processes' exit status.
+    that fails in the launched processes ends with its hf_sts error line (repeated after the launcher's report) and
+    exit status 2, without accelerate's traceback; one that fails otherwise (a crash, printed by the process) with
+    the processes' exit status.
 
     Raises:
         HfStsError: the run's arguments are bad, `--config_file` is missing, or accelerate refuses the launch options

@@ -141,7 +141,7 @@ def plan_folds(data_args, training_args, splits: dict):
 
 
 def cross_validate(
-    model_args, data_args, training_args, splits: dict, fold_plan: tuple, callbacks: list | None = None
+    model_args, data_args, training_args, splits: dict, fold_plan: tuple, callbacks: list | None = None, tokenizer=None
 ) -> dict:
     """Train one model per fold (`num_folds`, `fold_strategy`, `fold_seed`; see [`assign_folds`]), in sequence, each
     one distributed over the launched processes, then aggregate and write the results.
@@ -160,6 +160,7 @@ def cross_validate(
 
     Args:
         fold_plan: `(pooled, validation, folds)` from [`plan_folds`], which checks the request.
+        tokenizer: the pretrained tokenizer the run's checks loaded (`RunSetup.tokenizer`), if any.
 
     Returns:
         The metrics written to `all_results.json`: `cv_*` (mean and population standard deviation over folds),
@@ -174,7 +175,7 @@ def cross_validate(
             "make the out-of-fold predictions optimistic. Each fold keeps its last epoch."
         )
     pooled, validation, folds = fold_plan
-    tokenizer = load_tokenizer(model_args, training_args, train_sentences(pooled, model_args.text_cleaning))
+    tokenizer = load_tokenizer(model_args, training_args, train_sentences(pooled, model_args.text_cleaning), tokenizer)
     extra = {name: split for name, split in (("dev", validation), ("test", splits.get("test"))) if split is not None}
     results = train_folds(model_args, data_args, training_args, tokenizer, pooled, folds, extra, callbacks)
     summary = summarize_folds(results, pooled, validation, data_args.binary_threshold)

@@ -49,6 +49,23 @@ def checked_from_pretrained(loader, name_or_path: str, error: type[HfStsError] =
         raise error(f"{name_or_path}: cannot load it (a local folder or a Hub id): {reason}") from None
 
 
+def checked_tokenizer(name_or_path: str, error: type[HfStsError] = HfStsError, **kwargs):
+    """`AutoTokenizer.from_pretrained(name_or_path, **kwargs)` through [`checked_from_pretrained`], refusing a
+    tokenizer without a padding token, which batches of pairs need.
+
+    Raises:
+        `error`: naming `name_or_path`, when it cannot be loaded or has no padding token.
+    """
+    from transformers import AutoTokenizer
+
+    tokenizer = checked_from_pretrained(AutoTokenizer, name_or_path, error, **kwargs)
+    if tokenizer.pad_token is None:
+        raise error(
+            f"{name_or_path}: its tokenizer has no padding token, which batches of pairs need; give an encoder's."
+        )
+    return tokenizer
+
+
 def read_json_object(path: str | Path, error: type[HfStsError], expected: str = "expected a JSON object") -> dict:
     """The JSON object in the file `path` (a recipe, `all_results.json`, ...).
 

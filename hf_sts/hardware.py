@@ -31,23 +31,24 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
+def resolve_device(device: str | torch.device | None = None, error: type[Exception] = ValueError) -> torch.device:
     """The device to score or translate on: `device` (`"cpu"`, `"cuda"`, `"cuda:1"`, `"mps"`, ...) checked against
     this machine, or by default CUDA when there is one, else the CPU.
 
     Raises:
-        ValueError: if `device` is not a device name, or names a CUDA or MPS device this machine does not have.
+        `error`: one line naming `device`, if it is not a device name, or names a CUDA or MPS device this machine
+            does not have.
     """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"{device!r} is not a device (cpu, cuda, cuda:1, mps, ...)") from None
+        raise error(f"device {device!r} is not a device (cpu, cuda, cuda:1, mps, ...)") from None
     if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
-        raise ValueError(f"{device!r}: this machine has {torch.cuda.device_count()} CUDA devices")
+        raise error(f"device {device!r}: this machine has {torch.cuda.device_count()} CUDA devices")
     if resolved.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"{device!r}: MPS is not available on this machine")
+        raise error(f"device {device!r}: MPS is not available on this machine")
     return resolved
 
 

@@ -281,8 +281,8 @@ class StsCrossEncoderModel(StsPreTrainedModel):
     regression head (`config.head`, one of `HEADS`) maps its token states to one similarity score per pair, trained
     on the 0.0–5.0 scale.
 
-    The model computes no loss: `hf_sts.trainer.StsTrainer` owns the losses (see `hf_sts.losses`). Scores are not clipped;
-    clip to [0, 5] when writing them out.
+    The model computes no loss: `hf_sts.trainer.StsTrainer` owns the losses (see `hf_sts.losses`). Scores are not
+    clipped; clip to [0, 5] when writing them out.
 
     Args:
         config ([`StsCrossEncoderConfig`]): the backbone configuration and head settings.

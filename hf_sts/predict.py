@@ -28,7 +28,6 @@ from transformers import (
     AutoConfig,
     AutoModel,
     AutoModelForSequenceClassification,
-    AutoTokenizer,
     DataCollatorWithPadding,
     PretrainedConfig,
     PreTrainedTokenizerBase,
@@ -47,7 +46,7 @@ from .data import (
     write_predictions,
     write_submission,
 )
-from .errors import HfStsError, check_local_weights, checked_from_pretrained, read_json_object
+from .errors import HfStsError, check_local_weights, checked_from_pretrained, checked_tokenizer, read_json_object
 from .hardware import autocast, native_bf16, resolve_device
 from .metrics import StsMetric, clip_scores
 from .modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
@@ -209,16 +208,9 @@ def load_model(
     path = Path(model_name_or_path)
     if path.exists() and not path.is_dir():
         raise ModelLoadError(f"{path}: a model is a folder (or a Hub id), not a file.")
-    try:
-        device = resolve_device(device)
-    except ValueError as error:
-        raise ModelLoadError(f"device {error}") from None
+    device = resolve_device(device, ModelLoadError)
     # The tokenizer first: a folder without one is refused in one line before any weights load.
-    tokenizer = checked_from_pretrained(AutoTokenizer, model_name_or_path, ModelLoadError, **hub_kwargs)
-    if tokenizer.pad_token is None:
-        raise ModelLoadError(
-            f"{model_name_or_path}: its tokenizer has no padding token, which batches of pairs need; give an encoder's."
-        )
+    tokenizer = checked_tokenizer(model_name_or_path, ModelLoadError, **hub_kwargs)
     if (path / "adapter_config.json").is_file():
         from .lora import load_adapter_model
 
@@ -253,7 +245,7 @@ def load_model(
     if max_seq_length is None:
         max_seq_length = recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
     run_bf16 = bool(recipe.get("bf16")) if recipe else None
-    limit, _ = max_positions(getattr(model.config, "backbone_config", None) or model.config)
+    limit = max_positions(getattr(model.config, "backbone_config", None) or model.config)
     if limit is not None and max_seq_length > limit:
         raise ModelLoadError(
             f"--max_seq_length {max_seq_length}: {model_name_or_path} reads at most {limit} tokens per sequence."

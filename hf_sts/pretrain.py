@@ -27,7 +27,7 @@ from typing import Any
 import datasets
 import torch
 from torch import nn
-from transformers import Trainer
+from transformers import PreTrainedTokenizerBase, Trainer
 
 from hf_sts.arguments import EncoderArguments, HfStsTrainingArguments, RecipeError, check_sample_limits
 from hf_sts.data import load_hub_dataset, map_fingerprint, read_sts_file, read_text_file
@@ -326,9 +326,9 @@ def tokenize_text(sentences: list[str], tokenizer, args: PretrainArguments, trai
         )
 
 
-def check_tokenizer(args: PretrainArguments) -> None:
+def check_tokenizer(args: PretrainArguments) -> PreTrainedTokenizerBase:
     """Check that the run's tokenizer (`tokenizer_name`, else `model_name_or_path`'s) can mask: it loads, has padding
-    and mask tokens, and is fast where `whole_word_mask` needs its offsets.
+    and mask tokens, and is fast where `whole_word_mask` needs its offsets. Returns it, for the run to use.
 
     Raises:
         RecipeError: one line naming the tokenizer and what it lacks.
@@ -341,6 +341,7 @@ def check_tokenizer(args: PretrainArguments) -> None:
         raise RecipeError(f"{name}: its tokenizer has no mask token, which masked-language modeling needs.")
     if args.whole_word_mask and not tokenizer.is_fast:
         raise RecipeError(f"{name}: `whole_word_mask` needs a fast tokenizer (word boundaries come from its offsets).")
+    return tokenizer
 
 
 def check_mlm_encoder(args: PretrainArguments) -> None:
@@ -405,12 +406,14 @@ def build_mlm_model(args: PretrainArguments, tokenizer):
 
 @dataclass
 class PretrainSetup:
-    """A parsed pretraining recipe with its text read: the arguments, the effective recipe and the corpus."""
+    """A parsed pretraining recipe with its text read: the arguments, the effective recipe, the corpus, and the
+    pretrained tokenizer the checks loaded (`None` for a from-scratch run)."""
 
     args: PretrainArguments
     training_args: PretrainingArguments
     recipe: dict
     corpus: Corpus
+    tokenizer: PreTrainedTokenizerBase | None = None
 
 
 def prepare(argv: list[str] | None = None, check_only: bool = False) -> PretrainSetup | None:
@@ -438,8 +441,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
     take_hub_token(args, training_args)
     set_seed(training_args.seed)
     check_mlm_encoder(args)  # a missing or unknown model is one line, before the text is read
-    if args.tokenizer_name or args.model_name_or_path:
-        check_tokenizer(args)
+    tokenizer = check_tokenizer(args) if args.tokenizer_name or args.model_name_or_path else None
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)
     replace_earlier_run = check_output_dir(training_args, args.input_files())
     corpus = read_corpus(args, training_args.seed)
@@ -451,7 +453,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
     if check_only:
         return None
     start_output_dir(training_args, recipe, replace_earlier_run)
-    return PretrainSetup(args, training_args, recipe, corpus)
+    return PretrainSetup(args, training_args, recipe, corpus, tokenizer)
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -471,7 +473,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     setup = prepare(argv)
     args, training_args, corpus = setup.args, setup.training_args, setup.corpus
-    tokenizer = load_tokenizer(args, training_args, corpus.train)
+    tokenizer = load_tokenizer(args, training_args, corpus.train, setup.tokenizer)
     model = build_mlm_model(args, tokenizer)
     if args.freeze_embeddings:
         freeze_word_embeddings(model)

@@ -19,6 +19,8 @@ from hf_sts.arguments import ARGUMENT_CLASSES  # noqa: F401  (the recipe keys `h
 
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
     from hf_sts.arguments import DataArguments, ModelArguments, StsTrainingArguments
 
 
@@ -28,8 +30,9 @@ logger = logging.getLogger("hf_sts.run")
 @dataclass
 class RunSetup:
     """A parsed recipe with its data loaded: the three argument objects, the effective recipe, the splits in the
-    hf_sts schema (`train`, `validation`, `test`, those the run uses) and, with `num_folds`, the checked fold plan
-    (`(pooled, validation, folds)` of `hf_sts.cv.plan_folds`)."""
+    hf_sts schema (`train`, `validation`, `test`, those the run uses), with `num_folds` the checked fold plan
+    (`(pooled, validation, folds)` of `hf_sts.cv.plan_folds`), and the pretrained tokenizer the checks loaded (`None`
+    for a from-scratch run)."""
 
     model_args: "ModelArguments"
     data_args: "DataArguments"
@@ -37,6 +40,7 @@ class RunSetup:
     recipe: dict
     splits: dict
     fold_plan: tuple | None = None
+    tokenizer: "PreTrainedTokenizerBase | None" = None
 
 
 def prepare(
@@ -73,7 +77,7 @@ def prepare(
         use_every_core()  # plain `accelerate launch` on a CPU machine leaves a lone process one thread
     take_hub_token(model_args, training_args)  # before the Trainer pickles its arguments or wandb starts
     set_seed(training_args.seed)
-    check_encoder(model_args, data_args)  # before anything is written
+    tokenizer = check_encoder(model_args, data_args)  # before anything is written
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)
     inputs = [model_args.model_name_or_path, model_args.tokenizer_name, *(data_args.train_file or [])]
     replace_earlier_run = check_output_dir(training_args, [*inputs, data_args.validation_file, data_args.test_file])
@@ -126,7 +130,7 @@ def prepare(
             "add_swapped_pairs repeats every pair for a bi-encoder, whose scores are symmetric: each epoch takes "
             "twice as long, as if num_train_epochs were doubled."
         )
-    setup = RunSetup(model_args, data_args, training_args, recipe, splits, fold_plan)
+    setup = RunSetup(model_args, data_args, training_args, recipe, splits, fold_plan, tokenizer)
     if check is not None:
         check(setup)
     if check_only:
@@ -157,12 +161,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     callbacks = wandb_callbacks(training_args, setup.recipe)
     try:
         if data_args.num_folds:
-            return cross_validate(model_args, data_args, training_args, splits, setup.fold_plan, callbacks)
+            return cross_validate(
+                model_args, data_args, training_args, splits, setup.fold_plan, callbacks, setup.tokenizer
+            )
         if "train" in splits:
             splits["train"] = training_pairs(splits["train"], data_args, training_args.seed)
-        tokenizer = load_tokenizer(
-            model_args, training_args, train_sentences(splits.get("train"), model_args.text_cleaning)
-        )
+        sentences = train_sentences(splits.get("train"), model_args.text_cleaning)
+        tokenizer = load_tokenizer(model_args, training_args, sentences, setup.tokenizer)
         outcome = fit(model_args, data_args, training_args, tokenizer, splits, callbacks)
         trainer = outcome.trainer
         if "test" in splits and trainer.is_world_process_zero():

@@ -208,7 +208,8 @@ def search(
     model_args, data_args, training_args, splits = setup.model_args, setup.data_args, setup.training_args, setup.splits
     splits.pop("test", None)
     splits["train"] = training_pairs(splits["train"], data_args, training_args.seed)
-    tokenizer = load_tokenizer(model_args, training_args, train_sentences(splits["train"], model_args.text_cleaning))
+    sentences = train_sentences(splits["train"], model_args.text_cleaning)
+    tokenizer = load_tokenizer(model_args, training_args, sentences, setup.tokenizer)
 
     parameters = {name: spec for name, spec in sweep["parameters"].items() if name not in WANDB_ONLY_PARAMETERS}
     model_fields = {field.name for field in dataclasses.fields(model_args)}

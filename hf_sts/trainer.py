@@ -223,8 +223,9 @@ class StsTrainer(FinalPushMixin, Trainer):
 
     def create_model_card(self, **kwargs) -> None:
         """Write the hf_sts model card (`README.md`) into `args.output_dir` (main process only); `hf_sts/run.py` calls
-        this at the end of every run, before `push_to_hub`, which uploads the card found there. Keyword arguments of `Trainer.create_model_card` are accepted and ignored: the
-        card is rendered from the run's `recipe.json` and `all_results.json`."""
+        this at the end of every run, before `push_to_hub`, which uploads the card found there. Keyword arguments of
+        `Trainer.create_model_card` are accepted and ignored: the card is rendered from the run's `recipe.json` and
+        `all_results.json`."""
         if self.is_world_process_zero():
             from .model_card import write_model_card
 

@@ -67,7 +67,7 @@ def inputs(tmp_path_factory):
         root / "partly_labeled.csv", index=False
     )
     adapter = root / "adapter_without_config"  # a LoRA adapter folder missing the hf_sts config.json
-    shutil.copytree(run, adapter, ignore=shutil.ignore_patterns("checkpoint-*", "*.json", "*.safetensors", "*.csv"))
+    adapter.mkdir()
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(run / name, adapter / name)
     (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "base_model_name_or_path": "x"}))
@@ -88,6 +88,7 @@ MEAN = ["ensemble", "--method", "mean", "--output", "{out}", PREDICTIONS]
 WEIGHTED = ["ensemble", "--method", "weighted", "--output", "{out}", PREDICTIONS, PREDICTIONS, "--weights"]
 SEARCH = ["search", QUICKSTART, "--n-trials", "1", "--output_dir", "{out}", "--sweep"]
 TRAIN = ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{out}"]
+PREDICT = ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv"]
 CASES = {
     # hf-sts ensemble: members that cannot be read, blank or non-numeric predictions, weights, output path
     "ensemble, empty member": (
@@ -154,7 +155,7 @@ CASES = {
         r"blank_id\.csv: row 4 \(1-based, header excluded\): the id is blank",
     ),
     "predict, batch size 0": (
-        ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--batch_size", "0"],
+        [*PREDICT, "--batch_size", "0"],
         r"predict: argument --batch_size/--batch-size: '0' is not a whole number >= 1",
     ),
     "predict, tokenizer without a padding token": (
@@ -162,15 +163,15 @@ CASES = {
         r"no_pad_token: its tokenizer has no padding token, which batches of pairs need",
     ),
     "predict, more tokens than the position embeddings": (
-        ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--max_seq_length", "9999"],
+        [*PREDICT, "--max_seq_length", "9999"],
         r"--max_seq_length 9999: .*/run reads at most \d+ tokens per sequence",
     ),
     "predict, a device this machine lacks": (
-        ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--device", "cuda:7"],
+        [*PREDICT, "--device", "cuda:7"],
         r"device 'cuda:7': this machine has \d CUDA devices",
     ),
     "predict, not a device": (
-        ["predict", "{root}/run", "--input", "{root}/test.csv", "--output", "{out}/p.csv", "--device", "gpu"],
+        [*PREDICT, "--device", "gpu"],
         r"device 'gpu' is not a device \(cpu, cuda, cuda:1, mps, \.\.\.\)",
     ),
     "predict, labels on some pairs only": (
