@@ -5,11 +5,13 @@ over seeds | Δ vs base | train time | CPU time | seeds) and `techniques.png`.
     python benchmarks/techniques.py --model .cache/multilingual-e5-small --output_dir outputs/techniques \\
         --tapt_model outputs/tapt_multilingual_e5_small          # every row; the TAPT row needs a pretrained folder
     python benchmarks/techniques.py --model DIR --output_dir outputs/techniques --rows base "loss: L1"   # in parts
-    python benchmarks/techniques.py --output_dir outputs/techniques --summary_only   # the table of the runs so far
+    python benchmarks/techniques.py --summary_only   # the table of the ledger's runs so far
 
-Resumable: a (row, seed) whose folder holds `all_results.json` is skipped, so the table can be built over several
-sessions or machines (copy the folders together) and re-summarised at any time; a folder without it (a run that was
-stopped) is replaced. Each run is `hf_sts/run.py RECIPE --model_name_or_path MODEL --seed S` plus the budget and the
+Resumable: every finished run is appended to the ledger `benchmarks/techniques_runs.csv` (one line per row and seed:
+dev Pearson, wall and CPU minutes, budget), which is committed with the table, so a (row, seed) in the ledger is never
+rerun and the table can be built over several sessions or machines and re-summarised at any time from the ledger
+alone. The run folders under `--output_dir` are scratch: a folder that holds `all_results.json` but is not in the
+ledger yet is added to it, a folder without it (a run that was stopped) is replaced. Each run is `hf_sts/run.py RECIPE --model_name_or_path MODEL --seed S` plus the budget and the
 row's overrides, in a fresh process, one after the other; its time is that process's wall clock and CPU time
 (loading, training and scoring the 519 dev pairs): the wall clock counts any pause or other job on the machine, the
 CPU time neither.
@@ -35,6 +37,8 @@ import pandas as pd
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+LEDGER = REPO_ROOT / "benchmarks" / "techniques_runs.csv"
+LEDGER_COLUMNS = ["technique", "seed", "pearson", "minutes", "cpu_minutes", "budget", "note"]
 BASE_RECIPE = "recipes/multilingual_e5_small.json"
 DEV = "recipes/data/klue-sts/klue-sts-v1.1_dev.json"
 ZERO_SHOT = "zero-shot"
@@ -108,23 +112,27 @@ def check_rows(args: argparse.Namespace) -> None:
 
 
 def run_rows(args: argparse.Namespace) -> None:
-    """Run every requested (row, seed) that has no `all_results.json` yet, one process each, the zero-shot row
-    first; each run's wall time goes to `benchmark_time.json` beside its results."""
-    root = Path(args.output_dir)
-    zero_shot = root / folder_name(ZERO_SHOT)
-    if ZERO_SHOT in args.rows and not (zero_shot / "all_results.json").is_file():
-        command = [sys.executable, "-m", "hf_sts.cli", "evaluate", args.model, "--prompt", "query: "]
-        command += ["--validation_file", DEV]
-        timed(command + ["--output_dir", str(zero_shot)], zero_shot)
+    """Run every requested (row, seed) that is not in the ledger yet, one process each, the zero-shot row first, and
+    append each finished run to the ledger; each run's wall and CPU time go to `benchmark_time.json` beside its
+    results."""
+    root, ledger = Path(args.output_dir), Path(args.ledger)
+    done = finished(ingest(root, ledger))
+    runs = [(ZERO_SHOT, None)] if ZERO_SHOT in args.rows else []
     for row in [row for row in args.rows if row != ZERO_SHOT]:
         if row == TAPT and not args.tapt_model:
             print(f"skipping {row!r}: give --tapt_model (the output of `hf-sts pretrain`)", flush=True)
             continue
-        for seed in args.seeds:
+        runs += [(row, seed) for seed in args.seeds]
+    for row, seed in [run for run in runs if run not in done]:
+        if row == ZERO_SHOT:
+            output_dir = root / folder_name(ZERO_SHOT)
+            command = ["-m", "hf_sts.cli", "evaluate", args.model, "--prompt", "query: ", "--validation_file", DEV]
+            command += ["--output_dir", str(output_dir)]
+        else:
             output_dir = root / folder_name(row) / f"seed-{seed}"
-            if (output_dir / "all_results.json").is_file():
-                continue
-            timed([sys.executable, "hf_sts/run.py", *run_argv(row, seed, args, output_dir)], output_dir)
+            command = ["hf_sts/run.py", *run_argv(row, seed, args, output_dir)]
+        timed([sys.executable, *command], output_dir)
+        ingest(root, ledger)
 
 
 def timed(command: list[str], output_dir: Path) -> None:
@@ -153,40 +161,65 @@ def cpu_seconds_of_children() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def collect(root: Path) -> pd.DataFrame:
-    """One row per finished run under `root`: `technique`, `seed` (None for zero-shot), `pearson` (dev Pearson r),
-    `minutes` and `cpu_minutes` (wall and CPU time; NaN where not recorded)."""
-    records = []
-    for row in ROWS | {ZERO_SHOT: None}:
+def run_record(row: str, run: Path) -> dict | None:
+    """The ledger line of the finished run in folder `run` (None while it has no `all_results.json`): `technique`,
+    `seed` (None for zero-shot), `pearson` (dev Pearson r), `minutes` and `cpu_minutes` (wall and CPU time; NaN
+    where not recorded), `budget` (pairs and epochs, from its `recipe.json`) and an empty `note`."""
+    results, timing = run / "all_results.json", run / "benchmark_time.json"
+    if not results.is_file():
+        return None
+    times = json.loads(timing.read_text()) if timing.is_file() else {}
+    budget = None
+    if (run / "recipe.json").is_file():
+        recipe = json.loads((run / "recipe.json").read_text())
+        pairs = recipe.get("max_train_samples")
+        budget = f"{f'{pairs:,}' if pairs else 'all 11,668'} pairs, {recipe.get('num_train_epochs'):g} epochs"
+    return {
+        "technique": row,
+        "seed": None if row == ZERO_SHOT else int(run.name.removeprefix("seed-")),
+        "pearson": json.loads(results.read_text())["eval_pearson"],
+        "minutes": times.get("wall_seconds", float("nan")) / 60,
+        "cpu_minutes": times.get("cpu_seconds", float("nan")) / 60,
+        "budget": budget,
+        "note": None,
+    }
+
+
+def read_ledger(path: Path) -> pd.DataFrame:
+    """The ledger at `path` (empty when there is none yet), one line per finished (technique, seed) run, with the
+    columns of `run_record`; `seed` is a nullable integer (empty for zero-shot)."""
+    if not path.is_file():
+        return pd.DataFrame(columns=LEDGER_COLUMNS).astype({"seed": "Int64"})
+    return pd.read_csv(path, dtype={"seed": "Int64", "budget": "string", "note": "string"})
+
+
+def finished(runs: pd.DataFrame) -> set[tuple[str, int | None]]:
+    """The (technique, seed) pairs of the ledger `runs`; the zero-shot row's seed is None."""
+    pairs = zip(runs["technique"], runs["seed"], strict=True)
+    return {(row, None if pd.isna(seed) else int(seed)) for row, seed in pairs}
+
+
+def ingest(root: Path | None, ledger: Path) -> pd.DataFrame:
+    """Append to `ledger` every finished run under `root` (none when `root` is None) that it does not hold yet (a
+    line each, said on stdout) and return the whole ledger. A (technique, seed) already in the ledger is never
+    replaced."""
+    runs = read_ledger(ledger)
+    if root is None:
+        return runs
+    done = finished(runs)
+    new = []
+    for row in [ZERO_SHOT, *ROWS]:
         folder = root / folder_name(row)
-        runs = [folder] if row == ZERO_SHOT else sorted(folder.glob("seed-*"))
-        for run in runs:
-            results, timing = run / "all_results.json", run / "benchmark_time.json"
-            if not results.is_file():
-                continue
-            times = json.loads(timing.read_text()) if timing.is_file() else {}
-            minutes = times.get("wall_seconds", float("nan")) / 60
-            cpu_minutes = times.get("cpu_seconds", float("nan")) / 60
-            seed = None if row == ZERO_SHOT else int(run.name.removeprefix("seed-"))
-            pearson = json.loads(results.read_text())["eval_pearson"]
-            budget = None
-            if (run / "recipe.json").is_file():
-                recipe = json.loads((run / "recipe.json").read_text())
-                pairs = recipe.get("max_train_samples")
-                budget = f"{f'{pairs:,}' if pairs else 'all 11,668'} pairs, {recipe.get('num_train_epochs'):g} epochs"
-            records.append(
-                {
-                    "technique": row,
-                    "seed": seed,
-                    "pearson": pearson,
-                    "minutes": minutes,
-                    "cpu_minutes": cpu_minutes,
-                    "budget": budget,
-                }
-            )
-    return pd.DataFrame.from_records(
-        records, columns=["technique", "seed", "pearson", "minutes", "cpu_minutes", "budget"]
-    )
+        for run in [folder] if row == ZERO_SHOT else sorted(folder.glob("seed-*")):
+            record = run_record(row, run)
+            if record is not None and (record["technique"], record["seed"]) not in done:
+                print(f"{ledger}: added {row!r} seed {record['seed']} (dev Pearson {record['pearson']:.4f})")
+                new.append(record)
+    if new:
+        runs = pd.concat([runs, pd.DataFrame.from_records(new, columns=LEDGER_COLUMNS)], ignore_index=True)
+        runs = runs.astype({"seed": "Int64"})
+        runs.to_csv(ledger, index=False, float_format="%.6g")
+    return runs
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
@@ -245,22 +278,29 @@ def plot(table: pd.DataFrame, path: Path) -> None:
 
 
 def write_summary(args: argparse.Namespace) -> pd.DataFrame:
-    """Summarise the runs under `--output_dir` into `--table` (Markdown) and the plot beside it; prints the table."""
-    runs = collect(Path(args.output_dir))
+    """Summarise the ledger (after adding the finished runs under `--output_dir`, if given) into `--table` (Markdown)
+    and the plot beside it; prints the table."""
+    runs = ingest(Path(args.output_dir) if args.output_dir else None, Path(args.ledger))
     if runs.empty:
-        sys.exit(f"{args.output_dir}: no finished runs to summarise.")
+        sys.exit(f"{args.ledger}: no finished runs to summarise.")
     table = summarize(runs)
     from hf_sts.model_card import markdown_table
 
     shown = table.drop(columns=["_mean", "_std"]).to_dict("records")
     budgets = "; ".join(sorted(set(runs["budget"].dropna()))) or "no fine-tuning run yet"
     seeds = ", ".join(map(str, sorted(set(runs["seed"].dropna().astype(int))))) or "-"
+    notes = runs["note"].dropna()
+    noted = (
+        f" {len(notes)} of its {len(runs)} runs carry a note in the ledger: {'; '.join(sorted(set(notes)))}."
+        if len(notes)
+        else ""
+    )
     text = (
         f"# Techniques on multilingual-e5-small, KLUE-STS dev (519 pairs)\n\nBudget (from the runs' recipes): "
-        f"{budgets} of KLUE-STS train; seeds {seeds}; base `{BASE_RECIPE}`. Regenerate with `python benchmarks/techniques.py "
-        f"--model DIR --output_dir {args.output_dir}` (resumable; `--summary_only` rewrites this table).\n\n"
-        + markdown_table(shown)
-        + "\n"
+        f"{budgets} of KLUE-STS train; seeds {seeds}; base `{BASE_RECIPE}`. One line per run is in the ledger "
+        f"`{display_path(Path(args.ledger))}`.{noted} Add runs with `python benchmarks/techniques.py --model DIR "
+        f"--output_dir DIR --rows ... --seeds ...` (a run in the ledger is not rerun); `--summary_only` rewrites this "
+        "table.\n\n" + markdown_table(shown) + "\n"
     )
     table_path = Path(args.table)
     table_path.write_text(text, encoding="utf-8")
@@ -269,10 +309,16 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
     return table
 
 
+def display_path(path: Path) -> str:
+    """`path` relative to the repository root when it lies inside it, else as given."""
+    return str(path.resolve().relative_to(REPO_ROOT)) if path.resolve().is_relative_to(REPO_ROOT) else str(path)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="the encoder folder or Hub id (multilingual-e5-small)")
-    parser.add_argument("--output_dir", required=True, help="where the runs go, one folder per row and seed")
+    parser.add_argument("--output_dir", help="where the runs go, one scratch folder per row and seed")
+    parser.add_argument("--ledger", default=str(LEDGER), help="CSV of the finished runs, one line each")
     parser.add_argument("--tapt_model", help="output folder of `hf-sts pretrain` for the TAPT row")
     parser.add_argument("--rows", nargs="+", default=[ZERO_SHOT, *ROWS], help=f"rows to run: {[ZERO_SHOT, *ROWS]}")
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 7], help="seeds of every row (42 7)")
@@ -285,8 +331,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = sorted(set(args.rows) - {ZERO_SHOT, *ROWS})
     if unknown:
         parser.error(f"unknown rows {unknown}; rows are {[ZERO_SHOT, *ROWS]}")
-    if not args.summary_only and not args.model:
-        parser.error("--model is required to run rows")
+    if not args.summary_only and not (args.model and args.output_dir):
+        parser.error("--model and --output_dir are required to run rows")
     return args
 
 

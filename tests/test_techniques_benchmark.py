@@ -1,8 +1,10 @@
-"""`benchmarks/techniques.py`: the table's arithmetic, resuming (finished runs are not rerun) and the run arguments
-of each row. The runs themselves are stubbed: the measured table is committed under `benchmarks/`."""
+"""`benchmarks/techniques.py`: the table's arithmetic, the ledger of finished runs and resuming from it (a run in the
+ledger is not rerun), and the run arguments of each row. The runs themselves are stubbed: the measured ledger and
+table are committed under `benchmarks/`."""
 
 import importlib.util
 import json
+import shutil
 import statistics
 import sys
 
@@ -26,6 +28,12 @@ def finish(root, row, seed, pearson, seconds, cpu_seconds=None):
     (folder / "benchmark_time.json").write_text(json.dumps(timing))
 
 
+def summary_args(tmp_path, *extra):
+    return techniques.parse_args(
+        ["--summary_only", "--ledger", str(tmp_path / "runs.csv"), "--table", str(tmp_path / "t.md"), *extra]
+    )
+
+
 def test_table_means_spreads_and_deltas(tmp_path):
     finish(tmp_path, "zero-shot", None, 0.776, 22)
     finish(tmp_path, "base", 42, 0.84, 600)  # recorded before CPU time was: left out of the CPU mean
@@ -33,9 +41,7 @@ def test_table_means_spreads_and_deltas(tmp_path):
     finish(tmp_path, "loss: L1", 42, 0.85, 630)
     finish(tmp_path, "loss: L1", 7, 0.86, 570)
     finish(tmp_path, "head: cls", 42, 0.80, 600)  # one seed: no spread
-    table = techniques.write_summary(
-        techniques.parse_args(["--output_dir", str(tmp_path), "--summary_only", "--table", str(tmp_path / "t.md")])
-    )
+    table = techniques.write_summary(summary_args(tmp_path, "--output_dir", str(tmp_path)))
     rows = {row["technique"]: row for row in table.to_dict("records")}
     assert list(rows) == ["zero-shot", "base", "loss: L1", "head: cls"]
     assert rows["base"]["dev Pearson (mean ± std over seeds)"] == f"0.8300 ± {statistics.stdev([0.84, 0.82]):.4f}"
@@ -51,17 +57,40 @@ def test_table_means_spreads_and_deltas(tmp_path):
     assert (tmp_path / "t.png").stat().st_size > 0
 
 
-def test_finished_runs_are_skipped_and_the_rest_run_in_order(tmp_path, monkeypatch):
+def test_the_ledger_alone_rebuilds_the_table_and_never_takes_a_run_twice(tmp_path):
+    """The run folders are scratch: once in the ledger, a run's line survives their loss, is not added again, and
+    is not replaced by a later folder of the same (row, seed); a line's note is named above the table."""
+    finish(tmp_path / "runs", "zero-shot", None, 0.776, 22)
+    finish(tmp_path / "runs", "base", 42, 0.84, 600, cpu_seconds=1200)
+    techniques.write_summary(summary_args(tmp_path, "--output_dir", str(tmp_path / "runs")))
+    first = (tmp_path / "runs.csv").read_text()
+    finish(tmp_path / "runs", "base", 42, 0.10, 600)  # a rerun of a run the ledger holds: ignored
+    techniques.write_summary(summary_args(tmp_path, "--output_dir", str(tmp_path / "runs")))
+    assert (tmp_path / "runs.csv").read_text() == first
+    with open(tmp_path / "runs.csv", "a") as ledger:
+        ledger.write('"loss: L1",7,0.85,10.0,,"all 11,668 pairs, 2 epochs","copied from a table"\n')
+    shutil.rmtree(tmp_path / "runs")
+    table = techniques.write_summary(summary_args(tmp_path))
+    assert table["dev Pearson (mean ± std over seeds)"].tolist() == ["0.7760", "0.8400", "0.8500"]
+    assert table["seeds"].tolist() == ["-", "42", "7"]
+    assert "1 of its 3 runs carry a note in the ledger: copied from a table." in (tmp_path / "t.md").read_text()
+
+
+def test_runs_in_the_ledger_or_finished_are_skipped_and_the_rest_run_in_order(tmp_path, monkeypatch):
+    ledger = tmp_path / "runs.csv"
+    ledger.write_text('technique,seed,pearson,minutes,cpu_minutes,budget,note\n"loss: L1",42,0.85,10,,,\n')
     finish(tmp_path, "zero-shot", None, 0.776, 22)
-    finish(tmp_path, "base", 42, 0.84, 600)
+    finish(tmp_path, "base", 42, 0.84, 600)  # finished, not in the ledger yet: added, not rerun
     (tmp_path / "base" / "seed-7").mkdir(parents=True)  # stopped before its results: run again
     ran = []
     monkeypatch.setattr(techniques, "timed", lambda command, output_dir: ran.append(output_dir.relative_to(tmp_path)))
     args = techniques.parse_args(
-        ["--model", "m", "--output_dir", str(tmp_path), "--rows", "zero-shot", "base", "TAPT", "loss: L1"]
+        ["--model", "m", "--output_dir", str(tmp_path), "--ledger", str(ledger)]
+        + ["--rows", "zero-shot", "base", "TAPT", "loss: L1"]
     )
     techniques.run_rows(args)  # TAPT without --tapt_model is skipped with a note
-    assert [str(path) for path in ran] == ["base/seed-7", "loss__L1/seed-42", "loss__L1/seed-7"]
+    assert [str(path) for path in ran] == ["base/seed-7", "loss__L1/seed-7"]
+    assert techniques.finished(techniques.read_ledger(ledger)) == {("loss: L1", 42), ("zero-shot", None), ("base", 42)}
 
 
 def test_each_row_changes_only_its_technique():
