@@ -38,7 +38,7 @@ import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LEDGER = REPO_ROOT / "benchmarks" / "techniques_runs.csv"
-LEDGER_COLUMNS = ["technique", "seed", "pearson", "minutes", "cpu_minutes", "budget", "note"]
+LEDGER_COLUMNS = ["technique", "seed", "pearson", "minutes", "cpu_minutes", "machine", "budget", "note"]
 BASE_RECIPE = "recipes/multilingual_e5_small.json"
 DEV = "recipes/data/klue-sts/klue-sts-v1.1_dev.json"
 ZERO_SHOT = "zero-shot"
@@ -150,9 +150,28 @@ def timed(command: list[str], output_dir: Path) -> None:
         sys.exit(
             f"failed ({result.returncode}): {' '.join(command)}\n" + "".join(log.read_text().splitlines(True)[-20:])
         )
-    timing = {"wall_seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1)}
+    timing = {"wall_seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "machine": machine()}
     (output_dir / "benchmark_time.json").write_text(json.dumps(timing) + "\n")
     print(f"  {seconds / 60:.1f} min ({cpu / 60:.1f} CPU min)", flush=True)
+
+
+def machine() -> str:
+    """This machine in a few words, for the times of its runs: CPU model, usable cores, accelerator, e.g.
+    `AMD EPYC, 2 cores` or `Intel Xeon ..., 16 cores, NVIDIA H100 80GB HBM3`."""
+    import os
+    import platform
+
+    import torch
+
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+    parts = [
+        models[0] if models else platform.processor() or platform.machine(),
+        f"{len(os.sched_getaffinity(0))} cores",
+    ]
+    if torch.cuda.is_available():
+        parts.append(torch.cuda.get_device_name())
+    return ", ".join(parts)
 
 
 def cpu_seconds_of_children() -> float:
@@ -164,7 +183,7 @@ def cpu_seconds_of_children() -> float:
 def run_record(row: str, run: Path) -> dict | None:
     """The ledger line of the finished run in folder `run` (None while it has no `all_results.json`): `technique`,
     `seed` (None for zero-shot), `pearson` (dev Pearson r), `minutes` and `cpu_minutes` (wall and CPU time; NaN
-    where not recorded), `budget` (pairs and epochs, from its `recipe.json`) and an empty `note`."""
+    where not recorded), `machine` (where it ran, see `machine`; None where not recorded), `budget` (pairs and epochs, from its `recipe.json`) and an empty `note`."""
     results, timing = run / "all_results.json", run / "benchmark_time.json"
     if not results.is_file():
         return None
@@ -180,6 +199,7 @@ def run_record(row: str, run: Path) -> dict | None:
         "pearson": json.loads(results.read_text())["eval_pearson"],
         "minutes": times.get("wall_seconds", float("nan")) / 60,
         "cpu_minutes": times.get("cpu_seconds", float("nan")) / 60,
+        "machine": times.get("machine"),
         "budget": budget,
         "note": None,
     }
@@ -190,7 +210,7 @@ def read_ledger(path: Path) -> pd.DataFrame:
     columns of `run_record`; `seed` is a nullable integer (empty for zero-shot)."""
     if not path.is_file():
         return pd.DataFrame(columns=LEDGER_COLUMNS).astype({"seed": "Int64"})
-    return pd.read_csv(path, dtype={"seed": "Int64", "budget": "string", "note": "string"})
+    return pd.read_csv(path, dtype={"seed": "Int64", "machine": "string", "budget": "string", "note": "string"})
 
 
 def finished(runs: pd.DataFrame) -> set[tuple[str, int | None]]:
@@ -289,6 +309,9 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
     shown = table.drop(columns=["_mean", "_std"]).to_dict("records")
     budgets = "; ".join(sorted(set(runs["budget"].dropna()))) or "no fine-tuning run yet"
     seeds = ", ".join(map(str, sorted(set(runs["seed"].dropna().astype(int))))) or "-"
+    machines = "; ".join(sorted(set(runs["machine"].dropna())))
+    if runs["machine"].isna().any():
+        machines += ("; " if machines else "") + "a machine not recorded for the runs without one in the ledger"
     notes = runs["note"].dropna()
     noted = (
         f" {len(notes)} of its {len(runs)} runs carry a note in the ledger: {'; '.join(sorted(set(notes)))}."
@@ -298,7 +321,7 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
     text = (
         f"# Techniques on multilingual-e5-small, KLUE-STS dev (519 pairs)\n\nBudget (from the runs' recipes): "
         f"{budgets} of KLUE-STS train; seeds {seeds}; base `{BASE_RECIPE}`. One line per run is in the ledger "
-        f"`{display_path(Path(args.ledger))}`.{noted} Add runs with `python benchmarks/techniques.py --model DIR "
+        f"`{display_path(Path(args.ledger))}`.{noted} The times were taken on: {machines}. Add runs with `python benchmarks/techniques.py --model DIR "
         f"--output_dir DIR --rows ... --seeds ...` (a run in the ledger is not rerun); `--summary_only` rewrites this "
         "table.\n\n" + markdown_table(shown) + "\n"
     )

@@ -4,6 +4,7 @@ table are committed under `benchmarks/`."""
 
 import importlib.util
 import json
+import os
 import shutil
 import statistics
 import sys
@@ -68,7 +69,7 @@ def test_the_ledger_alone_rebuilds_the_table_and_never_takes_a_run_twice(tmp_pat
     techniques.write_summary(summary_args(tmp_path, "--output_dir", str(tmp_path / "runs")))
     assert (tmp_path / "runs.csv").read_text() == first
     with open(tmp_path / "runs.csv", "a") as ledger:
-        ledger.write('"loss: L1",7,0.85,10.0,,"all 11,668 pairs, 2 epochs","copied from a table"\n')
+        ledger.write('"loss: L1",7,0.85,10.0,,,"all 11,668 pairs, 2 epochs","copied from a table"\n')
     shutil.rmtree(tmp_path / "runs")
     table = techniques.write_summary(summary_args(tmp_path))
     assert table["dev Pearson (mean ± std over seeds)"].tolist() == ["0.7760", "0.8400", "0.8500"]
@@ -78,7 +79,7 @@ def test_the_ledger_alone_rebuilds_the_table_and_never_takes_a_run_twice(tmp_pat
 
 def test_runs_in_the_ledger_or_finished_are_skipped_and_the_rest_run_in_order(tmp_path, monkeypatch):
     ledger = tmp_path / "runs.csv"
-    ledger.write_text('technique,seed,pearson,minutes,cpu_minutes,budget,note\n"loss: L1",42,0.85,10,,,\n')
+    ledger.write_text(",".join(techniques.LEDGER_COLUMNS) + '\n"loss: L1",42,0.85,10,,,,\n')
     finish(tmp_path, "zero-shot", None, 0.776, 22)
     finish(tmp_path, "base", 42, 0.84, 600)  # finished, not in the ledger yet: added, not rerun
     (tmp_path / "base" / "seed-7").mkdir(parents=True)  # stopped before its results: run again
@@ -111,4 +112,5 @@ def test_a_run_records_its_wall_and_cpu_time(tmp_path):
     techniques.timed([sys.executable, "-c", "import time; sum(range(10**7)); time.sleep(0.5)"], output_dir)
     timing = json.loads((output_dir / "benchmark_time.json").read_text())
     assert timing["wall_seconds"] >= 0.5 and 0 < timing["cpu_seconds"] < timing["wall_seconds"]
+    assert timing["machine"].endswith(f"{len(os.sched_getaffinity(0))} cores")
     assert (tmp_path / "row" / "seed-1.log").is_file()
