@@ -37,7 +37,7 @@ def test_length_sorted_batches_score_in_input_order(tiny_model, tokenizer, klue_
     model = tiny_model("bert", kind)
     rows = klue_dev.select(range(24))
     first, second = rows["sentence1"][:], rows["sentence2"][:]
-    scores = predict_scores(model, tokenizer, first, second, batch_size=5, show_progress_bar=False)
+    scores = predict_scores(model, tokenizer, first, second, batch_size=5, show_progress_bar=False, bf16=False)
     assert scores.shape == (24,) and scores.dtype == np.float64
     np.testing.assert_allclose(scores, _one_by_one(model, tokenizer, first, second), atol=1e-5)
 

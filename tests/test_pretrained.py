@@ -20,7 +20,7 @@ from hf_sts.data import read_sts_file
 from hf_sts.predict import evaluate_file, predict_scores
 from hf_sts.run import main as run_main
 
-from .conftest import REPO_ROOT, write_competition_csv
+from .conftest import FP32, REPO_ROOT, write_competition_csv
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.pretrained]
@@ -75,6 +75,7 @@ def bi_encoder_run(e5_encoder, tmp_path_factory):
         f"--max_train_samples={BI_ENCODER_PAIRS}",
         f"--learning_rate={BI_ENCODER_LR}",
         f"--output_dir={output_dir}",
+        FP32,  # reloaded and compared at 1e-5 below
     )
     return output_dir
 
@@ -91,7 +92,7 @@ def test_bi_encoder_reloads_with_its_prompt(bi_encoder_run):
     model = AutoModel.from_pretrained(bi_encoder_run)
     tokenizer = AutoTokenizer.from_pretrained(bi_encoder_run)
     assert model.config.prompt == E5_PROMPT
-    scores = predict_scores(model, tokenizer, list(expected.sentence1), list(expected.sentence2))
+    scores = predict_scores(model, tokenizer, list(expected.sentence1), list(expected.sentence2), bf16=False)
     np.testing.assert_allclose(np.clip(scores, 0, 5), expected.prediction, atol=1e-5, rtol=0)
 
 

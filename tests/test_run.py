@@ -18,6 +18,7 @@ from hf_sts.modeling_sts import StsPreTrainedModel
 from hf_sts.run import main as run_main
 
 from .conftest import (
+    FP32,
     KLUE_DEV,
     KLUE_TRAIN,
     QUICKSTART,
@@ -234,7 +235,7 @@ def test_quickstart_takes_a_pretrained_encoder_from_the_command_line(tmp_path, s
 
 # The quickstart on 160 KLUE pairs in a random order, not grouped by length (whose megabatches depend on the
 # per-device batch size): two processes at batch 8 then see, step by step, the 16 pairs one process sees at batch 16.
-DDP_RUN = [QUICKSTART, "--max_train_samples=160", "--num_train_epochs=1", "--train_sampling_strategy=random"]
+DDP_RUN = [QUICKSTART, "--max_train_samples=160", "--num_train_epochs=1", "--train_sampling_strategy=random", FP32]
 
 
 @pytest.mark.slow
