@@ -19,7 +19,8 @@ CPU time neither.
 The base is `recipes/multilingual_e5_small.json` (a cross-encoder with the `mean` head and the MSE loss, frozen word
 embeddings), at the budget of `--max_train_samples` / `--num_train_epochs` (default: all 11,668 KLUE-STS train pairs,
 2 epochs), scored on the 519 KLUE-STS dev pairs, with no evaluation or checkpoint during training (the last epoch is
-scored). The zero-shot row is the plain encoder as a bi-encoder (`hf-sts evaluate --prompt "query: "`): the floor
+scored), in fp32: the recipe's `bf16` takes effect only on a CPU that runs bf16 natively, so leaving it on would make
+a row's precision depend on the machine it ran on. The zero-shot row is the plain encoder as a bi-encoder (`hf-sts evaluate --prompt "query: "`): the floor
 every fine-tune must clear. The rows are the techniques of the seeds' wrap-up report; `ROWS` is the one place to add
 one. A difference smaller than the seed-to-seed standard deviation is not evidence either way.
 """
@@ -91,6 +92,7 @@ def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) ->
         "--load_best_model_at_end=false",
         "--disable_tqdm=true",
         "--report_to=none",
+        "--bf16=false",  # fp32 on every machine: rows run on CPUs with and without native bf16 compare
         "--overwrite_output_dir=true",  # reached only for a run that was stopped before its results
         "--output_dir",
         str(output_dir),
@@ -126,7 +128,8 @@ def run_rows(args: argparse.Namespace) -> None:
     for row, seed in [run for run in runs if run not in done]:
         if row == ZERO_SHOT:
             output_dir = root / folder_name(ZERO_SHOT)
-            command = ["-m", "hf_sts.cli", "evaluate", args.model, "--prompt", "query: ", "--validation_file", DEV]
+            command = ["-m", "hf_sts.cli", "evaluate", args.model, "--prompt", "query: ", "--precision", "fp32"]
+            command += ["--validation_file", DEV]
             command += ["--output_dir", str(output_dir)]
         else:
             output_dir = root / folder_name(row) / f"seed-{seed}"
@@ -320,7 +323,7 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
     )
     text = (
         f"# Techniques on multilingual-e5-small, KLUE-STS dev (519 pairs)\n\nBudget (from the runs' recipes): "
-        f"{budgets} of KLUE-STS train; seeds {seeds}; base `{BASE_RECIPE}`. One line per run is in the ledger "
+        f"{budgets} of KLUE-STS train, in fp32; seeds {seeds}; base `{BASE_RECIPE}`. One line per run is in the ledger "
         f"`{display_path(Path(args.ledger))}`.{noted} The times were taken on: {machines}. Add runs with `python benchmarks/techniques.py --model DIR "
         f"--output_dir DIR --rows ... --seeds ...` (a run in the ledger is not rerun); `--summary_only` rewrites this "
         "table.\n\n" + markdown_table(shown) + "\n"

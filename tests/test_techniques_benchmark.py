@@ -98,6 +98,7 @@ def test_each_row_changes_only_its_technique():
     args = techniques.parse_args(["--model", "m", "--output_dir", "o", "--tapt_model", "t", "--num_train_epochs", "1"])
     base = techniques.run_argv("base", 42, args, REPO_ROOT / "o")
     assert base[:3] == [techniques.BASE_RECIPE, "--model_name_or_path", "m"] and "--num_train_epochs" in base
+    assert "--bf16=false" in base  # one precision whatever the CPU
     tapt = techniques.run_argv("TAPT", 42, args, REPO_ROOT / "o")
     assert tapt[-2:] == ["--model_name_or_path", "t"]  # the last value wins: the TAPT folder replaces the encoder
     assert techniques.run_argv("loss: Huber", 42, args, REPO_ROOT / "o")[len(base) :] == ["--loss", "huber"]
