@@ -53,7 +53,8 @@ def test_table_means_spreads_and_deltas(tmp_path):
     text = (tmp_path / "t.md").read_text()
     assert (
         "| loss: L1 " in text
-        and "Budget (from the runs' recipes): all 11,668 pairs, 2 epochs of KLUE-STS train, in fp32; seeds 7, 42" in text
+        and "Budget (from the runs' recipes): all 11,668 pairs, 2 epochs of KLUE-STS train, in fp32; seeds 7, 42"
+        in text
     )
     assert (tmp_path / "t.png").stat().st_size > 0
 
