@@ -8,21 +8,22 @@ over seeds | Δ vs base | train time | CPU time | seeds) and `techniques.png`.
     python benchmarks/techniques.py --summary_only   # the table of the ledger's runs so far
 
 Resumable: every finished run is appended to the ledger `benchmarks/techniques_runs.csv` (one line per row and seed:
-dev Pearson, wall and CPU minutes, budget), which is committed with the table, so a (row, seed) in the ledger is never
-rerun and the table can be built over several sessions or machines and re-summarised at any time from the ledger
-alone. The run folders under `--output_dir` are scratch: a folder that holds `all_results.json` but is not in the
-ledger yet is added to it, a folder without it (a run that was stopped) is replaced. Each run is `hf_sts/run.py RECIPE --model_name_or_path MODEL --seed S` plus the budget and the
-row's overrides, in a fresh process, one after the other; its time is that process's wall clock and CPU time
-(loading, training and scoring the 519 dev pairs): the wall clock counts any pause or other job on the machine, the
-CPU time neither.
+dev Pearson, wall and CPU minutes, machine, budget, note), which is committed with the table, so a (row, seed) in the
+ledger is never rerun and the table can be built over several sessions or machines and re-summarised at any time from
+the ledger alone. The run folders under `--output_dir` are scratch: a folder that holds `all_results.json` but is not
+in the ledger yet is added to it, a folder without it (a run that was stopped) is replaced. Each run is `hf_sts/run.py
+RECIPE --model_name_or_path MODEL --seed S` plus the budget and the row's overrides, in a fresh process, one after the
+other; its time is that process's wall clock and CPU time (loading, training and scoring the 519 dev pairs): the wall
+clock counts any pause or other job on the machine, the CPU time neither.
 
 The base is `recipes/multilingual_e5_small.json` (a cross-encoder with the `mean` head and the MSE loss, frozen word
-embeddings), at the budget of `--max_train_samples` / `--num_train_epochs` (default: all 11,668 KLUE-STS train pairs,
-2 epochs), scored on the 519 KLUE-STS dev pairs, with no evaluation or checkpoint during training (the last epoch is
-scored), in fp32: the recipe's `bf16` takes effect only on a CPU that runs bf16 natively, so leaving it on would make
-a row's precision depend on the machine it ran on. The zero-shot row is the plain encoder as a bi-encoder (`hf-sts evaluate --prompt "query: "`): the floor
-every fine-tune must clear. The rows are the techniques of the seeds' wrap-up report; `ROWS` is the one place to add
-one. A difference smaller than the seed-to-seed standard deviation is not evidence either way.
+embeddings), at the budget of `--max_train_samples` / `--num_train_epochs` (default: all 11,668 KLUE-STS train pairs, 2
+epochs), scored on the 519 KLUE-STS dev pairs, with no evaluation or checkpoint during training (the last epoch is
+scored), in fp32: the recipe's `bf16` takes effect only on a CPU that runs bf16 natively, so leaving it on would make a
+row's precision depend on the machine it ran on. The zero-shot row is the plain encoder as a bi-encoder (`hf-sts
+evaluate --prompt "query: "`): the floor every fine-tune must clear. The rows are the techniques of the seeds' wrap-up
+report; `ROWS` is the one place to add one. A difference smaller than the seed-to-seed standard deviation is not
+evidence either way.
 """
 
 import argparse
@@ -129,8 +130,7 @@ def run_rows(args: argparse.Namespace) -> None:
         if row == ZERO_SHOT:
             output_dir = root / folder_name(ZERO_SHOT)
             command = ["-m", "hf_sts.cli", "evaluate", args.model, "--prompt", "query: ", "--precision", "fp32"]
-            command += ["--validation_file", DEV]
-            command += ["--output_dir", str(output_dir)]
+            command += ["--validation_file", DEV, "--output_dir", str(output_dir)]
         else:
             output_dir = root / folder_name(row) / f"seed-{seed}"
             command = ["hf_sts/run.py", *run_argv(row, seed, args, output_dir)]
@@ -185,8 +185,9 @@ def cpu_seconds_of_children() -> float:
 
 def run_record(row: str, run: Path) -> dict | None:
     """The ledger line of the finished run in folder `run` (None while it has no `all_results.json`): `technique`,
-    `seed` (None for zero-shot), `pearson` (dev Pearson r), `minutes` and `cpu_minutes` (wall and CPU time; NaN
-    where not recorded), `machine` (where it ran, see `machine`; None where not recorded), `budget` (pairs and epochs, from its `recipe.json`) and an empty `note`."""
+    `seed` (None for zero-shot), `pearson` (dev Pearson r), `minutes` and `cpu_minutes` (wall and CPU time; NaN where
+    not recorded), `machine` (where it ran, see `machine`; None where not recorded), `budget` (pairs and epochs, from
+    its `recipe.json`) and an empty `note`."""
     results, timing = run / "all_results.json", run / "benchmark_time.json"
     if not results.is_file():
         return None
@@ -323,10 +324,10 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
     )
     text = (
         f"# Techniques on multilingual-e5-small, KLUE-STS dev (519 pairs)\n\nBudget (from the runs' recipes): "
-        f"{budgets} of KLUE-STS train, in fp32; seeds {seeds}; base `{BASE_RECIPE}`. One line per run is in the ledger "
-        f"`{display_path(Path(args.ledger))}`.{noted} The times were taken on: {machines}. Add runs with `python benchmarks/techniques.py --model DIR "
-        f"--output_dir DIR --rows ... --seeds ...` (a run in the ledger is not rerun); `--summary_only` rewrites this "
-        "table.\n\n" + markdown_table(shown) + "\n"
+        f"{budgets} of KLUE-STS train, in fp32; seeds {seeds}; base `{BASE_RECIPE}`. One line per run is in the "
+        f"ledger `{display_path(Path(args.ledger))}`.{noted} The times were taken on: {machines}. Add runs with "
+        "`python benchmarks/techniques.py --model DIR --output_dir DIR --rows ... --seeds ...` (a run in the ledger is "
+        "not rerun); `--summary_only` rewrites this table.\n\n" + markdown_table(shown) + "\n"
     )
     table_path = Path(args.table)
     table_path.write_text(text, encoding="utf-8")

@@ -247,7 +247,7 @@ def hf_sts_train(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def quickstart(tmp_path_factory):
     """The README's main command, `hf-sts train` with the CPU accelerate config: the quickstart recipe as shipped but
-    for `output_dir`, `QUICKSTART_TEST_EPOCHS` and `FP32`; returns the output folder and the log (stdout and stderr)."""
+    for `output_dir`, `QUICKSTART_TEST_EPOCHS` and `FP32`; returns the output folder and the log (stdout, stderr)."""
     output_dir = tmp_path_factory.mktemp("quickstart") / "run"
     epochs = f"--num_train_epochs={QUICKSTART_TEST_EPOCHS}"
     result = hf_sts_train(
