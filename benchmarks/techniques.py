@@ -139,7 +139,7 @@ def run_rows(args: argparse.Namespace) -> None:
 
 
 def timed(command: list[str], output_dir: Path) -> None:
-    """Run `command` from the repository root, its output to `output_dir/benchmark.log`, its wall and CPU seconds
+    """Run `command` from the repository root, its output to `output_dir` + `.log`, its wall and CPU seconds
     (user + system, of the process and its children) to `output_dir/benchmark_time.json`; a failure stops the
     benchmark with the log's last lines."""
     print(" ".join(command), flush=True)
@@ -161,16 +161,17 @@ def timed(command: list[str], output_dir: Path) -> None:
 def machine() -> str:
     """This machine in a few words, for the times of its runs: CPU model, usable cores, accelerator, e.g.
     `AMD EPYC, 2 cores` or `Intel Xeon ..., 16 cores, NVIDIA H100 80GB HBM3`."""
-    import os
     import platform
 
     import torch
+
+    from hf_sts.hardware import usable_cores
 
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
     models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
     parts = [
         models[0] if models else platform.processor() or platform.machine(),
-        f"{len(os.sched_getaffinity(0))} cores",
+        f"{usable_cores()} cores",
     ]
     if torch.cuda.is_available():
         parts.append(torch.cuda.get_device_name())

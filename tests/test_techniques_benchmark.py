@@ -4,11 +4,11 @@ table are committed under `benchmarks/`."""
 
 import importlib.util
 import json
-import os
 import shutil
 import statistics
 import sys
 
+import pandas as pd
 import pytest
 
 from .conftest import REPO_ROOT
@@ -19,13 +19,14 @@ techniques = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(techniques)
 
 
-def finish(root, row, seed, pearson, seconds, cpu_seconds=None):
+def finish(root, row, seed, pearson, seconds, cpu_seconds=None, machine=None):
     folder = root / techniques.folder_name(row) / (f"seed-{seed}" if seed is not None else "")
     folder.mkdir(parents=True, exist_ok=True)
     if seed is not None:
         (folder / "recipe.json").write_text(json.dumps({"num_train_epochs": 2.0, "seed": seed}))
     (folder / "all_results.json").write_text(json.dumps({"eval_pearson": pearson}))
     timing = {"wall_seconds": seconds} | ({"cpu_seconds": cpu_seconds} if cpu_seconds is not None else {})
+    timing |= {"machine": machine} if machine is not None else {}
     (folder / "benchmark_time.json").write_text(json.dumps(timing))
 
 
@@ -63,9 +64,10 @@ def test_the_ledger_alone_rebuilds_the_table_and_never_takes_a_run_twice(tmp_pat
     """The run folders are scratch: once in the ledger, a run's line survives their loss, is not added again, and
     is not replaced by a later folder of the same (row, seed); a line's note is named above the table."""
     finish(tmp_path / "runs", "zero-shot", None, 0.776, 22)
-    finish(tmp_path / "runs", "base", 42, 0.84, 600, cpu_seconds=1200)
+    finish(tmp_path / "runs", "base", 42, 0.84, 600, cpu_seconds=1200, machine="Some CPU, 4 cores")
     techniques.write_summary(summary_args(tmp_path, "--output_dir", str(tmp_path / "runs")))
     first = (tmp_path / "runs.csv").read_text()
+    assert techniques.read_ledger(tmp_path / "runs.csv")["machine"].tolist() == [pd.NA, "Some CPU, 4 cores"]
     finish(tmp_path / "runs", "base", 42, 0.10, 600)  # a rerun of a run the ledger holds: ignored
     techniques.write_summary(summary_args(tmp_path, "--output_dir", str(tmp_path / "runs")))
     assert (tmp_path / "runs.csv").read_text() == first
@@ -75,7 +77,9 @@ def test_the_ledger_alone_rebuilds_the_table_and_never_takes_a_run_twice(tmp_pat
     table = techniques.write_summary(summary_args(tmp_path))
     assert table["dev Pearson (mean ± std over seeds)"].tolist() == ["0.7760", "0.8400", "0.8500"]
     assert table["seeds"].tolist() == ["-", "42", "7"]
-    assert "1 of its 3 runs carry a note in the ledger: copied from a table." in (tmp_path / "t.md").read_text()
+    header = (tmp_path / "t.md").read_text()
+    assert "1 of its 3 runs carry a note in the ledger: copied from a table." in header
+    assert "The times were taken on: Some CPU, 4 cores; a machine not recorded for the runs without one" in header
 
 
 def test_runs_in_the_ledger_or_finished_are_skipped_and_the_rest_run_in_order(tmp_path, monkeypatch):
@@ -114,5 +118,5 @@ def test_a_run_records_its_wall_and_cpu_time(tmp_path):
     techniques.timed([sys.executable, "-c", "import time; sum(range(10**7)); time.sleep(0.5)"], output_dir)
     timing = json.loads((output_dir / "benchmark_time.json").read_text())
     assert timing["wall_seconds"] >= 0.5 and 0 < timing["cpu_seconds"] < timing["wall_seconds"]
-    assert timing["machine"].endswith(f"{len(os.sched_getaffinity(0))} cores")
+    assert "cores" in timing["machine"]
     assert (tmp_path / "row" / "seed-1.log").is_file()
