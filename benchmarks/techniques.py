@@ -28,6 +28,7 @@ evidence either way.
 
 import argparse
 import json
+import math
 import resource
 import statistics
 import subprocess
@@ -36,6 +37,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -247,12 +249,27 @@ def ingest(root: Path | None, ledger: Path) -> pd.DataFrame:
     return runs
 
 
+def pooled_std(runs: pd.DataFrame) -> tuple[float, int]:
+    """The seed-to-seed standard deviation of dev Pearson pooled over the techniques run with two or more seeds,
+    `sqrt(Σ (n_i - 1) s_i² / Σ (n_i - 1))` (the one-way ANOVA's within-group estimate), and its degrees of freedom
+    `Σ (n_i - 1)`; NaN and 0 while no technique has two seeds."""
+    groups = runs.dropna(subset=["seed"]).groupby("technique")["pearson"]
+    counts, variances = groups.count(), groups.var()
+    several = counts > 1
+    freedom = int((counts[several] - 1).sum())
+    if not freedom:
+        return float("nan"), 0
+    return math.sqrt(((counts[several] - 1) * variances[several]).sum() / freedom), freedom
+
+
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """The table: per technique (in `ROWS` order, zero-shot first), dev Pearson mean ± standard deviation over its
-    seeds (sample std; blank for one seed), Δ of the mean against the base's, mean wall and CPU minutes (over the
-    seeds that recorded them; blank where none did), and the seeds."""
+    seeds (sample std; blank for one seed), Δ of the mean against the base's, Δ in standard errors (`pooled_std` ×
+    sqrt(1/n + 1/n_base) for n and n_base seeds; blank for zero-shot and until a technique has two seeds), mean wall
+    and CPU minutes (over the seeds that recorded them; blank where none did), and the seeds."""
     base = runs.loc[runs["technique"] == "base", "pearson"]
     base_mean = base.mean() if len(base) else float("nan")
+    spread, _ = pooled_std(runs)
     rows = []
     for technique in [ZERO_SHOT, *ROWS]:
         group = runs[runs["technique"] == technique]
@@ -260,13 +277,16 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
             continue
         values = group["pearson"].tolist()
         mean = statistics.fmean(values)
-        spread = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
+        std = f" ± {statistics.stdev(values):.4f}" if len(values) > 1 else ""
         seeds = ", ".join(str(int(seed)) for seed in group["seed"].dropna())
+        compared = technique not in ("base", ZERO_SHOT) and len(base)
+        error = spread * math.sqrt(1 / len(values) + 1 / len(base)) if compared else float("nan")
         rows.append(
             {
                 "technique": technique,
-                "dev Pearson (mean ± std over seeds)": f"{mean:.4f}{spread}",
+                "dev Pearson (mean ± std over seeds)": f"{mean:.4f}{std}",
                 "Δ vs base": "" if technique == "base" or not len(base) else f"{mean - base_mean:+.4f}",
+                "Δ in SE": f"{(mean - base_mean) / error:+.1f}" if math.isfinite(error) else "",
                 "train time (min, mean)": minutes_text(group["minutes"]),
                 "CPU time (min, mean)": minutes_text(group["cpu_minutes"]),
                 "seeds": seeds or "-",
@@ -323,12 +343,20 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
         if len(notes)
         else ""
     )
+    spread, freedom = pooled_std(runs)
+    error = (
+        f" Δ in SE is Δ over its standard error, from the seed sd pooled over the techniques with two or more seeds "
+        f"({spread:.4f}, {freedom} degrees of freedom): a row differs from the base at the two-sided 5% level only "
+        f"beyond ±{stats.t.ppf(0.975, freedom):.1f} (Student's t)."
+        if freedom
+        else ""
+    )
     text = (
         f"# Techniques on multilingual-e5-small, KLUE-STS dev (519 pairs)\n\nBudget (from the runs' recipes): "
         f"{budgets} of KLUE-STS train, in fp32; seeds {seeds}; base `{BASE_RECIPE}`. One line per run is in the "
         f"ledger `{display_path(Path(args.ledger))}`.{noted} The times were taken on: {machines}. Add runs with "
         "`python benchmarks/techniques.py --model DIR --output_dir DIR --rows ... --seeds ...` (a run in the ledger is "
-        "not rerun); `--summary_only` rewrites this table.\n\n" + markdown_table(shown) + "\n"
+        f"not rerun); `--summary_only` rewrites this table.{error}\n\n" + markdown_table(shown) + "\n"
     )
     table_path = Path(args.table)
     table_path.write_text(text, encoding="utf-8")

@@ -49,12 +49,20 @@ def test_table_means_spreads_and_deltas(tmp_path):
     assert rows["base"]["dev Pearson (mean ± std over seeds)"] == f"0.8300 ± {statistics.stdev([0.84, 0.82]):.4f}"
     assert rows["loss: L1"]["Δ vs base"] == "+0.0250" and rows["head: cls"]["Δ vs base"] == "-0.0300"
     assert rows["head: cls"]["dev Pearson (mean ± std over seeds)"] == "0.8000"
+    # Seed sd pooled over base and L1 (one degree of freedom each): sqrt((0.0002 + 0.00005) / 2) = 0.01118, so
+    # L1's SE is 0.01118 * sqrt(1/2 + 1/2) and the one-seed cls's 0.01118 * sqrt(1 + 1/2) = 0.01369.
+    assert rows["loss: L1"]["Δ in SE"] == "+2.2" and rows["head: cls"]["Δ in SE"] == "-2.2"
+    assert rows["base"]["Δ in SE"] == rows["zero-shot"]["Δ in SE"] == ""
     assert rows["base"]["train time (min, mean)"] == "10.5" and rows["base"]["seeds"] == "42, 7"
     assert rows["base"]["CPU time (min, mean)"] == "20.0" and rows["loss: L1"]["CPU time (min, mean)"] == ""
     text = (tmp_path / "t.md").read_text()
     assert (
         "| loss: L1 " in text
         and "Budget (from the runs' recipes): all 11,668 pairs, 2 epochs of KLUE-STS train, in fp32; seeds 7, 42"
+        in text
+    )
+    assert (
+        "(0.0112, 2 degrees of freedom): a row differs from the base at the two-sided 5% level only beyond ±4.3"
         in text
     )
     assert (tmp_path / "t.png").stat().st_size > 0
