@@ -265,7 +265,7 @@ def pooled_std(runs: pd.DataFrame) -> tuple[float, int]:
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """The table: per technique (in `ROWS` order, zero-shot first), dev Pearson mean ± standard deviation over its
     seeds (sample std; blank for one seed), Δ of the mean against the base's, Δ in standard errors (`pooled_std` ×
-    sqrt(1/n + 1/n_base) for n and n_base seeds; blank for zero-shot and until a technique has two seeds), mean wall
+    sqrt(1/n + 1/n_base) for n and n_base seeds; blank for zero-shot and while no technique has two seeds), mean wall
     and CPU minutes (over the seeds that recorded them; blank where none did), and the seeds."""
     base = runs.loc[runs["technique"] == "base", "pearson"]
     base_mean = base.mean() if len(base) else float("nan")
