@@ -262,14 +262,14 @@ def pooled_std(runs: pd.DataFrame) -> tuple[float, int]:
     return math.sqrt(((counts[several] - 1) * variances[several]).sum() / freedom), freedom
 
 
-def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+def summarize(runs: pd.DataFrame, spread: float) -> pd.DataFrame:
     """The table: per technique (in `ROWS` order, zero-shot first), dev Pearson mean ± standard deviation over its
-    seeds (sample std; blank for one seed), Δ of the mean against the base's, Δ in standard errors (`pooled_std` ×
-    sqrt(1/n + 1/n_base) for n and n_base seeds; blank for zero-shot and while no technique has two seeds), mean wall
-    and CPU minutes (over the seeds that recorded them; blank where none did), and the seeds."""
+    seeds (sample std; blank for one seed), Δ of the mean against the base's, Δ in standard errors (`spread`, the
+    pooled seed sd of `pooled_std`, × sqrt(1/n + 1/n_base) for n and n_base seeds; blank for zero-shot and while
+    `spread` is NaN), mean wall and CPU minutes (over the seeds that recorded them; blank where none did), and the
+    seeds."""
     base = runs.loc[runs["technique"] == "base", "pearson"]
     base_mean = base.mean() if len(base) else float("nan")
-    spread, _ = pooled_std(runs)
     rows = []
     for technique in [ZERO_SHOT, *ROWS]:
         group = runs[runs["technique"] == technique]
@@ -328,7 +328,8 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
     runs = ingest(Path(args.output_dir) if args.output_dir else None, Path(args.ledger))
     if runs.empty:
         sys.exit(f"{args.ledger}: no finished runs to summarise.")
-    table = summarize(runs)
+    spread, freedom = pooled_std(runs)
+    table = summarize(runs, spread)
     from hf_sts.model_card import markdown_table
 
     shown = table.drop(columns=["_mean", "_std"]).to_dict("records")
@@ -343,7 +344,6 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
         if len(notes)
         else ""
     )
-    spread, freedom = pooled_std(runs)
     error = (
         f" Δ in SE is Δ over its standard error, from the seed sd pooled over the techniques with two or more seeds "
         f"({spread:.4f}, {freedom} degrees of freedom): a row differs from the base at the two-sided 5% level only "
