@@ -190,12 +190,13 @@ def run_record(row: str, run: Path) -> dict | None:
     """The ledger line of the finished run in folder `run` (None while it has no `all_results.json`): `technique`,
     `seed` (None for zero-shot), `pearson` (dev Pearson r), `minutes` and `cpu_minutes` (wall and CPU time; NaN where
     not recorded), `machine` (where it ran, see `machine`; None where not recorded), `budget` (pairs and epochs, from
-    its `recipe.json`) and an empty `note`."""
+    its `recipe.json`) and `note` (for the TAPT row, the pretraining run of its encoder, see `pretraining_note`;
+    else empty)."""
     results, timing = run / "all_results.json", run / "benchmark_time.json"
     if not results.is_file():
         return None
     times = json.loads(timing.read_text()) if timing.is_file() else {}
-    budget = None
+    budget, recipe = None, {}
     if (run / "recipe.json").is_file():
         recipe = json.loads((run / "recipe.json").read_text())
         pairs = recipe.get("max_train_samples")
@@ -208,8 +209,22 @@ def run_record(row: str, run: Path) -> dict | None:
         "cpu_minutes": times.get("cpu_seconds", float("nan")) / 60,
         "machine": times.get("machine"),
         "budget": budget,
-        "note": None,
+        "note": pretraining_note(recipe.get("model_name_or_path")) if row == TAPT else None,
     }
+
+
+def pretraining_note(encoder: str | None) -> str | None:
+    """Which `hf-sts pretrain` run made the TAPT row's encoder, from that folder's `recipe.json` and
+    `all_results.json`: `encoder <folder name>: hf-sts pretrain seed S, N steps, held-out perplexity P` (None when
+    `encoder` is not such a folder, e.g. a Hub id, or lacks either file); a relative `encoder` is taken from the
+    repository root, where the runs start."""
+    folder = REPO_ROOT / encoder if encoder else None
+    if folder is None or not (folder / "all_results.json").is_file() or not (folder / "recipe.json").is_file():
+        return None
+    results = json.loads((folder / "all_results.json").read_text())
+    seed = json.loads((folder / "recipe.json").read_text()).get("seed")
+    perplexity = f", held-out perplexity {results['perplexity']:.2f}" if "perplexity" in results else ""
+    return f"encoder {folder.name}: hf-sts pretrain seed {seed}, {results.get('train_steps')} steps{perplexity}"
 
 
 def read_ledger(path: Path) -> pd.DataFrame:
@@ -376,7 +391,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output_dir", help="where the runs go, one scratch folder per row and seed")
     parser.add_argument("--ledger", default=str(LEDGER), help="CSV of the finished runs, one line each")
     parser.add_argument("--tapt_model", help="output folder of `hf-sts pretrain` for the TAPT row")
-    parser.add_argument("--rows", nargs="+", default=[ZERO_SHOT, *ROWS], help=f"rows to run: {[ZERO_SHOT, *ROWS]}")
+    parser.add_argument(
+        "--rows", nargs="+", default=[ZERO_SHOT, *ROWS], help=f"rows to run: {[ZERO_SHOT, *ROWS]}".replace("%", "%%")
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 7], help="seeds of every row (42 7)")
     parser.add_argument("--max_train_samples", type=int, help="training pairs (default: all)")
     parser.add_argument("--num_train_epochs", type=float, default=2, help="epochs (2)")

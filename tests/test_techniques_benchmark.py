@@ -128,3 +128,32 @@ def test_a_run_records_its_wall_and_cpu_time(tmp_path):
     assert timing["wall_seconds"] >= 0.5 and 0 < timing["cpu_seconds"] < timing["wall_seconds"]
     assert "cores" in timing["machine"]
     assert (tmp_path / "row" / "seed-1.log").is_file()
+
+
+def test_the_tapt_line_names_the_pretraining_run_of_its_encoder(tmp_path):
+    """The TAPT row's ledger note says which `hf-sts pretrain` run made its encoder (seed, steps, held-out
+    perplexity), read from that folder; other rows, and an encoder that is no pretraining folder, get no note."""
+    encoder = tmp_path / "tapt_seed7"
+    encoder.mkdir()
+    (encoder / "recipe.json").write_text(json.dumps({"seed": 7, "mlm_probability": 0.15}))
+    (encoder / "all_results.json").write_text(json.dumps({"train_steps": 224, "perplexity": 4.2571}))
+    for row, model in [("TAPT", str(encoder)), ("base", str(encoder)), ("TAPT", "intfloat/multilingual-e5-small")]:
+        seed = 7 if model == str(encoder) else 42
+        finish(tmp_path / "runs", row, seed, 0.84, 600)
+        recipe = {"num_train_epochs": 2.0, "seed": seed, "model_name_or_path": model}
+        (tmp_path / "runs" / techniques.folder_name(row) / f"seed-{seed}" / "recipe.json").write_text(
+            json.dumps(recipe)
+        )
+    runs = techniques.ingest(tmp_path / "runs", tmp_path / "runs.csv").set_index(["technique", "seed"])
+    assert (
+        runs.loc[("TAPT", 7), "note"]
+        == "encoder tapt_seed7: hf-sts pretrain seed 7, 224 steps, held-out perplexity 4.26"
+    )
+    assert pd.isna(runs.loc[("TAPT", 42), "note"]) and pd.isna(runs.loc[("base", 7), "note"])
+
+
+def test_help_lists_every_row(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        techniques.parse_args(["--help"])
+    assert exit_info.value.code == 0
+    assert "undersampling (bucket 0 to 50%)" in " ".join(capsys.readouterr().out.split())  # argparse wraps lines
