@@ -48,7 +48,8 @@ DEV = "recipes/data/klue-sts/klue-sts-v1.1_dev.json"
 ZERO_SHOT = "zero-shot"
 TAPT = "TAPT"
 CLEANING = ["emoji", "special_characters", "repeated_characters", "whitespace"]
-# Row name -> (recipe, overrides of the base budget run). `{tapt}` is the `--tapt_model` folder.
+# Row name -> (recipe, overrides of the base budget run). `{tapt}` is the `--tapt_model` folder, `{half}` half the
+# budget's epochs.
 ROWS: dict[str, tuple[str, list[str]]] = {
     "base": (BASE_RECIPE, []),
     "loss: L1": (BASE_RECIPE, ["--loss", "l1"]),
@@ -61,6 +62,9 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "freeze_ratio 1/3": (BASE_RECIPE, ["--freeze_ratio", "0.3333"]),
     "freeze_ratio 2/3": (BASE_RECIPE, ["--freeze_ratio", "0.6667"]),
     "swapped pairs": (BASE_RECIPE, ["--add_swapped_pairs", "true"]),
+    # The control of swapped pairs at equal steps: twice the pairs for half the epochs (its own budget, which its
+    # ledger line records; the override follows the budget's, so it wins).
+    "swapped pairs, equal steps": (BASE_RECIPE, ["--add_swapped_pairs", "true", "--num_train_epochs", "{half}"]),
     "text cleaning": (BASE_RECIPE, ["--text_cleaning", *CLEANING]),
     "undersampling (bucket 0 to 50%)": (BASE_RECIPE, ["--undersample_bucket", "0", "--undersample_ratio", "0.5"]),
     TAPT: (BASE_RECIPE, ["--model_name_or_path", "{tapt}"]),
@@ -99,7 +103,7 @@ def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) ->
         "--overwrite_output_dir=true",  # reached only for a run that was stopped before its results
         "--output_dir",
         str(output_dir),
-        *[override.format(tapt=args.tapt_model) for override in overrides],
+        *[override.format(tapt=args.tapt_model, half=f"{args.num_train_epochs / 2:g}") for override in overrides],
     ]
 
 
@@ -200,7 +204,8 @@ def run_record(row: str, run: Path) -> dict | None:
     if (run / "recipe.json").is_file():
         recipe = json.loads((run / "recipe.json").read_text())
         pairs = recipe.get("max_train_samples")
-        budget = f"{f'{pairs:,}' if pairs else 'all 11,668'} pairs, {recipe.get('num_train_epochs'):g} epochs"
+        epochs = recipe.get("num_train_epochs")
+        budget = f"{f'{pairs:,}' if pairs else 'all 11,668'} pairs, {epochs:g} epoch{'' if epochs == 1 else 's'}"
     return {
         "technique": row,
         "seed": None if row == ZERO_SHOT else int(run.name.removeprefix("seed-")),

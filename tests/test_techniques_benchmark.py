@@ -115,6 +115,8 @@ def test_each_row_changes_only_its_technique():
     tapt = techniques.run_argv("TAPT", 42, args, REPO_ROOT / "o")
     assert tapt[-2:] == ["--model_name_or_path", "t"]  # the last value wins: the TAPT folder replaces the encoder
     assert techniques.run_argv("loss: Huber", 42, args, REPO_ROOT / "o")[len(base) :] == ["--loss", "huber"]
+    control = techniques.run_argv("swapped pairs, equal steps", 42, args, REPO_ROOT / "o")
+    assert control[len(base) :] == ["--add_swapped_pairs", "true", "--num_train_epochs", "0.5"]  # after the budget
     with pytest.raises(SystemExit):
         techniques.parse_args(["--model", "m", "--output_dir", "o", "--rows", "no such row"])
 
