@@ -22,7 +22,8 @@ epochs), scored on the 519 KLUE-STS dev pairs, with no evaluation or checkpoint 
 scored), in fp32: the recipe's `bf16` takes effect only on a CPU that runs bf16 natively, so leaving it on would make a
 row's precision depend on the machine it ran on. The zero-shot row is the plain encoder as a bi-encoder (`hf-sts
 evaluate --prompt "query: "`): the floor every fine-tune must clear. The rows are the techniques of the seeds' wrap-up
-report; `ROWS` is the one place to add one. A difference smaller than the seed-to-seed standard deviation is not
+report, plus swapped pairs at half the epochs (the control at equal steps, the one row off the common budget);
+`ROWS` is the one place to add one. A difference smaller than the seed-to-seed standard deviation is not
 evidence either way.
 """
 
