@@ -354,17 +354,12 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
     from hf_sts.model_card import markdown_table
 
     shown = table.drop(columns=["_mean", "_std"]).to_dict("records")
-    budgets = "; ".join(sorted(set(runs["budget"].dropna()))) or "no fine-tuning run yet"
     seeds = ", ".join(map(str, sorted(set(runs["seed"].dropna().astype(int))))) or "-"
     machines = "; ".join(sorted(set(runs["machine"].dropna())))
     if runs["machine"].isna().any():
         machines += ("; " if machines else "") + "a machine not recorded for the runs without one in the ledger"
-    notes = runs["note"].dropna()
-    noted = (
-        f" {len(notes)} of its {len(runs)} runs carry a note in the ledger: {'; '.join(sorted(set(notes)))}."
-        if len(notes)
-        else ""
-    )
+    notes = [f"- {runs_named(group)}: {note}\n" for note, group in runs.dropna(subset=["note"]).groupby("note")]
+    noted = "\nNotes in the ledger:\n\n" + "".join(notes) if notes else ""
     error = (
         f" Δ in SE is Δ over its standard error, from the seed sd pooled over the techniques with two or more seeds "
         f"({spread:.4f}, {freedom} degrees of freedom): a row differs from the base at the two-sided 5% level only "
@@ -374,16 +369,40 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
     )
     text = (
         f"# Techniques on multilingual-e5-small, KLUE-STS dev (519 pairs)\n\nBudget (from the runs' recipes): "
-        f"{budgets} of KLUE-STS train, in fp32; seeds {seeds}; base `{BASE_RECIPE}`. One line per run is in the "
-        f"ledger `{display_path(Path(args.ledger))}`.{noted} The times were taken on: {machines}. Add runs with "
+        f"{budget_text(runs)}, in fp32; seeds {seeds}; base `{BASE_RECIPE}`. One line per run is in the "
+        f"ledger `{display_path(Path(args.ledger))}`. The times were taken on: {machines}. Add runs with "
         "`python benchmarks/techniques.py --model DIR --output_dir DIR --rows ... --seeds ...` (a run in the ledger is "
-        f"not rerun); `--summary_only` rewrites this table.{error}\n\n" + markdown_table(shown) + "\n"
+        f"not rerun); `--summary_only` rewrites this table.{error}\n\n" + markdown_table(shown) + "\n" + noted
     )
     table_path = Path(args.table)
     table_path.write_text(text, encoding="utf-8")
     plot(table, table_path.with_suffix(".png"))
     print(text)
     return table
+
+
+def budget_text(runs: pd.DataFrame) -> str:
+    """The budget of the ledger `runs`, the base's (`all 11,668 pairs, 2 epochs of KLUE-STS train`), then the rows
+    that ran on another, e.g. `(off it: swapped pairs, equal steps at all 11,668 pairs, 1 epoch)`; every budget
+    when no base run is in the ledger."""
+    budgets = runs.dropna(subset=["budget"])
+    common = sorted(set(budgets.loc[budgets["technique"] == "base", "budget"])) or sorted(set(budgets["budget"]))
+    if not common:
+        return "no fine-tuning run yet"
+    off = budgets[~budgets["budget"].isin(common)].groupby("budget", sort=False)
+    others = [f"{', '.join(dict.fromkeys(group['technique']))} at {budget}" for budget, group in off]
+    return f"{'; '.join(common)} of KLUE-STS train" + (f" (off it: {'; '.join(others)})" if others else "")
+
+
+def runs_named(runs: pd.DataFrame) -> str:
+    """The runs of `runs` by name, `TAPT seed 7, base seed 42` (zero-shot without a seed), or their count when more
+    than three."""
+    if len(runs) > 3:
+        return f"{len(runs)} runs"
+    return ", ".join(
+        row if pd.isna(seed) else f"{row} seed {seed}"
+        for row, seed in zip(runs["technique"], runs["seed"], strict=True)
+    )
 
 
 def display_path(path: Path) -> str:

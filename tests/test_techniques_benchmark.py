@@ -86,8 +86,30 @@ def test_the_ledger_alone_rebuilds_the_table_and_never_takes_a_run_twice(tmp_pat
     assert table["dev Pearson (mean ± std over seeds)"].tolist() == ["0.7760", "0.8400", "0.8500"]
     assert table["seeds"].tolist() == ["-", "42", "7"]
     header = (tmp_path / "t.md").read_text()
-    assert "1 of its 3 runs carry a note in the ledger: copied from a table." in header
+    assert header.endswith("| 7     |\n\nNotes in the ledger:\n\n- loss: L1 seed 7: copied from a table\n")
     assert "The times were taken on: Some CPU, 4 cores; a machine not recorded for the runs without one" in header
+
+
+def test_the_header_names_the_rows_off_the_common_budget_and_the_runs_of_each_note():
+    """The budget above the table is the base's, then each row that ran on another; a note names its runs, or
+    counts them when there are more than three."""
+    budget, other = "all 11,668 pairs, 2 epochs", "all 11,668 pairs, 1 epoch"
+    runs = pd.DataFrame(
+        {
+            "technique": ["zero-shot", "base", "base", "swapped pairs", "swapped pairs, equal steps"],
+            "seed": pd.array([None, 42, 7, 42, 42], dtype="Int64"),
+            "budget": [None, budget, budget, budget, other],
+        }
+    )
+    assert techniques.budget_text(runs) == (
+        f"{budget} of KLUE-STS train (off it: swapped pairs, equal steps at {other})"
+    )
+    assert techniques.budget_text(runs[runs["technique"] != "base"]) == (
+        f"{other}; {budget} of KLUE-STS train"  # no base run: every budget
+    )
+    assert techniques.budget_text(runs.iloc[:1]) == "no fine-tuning run yet"
+    assert techniques.runs_named(runs.iloc[:3]) == "zero-shot, base seed 42, base seed 7"
+    assert techniques.runs_named(runs) == "5 runs"
 
 
 def test_runs_in_the_ledger_or_finished_are_skipped_and_the_rest_run_in_order(tmp_path, monkeypatch):
