@@ -139,6 +139,8 @@ def test_each_row_changes_only_its_technique():
     assert techniques.run_argv("loss: Huber", 42, args, REPO_ROOT / "o")[len(base) :] == ["--loss", "huber"]
     control = techniques.run_argv("swapped pairs, equal steps", 42, args, REPO_ROOT / "o")
     assert control[len(base) :] == ["--add_swapped_pairs", "true", "--num_train_epochs", "0.5"]  # after the budget
+    steps = techniques.run_argv("base, twice the epochs", 42, args, REPO_ROOT / "o")
+    assert steps[len(base) :] == ["--num_train_epochs", "2"]
     with pytest.raises(SystemExit):
         techniques.parse_args(["--model", "m", "--output_dir", "o", "--rows", "no such row"])
 
