@@ -23,9 +23,8 @@ scored), in fp32: the recipe's `bf16` takes effect only on a CPU that runs bf16 
 row's precision depend on the machine it ran on. The zero-shot row is the plain encoder as a bi-encoder (`hf-sts
 evaluate --prompt "query: "`): the floor every fine-tune must clear. The rows are the techniques of the seeds' wrap-up
 report, plus two controls of swapped pairs, the rows off the common budget: swapped pairs at half the epochs (the
-swap at equal steps) and the base at twice the epochs (the steps without the swap);
-`ROWS` is the one place to add one. A difference smaller than the seed-to-seed standard deviation is not
-evidence either way.
+swap at equal steps) and the base at twice the epochs (the steps without the swap); `ROWS` is the one place to add
+one. A difference smaller than the seed-to-seed standard deviation is not evidence either way.
 """
 
 import argparse

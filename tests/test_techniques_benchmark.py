@@ -86,7 +86,8 @@ def test_the_ledger_alone_rebuilds_the_table_and_never_takes_a_run_twice(tmp_pat
     assert table["dev Pearson (mean ± std over seeds)"].tolist() == ["0.7760", "0.8400", "0.8500"]
     assert table["seeds"].tolist() == ["-", "42", "7"]
     header = (tmp_path / "t.md").read_text()
-    assert header.endswith("| 7     |\n\nNotes in the ledger:\n\n- loss: L1 seed 7: copied from a table\n")
+    notes = "\nNotes in the ledger:\n\n- loss: L1 seed 7: copied from a table\n"
+    assert header.endswith(notes) and header.index("| loss: L1 ") < header.index(notes)  # under the table
     assert "The times were taken on: Some CPU, 4 cores; a machine not recorded for the runs without one" in header
 
 
