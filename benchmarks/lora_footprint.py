@@ -20,9 +20,9 @@ import torch
 from transformers import AutoModel, RobertaConfig
 
 from hf_sts import StsCrossEncoderModel
-from hf_sts.arguments import ModelArguments
-from hf_sts.build import parameter_counts
-from hf_sts.lora import apply_lora
+from hf_sts.models.lora import apply_lora
+from hf_sts.training.arguments import ModelArguments
+from hf_sts.training.builder import parameter_counts
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +39,8 @@ def build(shape: dict, vocab_size: int, use_lora: bool):
 
 
 def measure(use_lora: bool, steps: int, batch_size: int) -> dict:
-    from hf_sts.build import train_wordpiece_tokenizer
-    from hf_sts.data import read_sts_file
+    from hf_sts.data.readers import read_sts_file
+    from hf_sts.data.wordpiece import train_wordpiece_tokenizer
 
     train = read_sts_file(REPO_ROOT / "recipes/data/klue-sts/klue-sts-v1.1_train.csv")
     tokenizer = train_wordpiece_tokenizer(train["sentence1"][:] + train["sentence2"][:], 8000)

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hf_sts.data import read_sts_file
+from hf_sts.data.readers import read_sts_file
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -208,8 +208,9 @@ def infer_worker(peer: str, hf_sts_dir: Path, exported_dir: Path, pairs_csv: Pat
     frame = pd.read_csv(pairs_csv)
     first, second = frame["sentence1"].tolist(), frame["sentence2"].tolist()
     if peer.startswith("hf_sts"):
-        from hf_sts.hardware import native_bf16
-        from hf_sts.predict import load_model, predict_scores
+        from hf_sts.inference.loading import load_model
+        from hf_sts.inference.scoring import predict_scores
+        from hf_sts.utils.hardware import native_bf16
 
         loaded = load_model(str(hf_sts_dir))
         counter = TokenCounter(loaded.model, loaded.tokenizer.pad_token_id)
@@ -279,7 +280,7 @@ def build_tiny_backbone(train_csv: Path, folder: Path) -> None:
     pretrained folder so that every peer loads the same one."""
     from transformers import BertConfig, BertModel
 
-    from hf_sts.build import train_wordpiece_tokenizer
+    from hf_sts.data.wordpiece import train_wordpiece_tokenizer
 
     frame = pd.read_csv(train_csv)
     tokenizer = train_wordpiece_tokenizer(frame["sentence1"].tolist() + frame["sentence2"].tolist(), 4000)

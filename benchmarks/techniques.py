@@ -115,10 +115,10 @@ def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) ->
 
 
 def check_rows(args: argparse.Namespace) -> None:
-    """Check every requested run's arguments and data before the first one starts (`hf_sts.run.prepare` with
+    """Check every requested run's arguments and data before the first one starts (`hf_sts.training.setup.prepare` with
     `check_only`): a bad row stops the benchmark at once, with hf_sts' one-line error."""
     from hf_sts.errors import exit_on_error
-    from hf_sts.run import prepare
+    from hf_sts.training.setup import prepare
 
     for row in args.rows:
         if row == ZERO_SHOT or (row == TAPT and not args.tapt_model):
@@ -178,7 +178,7 @@ def machine() -> str:
 
     import torch
 
-    from hf_sts.hardware import usable_cores
+    from hf_sts.utils.hardware import usable_cores
 
     cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
     models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
@@ -357,7 +357,7 @@ def write_summary(args: argparse.Namespace) -> pd.DataFrame:
         sys.exit(f"{args.ledger}: no finished runs to summarise.")
     spread, freedom = pooled_std(runs)
     table = summarize(runs, spread)
-    from hf_sts.model_card import markdown_table
+    from hf_sts.training.card import markdown_table
 
     shown = table.drop(columns=["_mean", "_std"]).to_dict("records")
     seeds = ", ".join(map(str, sorted(set(runs["seed"].dropna().astype(int))))) or "-"

@@ -13,7 +13,7 @@ from scipy import stats
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from hf_sts.data import read_sts_file
+from hf_sts.data.readers import read_sts_file
 
 
 def main() -> None:

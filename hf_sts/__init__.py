@@ -7,8 +7,8 @@ so `AutoModel.from_pretrained(output_dir, trust_remote_code=True)` works without
 
 from transformers import AutoConfig, AutoModel
 
-from .configuration_sts import StsBiEncoderConfig, StsCrossEncoderConfig
-from .modeling_sts import HEADS, StsBiEncoderModel, StsCrossEncoderModel, register_head
+from hf_sts.models.sts.configuration_sts import StsBiEncoderConfig, StsCrossEncoderConfig
+from hf_sts.models.sts.modeling_sts import HEADS, StsBiEncoderModel, StsCrossEncoderModel, register_head
 
 
 __version__ = "0.1.0"

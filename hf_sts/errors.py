@@ -2,23 +2,66 @@
 
 Every hf_sts error derives from [`HfStsError`]; the command line (`hf-sts ...`, `hf_sts/run.py`) catches it in one
 place and prints its message as one line, `hf-sts: error: ...`, with exit status 2. Subclasses exist where a caller
-needs to tell the cases apart (`RecipeError`, `DataFormatError`, `ExportError`, `EnsembleError`, `PushError`,
-`ModelLoadError`).
+needs to tell the cases apart (`RecipeError`, `DataFormatError`, `ModelLoadError`, `AugmentError`, `DemoError`, `EnsembleError`,
+`ExportError`, `PushError`, `LeaderboardError`); every one of them is defined here.
+
+This module imports nothing heavy at load time (the command line imports it to print errors): transformers is
+imported where a loader is called.
 """
 
 import contextlib
+import json
 import os
 import sys
 from pathlib import Path
 
 
 ERROR_PREFIX = "hf-sts: error: "
+
+
 # Set by `hf-sts train` for the processes it launches: the file where their error line goes too.
 ERROR_FILE_VARIABLE = "HF_STS_ERROR_FILE"
 
 
 class HfStsError(ValueError):
     """Input hf_sts cannot use; the message names the file, row, key or flag and what was expected."""
+
+
+class RecipeError(HfStsError):
+    """A recipe or command line hf_sts cannot use: the message names the file or flag and the key."""
+
+
+class DataFormatError(HfStsError):
+    """A data file or dataset that hf_sts cannot read: the message names the file (or dataset split), the row or
+    column, and what was expected."""
+
+
+class ModelLoadError(HfStsError):
+    """A model folder or Hub id that cannot be scored with: the message names it and says what was expected."""
+
+
+class AugmentError(HfStsError):
+    """Arguments, an input file or a model that back-translation cannot use; the message names it."""
+
+
+class DemoError(HfStsError):
+    """A demo that cannot start (a port in use, gradio missing, a model that does not load): one line saying why."""
+
+
+class EnsembleError(HfStsError):
+    """Prediction files that cannot be ensembled as asked: the message names the file and the problem."""
+
+
+class ExportError(HfStsError):
+    """A run directory that cannot be exported to the asked format: the message says why and what would work."""
+
+
+class PushError(HfStsError):
+    """A run that cannot be pushed, or a push the Hub refused: the message says why and what to do."""
+
+
+class LeaderboardError(HfStsError):
+    """Run folders `hf-sts leaderboard` cannot read: the message names the folder or file."""
 
 
 @contextlib.contextmanager
@@ -56,7 +99,7 @@ def checked_tokenizer(name_or_path: str, error: type[HfStsError] = HfStsError, *
     Raises:
         `error`: naming `name_or_path`, when it cannot be loaded or has no padding token.
     """
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # on use: this module is imported by the command line to print errors
 
     tokenizer = checked_from_pretrained(AutoTokenizer, name_or_path, error, **kwargs)
     if tokenizer.pad_token is None:
@@ -72,8 +115,6 @@ def read_json_object(path: str | Path, error: type[HfStsError], expected: str = 
     Raises:
         `error`: naming `path`, for text that is not JSON, or JSON that is not an object (`expected` says what was).
     """
-    import json
-
     try:
         value = json.loads(Path(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as failure:
@@ -114,13 +155,3 @@ def check_local_weights(name_or_path: str, error: type[HfStsError] = HfStsError)
     problem = local_weights_problem(name_or_path)
     if problem is not None:
         raise error(f"{problem}.")
-
-
-__all__ = [
-    "ERROR_PREFIX",
-    "HfStsError",
-    "check_local_weights",
-    "checked_from_pretrained",
-    "exit_on_error",
-    "local_weights_problem",
-]

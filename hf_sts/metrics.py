@@ -35,7 +35,7 @@ Args:
     binary_references (`list[int]`, *optional*): gold binary labels (1 = paraphrase; -1 where the data has none,
         which then count as `reference >= binary_threshold`); F1 is omitted without them.
     binary_threshold (`float`, *optional*, `None` is `3.0`): a score at or above it is binary 1: KLUE's 3.0, or
-        what the data's binary labels imply (`hf_sts.data.implied_binary_threshold`; 2.5 for the competition data).
+        what the data's binary labels imply (`hf_sts.data.checks.implied_binary_threshold`; 2.5 for the competition data).
 Returns:
     pearson (`float`): Pearson r, in [-1, 1] (NaN when either side is constant).
     spearmanr (`float`): Spearman rho, in [-1, 1].

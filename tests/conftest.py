@@ -24,9 +24,9 @@ from filelock import FileLock
 from transformers import CONFIG_MAPPING
 
 from hf_sts import StsBiEncoderConfig, StsBiEncoderModel, StsCrossEncoderConfig, StsCrossEncoderModel
-from hf_sts.build import train_wordpiece_tokenizer
-from hf_sts.data import read_sts_file
-from hf_sts.hardware import usable_cores
+from hf_sts.data.readers import read_sts_file
+from hf_sts.data.wordpiece import train_wordpiece_tokenizer
+from hf_sts.utils.hardware import usable_cores
 
 
 # Under pytest-xdist (`-n auto` in pyproject's addopts) each worker gets its share of the cores, in this process and in
@@ -227,7 +227,7 @@ FP32 = "--bf16=false"
 def refusal_line(argv: list[str], capsys) -> str:
     """Run `hf-sts ARGV` in this process and check that it ends as every refusal must: exit status 2, exactly one
     `hf-sts: error:` line on stderr and no traceback. Returns that line."""
-    from hf_sts.cli import main as hf_sts_cli
+    from hf_sts.cli._old import main as hf_sts_cli
 
     with pytest.raises(SystemExit) as exit_info:
         hf_sts_cli(argv)

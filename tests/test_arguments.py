@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from hf_sts.arguments import RecipeError, load_recipe, parse_args
+from hf_sts.errors import RecipeError
+from hf_sts.training.parser import load_recipe, parse_args
 
 from .conftest import REPO_ROOT
 
@@ -134,7 +135,7 @@ def test_bad_loss_and_non_object_recipe(recipe, tmp_path):
 def test_every_help_is_written():
     from dataclasses import fields
 
-    from hf_sts.arguments import ARGUMENT_CLASSES
+    from hf_sts.training.parser import ARGUMENT_CLASSES
 
     for cls in ARGUMENT_CLASSES:
         for f in fields(cls):

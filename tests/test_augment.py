@@ -15,7 +15,10 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
 
-from hf_sts.augment import (
+from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.data.readers import load_sts_datasets, read_sts_file
+from hf_sts.run import main as run_main
+from hf_sts.tools.augment import (
     AugmentError,
     Translator,
     back_translate_file,
@@ -26,9 +29,6 @@ from hf_sts.augment import (
     partial_path,
     translate_sentences,
 )
-from hf_sts.cli import main as hf_sts_cli
-from hf_sts.data import load_sts_datasets, read_sts_file
-from hf_sts.run import main as run_main
 
 from .conftest import KLUE_DEV, KLUE_TRAIN, QUICKSTART, TINY, refusal_line, write_competition_csv
 

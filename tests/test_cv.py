@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hf_sts.cv import assign_folds, label_buckets
+from hf_sts.data.pairs import assign_folds, label_buckets
 from hf_sts.run import main as run_main
 
 from .conftest import KLUE_DEV, QUICKSTART, REPO_ROOT, TINY, accelerate, launch
@@ -36,7 +36,7 @@ def test_stratified_folds_keep_bucket_shares(klue_dev):
 
 
 def test_duplicate_and_swapped_pairs_share_a_fold(klue_dev):
-    from hf_sts.cv import pair_keys
+    from hf_sts.data.pairs import pair_keys
 
     first, second = klue_dev["sentence1"][:60], klue_dev["sentence2"][:60]
     # Rows 60.. repeat rows 0..29, half of them swapped: each copy must land in the fold of its original.

@@ -6,15 +6,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from hf_sts.build import train_wordpiece_tokenizer
-from hf_sts.data import (
-    DataFormatError,
-    add_swapped_pairs,
-    load_sts_datasets,
-    map_fingerprint,
-    read_sts_file,
-    tokenize_pairs,
-)
+from hf_sts.data.pairs import add_swapped_pairs
+from hf_sts.data.readers import load_sts_datasets, read_sts_file
+from hf_sts.data.tokenization import map_fingerprint, tokenize_pairs
+from hf_sts.data.wordpiece import train_wordpiece_tokenizer
+from hf_sts.errors import DataFormatError
 from hf_sts.metrics import StsMetric
 
 from .conftest import KLUE_DEV, KLUE_TRAIN, KORSTS
@@ -193,8 +189,8 @@ def test_missing_and_unsupported_files(tmp_path):
 def test_hub_dataset_gets_the_runs_cache_token_and_revision(monkeypatch, tmp_path):
     import datasets
 
-    from hf_sts.data import DataFormatError
-    from hf_sts.run import prepare
+    from hf_sts.errors import DataFormatError
+    from hf_sts.training.setup import prepare
 
     calls = []
 
@@ -228,7 +224,7 @@ def test_json_with_a_byte_order_mark_and_jsonl_line_numbers(tmp_path, klue_dev):
 
 
 def test_run_warns_about_0_to_1_labels_and_validation_pairs_seen_in_training(tmp_path, klue_dev, caplog):
-    from hf_sts.run import prepare
+    from hf_sts.training.setup import prepare
 
     rows = klue_dev.select(range(40)).to_pandas()[["sentence1", "sentence2", "label"]]
     rows.assign(label=rows.label / 5).to_csv(tmp_path / "train.csv", index=False)

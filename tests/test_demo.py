@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 import torch
 
-from hf_sts.cli import build_parser
-from hf_sts.cli import main as hf_sts_cli
-from hf_sts.data import DataFormatError
-from hf_sts.demo import EXAMPLE_PAIRS, DemoModel
-from hf_sts.export import export_model
-from hf_sts.model_card import card_facts
-from hf_sts.modeling_sts import apply_prompt
-from hf_sts.predict import SequenceClassificationScorer, load_model
+from hf_sts.cli._old import build_parser
+from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.errors import DataFormatError
+from hf_sts.inference.loading import SequenceClassificationScorer, load_model
+from hf_sts.models.sts.modeling_sts import apply_prompt
 from hf_sts.run import main as run_main
+from hf_sts.tools.demo import EXAMPLE_PAIRS, DemoModel
+from hf_sts.tools.export import export_model
+from hf_sts.training.card import card_facts
 
 from .conftest import KLUE_DEV, QUICKSTART, TINY, free_port, refusal_line
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hf_sts.cli import main as hf_sts_cli
-from hf_sts.demo import EXAMPLE_PAIRS, DemoModel
+from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.tools.demo import EXAMPLE_PAIRS, DemoModel
 
 from .conftest import KLUE_DEV, REPO_ROOT, free_port
 

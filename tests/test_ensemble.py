@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hf_sts.cli import main as hf_sts_cli
-from hf_sts.ensemble import EnsembleError, WeightedAverage, ensemble
+from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.tools.ensemble import EnsembleError, WeightedAverage, ensemble
 
 
 def _eval_run(folder, ids, labels, predictions, recipe):

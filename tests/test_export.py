@@ -6,8 +6,8 @@ import sys
 import pytest
 import torch
 
-from hf_sts.cli import main as hf_sts_cli
-from hf_sts.export import ExportError, export_model
+from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.tools.export import ExportError, export_model
 
 from .conftest import TINY_BACKBONES
 
@@ -136,8 +136,8 @@ def test_adapter_folder_is_refused(tmp_path, stand_in_encoders, tokenizer):
     from transformers import AutoModel
 
     from hf_sts import StsCrossEncoderModel
-    from hf_sts.arguments import ModelArguments
-    from hf_sts.lora import apply_lora, save_adapter
+    from hf_sts.models.lora import apply_lora, save_adapter
+    from hf_sts.training.arguments import ModelArguments
 
     folder = stand_in_encoders["bert"]
     model = apply_lora(
@@ -197,7 +197,7 @@ def test_exports_of_a_cleaning_model_say_how_to_clean_and_score_cleaned_text_ali
 ):
     from sentence_transformers import CrossEncoder, SentenceTransformer
 
-    from hf_sts.text_cleaning import clean_texts
+    from hf_sts.models.sts.text_cleaning import clean_texts
 
     steps = ["emoji", "special_characters", "repeated_characters", "whitespace"]
     model = tiny_model("bert", kind)

@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 from huggingface_hub import ModelCard
 
-from hf_sts.cli import main as hf_sts_cli
-from hf_sts.hub import MANIFEST_NAME, PushError, upload_files
+from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.errors import PushError
+from hf_sts.hub import MANIFEST_NAME, upload_files
 
 from .conftest import QUICKSTART, REPO_ROOT, TINY, run_python
 

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from hf_sts.cli import main as hf_sts_cli
-from hf_sts.leaderboard import leaderboard
+from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.tools.leaderboard import leaderboard
 
 from .conftest import refusal_line
 

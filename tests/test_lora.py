@@ -10,11 +10,13 @@ from peft import PeftModel
 from transformers import AutoModel
 
 from hf_sts import StsCrossEncoderModel
-from hf_sts.arguments import ModelArguments, RecipeError, parse_args
-from hf_sts.cli import main as hf_sts_cli
-from hf_sts.lora import apply_lora, default_target_modules, load_adapter_model, save_adapter
-from hf_sts.predict import load_model
+from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.errors import RecipeError
+from hf_sts.inference.loading import load_model
+from hf_sts.models.lora import apply_lora, default_target_modules, load_adapter_model, save_adapter
 from hf_sts.run import main
+from hf_sts.training.arguments import ModelArguments
+from hf_sts.training.parser import parse_args
 
 from .conftest import KLUE_DEV, KLUE_TRAIN, REPO_ROOT
 
@@ -171,9 +173,8 @@ def test_adapter_folder_without_an_hf_sts_config_is_one_clear_error(stand_in_enc
     """An adapter folder whose `config.json` is a plain encoder's (not the hf_sts config `save_adapter` writes)."""
     import shutil
 
-    from hf_sts.errors import HfStsError
-    from hf_sts.lora import build_lora_base
-    from hf_sts.predict import ModelLoadError
+    from hf_sts.errors import HfStsError, ModelLoadError
+    from hf_sts.models.lora import build_lora_base
 
     folder = tmp_path / "adapter"
     shutil.copytree(stand_in_encoders["bert"], folder)

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from hf_sts.losses import LOSSES, CombinedLoss, build_loss, register_loss
+from hf_sts.training.losses import LOSSES, CombinedLoss, build_loss, register_loss
 
 
 SCORES = torch.tensor([0.5, 2.0, 4.5, 3.0])

@@ -5,7 +5,7 @@ import json
 import pytest
 from huggingface_hub import ModelCard
 
-from hf_sts.model_card import render_model_card, write_model_card
+from hf_sts.training.card import render_model_card, write_model_card
 
 
 RESULTS = {"eval_pearson": 0.91234567, "eval_spearmanr": 0.9, "eval_f1": 0.85, "eval_mse": 0.3, "train_runtime": 1.0}

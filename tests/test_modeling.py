@@ -12,7 +12,7 @@ from hf_sts import (
     StsCrossEncoderModel,
     register_head,
 )
-from hf_sts.data import BiEncoderCollator, tokenize_pairs
+from hf_sts.data.tokenization import BiEncoderCollator, tokenize_pairs
 
 from .conftest import TINY_BACKBONES, run_python
 
@@ -243,7 +243,7 @@ def test_gru_head_and_left_padding_error(tokenizer, klue_dev):
 
 @pytest.mark.parametrize("model_type", sorted(TINY_BACKBONES))
 def test_freeze_ratio_freezes_embeddings_and_bottom_layers(tokenizer, model_type):
-    from hf_sts.build import freeze_bottom_layers
+    from hf_sts.training.builder import freeze_bottom_layers
 
     from .conftest import tiny_sts_model
 
@@ -264,7 +264,7 @@ def test_freeze_ratio_freezes_embeddings_and_bottom_layers(tokenizer, model_type
 
 @pytest.mark.parametrize("model_type", sorted(TINY_BACKBONES))
 def test_freeze_embeddings_freezes_the_word_embeddings_alone(tokenizer, model_type):
-    from hf_sts.build import freeze_word_embeddings
+    from hf_sts.training.builder import freeze_word_embeddings
 
     from .conftest import tiny_sts_model
 
@@ -287,8 +287,8 @@ def test_freeze_embeddings_freezes_the_word_embeddings_alone(tokenizer, model_ty
 
 
 def test_freeze_ratio_out_of_range(tiny_model):
-    from hf_sts.arguments import RecipeError
-    from hf_sts.build import freeze_bottom_layers
+    from hf_sts.errors import RecipeError
+    from hf_sts.training.builder import freeze_bottom_layers
 
     with pytest.raises(RecipeError, match=r"`freeze_ratio` must be in \[0, 1\), got 1.0"):
         freeze_bottom_layers(tiny_model(), 1.0)

@@ -12,18 +12,13 @@ import torch
 from sklearn.metrics import f1_score
 from transformers import AutoModel
 
-from hf_sts.arguments import parse_args
-from hf_sts.cv import label_buckets
-from hf_sts.data import (
-    implied_binary_threshold,
-    load_sts_datasets,
-    read_sts_file,
-    resolve_binary_threshold,
-    undersample,
-)
+from hf_sts.data.checks import implied_binary_threshold, resolve_binary_threshold
+from hf_sts.data.pairs import label_buckets, undersample
+from hf_sts.data.readers import load_sts_datasets, read_sts_file
+from hf_sts.models.sts.text_cleaning import CLEANING_STEPS, clean_text, register_cleaning_step
 from hf_sts.run import main as run_main
-from hf_sts.text_cleaning import CLEANING_STEPS, clean_text, register_cleaning_step
-from hf_sts.training import FitOutcome
+from hf_sts.training.fit import FitOutcome
+from hf_sts.training.parser import parse_args
 
 from .conftest import KLUE_DEV, KLUE_TRAIN, QUICKSTART, REPO_ROOT, TINY, run_python, write_competition_csv
 
@@ -116,7 +111,8 @@ def test_undersampling_keeps_a_seeded_share_of_one_bucket():
 
 
 def test_undersampling_applies_to_each_folds_training_part_only(tmp_path, monkeypatch):
-    from hf_sts.cv import assign_folds, train_folds
+    from hf_sts.data.pairs import assign_folds
+    from hf_sts.training.cv import train_folds
 
     seen = []
 
@@ -132,7 +128,7 @@ def test_undersampling_applies_to_each_folds_training_part_only(tmp_path, monkey
         predictions = {"validation": np.zeros(len(splits["validation"]))}
         return FitOutcome(Trainer(), {"eval_pearson": 0.0}, predictions)
 
-    monkeypatch.setattr("hf_sts.training.fit", fit)
+    monkeypatch.setattr("hf_sts.training.fit.fit", fit)
     argv = [QUICKSTART, "--output_dir", str(tmp_path), "--num_folds", "2", "--undersample_bucket", "0"]
     model_args, data_args, training_args, _ = parse_args([*argv, "--undersample_ratio", "0.5"])
     pooled = read_sts_file(KLUE_TRAIN).select(range(400))
@@ -199,7 +195,7 @@ def test_competition_run_scores_f1_at_the_threshold_its_labels_follow(tmp_path):
 
 
 def test_recipe_with_cleaning_and_undersampling_predicts_dirty_text_as_its_cleaned_form(tmp_path, capsys, caplog):
-    from hf_sts.cli import main as hf_sts_cli
+    from hf_sts.cli._old import main as hf_sts_cli
 
     caplog.set_level(logging.INFO, logger="hf_sts")
 
@@ -250,7 +246,7 @@ def test_several_training_files_train_together(tmp_path):
 
 
 def test_sentences_that_cleaning_empties_are_named(caplog):
-    from hf_sts.data import log_cleaning
+    from hf_sts.data.checks import log_cleaning
 
     dataset = read_sts_file(KLUE_TRAIN).select(range(3))
     dataset = dataset.map(lambda row, i: {"sentence2": "😀👍" if i == 1 else row["sentence2"]}, with_indices=True)

@@ -15,8 +15,11 @@ from transformers import (
     TrainingArguments,
 )
 
-from hf_sts.data import read_text_file
-from hf_sts.pretrain import MlmTrainer, PretrainArguments, main, read_corpus, tokenize_text
+from hf_sts.data.readers import read_text_file
+from hf_sts.pretrain import main
+from hf_sts.pretraining.arguments import MlmArguments
+from hf_sts.pretraining.corpus import read_corpus, tokenize_text
+from hf_sts.pretraining.trainer import MlmTrainer
 from hf_sts.run import main as run_main
 
 from .conftest import KLUE_DEV, KLUE_TRAIN, KORSTS, REPO_ROOT, SHARED_DATA, refusal_line
@@ -133,7 +136,7 @@ def test_text_is_cut_into_blocks_or_kept_line_by_line(stand_in_encoders, line_by
     """run_mlm.py's two layouts: every sentence's tokens concatenated and cut into blocks of max_seq_length (the
     last, shorter block dropped), or one example per sentence, truncated to max_seq_length."""
     tokenizer = AutoTokenizer.from_pretrained(stand_in_encoders["bert"])
-    args = PretrainArguments(
+    args = MlmArguments(
         model_name_or_path="x", train_file=["x"], max_seq_length=16, whole_word_mask=False, line_by_line=line_by_line
     )
     sentences = read_text_file(KLUE_DEV)[:50]
@@ -149,7 +152,7 @@ def test_text_is_cut_into_blocks_or_kept_line_by_line(stand_in_encoders, line_by
 
 def test_whole_word_masking_masks_every_piece_of_a_word(stand_in_encoders):
     tokenizer = AutoTokenizer.from_pretrained(stand_in_encoders["bert"])
-    args = PretrainArguments(model_name_or_path="x", train_file=["x"], max_seq_length=32, whole_word_mask=True)
+    args = MlmArguments(model_name_or_path="x", train_file=["x"], max_seq_length=32, whole_word_mask=True)
     sentences = read_text_file(KLUE_DEV)[:200]
     blocks = tokenize_text(sentences, tokenizer, args, _MainProcessFirst)
     assert all(len(ids) == 32 for ids in blocks["input_ids"])
@@ -177,7 +180,7 @@ def test_text_sources_are_read_deduplicated_and_recorded(tmp_path):
     assert read_text_file(nli)[:2] == [first["premise"], first["hypothesis"]]
     korsts = pd.read_csv(KORSTS / "sts-dev.tsv", sep="\t", quoting=3, dtype=str, keep_default_na=False)
     assert read_text_file(KORSTS / "sts-dev.tsv")[:2] == [korsts["sentence1"][0], korsts["sentence2"][0]]
-    args = PretrainArguments(
+    args = MlmArguments(
         model_type="bert",
         train_file=[str(KLUE_DEV)],
         unlabeled_file=[str(KLUE_DEV)],
@@ -287,7 +290,7 @@ def test_tapt_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
 def test_every_help_is_written():
     from dataclasses import fields
 
-    from hf_sts.pretrain import ARGUMENT_CLASSES
+    from hf_sts.pretraining.arguments import ARGUMENT_CLASSES
 
     for cls in ARGUMENT_CLASSES:
         for f in fields(cls):

@@ -15,9 +15,10 @@ from scipy import stats
 from transformers import AutoModel, AutoTokenizer
 
 from hf_sts import StsCrossEncoderModel
-from hf_sts.cli import main as hf_sts_cli
-from hf_sts.data import read_sts_file
-from hf_sts.predict import evaluate_file, predict_scores
+from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.data.readers import read_sts_file
+from hf_sts.inference.files import evaluate_file
+from hf_sts.inference.scoring import predict_scores
 from hf_sts.run import main as run_main
 
 from .conftest import FP32, REPO_ROOT, write_competition_csv

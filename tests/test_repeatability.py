@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from safetensors.torch import load_file
 
-from hf_sts.build import train_wordpiece_tokenizer
-from hf_sts.data import read_sts_file
+from hf_sts.data.readers import read_sts_file
+from hf_sts.data.wordpiece import train_wordpiece_tokenizer
 from hf_sts.run import main as run_main
 
 from .conftest import KLUE_TRAIN, REPO_ROOT, TINY, launch, refusal_line

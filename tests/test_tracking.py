@@ -9,9 +9,10 @@ import sys
 import pandas as pd
 import pytest
 
-from hf_sts.arguments import RecipeError, recipe_keys
+from hf_sts.errors import RecipeError
 from hf_sts.run import main as run_main
-from hf_sts.search import load_sweep
+from hf_sts.training.parser import recipe_keys
+from hf_sts.training.search import load_sweep
 
 from .conftest import REPO_ROOT, TINY
 
@@ -237,7 +238,7 @@ KEY = "a1b2c3d4e5" * 4  # an API key of wandb's format (40 characters)
 def test_wandb_credentials_are_found_as_wandb_finds_them(no_wandb_credentials, monkeypatch):
     from wandb.sdk import wandb_setup
 
-    from hf_sts.report import wandb_has_credentials
+    from hf_sts.training.tracking import wandb_has_credentials
 
     home = no_wandb_credentials
     loaded = wandb_setup.singleton().settings_if_loaded
@@ -265,7 +266,7 @@ def test_wandb_credentials_are_found_as_wandb_finds_them(no_wandb_credentials, m
 
 
 def test_setup_wandb_goes_offline_without_credentials(no_wandb_credentials, monkeypatch, caplog):
-    from hf_sts.report import setup_wandb
+    from hf_sts.training.tracking import setup_wandb
 
     with caplog.at_level("WARNING", logger="hf_sts.report"):
         setup_wandb("hf-sts-test")
@@ -287,7 +288,7 @@ def test_write_report_leaves_pyplot_alone(tmp_path):
     import matplotlib
     import numpy as np
 
-    from hf_sts.report import write_report
+    from hf_sts.inference.report import write_report
 
     backend = matplotlib.get_backend()
     rng = np.random.default_rng(0)

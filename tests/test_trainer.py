@@ -6,9 +6,9 @@ import torch
 from transformers import DataCollatorWithPadding
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from hf_sts.arguments import StsTrainingArguments
-from hf_sts.data import tokenize_pairs
-from hf_sts.trainer import StsTrainer
+from hf_sts.data.tokenization import tokenize_pairs
+from hf_sts.training.arguments import StsTrainingArguments
+from hf_sts.training.trainer import StsTrainer
 
 
 def _trainer(model, tokenizer, dataset, tmp_path, **overrides):

@@ -1,0 +1,448 @@
+"""Readers that turn every supported STS data format into one schema, as a `datasets.DatasetDict`.
+
+Schema (`STS_FEATURES`): `id` (str), `source` (str), `sentence1` (str), `sentence2` (str), `label` (float, 0.0–5.0;
+`None` in unlabeled test files) and `binary_label` (int, 0 or 1 where the file carries binary labels, else -1).
+
+Formats live in one registry, `READERS`, tried in order; each recognises a format by its columns:
+
+| name | columns | from |
+| --- | --- | --- |
+| `klue` | `guid, source, sentence1, sentence2, labels.{label, real-label, binary-label}` | KLUE-STS JSON, `load_dataset("klue", "sts")` |
+| `competition` | `id, source, sentence_1, sentence_2[, label[, binary-label]]` | competition CSV (test files have no labels) |
+| `korsts` | `genre, filename, year, id, score, sentence1, sentence2` | KorSTS TSV |
+| `pairs` | `sentence1, sentence2[, label][, id][, source][, binary_label]` | plain CSV |
+
+Files are read by extension (`.csv`, `.tsv`, `.json`, `.jsonl`); the columns then choose the reader.
+"""
+
+import csv
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pandas as pd
+
+from hf_sts.errors import DataFormatError
+from hf_sts.metrics import SCORE_MAX, SCORE_MIN
+
+
+logger = logging.getLogger(__name__)
+
+
+STS_FEATURES = datasets.Features(
+    {
+        "id": datasets.Value("string"),
+        "source": datasets.Value("string"),
+        "sentence1": datasets.Value("string"),
+        "sentence2": datasets.Value("string"),
+        "label": datasets.Value("float64"),
+        "binary_label": datasets.Value("int64"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """One data format: `required` columns identify it (together with the optional `label_columns`, all present or
+    all absent), and `convert` maps a frame with those columns to the hf_sts schema (labels may be NaN)."""
+
+    name: str
+    required: frozenset[str]
+    label_columns: frozenset[str]
+    convert: Callable[[pd.DataFrame, str], pd.DataFrame]
+
+    def matches(self, columns: set[str]) -> bool:
+        return self.required <= columns and (self.label_columns <= columns or not self.label_columns & columns)
+
+
+READERS: list[Reader] = []
+
+
+def register_reader(name: str, required: set[str], label_columns: set[str] = frozenset()):
+    """Decorator that adds a converter `fn(frame, origin) -> frame` to `READERS` as the format `name`.
+
+    `origin` is the file path or dataset name (for ids and error messages). The converter returns the columns of
+    `STS_FEATURES`, with `label` NaN and `binary_label` -1 where the input has no labels.
+
+    Raises:
+        ValueError: if `name` is already registered.
+    """
+
+    def decorator(fn):
+        if any(reader.name == name for reader in READERS):
+            raise ValueError(f"A data reader named {name!r} is already registered.")
+        READERS.append(Reader(name, frozenset(required), frozenset(label_columns), fn))
+        return fn
+
+    return decorator
+
+
+def _to_schema(
+    frame: pd.DataFrame,
+    id: str,
+    source: str,
+    sentence1: str,
+    sentence2: str,
+    label: str,
+    binary_label: str | None = None,
+) -> pd.DataFrame:
+    """Pick the schema's columns out of `frame` by name. A missing `label` column gives NaN labels (unlabeled test
+    data); a missing `binary_label` column gives NaN binary labels (-1 in the schema: the metrics then compare
+    `label >= binary_threshold`, see `hf_sts.metrics.StsMetric`)."""
+    labels = frame[label] if label in frame else pd.Series(np.nan, index=frame.index)
+    if binary_label is not None and binary_label in frame:
+        binary = frame[binary_label]
+    else:
+        binary = pd.Series(np.nan, index=frame.index)
+    return pd.DataFrame(
+        {
+            "id": frame[id],
+            "source": frame[source],
+            "sentence1": frame[sentence1],
+            "sentence2": frame[sentence2],
+            "label": labels,
+            "binary_label": binary,
+        }
+    )
+
+
+@register_reader(
+    "klue",
+    required={"guid", "source", "sentence1", "sentence2"},
+    label_columns={"labels.real-label", "labels.binary-label"},
+)
+def _from_klue(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    # KLUE scores Pearson on the unrounded `real-label` (the train CSV's `label`); `label` is it rounded to 0.1.
+    return _to_schema(frame, "guid", "source", "sentence1", "sentence2", "labels.real-label", "labels.binary-label")
+
+
+@register_reader(
+    "competition",
+    required={"id", "source", "sentence_1", "sentence_2"},
+    label_columns={"label"},
+)
+def _from_competition(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    return _to_schema(frame, "id", "source", "sentence_1", "sentence_2", "label", "binary-label")
+
+
+@register_reader("korsts", required={"genre", "filename", "year", "id", "score", "sentence1", "sentence2"})
+def _from_korsts(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    frame = frame.assign(pair_id=frame["filename"] + "-" + frame["year"] + "-" + frame["id"])
+    return _to_schema(frame, "pair_id", "genre", "sentence1", "sentence2", "score")
+
+
+@register_reader("pairs", required={"sentence1", "sentence2"}, label_columns={"label"})
+def _from_pairs(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
+    stem = Path(origin).stem
+    if "id" not in frame:
+        frame = frame.assign(id=[f"{stem}-{row}" for row in range(len(frame))])
+    if "source" not in frame:
+        frame = frame.assign(source=stem)
+    return _to_schema(frame, "id", "source", "sentence1", "sentence2", "label", "binary_label")
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a data file (`.csv`, `.tsv`, `.json`, `.jsonl`) into a frame of strings, every column as it is (no value
+    parsed or dropped; nested JSON fields flattened with dots): what the readers convert, and where extra columns
+    (the back-translations of `hf-sts augment back-translate --translation_columns`) are found.
+
+    Raises:
+        DataFormatError: for an empty file, an unsupported extension or a file that does not parse.
+    """
+    suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise DataFormatError(f"{path}: empty file (0 bytes); expected a header row and one sentence pair per row.")
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False)
+        if suffix == ".tsv":
+            # KorSTS sentences contain unbalanced quote characters: read them literally.
+            return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, quoting=csv.QUOTE_NONE)
+        if suffix == ".jsonl":
+            records = []
+            for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    raise DataFormatError(f"{path}: line {number} is not valid JSON ({error.msg}).") from None
+        elif suffix == ".json":
+            # utf-8-sig: a byte-order mark is accepted, as for CSV and TSV files.
+            records = json.loads(path.read_text(encoding="utf-8-sig"))
+            if isinstance(records, dict) and isinstance(records.get("data"), list):
+                records = records["data"]
+        else:
+            raise DataFormatError(
+                f"{path}: unsupported file extension {suffix!r}; expected .csv, .tsv, .json or .jsonl."
+            )
+    except pd.errors.EmptyDataError:
+        raise DataFormatError(
+            f"{path}: no header row and no data; expected a header row and sentence pairs."
+        ) from None
+    except (pd.errors.ParserError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataFormatError(f"{path}: cannot be parsed as {suffix[1:].upper()}: {error}") from None
+    if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
+        raise DataFormatError(f"{path}: expected a JSON list of objects (one per sentence pair).")
+    return pd.json_normalize(records)
+
+
+def _validate(frame: pd.DataFrame, origin: str, require_labels: bool) -> pd.DataFrame:
+    """Check a converted frame row by row and cast it to the schema's types."""
+
+    def fail(row: int, problem: str):
+        raise DataFormatError(f"{origin}: row {row + 1} (1-based, header excluded): {problem}")
+
+    if frame.empty:
+        raise DataFormatError(f"{origin}: no rows.")
+    for column in ("sentence1", "sentence2"):
+        text = frame[column]
+        bad = text.isna() | (text.astype(str).str.strip() == "")
+        if bad.any():
+            fail(int(np.argmax(bad.to_numpy())), f"`{column}` is empty; every pair needs two sentences.")
+        broken = text.astype(str).str.contains(r"[\r\n]")
+        if broken.any():
+            fail(
+                int(np.argmax(broken.to_numpy())),
+                f"`{column}` holds a line break, the mark of a stray quote that merged two rows into one pair; fix "
+                "the quoting, or join the sentence onto one line.",
+            )
+    blank = frame["id"].isna() | (frame["id"].astype(str).str.strip() == "")
+    if blank.any():
+        fail(
+            int(np.argmax(blank.to_numpy())), "the id is blank; every pair needs the id its prediction is filed under."
+        )
+    ids = frame["id"].astype(str)
+    duplicated = ids.duplicated()
+    if duplicated.any():
+        row = int(np.argmax(duplicated.to_numpy()))
+        fail(row, f"id {ids.iloc[row]!r} occurs more than once; ids must be unique to align predictions.")
+
+    raw_labels = frame["label"]
+    missing = raw_labels.isna() | (raw_labels.astype(str).str.strip() == "")
+    if missing.all() and not require_labels:
+        labels = pd.Series(np.nan, index=frame.index)
+    else:
+        if missing.any():
+            fail(
+                int(np.argmax(missing.to_numpy())),
+                "the label is missing; every training or validation pair needs one."
+                if require_labels
+                else "the label is missing while other rows have one; label every pair, or none (here labels are "
+                "optional).",
+            )
+        labels = pd.to_numeric(raw_labels, errors="coerce")
+        bad = labels.isna() | (labels < SCORE_MIN) | (labels > SCORE_MAX)
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            fail(row, f"label {raw_labels.iloc[row]!r} is not a number in [{SCORE_MIN}, {SCORE_MAX}].")
+    raw_binary = frame["binary_label"]
+    if labels.notna().all() and not raw_binary.isna().all():
+        binary = pd.to_numeric(raw_binary, errors="coerce")
+        bad = ~binary.isin([0, 1])
+        if bad.any():
+            row = int(np.argmax(bad.to_numpy()))
+            fail(row, f"binary label {frame['binary_label'].iloc[row]!r} is not 0 or 1.")
+    else:
+        binary = pd.Series(-1, index=frame.index)
+    return pd.DataFrame(
+        {
+            "id": ids,
+            "source": frame["source"].astype(str),
+            "sentence1": frame["sentence1"].astype(str),
+            "sentence2": frame["sentence2"].astype(str),
+            "label": labels.astype("float64"),
+            "binary_label": binary.astype("int64"),
+        }
+    )
+
+
+def to_sts_frame(frame: pd.DataFrame, origin: str, require_labels: bool = True) -> pd.DataFrame:
+    """Convert a raw frame in any registered format to the hf_sts schema.
+
+    Args:
+        frame (`pd.DataFrame`): the raw columns, nested fields flattened with dots (`labels.real-label`).
+        origin (`str`): file path or dataset split, for ids of files without them and for error messages.
+        require_labels (`bool`): whether every row must carry a label in [0, 5] (train and validation data).
+
+    Raises:
+        DataFormatError: if no reader recognises the columns, or a row is malformed (named by its 1-based number).
+    """
+    columns = set(frame.columns)
+    for reader in READERS:
+        if reader.matches(columns):
+            return _validate(reader.convert(frame, origin), origin, require_labels)
+    closest = max(READERS, key=lambda reader: len(reader.required & columns) / len(reader.required))
+    missing = sorted(closest.required - columns)
+    if len(closest.required & columns) > len(closest.required) / 2:
+        raise DataFormatError(
+            f"{origin}: reads as the {closest.name} format but lacks the column(s) {missing} (columns found: "
+            f"{sorted(columns)}); a {closest.name} file has {', '.join(sorted(closest.required | closest.label_columns))}."
+        )
+    expected = "; ".join(
+        f"{reader.name}: {', '.join(sorted(reader.required | reader.label_columns))}" for reader in READERS
+    )
+    raise DataFormatError(
+        f"{origin}: columns {sorted(columns)} match no known STS format. Expected one of: {expected}."
+    )
+
+
+def read_sts_file(path: str | Path, require_labels: bool = True) -> datasets.Dataset:
+    """Read one STS file (KLUE JSON, competition CSV, KorSTS TSV or plain CSV) into the hf_sts schema.
+
+    Returns:
+        A `datasets.Dataset` with the features `STS_FEATURES`, rows in file order. Unlabeled files (allowed when
+        `require_labels=False`) get `label` `None` and `binary_label` -1.
+
+    Raises:
+        DataFormatError: naming the file, and the row or column, when the file is missing or malformed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file (relative paths are read from the current directory).")
+    frame = to_sts_frame(read_table(path), str(path), require_labels=require_labels)
+    return datasets.Dataset.from_pandas(frame, features=STS_FEATURES, preserve_index=False)
+
+
+def file_list(value) -> list[str]:
+    """A recipe's file value as a list: `None` -> `[]`, a path -> `[path]`, a list as it is (`train_file` takes one
+    file or several)."""
+    if value is None:
+        return []
+    return [str(value)] if isinstance(value, (str, Path)) else [str(item) for item in value]
+
+
+def read_training_files(paths: list[str]) -> datasets.Dataset:
+    """Read one or more labeled training files and concatenate them in order (see [`read_sts_file`]).
+
+    Raises:
+        DataFormatError: for a malformed file, or an id found in two files (naming both), since ids align
+            predictions and provenance.
+    """
+    parts = [read_sts_file(path, require_labels=True) for path in paths]
+    seen: dict[str, str] = {}
+    for path, part in zip(paths, parts, strict=True):
+        for row, id_ in enumerate(part["id"]):
+            if id_ in seen:
+                raise DataFormatError(
+                    f"{path}: row {row + 1} (1-based, header excluded): id {id_!r} is also in {seen[id_]}; the ids of "
+                    "all training files must be unique."
+                )
+        seen.update(dict.fromkeys(part["id"], path))
+    return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+
+
+# The text columns of a file read for masked-language-model pretraining (`read_text_file`): the first set a file
+# has all of is read, in this order. STS files have sentence1/sentence2, KLUE-NLI premise/hypothesis.
+TEXT_COLUMNS = (("sentence1", "sentence2"), ("premise", "hypothesis"), ("text",))
+
+
+def read_text_file(path: str | Path) -> list[str]:
+    """The sentences of an unlabeled text file, for masked-language-model pretraining (`hf-sts pretrain`): a `.txt`
+    file holds one sentence per line (blank lines skipped); a `.csv`, `.tsv`, `.json` or `.jsonl` table (see
+    [`read_table`]) gives the text of the first of `TEXT_COLUMNS` it has all of, row by row (KorSTS TSV and STS files:
+    `sentence1`, `sentence2`; KLUE-NLI JSON: `premise`, `hypothesis`; or one `text` column). Labels are never read.
+
+    Returns:
+        The sentences, stripped, in file order (each pair's sentences one after the other), empty ones left out.
+
+    Raises:
+        DataFormatError: naming the file, for a missing or malformed file or a table without text columns (the
+            columns found are listed).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file (relative paths are read from the current directory).")
+    if path.suffix.lower() == ".txt":
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except UnicodeDecodeError as error:
+            raise DataFormatError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}).") from None
+        sentences = [line.strip() for line in lines]
+    else:
+        frame = read_table(path)
+        columns = next((names for names in TEXT_COLUMNS if set(names) <= set(frame.columns)), None)
+        if columns is None:
+            raise DataFormatError(
+                f"{path}: no text columns; expected one of {[list(names) for names in TEXT_COLUMNS]} (or a .txt file "
+                f"with one sentence per line), found {list(frame.columns)}."
+            )
+        sentences = [str(text).strip() for text in frame[list(columns)].to_numpy().ravel()]
+    return [sentence for sentence in sentences if sentence]
+
+
+def load_hub_dataset(name: str, config_name: str | None = None, **kwargs):
+    """`datasets.load_dataset(name, config_name, **kwargs)` (`split`, `cache_dir`, `token`, `revision`).
+
+    Raises:
+        DataFormatError: naming the dataset and the first line of the library's reason, when it cannot be loaded
+            (not found, not cached while offline, unreachable, an unknown config or split).
+    """
+    try:
+        return datasets.load_dataset(name, config_name, **kwargs)
+    except (OSError, ValueError) as error:  # not found, not cached offline, unreachable, unknown config or split
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataFormatError(f"{name}: cannot load the dataset: {reason}") from None
+
+
+def load_sts_datasets(
+    train_file: str | list[str] | None = None,
+    validation_file: str | None = None,
+    test_file: str | None = None,
+    dataset_name: str | None = None,
+    dataset_config_name: str | None = None,
+    validation_split_percentage: float | None = 5,
+    seed: int = 42,
+    **hub_kwargs,
+) -> datasets.DatasetDict:
+    """Load the splits a run needs, as a `DatasetDict` with the keys `train`, `validation`, `test` (those present).
+
+    Files take precedence over `dataset_name` split by split; several `train_file`s are concatenated in order (see
+    [`read_training_files`]). `dataset_name` goes through `datasets.load_dataset`
+    (e.g. `dataset_name="klue", dataset_config_name="sts"`; needs network access or a local copy). When there is
+    training data but no validation data, `validation_split_percentage` percent of train (shuffled with `seed`)
+    becomes the validation split. `hub_kwargs` (`cache_dir`, `token`, `revision`) go to `datasets.load_dataset`.
+
+    Raises:
+        DataFormatError: for a missing or malformed file or split, or a dataset that cannot be loaded (not found,
+            or not cached while offline).
+    """
+    splits: dict[str, datasets.Dataset] = {}
+    if dataset_name is not None:
+        hub = load_hub_dataset(dataset_name, dataset_config_name, **hub_kwargs)
+        for split, data in hub.items():
+            origin = f"{dataset_name}/{dataset_config_name or 'default'} [{split}]"
+            frame = pd.json_normalize(data.to_list())
+            require_labels = split != "test"
+            splits[split] = datasets.Dataset.from_pandas(
+                to_sts_frame(frame, origin, require_labels), features=STS_FEATURES, preserve_index=False
+            )
+    train_files = file_list(train_file)
+    if train_files:
+        splits["train"] = read_training_files(train_files)
+    for split, path in (("validation", validation_file), ("test", test_file)):
+        if path is not None:
+            splits[split] = read_sts_file(path, require_labels=split != "test")
+    if "train" in splits and "validation" not in splits and validation_split_percentage:
+        if len(train_files) > 1:
+            logger.warning(
+                "validation_split_percentage holds out pairs of all %d training files together: augmented copies of "
+                "a held-out pair may stay in training. Give a `validation_file` to validate on untouched data.",
+                len(train_files),
+            )
+        rows = len(splits["train"])
+        held_out = math.ceil(rows * validation_split_percentage / 100)  # as `train_test_split` rounds
+        if held_out < 2 or held_out >= rows:
+            raise DataFormatError(
+                f"{', '.join(train_files) or dataset_name}: holding out validation_split_percentage={validation_split_percentage}"
+                f"% of its {rows} training pairs leaves {held_out} validation and {rows - held_out} training pair(s); "
+                "give a validation_file, more training pairs, or another percentage."
+            )
+        carved = splits["train"].train_test_split(test_size=validation_split_percentage / 100, seed=seed)
+        splits["train"], splits["validation"] = carved["train"], carved["test"]
+    return datasets.DatasetDict(splits)

@@ -1,0 +1,189 @@
+"""Score sentence pairs with a model: the prediction step of training, `hf-sts predict` and `hf-sts evaluate`.
+
+    hf-sts predict MODEL --input test.csv --output predictions.csv      # id,target in input order
+    hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
+
+`MODEL` is an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), the adapter folder of a
+LoRA run, a one-output regression `AutoModelForSequenceClassification` (such as `hf-sts export --format
+sequence-classification` writes; scored with its own head, see [`SequenceClassificationScorer`]), or any other plain
+pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states, the `prompt` before
+every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the baseline a fine-tune is
+compared against.
+
+Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
+so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
+`torch.inference_mode`, and under bf16 autocast where the device runs bf16 natively (a CPU with AVX512-BF16 or AMX,
+a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`) and the model's training run did not turn
+`bf16` off (`LoadedModel.use_bf16`), unless told otherwise.
+"""
+
+from dataclasses import dataclass
+
+import datasets
+import numpy as np
+from transformers import (
+    PreTrainedConfig,
+    PreTrainedTokenizerBase,
+)
+
+from hf_sts.models.sts.modeling_sts import MODEL_CLASSES
+from hf_sts.training.arguments import DataArguments
+
+
+DEFAULT_MAX_SEQ_LENGTH = DataArguments.max_seq_length  # a run's default (128)
+
+
+# Backbone types whose position ids start after the padding index (RoBERTa's offset): 2 positions are not for tokens.
+POSITION_OFFSET_TYPES = ("roberta", "xlm-roberta", "camembert", "data2vec-text")
+
+
+def max_positions(config: PreTrainedConfig) -> int | None:
+    """The most tokens a sequence of the encoder of `config` (a backbone's config) can hold: its
+    `max_position_embeddings` less RoBERTa's offset of 2 (`POSITION_OFFSET_TYPES`), or `None` where the config sets
+    no limit."""
+    limit = getattr(config, "max_position_embeddings", None)
+    if limit is None:
+        return None
+    return limit - 2 if config.model_type in POSITION_OFFSET_TYPES else limit
+
+
+def map_fingerprint(dataset: datasets.Dataset, tokenizer: PreTrainedTokenizerBase, **settings) -> str:
+    """The `new_fingerprint` of `dataset.map` with a transform that tokenizes with `tokenizer` under `settings`.
+
+    Without it datasets fingerprints the map (the result's name, and its cache file for a dataset read from disk)
+    by pickling the transform, and so the tokenizer it closes over, several times per map: about 7 seconds per split
+    for the 250k-piece vocabulary of multilingual-e5-small or XLM-R (0.12 s with this), in every run, fold and test.
+    This hashes what decides the result instead: the dataset's own fingerprint, the tokenizer's class, serialized
+    pipeline (`backend_tokenizer`, about 0.05 s; a slow tokenizer is pickled as before) and init settings, and
+    `settings` (the transform's parameters).
+
+    Returns:
+        A hex digest (`datasets.fingerprint.Hasher`).
+    """
+    from datasets.fingerprint import Hasher
+
+    state = tokenizer.backend_tokenizer.to_str() if tokenizer.is_fast else tokenizer
+    init = {key: str(value) for key, value in tokenizer.init_kwargs.items()}
+    return Hasher.hash([dataset._fingerprint, type(tokenizer).__name__, state, init, settings])
+
+
+def tokenize_pairs(
+    dataset: datasets.Dataset,
+    tokenizer,
+    max_seq_length: int,
+    num_proc: int | None = None,
+    architecture: str = "cross-encoder",
+    prompt: str | None = None,
+    text_cleaning: list[str] | None = None,
+) -> datasets.Dataset:
+    """Encode the pairs for a model, without padding (batches are padded dynamically).
+
+    A cross-encoder reads each pair as one sequence (`[CLS] sentence1 [SEP] sentence2 [SEP]`, the longer sentence
+    truncated first); a bi-encoder reads each sentence alone: `sentence1` under the tokenizer's usual keys and
+    `sentence2` under the same keys with the suffix `_b` (`input_ids_b`, ...), each truncated to `max_seq_length`.
+
+    Args:
+        architecture (`str`): `"cross-encoder"` or `"bi-encoder"`.
+        prompt (`str`, *optional*): text put before every sentence (the model's `config.prompt`).
+        text_cleaning (`list[str]`, *optional*): cleaning steps applied to every sentence first (the model's
+            `config.text_cleaning`, see `hf_sts.text_cleaning`).
+
+    Raises:
+        ValueError: for another `architecture`.
+
+    Returns:
+        A dataset with the tokenizer's model inputs (`input_ids`, `attention_mask`, and `token_type_ids` where the
+        tokenizer makes them; doubled with `_b` for a bi-encoder), plus `labels` (float scores) and `binary_labels`
+        (0/1) when the split is labeled.
+    """
+    if architecture not in MODEL_CLASSES:
+        raise ValueError(f"`architecture` must be one of {list(MODEL_CLASSES)}, got {architecture!r}.")
+    labeled = all(label is not None for label in dataset["label"])
+
+    def encode(batch):
+        encoded = MODEL_CLASSES[architecture].pair_inputs(
+            tokenizer,
+            batch["sentence1"],
+            batch["sentence2"],
+            prompt,
+            text_cleaning,
+            truncation=True,
+            max_length=max_seq_length,
+        )
+        if labeled:
+            encoded["labels"] = batch["label"]
+            encoded["binary_labels"] = batch["binary_label"]
+        return encoded
+
+    fingerprint = map_fingerprint(
+        dataset, tokenizer, architecture=architecture, prompt=prompt, cleaning=text_cleaning, length=max_seq_length
+    )
+    return dataset.map(
+        encode,
+        batched=True,
+        num_proc=num_proc,
+        remove_columns=dataset.column_names,
+        new_fingerprint=fingerprint,
+        desc="Tokenizing pairs",
+    )
+
+
+def length_order(features) -> np.ndarray | None:
+    """The rows of tokenized pairs, longest first (ties in row order): `(n,)` int64 indices, the order in which
+    batches are scored (`hf_sts.inference.scoring.predict_scores`, `StsTrainer`'s evaluation), so each pads little.
+
+    Args:
+        features: a dataset from [`tokenize_pairs`], or the `BatchEncoding` of a model's `tokenize`. A row's length
+            is its longest token sequence (`input_ids`, and `input_ids_b` for a bi-encoder).
+
+    Returns:
+        The indices, or `None` when there are no `input_ids` columns.
+    """
+    names = features.column_names if isinstance(features, datasets.Dataset) else list(features.keys())
+    columns = [features[name] for name in names if name.startswith("input_ids")]
+    if not columns:
+        return None
+    lengths = np.max([[len(ids) for ids in column] for column in columns], axis=0)
+    return np.argsort(-lengths, kind="stable")
+
+
+def length_sorted_batches(
+    features, collate, batch_size: int, device, description: str, show_progress_bar: bool = True
+):
+    """Yield `(rows, batch)` over tokenized rows, longest first ([`length_order`]): `rows` the `(b,)` row indices of
+    the batch, `batch` the dict of tensors `collate` pads them to (`(b, seq_len)` each), moved to `device`; a tqdm
+    bar named `description` counts the batches. What `hf_sts.inference.scoring.predict_scores` scores pairs and the
+    back-translation filter embeds sentences with (`hf_sts.augment`).
+
+    Args:
+        features: a `BatchEncoding` (or dict of per-row lists) with `input_ids` columns.
+        collate: a data collator (`DataCollatorWithPadding`, [`BiEncoderCollator`]).
+    """
+    from tqdm.auto import tqdm
+
+    keys = list(features.keys())
+    order = length_order(features)
+    for start in tqdm(range(0, len(order), batch_size), desc=description, disable=not show_progress_bar):
+        rows = order[start : start + batch_size]
+        batch = collate([{key: features[key][row] for key in keys} for row in rows])
+        yield rows, {key: value.to(device) for key, value in batch.items()}
+
+
+@dataclass
+class BiEncoderCollator:
+    """Batch bi-encoder features (see `tokenize_pairs`): pad the first and the second sentences separately, each to
+    the longest of its side in the batch, with `tokenizer.pad`.
+
+    Returns (from `__call__`): a dict of tensors, `input_ids` / `attention_mask` / ... of shape `(batch, len_a)`,
+    the same keys with `_b` of shape `(batch, len_b)`, and `labels` / `binary_labels` of shape `(batch,)` when the
+    features have them.
+    """
+
+    tokenizer: PreTrainedTokenizerBase
+
+    def __call__(self, features: list[dict]) -> dict:
+        first = [{key: value for key, value in feature.items() if not key.endswith("_b")} for feature in features]
+        second = [{key[:-2]: value for key, value in feature.items() if key.endswith("_b")} for feature in features]
+        batch = dict(self.tokenizer.pad(first, return_tensors="pt"))
+        batch.update({f"{key}_b": value for key, value in self.tokenizer.pad(second, return_tensors="pt").items()})
+        return batch

@@ -1,0 +1,127 @@
+"""Score sentence pairs with a model: the prediction step of training, `hf-sts predict` and `hf-sts evaluate`.
+
+    hf-sts predict MODEL --input test.csv --output predictions.csv      # id,target in input order
+    hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
+
+`MODEL` is an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), the adapter folder of a
+LoRA run, a one-output regression `AutoModelForSequenceClassification` (such as `hf-sts export --format
+sequence-classification` writes; scored with its own head, see [`SequenceClassificationScorer`]), or any other plain
+pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states, the `prompt` before
+every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the baseline a fine-tune is
+compared against.
+
+Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
+so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
+`torch.inference_mode`, and under bf16 autocast where the device runs bf16 natively (a CPU with AVX512-BF16 or AMX,
+a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`) and the model's training run did not turn
+`bf16` off (`LoadedModel.use_bf16`), unless told otherwise.
+"""
+
+import json
+from pathlib import Path
+
+from hf_sts.data.checks import check_scorable, resolve_binary_threshold
+from hf_sts.data.readers import read_sts_file
+from hf_sts.data.writers import write_predictions, write_submission
+from hf_sts.errors import ModelLoadError
+from hf_sts.inference.loading import LoadedModel, load_model
+from hf_sts.inference.report import write_report
+from hf_sts.inference.scoring import evaluate_split
+
+
+def _check_output(path: Path, want_folder: bool, option: str) -> None:
+    if want_folder and path.is_file():
+        raise ModelLoadError(f"{path}: is a file; {option} names a folder.")
+    if not want_folder and path.is_dir():
+        raise ModelLoadError(f"{path}: is a folder; {option} names the CSV file to write.")
+
+
+def predict_file(
+    model_name_or_path: str,
+    input_file: str | Path,
+    output_file: str | Path,
+    batch_size: int = 64,
+    with_sentences: bool = False,
+    bf16: bool | None = None,
+    **load_kwargs,
+) -> tuple[LoadedModel, int]:
+    """`hf-sts predict`: score every pair of `input_file` (any format of `hf_sts.data.readers.READERS`, labels optional and
+    ignored) and write `id,target` (clipped to [0, 5]; with `with_sentences`, also `sentence1,sentence2`), one row
+    per pair in input order, to `output_file`. The input and the output path are checked before the model loads,
+    and nothing is written on an error.
+
+    Args:
+        model_name_or_path, **load_kwargs: the model and where it runs, see [`load_model`].
+        batch_size, bf16: how it scores, see [`predict_scores`].
+
+    Returns:
+        `(loaded model, number of pairs written)`.
+
+    Raises:
+        hf_sts.errors.DataFormatError: for a missing or malformed input file.
+        ModelLoadError: for a model that cannot be loaded, or an `output_file` that is an existing folder.
+    """
+    output_file = Path(output_file)
+    _check_output(output_file, want_folder=False, option="--output")
+    dataset = read_sts_file(input_file, require_labels=False)
+    loaded = load_model(model_name_or_path, **load_kwargs)
+    predictions = loaded.score(dataset["sentence1"][:], dataset["sentence2"][:], batch_size, bf16=bf16)
+    output_file.parent.mkdir(parents=True, exist_ok=True)
+    return loaded, len(write_submission(dataset, predictions, output_file, with_sentences))
+
+
+def evaluate_file(
+    model_name_or_path: str,
+    validation_file: str | Path,
+    output_dir: str | Path | None = None,
+    batch_size: int = 64,
+    bf16: bool | None = None,
+    binary_threshold: float | None = None,
+    **load_kwargs,
+) -> tuple[LoadedModel, dict[str, float]]:
+    """`hf-sts evaluate`: score the labeled pairs of `validation_file` and compute the `eval_*` metrics; with
+    `output_dir`, also write `all_results.json` (the metrics, the model description, the file, the precision and the
+    binary threshold),
+    `eval_predictions.csv` and the report of `hf_sts.inference.report.write_report` there. The file is checked before the
+    model loads.
+
+    Args:
+        model_name_or_path, **load_kwargs: the model and where it runs, see [`load_model`].
+        batch_size, bf16: how it scores, see [`predict_scores`].
+        binary_threshold: F1 compares `prediction >= binary_threshold`; `None`: what the file's binary labels imply
+            (`hf_sts.data.checks.implied_binary_threshold`), else KLUE's 3.0. Recorded as `binary_threshold` in the
+            metrics.
+
+    Returns:
+        `(loaded model, metrics)`.
+
+    Raises:
+        hf_sts.errors.DataFormatError: for a missing or malformed file, or a pair without a label.
+        ModelLoadError: for a model that cannot be loaded, or an `output_dir` that is an existing file.
+    """
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        _check_output(output_dir, want_folder=True, option="--output_dir")
+    dataset = read_sts_file(validation_file, require_labels=True)
+    check_scorable(dataset, str(validation_file))
+    binary_threshold = resolve_binary_threshold(
+        {"validation": dataset}, binary_threshold, {"validation": str(validation_file)}
+    )
+    loaded = load_model(model_name_or_path, **load_kwargs)
+    bf16 = loaded.use_bf16(bf16)
+    predictions, metrics = evaluate_split(
+        loaded.model, loaded.tokenizer, dataset, loaded.max_seq_length, batch_size, binary_threshold, bf16=bf16
+    )
+    metrics["binary_threshold"] = binary_threshold
+    if output_dir is not None:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        frame = write_predictions(dataset, predictions, output_dir / "eval_predictions.csv")
+        write_report(frame, output_dir)
+        results = {
+            **metrics,
+            "model": loaded.description,
+            "validation_file": str(validation_file),
+            "precision": "bf16" if bf16 else "fp32",
+        }
+        (output_dir / "all_results.json").write_text(json.dumps(results, indent=4, sort_keys=True), encoding="utf-8")
+    return loaded, metrics

@@ -1,0 +1,253 @@
+"""Score sentence pairs with a model: the prediction step of training, `hf-sts predict` and `hf-sts evaluate`.
+
+    hf-sts predict MODEL --input test.csv --output predictions.csv      # id,target in input order
+    hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
+
+`MODEL` is an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), the adapter folder of a
+LoRA run, a one-output regression `AutoModelForSequenceClassification` (such as `hf-sts export --format
+sequence-classification` writes; scored with its own head, see [`SequenceClassificationScorer`]), or any other plain
+pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states, the `prompt` before
+every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the baseline a fine-tune is
+compared against.
+
+Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
+so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
+`torch.inference_mode`, and under bf16 autocast where the device runs bf16 natively (a CPU with AVX512-BF16 or AMX,
+a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`) and the model's training run did not turn
+`bf16` off (`LoadedModel.use_bf16`), unless told otherwise.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForSequenceClassification,
+    PretrainedConfig,
+    PreTrainedTokenizerBase,
+)
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH, max_positions
+from hf_sts.errors import (
+    ModelLoadError,
+    check_local_weights,
+    checked_from_pretrained,
+    checked_tokenizer,
+    read_json_object,
+)
+from hf_sts.inference.scoring import predict_scores
+from hf_sts.models.sts.configuration_sts import StsBackboneConfig
+from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
+from hf_sts.utils.hardware import native_bf16, resolve_device
+
+
+# The key of an exported sequence-classification model's `config.json` that records the input the hf_sts model read
+# (`prompt`, `text_cleaning`), which transformers' classes do not apply by themselves (see `hf_sts.export`).
+EXPORT_INPUT_KEY = "hf_sts_input"
+
+
+class SequenceClassificationScorer(torch.nn.Module):
+    """A one-output regression `AutoModelForSequenceClassification` (an `hf-sts export --format
+    sequence-classification` model, or any such cross-encoder) with the interface of an hf_sts cross-encoder, so
+    [`predict_scores`] scores with it: `tokenize` (each pair as one sequence, the sentences cleaned and prompted as
+    recorded in `config.hf_sts_input` by the export) and `forward(...).logits` of shape `(batch,)`, on the 0.0–5.0
+    scale, unclipped."""
+
+    def __init__(self, model, prompt: str | None = None, text_cleaning: list[str] | None = None):
+        super().__init__()
+        self.model = model
+        self.config = model.config
+        self.prompt, self.text_cleaning = prompt, text_cleaning
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def tokenize(self, tokenizer, sentences1: list[str], sentences2: list[str], **kwargs) -> dict:
+        """The model inputs of sentence pairs, as an hf_sts cross-encoder builds them (`**kwargs` go to the
+        tokenizer)."""
+        return StsCrossEncoderModel.pair_inputs(
+            tokenizer, sentences1, sentences2, prompt=self.prompt, text_cleaning=self.text_cleaning, **kwargs
+        )
+
+    def forward(self, **inputs) -> SequenceClassifierOutput:
+        """`logits` of shape `(batch,)`: the model's one output per pair."""
+        return SequenceClassifierOutput(logits=self.model(**inputs).logits.squeeze(-1))
+
+
+def is_regression_classifier(config: PretrainedConfig) -> bool:
+    """Whether `config` is that of a one-output `...ForSequenceClassification` model (a cross-encoder scoring pairs
+    with its own head), as `hf-sts export --format sequence-classification` writes."""
+    architectures = getattr(config, "architectures", None) or []
+    return config.num_labels == 1 and any(name.endswith("ForSequenceClassification") for name in architectures)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to score pairs: the hf_sts model (eval mode; a [`SequenceClassificationScorer`] for an exported
+    sequence-classification model), its tokenizer, the `max_seq_length` pairs are truncated to (the training run's,
+    from its `recipe.json`), a one-line description for logs and reports, and the training run's `bf16` setting
+    (`None` without a `recipe.json`: a plain encoder, an export, a Hub id)."""
+
+    model: StsPreTrainedModel | SequenceClassificationScorer
+    tokenizer: PreTrainedTokenizerBase
+    max_seq_length: int
+    description: str
+    run_bf16: bool | None = None
+
+    def use_bf16(self, bf16: bool | None = None) -> bool:
+        """Whether to score under bf16 autocast: `bf16` when given; else where the device runs bf16 natively
+        (`hf_sts.utils.hardware.native_bf16`) and the training run did not train without it, so that a run trained and
+        scored in fp32 (an fp16 or fp32 recipe) is scored in fp32 again, as its `submission.csv` was."""
+        if bf16 is not None:
+            return bf16
+        return native_bf16(self.model.device) and self.run_bf16 is not False
+
+    def score(
+        self,
+        sentences1: list[str],
+        sentences2: list[str],
+        batch_size: int = 64,
+        bf16: bool | None = None,
+        show_progress_bar: bool = True,
+    ) -> np.ndarray:
+        """[`predict_scores`] with this model, its tokenizer and its `max_seq_length`: `(n,)` float64 scores on the
+        0.0–5.0 scale, unclipped, in input order, under bf16 as [`use_bf16`] says. What `hf-sts predict`,
+        `hf-sts evaluate` and the demo page score with."""
+        return predict_scores(
+            self.model,
+            self.tokenizer,
+            sentences1,
+            sentences2,
+            self.max_seq_length,
+            batch_size,
+            show_progress_bar=show_progress_bar,
+            bf16=self.use_bf16(bf16),
+        )
+
+
+def run_recipe(model_dir: str | Path) -> dict | None:
+    """The `recipe.json` of the run that wrote `model_dir` (a `checkpoint-*` folder's is one level up); `None` when
+    there is none (a Hub id, a plain encoder, an export).
+
+    Raises:
+        ModelLoadError: naming the `recipe.json`, when it is not a JSON object.
+    """
+    model_dir = Path(model_dir)
+    for path in (model_dir / "recipe.json", model_dir.parent / "recipe.json"):
+        if path.is_file():
+            return read_json_object(path, ModelLoadError)
+    return None
+
+
+def _hub_recipe(repo_id: str, **hub_kwargs) -> dict | None:
+    """The `recipe.json` a push uploaded beside the model of the Hub repository `repo_id` (downloaded, or from the
+    cache); `None` where there is none (a plain encoder) or it cannot be had (offline and not cached)."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = hf_hub_download(repo_id, "recipe.json", **hub_kwargs)
+    except Exception:  # missing, offline, gated: huggingface_hub raises several types; the model loaded regardless
+        return None
+    return read_json_object(path, ModelLoadError)
+
+
+def run_max_seq_length(model_dir: str | Path) -> int | None:
+    """The `max_seq_length` of the run that wrote `model_dir` (see [`run_recipe`]); `None` without a recipe."""
+    recipe = run_recipe(model_dir)
+    return None if recipe is None else recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
+
+
+def load_model(
+    model_name_or_path: str,
+    pooling: str | None = None,
+    prompt: str | None = None,
+    max_seq_length: int | None = None,
+    device: str | None = None,
+    **hub_kwargs,
+) -> LoadedModel:
+    """Load a model to score pairs with.
+
+    Args:
+        model_name_or_path: an hf_sts checkpoint, a LoRA run's `adapter/` folder, a one-output regression
+            sequence-classification model (an `hf-sts export`), or a plain pretrained encoder (local folder or Hub
+            id).
+        pooling, prompt: for a plain encoder only, scored zero-shot as a bi-encoder: `"mean"` (default) or `"cls"`
+            pooling, and the text put before every sentence (`"query: "` for multilingual-e5). An hf_sts checkpoint
+            carries its own; an exported sequence-classification model takes `prompt` (default: the one its export
+            recorded) but not `pooling`.
+        max_seq_length: tokens per pair (per sentence for a bi-encoder); default: the training run's (from its
+            `recipe.json`, beside the model or in its Hub repository), else (an export) its tokenizer's
+            `model_max_length` when below 100,000, else 128.
+        device: where the model runs (`"cpu"`, `"cuda"`, `"cuda:1"`, ...); default: CUDA when there is one.
+        **hub_kwargs: `cache_dir`, `revision`, `token` for `from_pretrained`.
+
+    Raises:
+        ModelLoadError: if nothing loadable is there, `pooling` / `prompt` are given for an hf_sts checkpoint,
+            `pooling` for a sequence-classification model, `device` is not one of this machine's, the tokenizer has
+            no padding token, or `max_seq_length` is beyond the encoder's position embeddings.
+    """
+    path = Path(model_name_or_path)
+    if path.exists() and not path.is_dir():
+        raise ModelLoadError(f"{path}: a model is a folder (or a Hub id), not a file.")
+    device = resolve_device(device, ModelLoadError)
+    # The tokenizer first: a folder without one is refused in one line before any weights load.
+    tokenizer = checked_tokenizer(model_name_or_path, ModelLoadError, **hub_kwargs)
+    if (path / "adapter_config.json").is_file():
+        from hf_sts.models.lora import load_adapter_model
+
+        _refuse_overrides(path, pooling, prompt)
+        model = load_adapter_model(str(path)).merge_and_unload()
+        description = f"{path} (LoRA adapter, merged)"
+    else:
+        config = checked_from_pretrained(AutoConfig, model_name_or_path, ModelLoadError, **hub_kwargs)
+        check_local_weights(model_name_or_path, ModelLoadError)
+        if isinstance(config, StsBackboneConfig):
+            _refuse_overrides(path, pooling, prompt)
+            model = AutoModel.from_pretrained(model_name_or_path, **hub_kwargs)
+            description = f"{model_name_or_path} (hf_sts {config.model_type})"
+        elif is_regression_classifier(config):
+            _refuse_overrides(path, pooling, None, "a sequence-classification model, which scores with its own head")
+            recorded = getattr(config, EXPORT_INPUT_KEY, None) or {}
+            prompt = prompt if prompt is not None else recorded.get("prompt")
+            classifier = AutoModelForSequenceClassification.from_pretrained(model_name_or_path, **hub_kwargs)
+            model = SequenceClassificationScorer(classifier, prompt, recorded.get("text_cleaning"))
+            description = f"{model_name_or_path} ({classifier.config.architectures[0]}, one regression output)"
+            if max_seq_length is None and tokenizer.model_max_length < 100_000:  # an export sets the run's
+                max_seq_length = tokenizer.model_max_length
+        else:
+            pooling = pooling or "mean"
+            backbone = AutoModel.from_pretrained(model_name_or_path, **hub_kwargs)
+            model = StsBiEncoderModel.from_backbone(backbone, pooling=pooling, prompt=prompt)
+            description = (
+                f"{model_name_or_path} (a plain {config.model_type} encoder) zero-shot as a bi-encoder ({pooling} "
+                f"pooling, prompt {prompt!r}, score = 5 × cosine)"
+            )
+    recipe = (run_recipe(path) if path.exists() else _hub_recipe(model_name_or_path, **hub_kwargs)) or {}
+    if max_seq_length is None:
+        max_seq_length = recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
+    run_bf16 = bool(recipe.get("bf16")) if recipe else None
+    limit = max_positions(getattr(model.config, "backbone_config", None) or model.config)
+    if limit is not None and max_seq_length > limit:
+        raise ModelLoadError(
+            f"--max_seq_length {max_seq_length}: {model_name_or_path} reads at most {limit} tokens per sequence."
+        )
+    return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description, run_bf16)
+
+
+def _refuse_overrides(
+    path: Path,
+    pooling: str | None,
+    prompt: str | None,
+    kind: str = "an hf_sts model, which carries its own pooling and prompt",
+) -> None:
+    given = [name for name, value in (("--pooling", pooling), ("--prompt", prompt)) if value is not None]
+    if given:
+        raise ModelLoadError(
+            f"{path} is {kind}; {' and '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to a plain "
+            "encoder scored zero-shot."
+        )

@@ -1,0 +1,97 @@
+"""Evaluation report of a run: plots and tables of the validation predictions, saved as files and, when the run
+reports to Weights & Biases, logged there too.
+
+Files written to `output_dir` (matplotlib, whether or not wandb is on):
+
+- `prediction_vs_gold.png`: predicted vs gold score per pair, coloured by `source`, with the diagonal;
+- `residuals.png`: histogram of prediction − gold;
+- `per_source_pearson.csv`: Pearson r and pair count per `source` (and overall);
+- `worst_pairs.csv`: the 20 pairs with the largest absolute error.
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+logger = logging.getLogger(__name__)
+
+
+NUM_WORST = 20
+
+
+def per_source_pearson(frame: pd.DataFrame) -> pd.DataFrame:
+    """Pearson r of `prediction` vs `label` per `source`, plus an `all` row.
+
+    Args:
+        frame: rows with `source`, `label` and `prediction` (0–5 scores).
+
+    Returns:
+        A frame `source, pairs, pearson` (Pearson NaN for a source with fewer than 2 pairs or constant scores).
+    """
+
+    def pearson(group: pd.DataFrame) -> float:
+        if len(group) < 2 or group.prediction.nunique() < 2 or group.label.nunique() < 2:
+            return float("nan")
+        return float(stats.pearsonr(group.prediction, group.label).statistic)
+
+    rows = [
+        {"source": source, "pairs": len(group), "pearson": pearson(group)} for source, group in frame.groupby("source")
+    ]
+    rows.append({"source": "all", "pairs": len(frame), "pearson": pearson(frame)})
+    return pd.DataFrame(rows)
+
+
+def worst_pairs(frame: pd.DataFrame, count: int = NUM_WORST) -> pd.DataFrame:
+    """The `count` pairs with the largest absolute error `|prediction - label|`, largest first, with an `error`
+    column (prediction − gold, score units)."""
+    errors = frame.prediction - frame.label
+    order = np.argsort(-errors.abs().to_numpy(), kind="stable")[:count]
+    return frame.iloc[order].assign(error=errors.iloc[order].to_numpy())
+
+
+def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str, Path]:
+    """Write the plots and tables of the validation predictions into `output_dir`.
+
+    Args:
+        predictions: `eval_predictions.csv` as a frame (`id, source, sentence1, sentence2, label, prediction`).
+
+    Returns:
+        `{name: path}` of the written files.
+    """
+    # matplotlib's object API: a `Figure` draws with its own Agg canvas, so no backend is chosen and no pyplot state
+    # (current figure, open windows) is touched.
+    from matplotlib.figure import Figure
+
+    output_dir = Path(output_dir)
+    paths = {
+        "prediction_vs_gold": output_dir / "prediction_vs_gold.png",
+        "residuals": output_dir / "residuals.png",
+        "per_source_pearson": output_dir / "per_source_pearson.csv",
+        "worst_pairs": output_dir / "worst_pairs.csv",
+    }
+    figure = Figure(figsize=(5.5, 5))
+    axes = figure.subplots()
+    for source, group in predictions.groupby("source"):
+        axes.scatter(group.label, group.prediction, s=8, alpha=0.6, label=source)
+    axes.plot([0, 5], [0, 5], color="grey", linewidth=1)
+    axes.set(xlabel="gold score", ylabel="predicted score", xlim=(-0.1, 5.1), ylim=(-0.1, 5.1))
+    axes.set_title(f"{len(predictions)} validation pairs")
+    axes.legend(fontsize="small", markerscale=2)
+    figure.tight_layout()
+    figure.savefig(paths["prediction_vs_gold"], dpi=100)
+
+    figure = Figure(figsize=(5.5, 4))
+    axes = figure.subplots()
+    axes.hist(predictions.prediction - predictions.label, bins=40, color="tab:blue")
+    axes.axvline(0, color="grey", linewidth=1)
+    axes.set(xlabel="prediction − gold (score units)", ylabel="pairs")
+    figure.tight_layout()
+    figure.savefig(paths["residuals"], dpi=100)
+
+    per_source_pearson(predictions).to_csv(paths["per_source_pearson"], index=False)
+    worst_pairs(predictions).to_csv(paths["worst_pairs"], index=False)
+    return paths

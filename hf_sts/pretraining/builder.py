@@ -1,0 +1,105 @@
+"""Masked-language-model pretraining on the task's own text: task-adaptive pretraining (TAPT).
+
+    hf-sts pretrain recipes/tapt/multilingual_e5_small.json [--key value ...]
+    accelerate launch hf_sts/pretrain.py recipes/tapt/multilingual_e5_small.json [--key value ...]
+
+TAPT (Gururangan et al. 2020, "Don't Stop Pretraining: Adapt Language Models to Domains and Tasks") continues an
+encoder's MLM training on the unlabeled sentences of the task before fine-tuning on its labels. This is transformers'
+`examples/pytorch/language-modeling/run_mlm.py` on the Trainer, with hf_sts' data readers and recipes: the text is
+the sentences of the STS training files (`train_file`), the unlabeled sentences of other STS files where the recipe
+opts in (`unlabeled_file`: validation or test pairs, labels never read), and extra text (`text_file`: one sentence
+per line, KLUE-NLI JSON, KorSTS TSV; `dataset_name`: a Hub dataset's `train` split). The start is a pretrained
+encoder (`model_name_or_path`; an MLM head is added to one that has none, such as multilingual-e5-small) or a
+from-scratch one (`model_type`, `config_overrides` and a WordPiece tokenizer trained on the text).
+
+Outputs in `output_dir`: the `AutoModelForMaskedLM` model and its tokenizer (a folder `hf_sts/run.py` fine-tunes with
+`--model_name_or_path output_dir`), `recipe.json`, `all_results.json` (`train_loss`, `eval_loss`, `perplexity`), the
+card `README.md` (corpus and steps) and `corpus.json` (the text's sources and counts).
+"""
+
+import logging
+
+from transformers import PreTrainedTokenizerBase
+
+from hf_sts.errors import RecipeError, checked_from_pretrained
+from hf_sts.pretraining.arguments import MlmArguments
+from hf_sts.training.builder import pretrained_config, pretrained_tokenizer, scratch_backbone_config, scratch_config
+
+
+logger = logging.getLogger(__name__)
+
+
+# Attributes that hold the position-wise MLM head of a transformers `*ForMaskedLM` model (BERT's `cls`, RoBERTa's and
+# XLM-R's `lm_head`): the head sparse prediction feeds the masked positions only.
+MLM_HEAD_ATTRIBUTES = ("cls", "lm_head")
+
+
+def check_tokenizer(args: MlmArguments) -> PreTrainedTokenizerBase:
+    """Check that the run's tokenizer (`tokenizer_name`, else `model_name_or_path`'s) can mask: it loads, has padding
+    and mask tokens, and is fast where `whole_word_mask` needs its offsets. Returns it, for the run to use.
+
+    Raises:
+        RecipeError: one line naming the tokenizer and what it lacks.
+    """
+    name = args.tokenizer_name or args.model_name_or_path
+    tokenizer = pretrained_tokenizer(args)
+    if tokenizer.mask_token is None:
+        raise RecipeError(f"{name}: its tokenizer has no mask token, which masked-language modeling needs.")
+    if args.whole_word_mask and not tokenizer.is_fast:
+        raise RecipeError(f"{name}: `whole_word_mask` needs a fast tokenizer (word boundaries come from its offsets).")
+    return tokenizer
+
+
+def check_mlm_encoder(args: MlmArguments) -> None:
+    """What `prepare` checks of the model before anything is written: the from-scratch config of `model_type` and
+    `config_overrides` can be built, or `model_name_or_path`'s config loads; and its type has a masked-LM class.
+
+    Raises:
+        RecipeError: one line naming the key or model and the problem (an hf_sts STS model, a decoder, a bad
+            override).
+    """
+    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
+
+    if args.model_name_or_path is None:
+        model_type = scratch_config(args.model_type, args.config_overrides, args.max_seq_length).model_type
+        if model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+            raise RecipeError(f"`model_type` {args.model_type!r} has no masked-LM class in transformers.")
+        return
+    model_type = pretrained_config(args).model_type
+    if model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
+        raise RecipeError(
+            f"{args.model_name_or_path}: a {model_type!r} model has no masked-LM class in transformers; give an "
+            "encoder (BERT, RoBERTa, ELECTRA, XLM-R, ...)."
+        )
+
+
+def build_mlm_model(args: MlmArguments, tokenizer):
+    """The `AutoModelForMaskedLM` to train: `model_name_or_path`'s, with a newly initialised MLM head (one line says
+    so) where its checkpoint has none, or a from-scratch one of `model_type` sized for `tokenizer`.
+
+    Raises:
+        RecipeError: as [`check_mlm_encoder`], or when the weights cannot be loaded.
+    """
+    from transformers import AutoModelForMaskedLM
+
+    check_mlm_encoder(args)
+    if args.model_name_or_path is None:
+        config = scratch_backbone_config(args.model_type, args.config_overrides, tokenizer, args.max_seq_length)
+        return AutoModelForMaskedLM.from_config(config)
+    model, info = checked_from_pretrained(
+        AutoModelForMaskedLM,
+        args.model_name_or_path,
+        RecipeError,
+        trust_remote_code=args.trust_remote_code,
+        output_loading_info=True,
+        **args.hub_kwargs(),
+    )
+    if info["missing_keys"]:
+        new = sum(parameter.numel() for name, parameter in model.named_parameters() if name in info["missing_keys"])
+        logger.warning(
+            "%s has no MLM head: added a newly initialised one (%s parameters, %d tensors), trained from the start.",
+            args.model_name_or_path,
+            f"{new:,}",
+            len(info["missing_keys"]),
+        )
+    return model

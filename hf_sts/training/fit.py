@@ -1,0 +1,141 @@
+"""The steps of a training run, shared by `hf_sts/run.py`, cross-validation (`hf_sts.cv`) and the search
+(`hf_sts.search`): the trainer over tokenized splits, and `fit`, which trains, saves and scores one model."""
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from transformers import DataCollatorWithPadding
+
+from hf_sts.data.checks import log_cleaning
+from hf_sts.data.tokenization import BiEncoderCollator, tokenize_pairs
+from hf_sts.data.writers import write_predictions
+from hf_sts.inference.report import write_report
+from hf_sts.inference.scoring import evaluate_split, predict_scores
+from hf_sts.metrics import compute_metrics, f1_threshold
+from hf_sts.training.builder import build_model
+from hf_sts.training.tracking import log_report_to_wandb
+from hf_sts.training.trainer import StsTrainer
+
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FitOutcome:
+    """What [`fit`] leaves: the trainer (its model trained and saved), the metrics, and the raw predictions on every
+    split but `train` (`{split: np.ndarray of shape (n,)}`, unclipped scores on the 0–5 scale)."""
+
+    trainer: StsTrainer
+    metrics: dict[str, float]
+    predictions: dict[str, np.ndarray]
+
+
+def make_trainer(
+    model_args, data_args, training_args, tokenizer, splits: dict, callbacks: list | None = None, **model_kwargs
+) -> tuple[StsTrainer, dict]:
+    """Tokenize the `train` and `validation` splits for the run's architecture (main process first) and build the
+    `StsTrainer` over them, `validation` as the evaluation data of `eval_strategy`.
+
+    Args:
+        **model_kwargs: `model=` or `model_init=`, passed to the trainer.
+
+    Returns:
+        `(trainer, encoded)`, `encoded` holding the tokenized splits by name.
+    """
+    model = model_kwargs.get("model")
+    # The model's own prompt and cleaning steps (a checkpoint's, if the recipe leaves them unset).
+    prompt = model.config.prompt if model is not None else model_args.prompt
+    text_cleaning = model.config.text_cleaning if model is not None else model_args.text_cleaning
+    log_cleaning({split: splits[split] for split in ("train", "validation") if split in splits}, text_cleaning)
+    with training_args.main_process_first(desc="tokenizing"):
+        encoded = {
+            split: tokenize_pairs(
+                dataset,
+                tokenizer,
+                data_args.max_seq_length,
+                data_args.preprocessing_num_workers,
+                architecture=model_args.architecture,
+                prompt=prompt,
+                text_cleaning=text_cleaning,
+            )
+            for split, dataset in splits.items()
+            if split in ("train", "validation")
+        }
+    bi_encoder = model_args.architecture == "bi-encoder"
+    trainer = StsTrainer(
+        args=training_args,
+        train_dataset=encoded.get("train"),
+        eval_dataset=encoded.get("validation"),
+        processing_class=tokenizer,
+        data_collator=BiEncoderCollator(tokenizer) if bi_encoder else DataCollatorWithPadding(tokenizer),
+        compute_metrics=functools.partial(compute_metrics, binary_threshold=data_args.binary_threshold),
+        callbacks=callbacks,
+        **model_kwargs,
+    )
+    return trainer, encoded
+
+
+def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks: list | None = None) -> FitOutcome:
+    """Build the model, train it on `splits["train"]` and save it to `training_args.output_dir`, then predict every
+    other split: `validation` with metrics, `eval_predictions.csv` and the report of `hf_sts.report` (plots and
+    tables, also logged to wandb when it is on), the others (`test`, ...) as predictions only. Each step runs when
+    its split is there; files are written by the main process only. `callbacks` go to the trainer.
+    """
+    model = build_model(model_args, data_args, tokenizer)
+    trainer, encoded = make_trainer(model_args, data_args, training_args, tokenizer, splits, callbacks, model=model)
+    metrics: dict[str, float] = {}
+    if "train" in encoded:
+        train_result = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
+        if model_args.use_lora:
+            finish_lora(trainer, tokenizer, model_args.save_adapter_only)
+        else:
+            trainer.save_model()
+        metrics.update(train_result.metrics, train_samples=len(encoded["train"]))
+        trainer.log_metrics("train", train_result.metrics)
+        trainer.save_state()
+    # The trained model scores every split the way `hf-sts predict` and `hf-sts evaluate` score files (each
+    # process scores all pairs; only the main process writes).
+    predict_kwargs = {
+        "max_seq_length": data_args.max_seq_length,
+        "batch_size": training_args.per_device_eval_batch_size,
+        "show_progress_bar": not training_args.disable_tqdm,
+        "bf16": training_args.bf16,  # as the trainer evaluated (on a CPU, false unless it runs bf16 natively)
+    }
+    predictions = {}
+    if "validation" in splits:
+        threshold = data_args.binary_threshold
+        output, eval_metrics = evaluate_split(
+            trainer.model, tokenizer, splits["validation"], binary_threshold=threshold, **predict_kwargs
+        )
+        metrics.update(eval_metrics, binary_threshold=f1_threshold(threshold))
+        trainer.log_metrics("eval", eval_metrics)
+        predictions["validation"] = output
+        if trainer.is_world_process_zero():
+            path = os.path.join(training_args.output_dir, "eval_predictions.csv")
+            frame = write_predictions(splits["validation"], output, path)
+            paths = write_report(frame, training_args.output_dir)
+            if "wandb" in training_args.report_to:
+                log_report_to_wandb(frame, paths)
+    for split in splits.keys() - {"train", "validation"}:
+        dataset = splits[split]
+        predictions[split] = predict_scores(
+            trainer.model, tokenizer, dataset["sentence1"][:], dataset["sentence2"][:], **predict_kwargs
+        )
+    return FitOutcome(trainer, metrics, predictions)
+
+
+def finish_lora(trainer, tokenizer, save_adapter_only: bool) -> None:
+    """Write a LoRA run's adapter to `output_dir/adapter/`, and to the root too with `save_adapter_only`; otherwise
+    merge the adapters into the backbone and make the merged model the one saved to the root and evaluated."""
+    from hf_sts.models.lora import ADAPTER_DIR, save_adapter
+
+    output_dir = trainer.args.output_dir
+    if trainer.is_world_process_zero():
+        for folder in [os.path.join(output_dir, ADAPTER_DIR)] + ([output_dir] if save_adapter_only else []):
+            save_adapter(trainer.model, tokenizer, folder)
+    if not save_adapter_only:
+        trainer.model = trainer.model_wrapped = trainer.model.merge_and_unload()
+        trainer.save_model()

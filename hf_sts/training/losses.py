@@ -1,0 +1,189 @@
+"""Regression losses for STS, in one registry.
+
+A recipe names its loss with `loss` (one name, or several joined by `+`, e.g. `"l1+huber"`) and weighs the parts
+with `loss_weights`. Every loss maps predicted scores and gold scores, both of shape `(batch,)` on the 0.0–5.0
+scale, to a scalar, or, as sentence-transformers' losses may, to a dict of named scalar parts that `StsTrainer`
+sums and logs one by one ([`CombinedLoss`]). Pointwise losses (`mse`, `l1`, `huber`, `cosine`) return the mean over
+the batch, so `StsTrainer` can rescale it for gradient accumulation exactly; the ranking loss `cosent` compares the
+pairs of one micro-batch (on one device) with each other, as in sentence-transformers.
+"""
+
+import torch
+from torch import nn
+
+from hf_sts.metrics import SCORE_MAX
+
+
+LOSSES: dict[str, type[nn.Module]] = {}
+
+
+def register_loss(name: str):
+    """Class decorator that adds a loss to `LOSSES` under `name`.
+
+    A loss is an `nn.Module` built as `Loss(**options)` from the keyword arguments `build_loss` passes (`huber_delta`,
+    `cosent_scale`); it must accept and ignore options it does not use.
+
+    Raises:
+        ValueError: if `name` is already registered or contains `+` (the separator of combined losses).
+    """
+
+    def decorator(cls: type[nn.Module]) -> type[nn.Module]:
+        if "+" in name:
+            raise ValueError(f"Loss names cannot contain '+', got {name!r}.")
+        if name in LOSSES:
+            raise ValueError(f"A loss named {name!r} is already registered ({LOSSES[name].__name__}).")
+        LOSSES[name] = cls
+        return cls
+
+    return decorator
+
+
+@register_loss("mse")
+class MSELoss(nn.Module):
+    """Mean squared error: `mean((s - y)^2)` over the batch."""
+
+    def __init__(self, **options):
+        super().__init__()
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(scores, labels)
+
+
+@register_loss("l1")
+class L1Loss(nn.Module):
+    """Mean absolute error: `mean(|s - y|)` over the batch."""
+
+    def __init__(self, **options):
+        super().__init__()
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.l1_loss(scores, labels)
+
+
+@register_loss("huber")
+class HuberLoss(nn.Module):
+    """Huber loss (Huber 1964): per pair `0.5 * d^2` where `|d| <= delta`, else `delta * (|d| - 0.5 * delta)`,
+    with `d = s - y`, averaged over the batch.
+
+    Args:
+        huber_delta (`float`, defaults to `1.0`): the point, in score units (> 0), where the loss turns from
+            quadratic to linear.
+
+    Raises:
+        ValueError: if `huber_delta` is not above 0.
+    """
+
+    def __init__(self, huber_delta: float = 1.0, **options):
+        super().__init__()
+        if not huber_delta > 0:
+            raise ValueError(f"`huber_delta` must be > 0 (score units), got {huber_delta}.")
+        self.delta = huber_delta
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.huber_loss(scores, labels, delta=self.delta)
+
+
+@register_loss("cosine")
+class CosineSimilarityLoss(nn.Module):
+    """Mean squared error on the unit scale: `mean((s / 5 - y / 5)^2)`.
+
+    For a bi-encoder, whose scores are `5 * cos(u, v)`, this is sentence-transformers' `CosineSimilarityLoss`
+    (Reimers & Gurevych 2019): the cosine of the two embeddings regressed onto `label / 5`.
+    """
+
+    def __init__(self, **options):
+        super().__init__()
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(scores / SCORE_MAX, labels / SCORE_MAX)
+
+
+@register_loss("cosent")
+class CoSENTLoss(nn.Module):
+    """CoSENT (Su 2022, "CoSENT: a more efficient sentence vector scheme than Sentence-BERT"; sentence-transformers'
+    `CoSENTLoss`): a ranking loss over every two pairs `i`, `j` of the batch whose gold scores differ,
+
+        `log(1 + sum_{y_i > y_j} exp(scale * (s_j - s_i) / 5))`,
+
+    which asks each pair with a higher gold score to score higher. Scores divided by 5 are the cosines of a
+    bi-encoder, so `scale` means what it means in sentence-transformers. Only the ranking is learned: the scores of a
+    model trained with `cosent` alone are not calibrated to 0–5 (Pearson and Spearman hold; MSE and F1 need a
+    pointwise part, e.g. `cosent+mse`). A batch whose gold scores are all equal gives 0.
+
+    Args:
+        cosent_scale (`float`, defaults to `20.0`): the inverse temperature `scale` (sentence-transformers' default).
+    """
+
+    def __init__(self, cosent_scale: float = 20.0, **options):
+        super().__init__()
+        self.scale = cosent_scale
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        scaled = scores * (self.scale / SCORE_MAX)
+        differences = scaled[None, :] - scaled[:, None]  # [i, j] = s_j - s_i
+        ranked = labels[:, None] > labels[None, :]  # [i, j]: pair i should score above pair j
+        differences = differences.masked_fill(~ranked, float("-inf"))
+        return torch.logsumexp(torch.cat([differences.new_zeros(1), differences.flatten()]), dim=0)
+
+
+class CombinedLoss(nn.Module):
+    """Weighted registered losses, returned as their parts: `{name_i: w_i * loss_i(s, y)}`, whose sum is the loss.
+
+    `StsTrainer` sums the parts to train and logs each one's mean as `loss_<name>` (the weighted values, so the parts
+    add up to the logged `loss`), the way sentence-transformers' trainer treats a loss that returns a dict.
+    """
+
+    def __init__(self, losses: dict[str, nn.Module], weights: list[float]):
+        super().__init__()
+        self.losses = nn.ModuleDict(losses)
+        self.weights = list(weights)
+
+    def forward(self, scores: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Args: `scores`, `labels` of shape `(batch,)`, 0.0–5.0. Returns: `{name: scalar}`, one weighted part per
+        loss."""
+        return {
+            name: weight * loss(scores, labels)
+            for (name, loss), weight in zip(self.losses.items(), self.weights, strict=True)
+        }
+
+
+def parse_loss_names(loss: str) -> list[str]:
+    """Split a loss spec such as `"l1+huber"` into registered names.
+
+    Raises:
+        ValueError: naming the unknown part and listing the registered losses, or on a repeated part.
+    """
+    names = [part.strip() for part in loss.split("+")]
+    for name in names:
+        if name not in LOSSES:
+            raise ValueError(f"Unknown loss {name!r} in `loss={loss!r}`; registered losses: {sorted(LOSSES)}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"`loss={loss!r}` names a loss twice; give each once and weigh it with `loss_weights`.")
+    return names
+
+
+def build_loss(loss: str, loss_weights: list[float] | None = None, **options) -> nn.Module:
+    """Build the loss a recipe names.
+
+    Args:
+        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`, `"cosine"`, `"cosent"`) or several joined by `+` (`"l1+huber"`,
+            the seeds' best).
+        loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when omitted.
+        **options: passed to every part (`huber_delta`, `cosent_scale`).
+
+    Returns:
+        A module mapping `(scores, labels)`, both `(batch,)`, to a scalar mean loss; a [`CombinedLoss`] (a dict of
+        weighted parts) when `loss` has several parts or weights.
+
+    Raises:
+        ValueError: on an unknown name, when `loss_weights` does not have one weight per part, or on an option out of
+            its range (a part's own check, e.g. `huber_delta` <= 0).
+    """
+    names = parse_loss_names(loss)
+    if loss_weights is None:
+        loss_weights = [1.0] * len(names)
+    if len(loss_weights) != len(names):
+        raise ValueError(f"`loss_weights` has {len(loss_weights)} weights but `loss={loss!r}` has {len(names)} parts.")
+    if len(names) == 1 and loss_weights[0] == 1.0:
+        return LOSSES[names[0]](**options)
+    return CombinedLoss({name: LOSSES[name](**options) for name in names}, loss_weights)

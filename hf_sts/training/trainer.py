@@ -1,0 +1,244 @@
+"""`StsTrainer`: a `transformers.Trainer` that owns the STS losses."""
+
+import os
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Sampler
+from transformers import Trainer
+from transformers.trainer_pt_utils import nested_gather
+from transformers.trainer_utils import EvalLoopOutput
+
+from hf_sts.data.tokenization import length_order
+from hf_sts.hub import push
+from hf_sts.training.card import write_model_card
+
+
+class OrderSampler(Sampler[int]):
+    """Yields the given dataset indices, in the given order (see [`length_order`])."""
+
+    def __init__(self, order: np.ndarray):
+        self.order = order
+
+    def __iter__(self):
+        return iter(self.order.tolist())
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+def _in_dataset_order(values, order: np.ndarray):
+    """Put arrays whose rows follow `order` (`(n, ...)`, or nested tuples/lists of them) back in dataset order."""
+    if isinstance(values, (tuple, list)):
+        return type(values)(_in_dataset_order(value, order) for value in values)
+    restored = np.empty_like(values)
+    restored[order] = values
+    return restored
+
+
+def scale_for_accumulation(
+    trainer: Trainer, loss: torch.Tensor, count: int, num_items_in_batch: torch.Tensor | int | None
+) -> torch.Tensor:
+    """A micro-batch's training loss, the mean over its `count` items, scaled so the update equals one large batch:
+    `loss * count / num_items_in_batch` when the Trainer counted the items of the whole accumulated batch (across
+    processes too with `average_tokens_across_devices`, where DDP's gradient averaging is undone by the process
+    count), else `loss / gradient_accumulation_steps`. `StsTrainer` counts pairs, `hf_sts.pretraining.trainer.MlmTrainer`
+    masked tokens."""
+    if num_items_in_batch is None:
+        return loss / trainer.current_gradient_accumulation_steps
+    loss = loss * count / num_items_in_batch
+    if trainer.args.average_tokens_across_devices:
+        loss = loss * trainer.accelerator.num_processes
+    return loss
+
+
+class FinalPushMixin:
+    """`transformers.Trainer` overrides for hf_sts' one push at the end of a run (`push_to_hub: true`), shared by
+    [`StsTrainer`] and `hf_sts.pretraining.trainer.MlmTrainer`: no repository at the start, no push at each save, and at the end
+    exactly the files a user loads, through `hf_sts.hub.push`. Put it before `Trainer` in the bases."""
+
+    def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
+        """Create no repository when training starts: `push_to_hub` creates it at the end, with the files it
+        uploads (so a run without network fails only at the push, with one clear line)."""
+
+    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
+        """Push nothing at each save (`hub_strategy` is not used): the Trainer's own pushes would upload the whole
+        output folder, `training_args.bin` and its Hub token included. The model is pushed once, at the end."""
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Save the model (and tokenizer) as `Trainer.save_model` does, without its automatic push: the run pushes
+        once at the end, after the metrics and the model card are written (see `push_to_hub`)."""
+        super().save_model(output_dir, _internal_call=True)
+
+    def push_to_hub(self, commit_message: str | None = "End of training", **kwargs) -> str | None:
+        """Upload the model in `args.output_dir` to `args.hub_model_id` (else the folder's name), with
+        `hub_private_repo`, `hub_revision` and `hub_token`, through `hf_sts.hub.push`: exactly the files a user
+        loads (model, code files, tokenizer, card, `all_results.json`, `recipe.json`), never checkpoints, optimizer
+        states or `training_args.bin` (the Trainer's own pushes, at repository creation and at each save, are
+        turned off: see `init_hf_repo` and `_push_from_checkpoint`). Main process only; other keyword arguments of
+        `Trainer.push_to_hub` are ignored.
+
+        Returns:
+            The commit URL on the main process, else `None`.
+
+        Raises:
+            hf_sts.errors.PushError: when there is nothing to push or the Hub cannot be reached or refuses.
+        """
+        if not self.is_world_process_zero():
+            return None
+
+        repo_id = self.args.hub_model_id or os.path.basename(os.path.abspath(self.args.output_dir))
+        return push(
+            self.args.output_dir,
+            repo_id,
+            private=self.args.hub_private_repo,
+            revision=self.args.hub_revision,
+            token=self.args.hub_token,
+            commit_message=commit_message or "Upload hf_sts model",
+        )
+
+
+class StsTrainer(FinalPushMixin, Trainer):
+    """`transformers.Trainer` for hf_sts models, with the regression loss chosen by the training arguments.
+
+    The loss comes from `args.build_loss()` (`loss`, `loss_weights`, `huber_delta`, `cosent_scale`; see
+    `hf_sts.losses`) unless `loss_fn` is given. Batches carry `labels` (gold scores, `(batch,)`, 0.0–5.0) and
+    optionally `binary_labels` (`(batch,)`, 0/1, for F1); the model's `logits` `(batch,)` are the predicted scores.
+
+    The loss is normalised over the whole accumulated batch: the trainer passes `num_items_in_batch` (pairs across
+    gradient-accumulation steps, and across processes when `average_tokens_across_devices`), and each micro-batch
+    contributes `mean_loss * batch_size / num_items_in_batch`, so with the pointwise losses gradient accumulation and
+    DDP give the same update as one large batch (`cosent` ranks the pairs of each micro-batch among themselves). A
+    loss that returns a dict of parts (a combined loss such as `l1+huber`) is trained on their sum, and each part is
+    logged as well (`loss_l1`, `loss_huber`, ...; `eval_loss_l1`, ... at evaluation), accumulated detached on the
+    device and gathered across processes at each log, as sentence-transformers' trainer does.
+
+    Evaluation and prediction score the rows longest first, so each batch pads little (see `_get_eval_sampler`),
+    and return predictions and labels in the dataset's row order (see `evaluation_loop`), also when training batches
+    are length-grouped, so predictions can be written next to their ids.
+
+    Args:
+        loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean, or to a dict of
+            named scalar parts.
+        *args, **kwargs: as for `transformers.Trainer`; `args` should be `hf_sts.training.arguments.StsTrainingArguments`.
+    """
+
+    loss_is_scaled_for_ga = True
+
+    def __init__(self, *args, loss_fn: nn.Module | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._loss_from_args = loss_fn is None
+        self.loss_fn = self.args.build_loss() if loss_fn is None else loss_fn
+        # Makes the Trainer count `num_items_in_batch` over the accumulated batch and pass it to `compute_loss`.
+        self.model_accepts_loss_kwargs = True
+        # Per mode ("train", "eval"): each loss part summed over the micro-batches since the last log, and "steps".
+        self._loss_parts: dict[str, dict[str, torch.Tensor]] = {"train": {}, "eval": {}}
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ):
+        """Score the batch and compute the loss against `inputs["labels"]`.
+
+        The model's `logits` must have the labels' shape `(batch,)`; `(batch, 1)`, the regression output of an
+        `AutoModelForSequenceClassification` with `num_labels=1`, is read as `(batch,)`.
+
+        Returns:
+            The scalar loss, or `(loss, outputs)` with `return_outputs=True`.
+
+        Raises:
+            ValueError: if the batch has no `labels`, or the logits do not hold one score per label (a classifier
+                with several labels, for instance), which would otherwise broadcast into a wrong loss.
+        """
+        if "labels" not in inputs:
+            raise ValueError("StsTrainer: the batch has no `labels`; training and evaluation data need gold scores.")
+        labels = inputs.pop("labels")
+        inputs.pop("binary_labels", None)
+        outputs = model(**inputs)
+        scores = outputs.logits.float()
+        if scores.ndim == 2 and scores.shape[-1] == 1:
+            scores = scores.squeeze(-1)
+        if scores.shape != labels.shape:
+            raise ValueError(
+                f"StsTrainer: the model's logits have shape {tuple(outputs.logits.shape)}, expected one score per "
+                f"pair, {tuple(labels.shape)} like the labels (a sequence classifier needs num_labels=1)."
+            )
+        loss = self.loss_fn(scores, labels.to(scores.dtype))
+        if isinstance(loss, dict):
+            self._track_loss_parts(loss, "train" if model.training else "eval")
+            loss = torch.stack(list(loss.values())).sum()
+        if model.training:
+            loss = scale_for_accumulation(self, loss, labels.numel(), num_items_in_batch)
+        return (loss, outputs) if return_outputs else loss
+
+    def _get_eval_sampler(self, eval_dataset):
+        """Evaluate and predict longest pair first ([`length_order`]), so batches of similar length pad little.
+
+        The order is fixed (`transformers.Trainer` length-groups evaluation batches in a random order when
+        `train_sampling_strategy="group_by_length"`); distributed runs shard it batch by batch and Accelerate
+        gathers the shards back in it. `evaluation_loop` then restores the dataset's row order. A dataset without
+        `input_ids` is read in row order.
+        """
+        if eval_dataset is None:
+            return None
+        order = length_order(eval_dataset)
+        return OrderSampler(order if order is not None else np.arange(len(eval_dataset)))
+
+    def evaluation_loop(self, dataloader, *args, **kwargs) -> EvalLoopOutput:
+        """`Trainer.evaluation_loop`, with the predictions and labels, which follow the sampler's length order, put
+        back in the dataset's row order (the metrics, computed over whole splits, do not depend on the order)."""
+        output = super().evaluation_loop(dataloader, *args, **kwargs)
+        order = length_order(dataloader.dataset)
+        if order is None:
+            return output
+        return output._replace(
+            predictions=None if output.predictions is None else _in_dataset_order(output.predictions, order),
+            label_ids=None if output.label_ids is None else _in_dataset_order(output.label_ids, order),
+        )
+
+    def _track_loss_parts(self, parts: dict[str, torch.Tensor], mode: str) -> None:
+        """Add a micro-batch's loss parts, detached (no `.item()`: no device sync per step), to the sums of `mode`."""
+        sums = self._loss_parts[mode]
+        for name, value in parts.items():
+            sums[name] = sums[name] + value.detach() if name in sums else value.detach()
+        sums["steps"] = sums.get("steps", 0) + torch.ones((), device=next(iter(parts.values())).device)
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Add the mean of each loss part since the last log (over micro-batches and processes) to the training logs
+        (`loss_<name>`) and evaluation logs (`eval_loss_<name>`)."""
+        mode = "train" if "loss" in logs else "eval" if "eval_loss" in logs else None
+        if mode is not None and self._loss_parts[mode]:
+            sums = nested_gather(self._loss_parts[mode], self.args.parallel_mode)  # each process's sums, stacked
+            steps = sums.pop("steps").sum()
+            prefix = "eval_loss" if mode == "eval" else "loss"
+            logs = {
+                **logs,
+                **{f"{prefix}_{name}": round((total.sum() / steps).item(), 4) for name, total in sums.items()},
+            }
+            self._loss_parts[mode] = {}
+        super().log(logs, start_time)
+
+    def create_model_card(self, **kwargs) -> None:
+        """Write the hf_sts model card (`README.md`) into `args.output_dir` (main process only); `hf_sts/run.py` calls
+        this at the end of every run, before `push_to_hub`, which uploads the card found there. Keyword arguments of
+        `Trainer.create_model_card` are accepted and ignored: the card is rendered from the run's `recipe.json` and
+        `all_results.json`."""
+        if self.is_world_process_zero():
+            write_model_card(self.args.output_dir)
+
+    def _hp_search_setup(self, trial) -> None:
+        """Apply a hyperparameter-search trial's values to the arguments as sampled, then rebuild the loss from them
+        (a trial may change `loss_weights` or `huber_delta`)."""
+        super()._hp_search_setup(trial)
+        if trial is not None and self.hp_space is not None and not isinstance(trial, dict):
+            # The parent casts each value to the type of the argument's current value, so a `warmup_steps` of 0
+            # would turn a sampled 0.1 into 0: set the sampled values as they are.
+            for key, value in self.hp_space(trial).items():
+                if hasattr(self.args, key):
+                    setattr(self.args, key, value)
+        if self._loss_from_args:
+            self.loss_fn = self.args.build_loss()
