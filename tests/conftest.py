@@ -227,7 +227,7 @@ FP32 = "--bf16=false"
 def refusal_line(argv: list[str], capsys) -> str:
     """Run `hf-sts ARGV` in this process and check that it ends as every refusal must: exit status 2, exactly one
     `hf-sts: error:` line on stderr and no traceback. Returns that line."""
-    from hf_sts.cli._old import main as hf_sts_cli
+    from hf_sts.cli.main import main as hf_sts_cli
 
     with pytest.raises(SystemExit) as exit_info:
         hf_sts_cli(argv)
@@ -240,7 +240,7 @@ def refusal_line(argv: list[str], capsys) -> str:
 
 def hf_sts_train(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
     """`hf-sts train ARGS` from the repository root, as a user types it."""
-    command = [sys.executable, "-c", "from hf_sts.cli import main; main()", "train", *args]
+    command = [sys.executable, "-c", "from hf_sts.cli.main import main; main()", "train", *args]
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout)
 
 

@@ -15,7 +15,7 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
 
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.data.readers import load_sts_datasets, read_sts_file
 from hf_sts.run import main as run_main
 from hf_sts.tools.augment import (

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 import torch
 
-from hf_sts.cli._old import build_parser
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import build_parser
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.errors import DataFormatError
 from hf_sts.inference.loading import SequenceClassificationScorer, load_model
 from hf_sts.models.sts.modeling_sts import apply_prompt

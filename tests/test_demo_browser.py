@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.tools.demo import EXAMPLE_PAIRS, DemoModel
 
 from .conftest import KLUE_DEV, REPO_ROOT, free_port
@@ -64,7 +64,7 @@ def page_url(model_dir):
     command = [
         sys.executable,
         "-c",
-        "from hf_sts.cli import main; main()",
+        "from hf_sts.cli.main import main; main()",
         "demo",
         str(model_dir),
         "--port",

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.tools.ensemble import EnsembleError, WeightedAverage, ensemble
 
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.tools.export import ExportError, export_model
 
 from .conftest import TINY_BACKBONES

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from huggingface_hub import ModelCard
 
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.errors import PushError
 from hf_sts.hub import MANIFEST_NAME, upload_files
 

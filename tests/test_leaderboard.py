@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.tools.leaderboard import leaderboard
 
 from .conftest import refusal_line

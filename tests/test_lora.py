@@ -10,7 +10,7 @@ from peft import PeftModel
 from transformers import AutoModel
 
 from hf_sts import StsCrossEncoderModel
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.errors import RecipeError
 from hf_sts.inference.loading import load_model
 from hf_sts.models.lora import apply_lora, default_target_modules, load_adapter_model, save_adapter

@@ -10,7 +10,7 @@ import torch
 from scipy import stats
 from transformers import AutoModel, AutoTokenizer
 
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.inference.loading import load_model
 from hf_sts.inference.scoring import predict_scores
 

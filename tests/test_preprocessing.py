@@ -195,7 +195,7 @@ def test_competition_run_scores_f1_at_the_threshold_its_labels_follow(tmp_path):
 
 
 def test_recipe_with_cleaning_and_undersampling_predicts_dirty_text_as_its_cleaned_form(tmp_path, capsys, caplog):
-    from hf_sts.cli._old import main as hf_sts_cli
+    from hf_sts.cli.main import main as hf_sts_cli
 
     caplog.set_level(logging.INFO, logger="hf_sts")
 

@@ -15,7 +15,7 @@ from scipy import stats
 from transformers import AutoModel, AutoTokenizer
 
 from hf_sts import StsCrossEncoderModel
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.data.readers import read_sts_file
 from hf_sts.inference.files import evaluate_file
 from hf_sts.inference.scoring import predict_scores

@@ -12,7 +12,7 @@ import torch
 from huggingface_hub import ModelCard
 from transformers import AutoModel, AutoTokenizer
 
-from hf_sts.cli._old import main as hf_sts_cli
+from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.data.readers import read_sts_file
 from hf_sts.models.sts.modeling_sts import StsPreTrainedModel
 from hf_sts.run import main as run_main
@@ -286,7 +286,7 @@ def test_launched_run_ends_with_the_hf_sts_line(tmp_path, monkeypatch, capsys):
     script = (
         "import sys\n"
         "import hf_sts.run\n"
-        "from hf_sts.cli import main\n"
+        "from hf_sts.cli.main import main\n"
         "check = hf_sts.training.setup.prepare\n"
         "hf_sts.training.setup.prepare = lambda argv, check_only=False: check([a.replace('broken.csv', 'train.csv') for a in argv], check_only)\n"
         "main()\n"
