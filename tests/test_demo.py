@@ -179,7 +179,7 @@ def test_demo_refuses_a_port_in_use(run_dir, capsys):
 
 
 def test_demo_does_not_share_unless_asked():
-    parser = build_parser()
+    parser = build_parser("demo")
     assert parser.parse_args(["demo", "outputs/quickstart"]).share is False
     assert parser.parse_args(["demo", "m", "--share", "true", "--port", "8000"]).share is True
 
@@ -193,7 +193,7 @@ def test_space_dry_run_writes_a_gradio_space(run_dir, capsys):
     space = run_dir / "space"
     names = {entry["path"] for entry in manifest["files"]}
     assert manifest["space_id"] == "someone/tiny-sts-demo" and manifest["model_id"] == "someone/tiny-sts"
-    assert {"app.py", "requirements.txt", "README.md", "hf_sts/demo.py", "hf_sts/predict.py"} <= names
+    assert {"app.py", "requirements.txt", "README.md", "hf_sts/tools/demo.py", "hf_sts/inference/loading.py"} <= names
     assert "space/app.py" in out and "bytes to the Space someone/tiny-sts-demo (dry run" in out
     assert "model.safetensors" in out  # the model's own listing comes first
     from huggingface_hub import SpaceCard

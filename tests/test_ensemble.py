@@ -157,7 +157,7 @@ def test_stacker_without_coefficients(tmp_path, synthetic, monkeypatch):
     """`STACKERS` takes any scikit-learn regressor: one without `coef_` / `intercept_` stacks and reports its name."""
     from sklearn.neighbors import KNeighborsRegressor
 
-    from hf_sts import ensemble as ensemble_module
+    from hf_sts.tools import ensemble as ensemble_module
 
     monkeypatch.setitem(ensemble_module.STACKERS, "knn", lambda: KNeighborsRegressor(n_neighbors=15))
     ids, labels, members = synthetic

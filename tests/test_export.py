@@ -118,7 +118,7 @@ def test_export_errors(tmp_path, tiny_model, tokenizer, capsys):
 
 
 def test_failed_check_writes_nothing(tmp_path, tiny_model, tokenizer, monkeypatch):
-    from hf_sts import modeling_sts
+    from hf_sts.models.sts import modeling_sts
 
     # A cls head whose activation differs from the target's classification head cannot be exported faithfully.
     monkeypatch.setitem(modeling_sts.CLS_HEAD_ACTIVATIONS, "bert", "relu")
@@ -170,7 +170,7 @@ def test_sentence_transformers_export_is_built_by_the_library(tmp_path, tiny_mod
 
 
 def test_sentence_transformers_export_errors(tmp_path, tiny_model, tokenizer, monkeypatch):
-    from hf_sts import export
+    from hf_sts.tools import export
 
     run = _save_run(tiny_model("roberta", "bi-encoder"), tokenizer, tmp_path / "run")
     # A probe-pair check that fails writes nothing.

@@ -49,7 +49,7 @@ def test_bf16_recipe_runs_fp32_on_a_cpu_without_bf16(tmp_path, caplog):
 def test_bf16_recipe_on_a_bf16_cpu_trains_in_bf16_on_the_cpu(tmp_path, monkeypatch, caplog):
     """On a CPU with native bf16 (simulated here), the CPU recipe keeps bf16 and runs on the CPU: transformers
     refuses bf16 without an accelerator unless `use_cpu` is set, which hf_sts sets."""
-    monkeypatch.setattr("hf_sts.utils.hardware.cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr("hf_sts.training.arguments.cpu_has_native_bf16", lambda: True)
     with caplog.at_level(logging.WARNING, logger="hf_sts"):
         args = _cpu_recipe_args(tmp_path)
     assert args.bf16 is True and args.use_cpu is True

@@ -192,7 +192,7 @@ def test_auto_precision_follows_the_runs_recipe(tmp_path, checkpoint, monkeypatc
     """On a device that runs bf16 natively, `--precision auto` scores as the run trained and scored: in fp32 where
     its recipe left `bf16` off (an fp16 or fp32 run, whose submission.csv was scored in fp32); in bf16 where it set
     it or where there is no run recipe (a plain encoder, an export)."""
-    from hf_sts import predict
+    from hf_sts.inference import loading as predict
 
     monkeypatch.setattr(predict, "native_bf16", lambda device: True)
     (checkpoint / "recipe.json").unlink()

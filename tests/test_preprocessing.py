@@ -128,7 +128,7 @@ def test_undersampling_applies_to_each_folds_training_part_only(tmp_path, monkey
         predictions = {"validation": np.zeros(len(splits["validation"]))}
         return FitOutcome(Trainer(), {"eval_pearson": 0.0}, predictions)
 
-    monkeypatch.setattr("hf_sts.training.fit.fit", fit)
+    monkeypatch.setattr("hf_sts.training.cv.fit", fit)
     argv = [QUICKSTART, "--output_dir", str(tmp_path), "--num_folds", "2", "--undersample_bucket", "0"]
     model_args, data_args, training_args, _ = parse_args([*argv, "--undersample_ratio", "0.5"])
     pooled = read_sts_file(KLUE_TRAIN).select(range(400))

@@ -322,10 +322,10 @@ def test_tapt_recipe_on_multilingual_e5_small(e5_encoder, tmp_path, monkeypatch,
 
 
 def test_push_to_hub_uploads_the_model_card_and_corpus_once_at_the_end(stand_in_encoders, tmp_path, monkeypatch):
-    import hf_sts.hub
+    import hf_sts.training.trainer
 
     pushes = []
-    monkeypatch.setattr(hf_sts.hub, "push", lambda folder, repo_id, **kwargs: pushes.append((folder, repo_id)))
+    monkeypatch.setattr(hf_sts.training.trainer, "push", lambda folder, repo_id, **kwargs: pushes.append((folder, repo_id)))
     out = tmp_path / "tapt"
     main(
         ["--model_name_or_path", str(stand_in_encoders["bert"]), "--train_file", str(KLUE_DEV), *QUICK]

@@ -175,7 +175,7 @@ def test_search_writes_a_best_recipe_that_runs(tmp_path, monkeypatch):
 
 def test_search_applies_model_keys_and_rebuilds_the_loss(tmp_path, monkeypatch):
     """Model keys reach `model_init`, training keys the arguments (as sampled), and the loss follows its weights."""
-    from hf_sts import build, search, trainer
+    from hf_sts.training import builder as build, search, trainer
 
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(
@@ -184,7 +184,7 @@ def test_search_applies_model_keys_and_rebuilds_the_loss(tmp_path, monkeypatch):
     )
     heads, trials = [], []
     build_model = build.build_model
-    monkeypatch.setattr(build, "build_model", lambda args, *rest: heads.append(args.head) or build_model(args, *rest))
+    monkeypatch.setattr(search, "build_model", lambda args, *rest: heads.append(args.head) or build_model(args, *rest))
     setup = trainer.StsTrainer._hp_search_setup
 
     def record(self, trial):

@@ -111,10 +111,17 @@ def write_space(output_dir: str | Path, model_repo_id: str, space_id: str) -> di
     if importlib.util.find_spec("gradio") is None:
         raise PushError('--space writes the installed gradio version into the Space: pip install "hf_sts[demo]"')
     shutil.rmtree(folder, ignore_errors=True)
-    package = folder / "hf_sts"
-    package.mkdir(parents=True)
-    for source in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        shutil.copy(source, package / source.name)
+    folder.mkdir(parents=True)
+    # The hf_sts package's Python files, subpackages included (no caches, no other files).
+    shutil.copytree(
+        Path(__file__).resolve().parents[1],
+        folder / "hf_sts",
+        ignore=lambda directory, names: [
+            name
+            for name in names
+            if name == "__pycache__" or (Path(directory, name).is_file() and not name.endswith(".py"))
+        ],
+    )
     (folder / "app.py").write_text(
         SPACE_APP.format(model_id=model_repo_id, model_json=json.dumps(model_repo_id), version=__version__),
         encoding="utf-8",

@@ -86,7 +86,7 @@ def _citations(backbone_type: str, bi_encoder: bool, lora: bool) -> str:
 
 def template_path(name: str = TEMPLATE_NAME) -> Path:
     """The card template `name`: inside the installed package (wheel), else in the repository's `model_cards/`."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # hf_sts/
     for folder in (package / "model_cards", package.parent / "model_cards"):
         if (folder / name).is_file():
             return folder / name
