@@ -71,4 +71,20 @@ def _register_models(_transformers) -> None:
 
 wrapt.register_post_import_hook(_register_models, "transformers")
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "HEADS",
+    "HfStsError",
+    "StsBiEncoderConfig",
+    "StsBiEncoderModel",
+    "StsCrossEncoderConfig",
+    "StsCrossEncoderModel",
+    "StsTrainer",
+    "StsTrainingArguments",
+    "__version__",
+    "load_model",
+    "predict_scores",
+    "register_cleaning_step",
+    "register_head",
+    "register_loss",
+    "register_reader",
+]

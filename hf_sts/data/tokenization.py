@@ -27,10 +27,10 @@ from transformers import (
 )
 
 from hf_sts.models.sts.modeling_sts import MODEL_CLASSES
-from hf_sts.training.arguments import DataArguments
 
 
-DEFAULT_MAX_SEQ_LENGTH = DataArguments.max_seq_length  # a run's default (128)
+# Tokens per pair when neither a recipe nor a command says (`DataArguments.max_seq_length`'s default).
+DEFAULT_MAX_SEQ_LENGTH = 128
 
 
 # Backbone types whose position ids start after the padding index (RoBERTa's offset): 2 positions are not for tokens.

@@ -26,7 +26,6 @@ from transformers import AutoConfig, AutoModel
 from hf_sts.errors import ModelLoadError, RecipeError, checked_from_pretrained, read_json_object
 from hf_sts.models.sts.configuration_sts import StsBackboneConfig
 from hf_sts.models.sts.modeling_sts import MODEL_CLASSES, StsCrossEncoderModel, StsPreTrainedModel
-from hf_sts.training.arguments import ModelArguments
 
 
 logger = logging.getLogger(__name__)
@@ -70,9 +69,11 @@ def check_target_modules(config, target_modules: list[str]) -> None:
         )
 
 
-def apply_lora(model: StsPreTrainedModel, model_args: ModelArguments) -> PeftModel:
-    """Wrap `model` with LoRA adapters as `model_args` says (`lora_r`, `lora_alpha`, `lora_dropout`,
-    `lora_target_modules`, `lora_modules_to_save`).
+def apply_lora(model: StsPreTrainedModel, model_args) -> PeftModel:
+    """Wrap `model` with LoRA adapters (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models", through
+    peft) as `model_args` says: any object with the LoRA fields of `hf_sts.training.arguments.ModelArguments`
+    (`lora_r`, `lora_alpha`, `lora_dropout`, `lora_target_modules`, `lora_modules_to_save`, and
+    `model_name_or_path`, recorded as the adapter's base).
 
     Returns:
         A `peft.PeftModel` whose trainable parameters are the adapters and the modules to save (the whole head of

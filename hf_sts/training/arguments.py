@@ -16,6 +16,7 @@ import torch
 from transformers import TrainingArguments
 
 from hf_sts.data.pairs import FOLD_STRATEGIES
+from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH
 from hf_sts.errors import RecipeError
 from hf_sts.metrics import SCORE_MAX, SCORE_MIN
 from hf_sts.models.sts.configuration_sts import (
@@ -388,7 +389,7 @@ class DataArguments:
         metadata={"help": "Percent of train held out for validation when no validation data is given (0 = none)."},
     )
     max_seq_length: int = field(
-        default=128,
+        default=DEFAULT_MAX_SEQ_LENGTH,
         metadata={
             "help": "Maximum tokens of a pair after tokenization; longer pairs are truncated. Batches are "
             "padded dynamically to their longest pair."
