@@ -5,7 +5,7 @@
         --model_name_or_path .cache/multilingual-e5-small --max_train_samples 2000 --num_train_epochs 1
 
 What bf16 does to accuracy depends on its rounding, not on the instructions that compute it, so on a CPU without
-native bf16 (where hf_sts turns `bf16` off, see `hf_sts.hardware`) the bf16 run forces autocast on: PyTorch then
+native bf16 (where hf_sts turns `bf16` off, see `hf_sts.utils.hardware`) the bf16 run forces autocast on: PyTorch then
 emulates bf16, slower but rounded alike. The overrides after the recipe apply to both runs; each writes to a
 temporary folder. Prints both `eval_pearson` values and their difference.
 """
@@ -20,11 +20,12 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FORCED_RUN = (
-    "import sys, hf_sts.arguments as arguments\n"
+    "import sys, hf_sts.training.arguments as arguments\n"
     "arguments.cpu_has_native_bf16 = lambda: True  # emulated where the CPU lacks it: same rounding, slower\n"
-    "from hf_sts.run import cli\n"
-    "sys.argv = ['run.py', *sys.argv[1:]]\n"
-    "cli()\n"
+    "from hf_sts.errors import exit_on_error\n"
+    "from hf_sts.run import main\n"
+    "with exit_on_error():\n"
+    "    main(sys.argv[1:])\n"
 )
 
 

@@ -158,7 +158,7 @@ def test_key_none_unsets_a_recipe_key(recipe):
 
 def test_pretrained_encoder_on_command_line_replaces_from_scratch_keys(caplog):
     quickstart = str(REPO_ROOT / "recipes" / "quickstart.json")
-    with caplog.at_level("WARNING", logger="hf_sts.arguments"):
+    with caplog.at_level("WARNING", logger="hf_sts.training.arguments"):
         model_args, _, _, effective = parse_args(
             [quickstart, "--model_name_or_path", "some/encoder", "--bf16", "false"]
         )
@@ -200,6 +200,6 @@ def test_output_dir_that_is_a_file_or_missing(recipe, tmp_path, caplog):
     (tmp_path / "taken").write_text("an earlier file")
     with pytest.raises(RecipeError, match=r"`output_dir` '.*taken' is a file; give a folder"):
         parse_args([str(recipe), "--output_dir", str(tmp_path / "taken")])
-    with caplog.at_level("WARNING", logger="hf_sts.arguments"):
+    with caplog.at_level("WARNING", logger="hf_sts.training.arguments"):
         parse_args([str(recipe), "--output_dir", "none"])
     assert any("writes to ./trainer_output" in record.getMessage() for record in caplog.records)

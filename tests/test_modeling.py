@@ -187,12 +187,25 @@ def test_cls_head_starts_from_a_bert_pooler(tmp_path, tokenizer, model_type):
 
 def test_forward_refuses_inputs_it_does_not_take(tiny_model, tokenizer, klue_dev):
     batch = _batch(tokenizer, klue_dev)
-    with pytest.raises(TypeError, match="labels"):
-        tiny_model("bert", "mean")(**batch, labels=torch.zeros(5))
     with pytest.raises(TypeError, match="input_ids_b"):
         tiny_model("bert", "mean")(**batch, input_ids_b=batch["input_ids"])
-    with pytest.raises(TypeError, match="labels"):
-        tiny_model("bert", "bi-encoder")(**_bi_batch(tokenizer, klue_dev), labels=torch.zeros(5))
+    with pytest.raises(TypeError, match="binary_labels"):
+        tiny_model("bert", "mean")(**batch, binary_labels=torch.zeros(5))
+
+
+def test_labels_give_the_loss_of_transformers_regression_heads(tiny_model, tokenizer, klue_dev):
+    """transformers' contract: with `labels`, `loss` is the MSE of the scores (`problem_type="regression"`); for the
+    bi-encoder, sentence-transformers' CosineSimilarityLoss (MSE of the cosine against label / 5)."""
+    labels = torch.tensor(klue_dev["label"][:5], dtype=torch.float32)
+    for kind, batch in (("mean", _batch(tokenizer, klue_dev)), ("bi-encoder", _bi_batch(tokenizer, klue_dev))):
+        model = tiny_model("bert", kind)
+        plain = model(**batch)
+        assert plain.loss is None
+        output = model(**batch, labels=labels)
+        torch.testing.assert_close(output.logits, plain.logits)
+        scores, targets = output.logits.detach().double(), labels.double()
+        expected = ((scores - targets) ** 2).mean() if kind == "mean" else ((scores / 5 - targets / 5) ** 2).mean()
+        assert output.loss.shape == () and abs(output.loss.item() - expected.item()) < 1e-5
 
 
 def _layer_shapes(module):

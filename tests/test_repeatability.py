@@ -35,7 +35,7 @@ def test_trained_tokenizer_is_the_same_in_every_process(klue_dev):
     # vocabulary in about one process of two) must give one vocabulary in every process.
     script = (
         "import hashlib, json, sys\n"
-        "from hf_sts.build import train_wordpiece_tokenizer\n"
+        "from hf_sts.data.wordpiece import train_wordpiece_tokenizer\n"
         "from hf_sts.data import read_sts_file\n"
         "rows = read_sts_file(sys.argv[1]).select(range(1500))\n"
         "vocab = train_wordpiece_tokenizer(rows['sentence1'][:] + rows['sentence2'][:], 4000).get_vocab()\n"

@@ -61,7 +61,7 @@ def test_quickstart_beats_noise_floor(quickstart):
     assert results["eval_samples"] == 519
     # The log a user reads: hf_sts' own notes, no per-epoch pin_memory warning on a CPU, and of accelerate's
     # "values were not passed" block only the line saying how many threads the CPU process gets.
-    assert "hf_sts.build - Parameters: " in stdout and "Trained a WordPiece tokenizer" in stdout
+    assert "hf_sts.training.builder - Parameters: " in stdout and "Trained a WordPiece tokenizer" in stdout
     assert "pin_memory" not in stdout and "--num_processes" not in stdout and "--mixed_precision" not in stdout
 
 

@@ -268,7 +268,7 @@ def test_wandb_credentials_are_found_as_wandb_finds_them(no_wandb_credentials, m
 def test_setup_wandb_goes_offline_without_credentials(no_wandb_credentials, monkeypatch, caplog):
     from hf_sts.training.tracking import setup_wandb
 
-    with caplog.at_level("WARNING", logger="hf_sts.report"):
+    with caplog.at_level("WARNING", logger="hf_sts.training.tracking"):
         setup_wandb("hf-sts-test")
     assert os.environ["WANDB_MODE"] == "offline" and os.environ["WANDB_PROJECT"] == "hf-sts-test"
     assert len(caplog.records) == 1 and caplog.records[0].getMessage().startswith("wandb: no API key")
@@ -277,7 +277,7 @@ def test_setup_wandb_goes_offline_without_credentials(no_wandb_credentials, monk
     for variable, value in (("WANDB_API_KEY", KEY), ("WANDB_MODE", "disabled")):
         monkeypatch.delenv("WANDB_MODE", raising=False)
         monkeypatch.setenv(variable, value)
-        with caplog.at_level("WARNING", logger="hf_sts.report"):
+        with caplog.at_level("WARNING", logger="hf_sts.training.tracking"):
             setup_wandb(None)
         assert os.environ.get("WANDB_MODE") == (value if variable == "WANDB_MODE" else None)
         assert not caplog.records

@@ -1,24 +1,16 @@
-"""Score sentence pairs with a model: the prediction step of training, `hf-sts predict` and `hf-sts evaluate`.
+"""Score sentence pairs with a model: the one scoring path of hf_sts.
 
-    hf-sts predict MODEL --input test.csv --output predictions.csv      # id,target in input order
-    hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
-
-`MODEL` is an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), the adapter folder of a
-LoRA run, a one-output regression `AutoModelForSequenceClassification` (such as `hf-sts export --format
-sequence-classification` writes; scored with its own head, see [`SequenceClassificationScorer`]), or any other plain
-pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states, the `prompt` before
-every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the baseline a fine-tune is
-compared against.
-
-Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
-so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
-`torch.inference_mode`, and under bf16 autocast where the device runs bf16 natively (a CPU with AVX512-BF16 or AMX,
-a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`) and the model's training run did not turn
-`bf16` off (`LoadedModel.use_bf16`), unless told otherwise.
+[`score_features`] scores tokenized pairs in batches of similar length (sorted by token count, longest first, then
+put back in row order), so little compute goes to padding; padding changes no score, since every model masks it.
+Everything that scores goes through it: `StsTrainer`'s evaluation during training and the run's final scores
+(`hf_sts.training.trainer`), [`predict_scores`] (text in, scores out) and so `hf-sts predict`, `hf-sts evaluate`,
+cross-validation and the demo page. Scoring runs under `torch.inference_mode`, in eval mode, and under bf16 autocast
+when asked (see `hf_sts.utils.hardware.native_bf16` for the default).
 """
 
 import time
 
+import datasets
 import numpy as np
 import torch
 from transformers import (
@@ -30,6 +22,55 @@ from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH, BiEncoderCollator, 
 from hf_sts.metrics import StsMetric, clip_scores
 from hf_sts.models.sts.modeling_sts import StsPreTrainedModel
 from hf_sts.utils.hardware import autocast, native_bf16
+
+
+# Columns of tokenized pairs that are targets, not model inputs (see `hf_sts.data.tokenization.tokenize_pairs`).
+TARGET_COLUMNS = ("labels", "binary_labels")
+
+
+def score_features(
+    model,
+    features,
+    collate,
+    batch_size: int = 64,
+    bf16: bool = False,
+    show_progress_bar: bool = True,
+    description: str = "Scoring pairs",
+) -> np.ndarray:
+    """Score tokenized pairs with a model, in row order: the one scoring loop of hf_sts.
+
+    The rows are batched longest first (`hf_sts.data.tokenization.length_sorted_batches`), padded by `collate`,
+    scored under `torch.inference_mode` (and bf16 autocast with `bf16`) in eval mode on the model's device, and the
+    scores put back in row order. The model's training mode is restored afterwards.
+
+    Args:
+        model: a cross-encoder or bi-encoder (also wrapped: a peft model, the scorer of a plain
+            `AutoModelForSequenceClassification`); its `logits` are `(batch,)` scores.
+        features: tokenized pairs: a `BatchEncoding` (or dict of per-row lists) from `model.tokenize`, or a
+            `datasets.Dataset` from `hf_sts.data.tokenization.tokenize_pairs` (its `labels` and `binary_labels`
+            columns are left out of the batches).
+        collate: the data collator that pads a list of rows into tensors.
+
+    Returns:
+        `np.ndarray` of shape `(n,)`, float64: the scores on the 0.0–5.0 scale, unclipped.
+    """
+    if isinstance(features, datasets.Dataset):
+        inputs = [name for name in features.column_names if name not in TARGET_COLUMNS]
+        features = features.select_columns(inputs).to_dict()
+    else:
+        features = {key: value for key, value in features.items() if key not in TARGET_COLUMNS}
+    device = next(model.parameters()).device
+    scores = np.empty(len(features["input_ids"]), dtype=np.float64)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode(), autocast(device, bf16):
+            batches = length_sorted_batches(features, collate, batch_size, device, description, show_progress_bar)
+            for rows, batch in batches:
+                scores[rows] = model(**batch).logits.float().cpu().numpy()
+    finally:
+        model.train(was_training)
+    return scores
 
 
 def predict_scores(
@@ -47,15 +88,14 @@ def predict_scores(
     The pairs are tokenized as the model reads text (`model.tokenize`, its prompt included), truncated to
     `max_seq_length` tokens, sorted by length into batches of `batch_size`, scored under `torch.inference_mode` in
     eval mode on the model's device, and put back in input order. The model's training mode is restored afterwards.
-    Sorting makes the batch size matter little: each batch is padded only to its own longest pair. On 2 CPU cores
-    (`benchmarks/speed.py`), batches of 16 and 64 (the default) score KLUE-STS dev within 8% of each other, for a
-    2-layer BERT and for multilingual-e5-small; 256 is 1.7× slower, its batches padding to 1.7× the real tokens.
+    Sorting makes the batch size matter little: each batch is padded only to its own longest pair (measured in
+    `benchmarks/speed.py`).
 
     Args:
         model: a cross-encoder or bi-encoder (also wrapped: a peft model, the scorer of a plain
             `AutoModelForSequenceClassification` that `load_model` returns).
         sentences1, sentences2 (`list[str]`): the pairs, same length `n`.
-        bf16: score under bf16 autocast (scores move by about 1e-2 on the 0–5 scale); `None` (default): where the
+        bf16: score under bf16 autocast (scores move slightly; see `benchmarks/bf16_accuracy.py`); `None` (default): where the
             model's device runs bf16 natively (`hf_sts.utils.hardware.native_bf16`).
 
     Returns:
@@ -73,17 +113,7 @@ def predict_scores(
     encoded = model.tokenize(tokenizer, list(sentences1), list(sentences2), truncation=True, max_length=max_seq_length)
     # A bi-encoder's inputs carry the second sentences under `_b` keys (also through a peft wrapper).
     collate = BiEncoderCollator(tokenizer) if "input_ids_b" in encoded else DataCollatorWithPadding(tokenizer)
-    scores = np.empty(len(sentences1), dtype=np.float64)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode(), autocast(device, bf16):
-            batches = length_sorted_batches(encoded, collate, batch_size, device, "Scoring pairs", show_progress_bar)
-            for rows, batch in batches:
-                scores[rows] = model(**batch).logits.float().cpu().numpy()
-    finally:
-        model.train(was_training)
-    return scores
+    return score_features(model, encoded, collate, batch_size, bf16, show_progress_bar)
 
 
 def sts_metrics(

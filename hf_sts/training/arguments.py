@@ -27,6 +27,7 @@ from hf_sts.models.sts.configuration_sts import (
     RNN_TYPES,
     StsBiEncoderConfig,
     StsCrossEncoderConfig,
+    resolve_head_name,
 )
 from hf_sts.models.sts.modeling_sts import HEADS, MODEL_CLASSES
 from hf_sts.models.sts.text_cleaning import CLEANING_STEPS, check_cleaning_steps
@@ -299,6 +300,8 @@ class ModelArguments(EncoderArguments):
             )
         if not 0.0 <= self.freeze_ratio < 1.0:
             raise RecipeError(f"`freeze_ratio` must be in [0, 1), got {self.freeze_ratio}.")
+        if self.head is not None:
+            self.head = resolve_head_name(self.head)
         if self.head is not None and self.head not in HEADS:
             raise RecipeError(f"Unknown `head` {self.head!r}; registered heads: {sorted(HEADS)}.")
         head_keys = [key for key in HEAD_KEYS if getattr(self, key) is not None]

@@ -13,7 +13,7 @@ from hf_sts.data.checks import log_cleaning
 from hf_sts.data.tokenization import BiEncoderCollator, tokenize_pairs
 from hf_sts.data.writers import write_predictions
 from hf_sts.inference.report import write_report
-from hf_sts.inference.scoring import evaluate_split, predict_scores
+from hf_sts.inference.scoring import predict_scores
 from hf_sts.metrics import compute_metrics, f1_threshold
 from hf_sts.training.builder import build_model
 from hf_sts.training.tracking import log_report_to_wandb
@@ -96,33 +96,33 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks
         metrics.update(train_result.metrics, train_samples=len(encoded["train"]))
         trainer.log_metrics("train", train_result.metrics)
         trainer.save_state()
-    # The trained model scores every split the way `hf-sts predict` and `hf-sts evaluate` score files (each
-    # process scores all pairs; only the main process writes).
-    predict_kwargs = {
-        "max_seq_length": data_args.max_seq_length,
-        "batch_size": training_args.per_device_eval_batch_size,
-        "show_progress_bar": not training_args.disable_tqdm,
-        "bf16": training_args.bf16,  # as the trainer evaluated (on a CPU, false unless it runs bf16 natively)
-    }
+    # The trained model scores every split through the one scoring path (`hf_sts.inference.scoring`), as evaluation
+    # during training, `hf-sts predict` and `hf-sts evaluate` do (each process scores all pairs; only the main
+    # process writes).
     predictions = {}
     if "validation" in splits:
-        threshold = data_args.binary_threshold
-        output, eval_metrics = evaluate_split(
-            trainer.model, tokenizer, splits["validation"], binary_threshold=threshold, **predict_kwargs
-        )
-        metrics.update(eval_metrics, binary_threshold=f1_threshold(threshold))
+        output = trainer.predict(encoded["validation"], metric_key_prefix="eval")
+        eval_metrics = {**output.metrics, "eval_samples": len(splits["validation"])}
+        metrics.update(eval_metrics, binary_threshold=f1_threshold(data_args.binary_threshold))
         trainer.log_metrics("eval", eval_metrics)
-        predictions["validation"] = output
+        predictions["validation"] = output.predictions
         if trainer.is_world_process_zero():
             path = os.path.join(training_args.output_dir, "eval_predictions.csv")
-            frame = write_predictions(splits["validation"], output, path)
+            frame = write_predictions(splits["validation"], output.predictions, path)
             paths = write_report(frame, training_args.output_dir)
             if "wandb" in training_args.report_to:
                 log_report_to_wandb(frame, paths)
     for split in splits.keys() - {"train", "validation"}:
         dataset = splits[split]
         predictions[split] = predict_scores(
-            trainer.model, tokenizer, dataset["sentence1"][:], dataset["sentence2"][:], **predict_kwargs
+            trainer.model,
+            tokenizer,
+            dataset["sentence1"][:],
+            dataset["sentence2"][:],
+            max_seq_length=data_args.max_seq_length,
+            batch_size=training_args.per_device_eval_batch_size,
+            show_progress_bar=not training_args.disable_tqdm,
+            bf16=training_args.bf16,  # as the trainer evaluated (on a CPU, false unless it runs bf16 natively)
         )
     return FitOutcome(trainer, metrics, predictions)
 

@@ -5,36 +5,13 @@ import os
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import Sampler
-from transformers import Trainer
+from transformers import EvalPrediction, Trainer
 from transformers.trainer_pt_utils import nested_gather
 from transformers.trainer_utils import EvalLoopOutput
 
-from hf_sts.data.tokenization import length_order
 from hf_sts.hub import push
+from hf_sts.inference.scoring import score_features
 from hf_sts.training.card import write_model_card
-
-
-class OrderSampler(Sampler[int]):
-    """Yields the given dataset indices, in the given order (see [`length_order`])."""
-
-    def __init__(self, order: np.ndarray):
-        self.order = order
-
-    def __iter__(self):
-        return iter(self.order.tolist())
-
-    def __len__(self) -> int:
-        return len(self.order)
-
-
-def _in_dataset_order(values, order: np.ndarray):
-    """Put arrays whose rows follow `order` (`(n, ...)`, or nested tuples/lists of them) back in dataset order."""
-    if isinstance(values, (tuple, list)):
-        return type(values)(_in_dataset_order(value, order) for value in values)
-    restored = np.empty_like(values)
-    restored[order] = values
-    return restored
 
 
 def scale_for_accumulation(
@@ -111,12 +88,12 @@ class StsTrainer(FinalPushMixin, Trainer):
     contributes `mean_loss * batch_size / num_items_in_batch`, so with the pointwise losses gradient accumulation and
     DDP give the same update as one large batch (`cosent` ranks the pairs of each micro-batch among themselves). A
     loss that returns a dict of parts (a combined loss such as `l1+huber`) is trained on their sum, and each part is
-    logged as well (`loss_l1`, `loss_huber`, ...; `eval_loss_l1`, ... at evaluation), accumulated detached on the
-    device and gathered across processes at each log, as sentence-transformers' trainer does.
+    logged as well (`loss_l1`, `loss_huber`, ...), accumulated detached on the device and gathered across processes
+    at each log, as sentence-transformers' trainer does.
 
-    Evaluation and prediction score the rows longest first, so each batch pads little (see `_get_eval_sampler`),
-    and return predictions and labels in the dataset's row order (see `evaluation_loop`), also when training batches
-    are length-grouped, so predictions can be written next to their ids.
+    Evaluation and prediction (`evaluate`, `predict`) go through hf_sts' one scoring path (see `evaluation_loop`):
+    rows longest first, so each batch pads little, predictions in the dataset's row order, so they can be written
+    next to their ids; `eval_loss` and its parts (`eval_loss_l1`, ...) are the loss over the whole split.
 
     Args:
         loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean, or to a dict of
@@ -132,8 +109,8 @@ class StsTrainer(FinalPushMixin, Trainer):
         self.loss_fn = self.args.build_loss() if loss_fn is None else loss_fn
         # Makes the Trainer count `num_items_in_batch` over the accumulated batch and pass it to `compute_loss`.
         self.model_accepts_loss_kwargs = True
-        # Per mode ("train", "eval"): each loss part summed over the micro-batches since the last log, and "steps".
-        self._loss_parts: dict[str, dict[str, torch.Tensor]] = {"train": {}, "eval": {}}
+        # Each training loss part summed over the micro-batches since the last log, and "steps".
+        self._loss_parts: dict[str, torch.Tensor] = {}
 
     def compute_loss(
         self,
@@ -169,57 +146,76 @@ class StsTrainer(FinalPushMixin, Trainer):
             )
         loss = self.loss_fn(scores, labels.to(scores.dtype))
         if isinstance(loss, dict):
-            self._track_loss_parts(loss, "train" if model.training else "eval")
+            if model.training:
+                self._track_loss_parts(loss)
             loss = torch.stack(list(loss.values())).sum()
         if model.training:
             loss = scale_for_accumulation(self, loss, labels.numel(), num_items_in_batch)
         return (loss, outputs) if return_outputs else loss
 
-    def _get_eval_sampler(self, eval_dataset):
-        """Evaluate and predict longest pair first ([`length_order`]), so batches of similar length pad little.
+    def evaluation_loop(
+        self,
+        dataloader,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> EvalLoopOutput:
+        """Score `dataloader.dataset` through hf_sts' one scoring path instead of the Trainer's batch loop:
+        `hf_sts.inference.scoring.score_features` (rows longest first in fixed batches of
+        `per_device_eval_batch_size`, under bf16 autocast when `args.bf16`, predictions in the dataset's row order),
+        the same code that scores `hf-sts predict`, `hf-sts evaluate` and the demo. `Trainer.evaluate` and
+        `Trainer.predict` call this (a public hook, as sentence-transformers' trainer overrides it to run its
+        evaluator), so checkpoint selection, logging and callbacks are the Trainer's own.
 
-        The order is fixed (`transformers.Trainer` length-groups evaluation batches in a random order when
-        `train_sampling_strategy="group_by_length"`); distributed runs shard it batch by batch and Accelerate
-        gathers the shards back in it. `evaluation_loop` then restores the dataset's row order. A dataset without
-        `input_ids` is read in row order.
+        Every process scores the whole split with the unwrapped model (no gathering): the split is small next to
+        training. `loss` is the configured loss over the whole split (its parts too, `loss_<name>`), the metrics
+        those of `compute_metrics`, all keys prefixed `{metric_key_prefix}_`.
+
+        Returns:
+            `EvalLoopOutput` with `predictions` `(n,)` (unclipped scores), `label_ids` `(labels, binary_labels)` when
+            the dataset is labeled, else `None`, and the metrics.
         """
-        if eval_dataset is None:
-            return None
-        order = length_order(eval_dataset)
-        return OrderSampler(order if order is not None else np.arange(len(eval_dataset)))
-
-    def evaluation_loop(self, dataloader, *args, **kwargs) -> EvalLoopOutput:
-        """`Trainer.evaluation_loop`, with the predictions and labels, which follow the sampler's length order, put
-        back in the dataset's row order (the metrics, computed over whole splits, do not depend on the order)."""
-        output = super().evaluation_loop(dataloader, *args, **kwargs)
-        order = length_order(dataloader.dataset)
-        if order is None:
-            return output
-        return output._replace(
-            predictions=None if output.predictions is None else _in_dataset_order(output.predictions, order),
-            label_ids=None if output.label_ids is None else _in_dataset_order(output.label_ids, order),
+        dataset = dataloader.dataset
+        scores = score_features(
+            self.model,
+            dataset,
+            self.data_collator,
+            self.args.per_device_eval_batch_size,
+            bf16=self.args.bf16,
+            show_progress_bar=not self.args.disable_tqdm,
+            description=description,
         )
+        label_ids, metrics = None, {}
+        if "labels" in dataset.column_names:
+            labels = np.asarray(dataset["labels"], dtype=np.float64)
+            binary = np.asarray(dataset["binary_labels"]) if "binary_labels" in dataset.column_names else None
+            label_ids = (labels, binary)
+            loss = self.loss_fn(torch.as_tensor(scores, dtype=torch.float32), torch.as_tensor(labels).float())
+            if isinstance(loss, dict):
+                metrics.update({f"loss_{name}": round(part.item(), 4) for name, part in loss.items()})
+                loss = torch.stack(list(loss.values())).sum()
+            metrics["loss"] = loss.item()
+            if self.compute_metrics is not None and not prediction_loss_only:
+                metrics.update(self.compute_metrics(EvalPrediction(predictions=scores, label_ids=label_ids)))
+        metrics = {f"{metric_key_prefix}_{name}": value for name, value in metrics.items()}
+        return EvalLoopOutput(predictions=scores, label_ids=label_ids, metrics=metrics, num_samples=len(dataset))
 
-    def _track_loss_parts(self, parts: dict[str, torch.Tensor], mode: str) -> None:
-        """Add a micro-batch's loss parts, detached (no `.item()`: no device sync per step), to the sums of `mode`."""
-        sums = self._loss_parts[mode]
+    def _track_loss_parts(self, parts: dict[str, torch.Tensor]) -> None:
+        """Add a micro-batch's loss parts, detached (no `.item()`: no device sync per step), to the sums."""
+        sums = self._loss_parts
         for name, value in parts.items():
             sums[name] = sums[name] + value.detach() if name in sums else value.detach()
         sums["steps"] = sums.get("steps", 0) + torch.ones((), device=next(iter(parts.values())).device)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         """Add the mean of each loss part since the last log (over micro-batches and processes) to the training logs
-        (`loss_<name>`) and evaluation logs (`eval_loss_<name>`)."""
-        mode = "train" if "loss" in logs else "eval" if "eval_loss" in logs else None
-        if mode is not None and self._loss_parts[mode]:
-            sums = nested_gather(self._loss_parts[mode], self.args.parallel_mode)  # each process's sums, stacked
+        (`loss_<name>`); evaluation logs carry theirs from `evaluation_loop`."""
+        if "loss" in logs and self._loss_parts:
+            sums = nested_gather(self._loss_parts, self.args.parallel_mode)  # each process's sums, stacked
             steps = sums.pop("steps").sum()
-            prefix = "eval_loss" if mode == "eval" else "loss"
-            logs = {
-                **logs,
-                **{f"{prefix}_{name}": round((total.sum() / steps).item(), 4) for name, total in sums.items()},
-            }
-            self._loss_parts[mode] = {}
+            logs = {**logs, **{f"loss_{name}": round((total.sum() / steps).item(), 4) for name, total in sums.items()}}
+            self._loss_parts = {}
         super().log(logs, start_time)
 
     def create_model_card(self, **kwargs) -> None:

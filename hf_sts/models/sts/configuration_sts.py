@@ -9,14 +9,20 @@ copies both next to the weights so that
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.activations import ACT2FN
 from transformers.configuration_utils import SubConfigSpec
+from transformers.utils import logging
 
 from .text_cleaning import check_cleaning_steps
 
+
+logger = logging.get_logger(__name__)
 
 POOLING_MODES = ("cls", "mean")
 RNN_TYPES = ("lstm", "gru")
 # The `mlp` head's hidden widths when unset: the seeds' best, 512 -> 256.
 DEFAULT_HEAD_HIDDEN_SIZES = (512, 256)
+# Earlier names of heads, still read (with one notice) in recipes and saved configs: `lstm` became `rnn` when the
+# head learned GRUs (`head_rnn_type`), with the same weights and settings.
+HEAD_ALIASES = {"lstm": "rnn"}
 # The settings of how a model reads text (fields of `StsBackboneConfig`, recipe keys of the same name).
 INPUT_KEYS = ("prompt", "text_cleaning")
 # The settings of a cross-encoder's regression head (fields of `StsCrossEncoderConfig`, recipe keys of the same name).
@@ -29,6 +35,16 @@ HEAD_KEYS = (
     "head_rnn_type",
     "head_rnn_hidden_size",
 )
+
+
+def resolve_head_name(head: str) -> str:
+    """`head`, or the current name of a head that was renamed (`HEAD_ALIASES`), with one notice saying so."""
+    if head in HEAD_ALIASES:
+        logger.warning(
+            f"head {head!r} is now called {HEAD_ALIASES[head]!r} (same weights and settings); read as such."
+        )
+        return HEAD_ALIASES[head]
+    return head
 
 
 def _check_choice(key: str, value: str, choices) -> None:
@@ -140,6 +156,7 @@ class StsCrossEncoderConfig(StsBackboneConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
+        self.head = resolve_head_name(self.head)
         if self.head_hidden_sizes is None:
             self.head_hidden_sizes = list(DEFAULT_HEAD_HIDDEN_SIZES)
         self.head_hidden_sizes = [int(width) for width in self.head_hidden_sizes]

@@ -79,8 +79,17 @@ def apply_prompt(sentences: list[str], prompt: str | None, text_cleaning: list[s
     return [prompt + sentence for sentence in sentences] if prompt else sentences
 
 
+def regression_loss(predictions: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
+    """The loss of transformers' regression heads (`problem_type="regression"`): the mean squared error of
+    `predictions` against `labels`, both `(batch,)`, in fp32; `None` without labels."""
+    if labels is None:
+        return None
+    return nn.functional.mse_loss(predictions.float(), labels.to(predictions.device).float().view(-1))
+
+
 # The activation of transformers' own sequence-classification head per backbone type (tanh elsewhere).
 CLS_HEAD_ACTIVATIONS = {"electra": "gelu"}
+
 # Backbone types whose `...ForSequenceClassification` classifies the pooler's output (dense + tanh on the first token,
 # pretrained with next-sentence or sentence-order prediction): the `cls` head's dense layer starts from that pooler.
 POOLER_CLASSIFIER_TYPES = ("bert", "albert", "ernie", "megatron-bert")
@@ -281,8 +290,9 @@ class StsCrossEncoderModel(StsPreTrainedModel):
     regression head (`config.head`, one of `HEADS`) maps its token states to one similarity score per pair, trained
     on the 0.0–5.0 scale.
 
-    The model computes no loss: `hf_sts.training.trainer.StsTrainer` owns the losses (see `hf_sts.losses`). Scores are not
-    clipped; clip to [0, 5] when writing them out.
+    Given `labels`, `forward` returns the mean squared error as `loss`, as transformers' regression heads do, so a
+    plain `transformers.Trainer` trains it; `hf_sts.training.trainer.StsTrainer` trains with the recipe's losses
+    instead (see `hf_sts.training.losses`). Scores are not clipped; clip to [0, 5] when writing them out.
 
     Args:
         config ([`StsCrossEncoderConfig`]): the backbone configuration and head settings.
@@ -366,6 +376,7 @@ class StsCrossEncoderModel(StsPreTrainedModel):
         inputs_embeds: torch.FloatTensor | None = None,
         output_attentions: bool | None = None,
         output_hidden_states: bool | None = None,
+        labels: torch.Tensor | None = None,
     ) -> SequenceClassifierOutput:
         r"""
         Args:
@@ -373,14 +384,17 @@ class StsCrossEncoderModel(StsPreTrainedModel):
             attention_mask (`torch.Tensor` of shape `(batch, seq_len)`, *optional*): 1 for real tokens, 0 for padding.
             token_type_ids (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*): segment ids, for backbones
                 that use them.
+            labels (`torch.Tensor` of shape `(batch,)`, *optional*): gold scores on the 0.0–5.0 scale; when given,
+                `loss` is their mean squared error, as `BertForSequenceClassification` computes it with
+                `problem_type="regression"` (so a plain `transformers.Trainer` trains this model).
+                `hf_sts.training.trainer.StsTrainer` passes no labels and computes the recipe's loss itself.
 
         Returns:
             [`~transformers.modeling_outputs.SequenceClassifierOutput`] whose `logits` of shape `(batch,)` are the
-            similarity scores on the 0.0–5.0 training scale (unclipped); `loss` is always `None`.
+            similarity scores on the 0.0–5.0 training scale (unclipped), and `loss` (a scalar, fp32) with `labels`.
 
         Raises:
-            TypeError: for an input this model does not take (`labels`: the loss is `StsTrainer`'s; `input_ids_b`:
-                a bi-encoder's batch).
+            TypeError: for an input this model does not take (`input_ids_b`: a bi-encoder's batch).
         """
         outputs = self._token_states(
             input_ids=input_ids,
@@ -400,7 +414,10 @@ class StsCrossEncoderModel(StsPreTrainedModel):
         with torch.autocast(hidden_states.device.type, enabled=False):
             scores = self.head(hidden_states.to(head_dtype), attention_mask)
         return SequenceClassifierOutput(
-            logits=scores, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            loss=regression_loss(scores, labels),
+            logits=scores,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
 
 
@@ -478,6 +495,7 @@ class StsBiEncoderModel(StsPreTrainedModel):
         attention_mask_b: torch.Tensor | None = None,
         token_type_ids: torch.LongTensor | None = None,
         token_type_ids_b: torch.LongTensor | None = None,
+        labels: torch.Tensor | None = None,
     ) -> SequenceClassifierOutput:
         r"""
         Args:
@@ -485,19 +503,22 @@ class StsBiEncoderModel(StsPreTrainedModel):
                 sentences.
             input_ids_b, attention_mask_b, token_type_ids_b (`torch.Tensor` of shape `(batch, seq_len_b)`): the
                 second sentences.
+            labels (`torch.Tensor` of shape `(batch,)`, *optional*): gold scores on the 0.0–5.0 scale; when given,
+                `loss` is sentence-transformers' `CosineSimilarityLoss` (Reimers & Gurevych 2019): the mean squared
+                error of `cos(u, v)` against `label / score_scale`. `hf_sts.training.trainer.StsTrainer` passes no
+                labels and computes the recipe's loss itself.
 
         Returns:
             [`~transformers.modeling_outputs.SequenceClassifierOutput`] whose `logits` of shape `(batch,)` are
-            `score_scale * cos(u, v)`, in [-5, 5] with the default scale; `loss` is always `None`.
-
-        Raises:
-            TypeError: for an input this model does not take (`labels`: the loss is `StsTrainer`'s).
+            `score_scale * cos(u, v)`, in [-5, 5] with the default scale, and `loss` (a scalar) with `labels`.
         """
         embeddings_a = self.encode(input_ids, attention_mask, token_type_ids)
         embeddings_b = self.encode(input_ids_b, attention_mask_b, token_type_ids_b)
         # In fp32 also under bf16 autocast, whose rounding would put 5 x cosine on a grid of 1/64 near 2.5.
         cosine = nn.functional.cosine_similarity(embeddings_a.float(), embeddings_b.float(), dim=-1)
-        return SequenceClassifierOutput(logits=self.config.score_scale * cosine)
+        scale = self.config.score_scale
+        loss = None if labels is None else regression_loss(cosine, labels / scale)
+        return SequenceClassifierOutput(loss=loss, logits=scale * cosine)
 
 
 # The model class of each recipe `architecture`.
