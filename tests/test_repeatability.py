@@ -36,7 +36,7 @@ def test_trained_tokenizer_is_the_same_in_every_process(klue_dev):
     script = (
         "import hashlib, json, sys\n"
         "from hf_sts.data.wordpiece import train_wordpiece_tokenizer\n"
-        "from hf_sts.data import read_sts_file\n"
+        "from hf_sts.data.readers import read_sts_file\n"
         "rows = read_sts_file(sys.argv[1]).select(range(1500))\n"
         "vocab = train_wordpiece_tokenizer(rows['sentence1'][:] + rows['sentence2'][:], 4000).get_vocab()\n"
         "print(hashlib.sha256(json.dumps(sorted(vocab.items())).encode()).hexdigest())\n"
@@ -88,6 +88,19 @@ def _assert_same_run(first, second):
 
 
 @pytest.mark.slow
+def _whole_checkpoints(output_dir):
+    """The checkpoints of `output_dir` whose `trainer_state.json`, written last, is whole (it may be seen half
+    written)."""
+    whole = []
+    for state in output_dir.glob("checkpoint-*/trainer_state.json"):
+        try:
+            json.loads(state.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        whole.append(state.parent)
+    return whole
+
+
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     """Two processes (each with its own hash seed) start the same recipe and seed side by side; one is killed after
     its first checkpoint and resumed. Both train the same tokenizer, and the resumed run ends with the same weights,
@@ -96,7 +109,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     uninterrupted = _start(*RUN, "--output_dir", str(reference))  # side by side with the run to kill
     process = _start(*RUN, "--output_dir", str(killed))
     deadline = time.monotonic() + 300
-    while not list(killed.glob("checkpoint-*/trainer_state.json")) and time.monotonic() < deadline:
+    while not _whole_checkpoints(killed) and time.monotonic() < deadline:
         assert process.poll() is None, "the run ended before its first checkpoint"
         time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)

@@ -175,7 +175,8 @@ def test_search_writes_a_best_recipe_that_runs(tmp_path, monkeypatch):
 
 def test_search_applies_model_keys_and_rebuilds_the_loss(tmp_path, monkeypatch):
     """Model keys reach `model_init`, training keys the arguments (as sampled), and the loss follows its weights."""
-    from hf_sts.training import builder as build, search, trainer
+    from hf_sts.training import builder as build
+    from hf_sts.training import search, trainer
 
     sweep = tmp_path / "sweep.yaml"
     sweep.write_text(
