@@ -22,7 +22,7 @@ FOLD_STRATEGIES = ("kfold", "stratified")
 
 def label_buckets(labels: np.ndarray) -> np.ndarray:
     """The integer bucket of each 0.0–5.0 score (0..5; 5.0 is bucket 5), the strata of stratified folds as in the
-    seeds' competition code.
+    competition code hf_sts started from.
 
     Args:
         labels: scores of shape `(n,)`.
@@ -104,7 +104,7 @@ def add_swapped_pairs(dataset: datasets.Dataset) -> datasets.Dataset:
 def undersample(dataset: datasets.Dataset, bucket: int, ratio: float, seed: int) -> datasets.Dataset:
     """Keep a random `ratio` of the pairs whose integer label bucket (`hf_sts.data.pairs.label_buckets`: the floor of the
     label, 0..5) is `bucket`, and every other pair; rows stay in their order. One line logs the bucket counts before
-    and after. The seeds undersampled the dominant 0-bucket of the competition data.
+    and after. Competition teams undersampled the dominant 0-bucket of the competition data.
 
     Args:
         dataset: labeled training pairs in the hf_sts schema.

@@ -51,11 +51,11 @@ def map_fingerprint(dataset: datasets.Dataset, tokenizer: PreTrainedTokenizerBas
     """The `new_fingerprint` of `dataset.map` with a transform that tokenizes with `tokenizer` under `settings`.
 
     Without it datasets fingerprints the map (the result's name, and its cache file for a dataset read from disk)
-    by pickling the transform, and so the tokenizer it closes over, several times per map: about 7 seconds per split
-    for the 250k-piece vocabulary of multilingual-e5-small or XLM-R (0.12 s with this), in every run, fold and test.
-    This hashes what decides the result instead: the dataset's own fingerprint, the tokenizer's class, serialized
-    pipeline (`backend_tokenizer`, about 0.05 s; a slow tokenizer is pickled as before) and init settings, and
-    `settings` (the transform's parameters).
+    by pickling the transform, and so the tokenizer it closes over, several times per map: seconds per split for a
+    large vocabulary such as multilingual-e5-small's or XLM-R's, in every run, fold and test. This hashes what
+    decides the result instead: the dataset's own fingerprint, the tokenizer's class, serialized pipeline
+    (`backend_tokenizer`; a slow tokenizer is pickled as before) and init settings, and `settings` (the transform's
+    parameters).
 
     Returns:
         A hex digest (`datasets.fingerprint.Hasher`).

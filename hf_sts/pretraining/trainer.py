@@ -34,8 +34,8 @@ class MlmTrainer(FinalPushMixin, Trainer):
     """`transformers.Trainer` for masked-language modeling with sparse prediction: the MLM head (a position-wise
     module: dense, activation, norm, projection to the vocabulary) runs on the masked positions only, `(n_masked,
     hidden)` instead of `(batch, seq_len, hidden)`. With 15% of the tokens masked, that is about 7× fewer rows through
-    the vocabulary projection, most of the cost of a large-vocabulary encoder (multilingual-e5-small: 250 k tokens;
-    a training step 3.5× faster on a CPU). The loss is the same cross-entropy over the masked tokens. The method is
+    the vocabulary projection, most of the cost of a large-vocabulary encoder (multilingual-e5-small: 250 k tokens).
+    The loss is the same cross-entropy over the masked tokens. The method is
     ModernBERT's `sparse_prediction` (transformers' `ModernBertForMaskedLM`), here for any model whose head is one of
     `MLM_HEAD_ATTRIBUTES`; other models run their full forward.
 

@@ -11,7 +11,7 @@ paraphrases a sentence by translating it into a pivot language and back: Korean 
 training pair `(sentence1, sentence2, label)` gives a new pair `(bt1, bt2, label)` with the same label. A
 back-translation can drift from the original's meaning, and the label would then be wrong, so a pair is kept only
 when both back-translated sentences stay close to their originals: `cos(e(sentence1), e(bt1)) >= min_cosine` and
-`cos(e(sentence2), e(bt2)) >= min_cosine`, `e` a sentence-embedding model (the filter). This is the seeds' method,
+`cos(e(sentence2), e(bt2)) >= min_cosine`, `e` a sentence-embedding model (the filter). This is the competition code's method,
 "back-translation with a cosine filter": the team's competition code kept pairs at cosine >= 0.9, its best threshold
 among 0.7-1.0, for +0.03 dev Pearson. That gain is theirs; it could not be measured here (no translation model is
 available offline on the machines this package was built on).
@@ -447,10 +447,12 @@ def pair_cosines(
     if not distinct:
         return np.empty(0, dtype=np.float64)
     row = {text: index for index, text in enumerate(distinct)}
-    embeddings = encoder.embed(distinct, batch_size, show_progress_bar).astype(np.float64)
+    embeddings = torch.from_numpy(encoder.embed(distinct, batch_size, show_progress_bar).astype(np.float64))
     first = embeddings[[row[text] for text in originals]]
     second = embeddings[[row[text] for text in back_translations]]
-    return np.clip((first * second).sum(axis=1), -1.0, 1.0)
+    # torch's pairwise cosine: what sentence-transformers' `util.pairwise_cos_sim` computes, without making
+    # sentence-transformers a requirement of filters that are hf_sts models.
+    return torch.nn.functional.cosine_similarity(first, second, dim=-1).clamp(-1.0, 1.0).numpy()
 
 
 @dataclass

@@ -7,7 +7,7 @@ on the command line are searched for runs, and a run's own subfolders (its `fold
 The table has one row per run: the run's folder, the recipe keys whose values differ between the runs (each run's
 recipe on top of the argument defaults, so a key one recipe leaves out shows its default), and the metrics
 (`eval_pearson`, `eval_spearmanr`, `eval_f1`, the cross-validation means where there are some, `train_runtime`),
-sorted by `--metric`, best first. This is the table the seeds' teams kept by hand.
+sorted by `--metric`, best first. This is the table competition teams keep by hand.
 """
 
 import json

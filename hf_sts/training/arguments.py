@@ -194,7 +194,7 @@ class ModelArguments(EncoderArguments):
         default=None,
         metadata={
             "help": "Hidden widths of the 'mlp' head, input side first (unset: "
-            f"{' '.join(map(str, DEFAULT_HEAD_HIDDEN_SIZES))}, the seeds' best)."
+            f"{' '.join(map(str, DEFAULT_HEAD_HIDDEN_SIZES))}, the best of the KLUE-STS competition code hf_sts started from)."
         },
     )
     head_dropout: float | None = field(
@@ -239,7 +239,7 @@ class ModelArguments(EncoderArguments):
         default=0.0,
         metadata={
             "help": "Freeze the backbone's embeddings and its bottom round(freeze_ratio * num_layers) layers, in "
-            "[0, 1) (the seeds: 1/3 beat 0 and 2/3)."
+            "[0, 1) (see the technique table in the docs)."
         },
     )
 
@@ -406,7 +406,7 @@ class DataArguments:
         default=None,
         metadata={
             "help": "Integer label bucket (0..5: the floor of the label, 5.0 is bucket 5) to undersample in the "
-            "training data (the seeds: 0, the dominant bucket). Needs `undersample_ratio`.",
+            "training data (0, the dominant bucket of the competition data). Needs `undersample_ratio`.",
             "choices": tuple(range(6)),
         },
     )
@@ -452,7 +452,9 @@ class DataArguments:
     fold_seed: int = field(default=42, metadata={"help": "Seed of the fold assignment."})
     cv_include_validation: bool = field(
         default=False,
-        metadata={"help": "Pool the validation data with train before making folds (the seeds' setup)."},
+        metadata={
+            "help": "Pool the validation data with train before making folds (a competition setup: more training data per fold)."
+        },
     )
 
     def __post_init__(self):
@@ -516,7 +518,21 @@ class BaseTrainingArguments(TrainingArguments):
         },
     )
 
+    hub_strategy: str = field(
+        default="end",
+        metadata={
+            "help": "Only 'end': with push_to_hub, hf_sts pushes the files a user loads once, at the end of the run "
+            "(model, code, tokenizer, card, results), never checkpoints, optimizer states or training_args.bin."
+        },
+    )
+
     def __post_init__(self):
+        strategy = getattr(self.hub_strategy, "value", self.hub_strategy)
+        if strategy != "end":
+            raise RecipeError(
+                f"`hub_strategy` {strategy!r}: hf_sts pushes once, at the end of the run ('end'), the files a user "
+                "loads; checkpoints are not pushed."
+            )
         for key in ("per_device_train_batch_size", "per_device_eval_batch_size", "gradient_accumulation_steps"):
             if getattr(self, key) < 1:
                 raise RecipeError(f"`{key}` must be >= 1, got {getattr(self, key)}.")
@@ -565,7 +581,7 @@ class StsTrainingArguments(BaseTrainingArguments):
 
     Loss:
         loss (`str`, defaults to `"mse"`): a name of `hf_sts.training.losses.LOSSES` or several joined by `+`
-            (`"l1+huber"`, the seeds' best).
+            (`"l1+huber"`, the best of the KLUE-STS competition code hf_sts started from).
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when unset.
         huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units (> 0).
         cosent_scale (`float`, defaults to `20.0`): the inverse temperature of the CoSENT loss.

@@ -233,15 +233,12 @@ def build_model(
         from hf_sts.models.lora import apply_lora
 
         model = apply_lora(model, model_args)
-    trainable, total = parameter_counts(model)
+    if model_args.use_lora:
+        trainable, total = model.get_nb_trainable_parameters()  # peft's count
+    else:
+        trainable, total = model.num_parameters(only_trainable=True), model.num_parameters()
     logger.info("Parameters: %s trainable of %s (%.2f%%).", f"{trainable:,}", f"{total:,}", 100 * trainable / total)
     return model
-
-
-def parameter_counts(model: nn.Module) -> tuple[int, int]:
-    """`(trainable, total)` parameter counts of `model`."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return trainable, sum(p.numel() for p in model.parameters())
 
 
 def _with_new_layers(model_class: type, backbone: nn.Module, model_args: ModelArguments) -> StsPreTrainedModel:
@@ -326,7 +323,7 @@ def freeze_bottom_layers(model: StsPreTrainedModel, freeze_ratio: float) -> int:
 
     Args:
         model: an hf_sts model.
-        freeze_ratio (`float`): in [0, 1); 0 freezes nothing. The seeds measured 1/3 better than 0 and 2/3 worse.
+        freeze_ratio (`float`): in [0, 1); 0 freezes nothing (see the technique table in the docs for measurements).
 
     Returns:
         The number of frozen transformer layers.

@@ -85,7 +85,7 @@ def cross_validate(
     """Train one model per fold (`num_folds`, `fold_strategy`, `fold_seed`; see [`assign_folds`]), in sequence, each
     one distributed over the launched processes, then aggregate and write the results.
 
-    The pooled data is the training split, plus the validation split with `cv_include_validation` (the seeds'
+    The pooled data is the training split, plus the validation split with `cv_include_validation` (the
     setup). Fold K trains on the other folds (with their swapped pairs when `add_swapped_pairs`: a pair and its swap
     always fall in the same fold) into `output_dir/fold-K/`, evaluated on its held-out fold. A from-scratch tokenizer
     is trained once on the pooled sentences (text only, no labels) and shared by the folds. Duplicate pairs always

@@ -39,13 +39,12 @@ class FinalPushMixin:
         """Create no repository when training starts: `push_to_hub` creates it at the end, with the files it
         uploads (so a run without network fails only at the push, with one clear line)."""
 
-    def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
-        """Push nothing at each save (`hub_strategy` is not used): the Trainer's own pushes would upload the whole
-        output folder, `training_args.bin` and its Hub token included. The model is pushed once, at the end."""
-
     def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
         """Save the model (and tokenizer) as `Trainer.save_model` does, without its automatic push: the run pushes
         once at the end, after the metrics and the model card are written (see `push_to_hub`)."""
+        # `_internal_call=True` is the Trainer's own way (a private parameter) to save without pushing; transformers
+        # offers no public one. `tests/training/test_trainer.py::test_private_trainer_api_hf_sts_relies_on` fails
+        # when transformers changes it.
         super().save_model(output_dir, _internal_call=True)
 
     def push_to_hub(self, commit_message: str | None = "End of training", **kwargs) -> str | None:
@@ -53,7 +52,7 @@ class FinalPushMixin:
         `hub_private_repo`, `hub_revision` and `hub_token`, through `hf_sts.hub.push`: exactly the files a user
         loads (model, code files, tokenizer, card, `all_results.json`, `recipe.json`), never checkpoints, optimizer
         states or `training_args.bin` (the Trainer's own pushes, at repository creation and at each save, are
-        turned off: see `init_hf_repo` and `_push_from_checkpoint`). Main process only; other keyword arguments of
+        turned off: see `init_hf_repo`, and `hub_strategy` is always `"end"`). Main process only; other keyword arguments of
         `Trainer.push_to_hub` are ignored.
 
         Returns:
@@ -228,7 +227,11 @@ class StsTrainer(FinalPushMixin, Trainer):
 
     def _hp_search_setup(self, trial) -> None:
         """Apply a hyperparameter-search trial's values to the arguments as sampled, then rebuild the loss from them
-        (a trial may change `loss_weights` or `huber_delta`)."""
+        (a trial may change `loss_weights` or `huber_delta`).
+
+        `_hp_search_setup` is private: it is where `Trainer.hyperparameter_search` applies a trial, and transformers
+        has no public hook there. `tests/training/test_trainer.py::test_private_trainer_api_hf_sts_relies_on` fails
+        when transformers changes it."""
         super()._hp_search_setup(trial)
         if trial is not None and self.hp_space is not None and not isinstance(trial, dict):
             # The parent casts each value to the type of the argument's current value, so a `warmup_steps` of 0

@@ -2,9 +2,8 @@
 
 - **bf16 on a CPU** is fast only where the CPU has bf16 instructions: AVX512-BF16 (Intel Cooper Lake, Sapphire
   Rapids and later, not Ice Lake; AMD Zen 4 and later) or AMX (Intel Sapphire Rapids and later). Elsewhere PyTorch
-  emulates it and a bf16 matmul runs slower than fp32 (measured on an AVX-512 Cascade Lake without AVX512-BF16: 49
-  to 51 against 144 to 255 GFLOP/s, depending on the hour). Accelerate
-  accepts `mixed_precision="bf16"` on any CPU, so hf_sts reads the CPU's features itself ([`cpu_has_native_bf16`],
+  emulates it and a bf16 matmul runs slower than fp32 (measurements: `benchmarks/bf16_accuracy.md`,
+  `benchmarks/speed.md`). Accelerate accepts `mixed_precision="bf16"` on any CPU, so hf_sts reads the CPU's features itself ([`cpu_has_native_bf16`],
   from PyTorch's cpuinfo) rather than guessing from the platform.
 - **Threads**: `accelerate launch` gives each CPU process `OMP_NUM_THREADS` threads, 1 by default when it is not told
   the machine is CPU-only (no config, no `--cpu`), which leaves the other cores idle. [`use_every_core`] raises the

@@ -124,7 +124,7 @@ class ClsHead(nn.Module):
 
 @register_head("mean")
 class MeanHead(nn.Module):
-    """Masked mean of all token states (padding excluded) → Dropout → Linear(hidden, 1): the seeds' "average of all
+    """Masked mean of all token states (padding excluded) → Dropout → Linear(hidden, 1): the competition code's "average of all
     token representations".
 
     Input: `hidden_states` `(batch, seq_len, hidden_size)`, `attention_mask` `(batch, seq_len)`.
@@ -146,7 +146,7 @@ class MlpHead(nn.Module):
     Dropout → Linear to one score, on the first token's state or the masked mean of the token states
     (`config.head_pooling`).
 
-    The seeds' three: `[384]` on a base model (768 → 384 → 1), `[512, 256]` on a base or large model
+    The competition code's three: `[384]` on a base model (768 → 384 → 1), `[512, 256]` on a base or large model
     (768 or 1024 → 512 → 256 → 1, their best with `head_activation="tanh"`, `head_dropout=0.2`).
 
     Input: `hidden_states` `(batch, seq_len, hidden_size)`, `attention_mask` `(batch, seq_len)`.
@@ -176,7 +176,7 @@ class MlpHead(nn.Module):
 @register_head("rnn")
 class RnnHead(nn.Module):
     """A bidirectional LSTM (or GRU, `config.head_rnn_type`) over the real token states, then the final states of
-    both directions, concatenated → Dropout → Linear(2 * rnn_hidden, 1): the seeds' classifier swap (their run 001).
+    both directions, concatenated → Dropout → Linear(2 * rnn_hidden, 1): the competition code's classifier swap.
 
     Padding is excluded by packing each sequence to its length (`torch.nn.utils.rnn.pack_padded_sequence`), so a
     pair scores the same alone and in a padded batch. Padding must be on the right, as hf_sts tokenizes.

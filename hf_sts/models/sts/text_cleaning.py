@@ -11,7 +11,7 @@ Steps live in one registry, `CLEANING_STEPS`, and run in the order the recipe li
 | name | what it does | from |
 | --- | --- | --- |
 | `emoji` | removes emoji (every Unicode emoji sequence: flags, skin tones, ZWJ sequences) | `emoji.replace_emoji` |
-| `special_characters` | removes every character but Hangul (syllables and jamo), Latin letters, digits, whitespace and `, ? ! .` | the seeds' regex (+0.02 dev Pearson) |
+| `special_characters` | removes every character but Hangul (syllables and jamo), Latin letters, digits, whitespace and `, ? ! .` | the competition code's regex |
 | `repeated_characters` | shortens a letter repeated 3+ times to 2 (`ㅋㅋㅋㅋ` -> `ㅋㅋ`, `하하하하` -> `하하`); digits stay (`1000`) | soynlp's `repeat_normalize` |
 | `whitespace` | collapses runs of whitespace to one space and strips both ends | |
 
@@ -71,7 +71,7 @@ def remove_emoji(text: str) -> str:
 
 @register_cleaning_step("special_characters")
 def remove_special_characters(text: str) -> str:
-    """`text` with every character removed but Hangul, Latin letters, digits, whitespace and `, ? ! .` (the seeds'
+    """`text` with every character removed but Hangul, Latin letters, digits, whitespace and `, ? ! .` (the competition code's
     special-character removal; `A/B` becomes `AB`: add `whitespace` after it to tidy the spaces it leaves)."""
     return SPECIAL_CHARACTERS.sub("", text)
 

@@ -1,0 +1,79 @@
+"""Every shipped recipe passes a dry check: it parses, builds its model from a tiny stand-in of the same model type,
+and runs one training step through `hf_sts/run.py`, with everything else as the recipe says."""
+
+import json
+
+import pytest
+
+from hf_sts.run import main
+
+from ..conftest import REPO_ROOT
+
+
+RECIPES = sorted((REPO_ROOT / "recipes").glob("*.json"))
+# The model type of each Hub encoder the recipes name (their config.json cannot be fetched offline).
+HUB_MODEL_TYPES = {
+    "klue/roberta-large": "roberta",
+    "klue/roberta-base": "roberta",
+    "klue/roberta-small": "roberta",
+    "monologg/koelectra-base-v3-discriminator": "electra",
+    "intfloat/multilingual-e5-small": "bert",
+}
+DRY_RUN = ["--max_steps", "1", "--max_train_samples", "8", "--max_eval_samples", "8", "--report_to", "none"]
+# From-scratch recipes: the same model type, tiny.
+TINY_SCRATCH = ["--config_overrides", "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=37"]
+
+
+def test_recipes_are_shipped():
+    names = {path.stem for path in RECIPES}
+    assert {
+        "quickstart",
+        "roberta_large",
+        "roberta_large_mlp",
+        "roberta_large_5fold",
+        "roberta_large_lora",
+        "roberta_base_mean",
+        "koelectra_base_l1huber",
+        "koelectra_base_freeze13",
+        "roberta_large_lstm",
+        "sbert_roberta_large",
+        "sbert_cosent_roberta_large",
+        "multilingual_e5_small",
+        "multilingual_e5_small_bi_encoder",
+    } <= names
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda path: path.stem)
+def test_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO_ROOT)  # recipes name their data relative to the repository
+    settings = json.loads(recipe.read_text(encoding="utf-8"))
+    if "model_name_or_path" in settings:
+        name = settings["model_name_or_path"]
+        assert name in HUB_MODEL_TYPES, f"{recipe.name} uses {name}: add its model type to HUB_MODEL_TYPES"
+        model = ["--model_name_or_path", str(stand_in_encoders[HUB_MODEL_TYPES[name]])]
+    else:
+        model = TINY_SCRATCH
+    argv = [str(recipe), *model, *DRY_RUN, "--output_dir", str(tmp_path / "out")]
+    if settings.get("num_folds"):
+        argv += ["--num_folds", "2"]  # the dry run of a cross-validation recipe: two folds
+    metrics = main(argv)
+    out = tmp_path / "out"
+    if settings.get("num_folds"):
+        assert "oof_pearson" in metrics and (out / "oof_predictions.csv").is_file()
+        out = out / "fold-0"
+    else:
+        assert metrics["train_samples"] >= 8 and metrics["eval_samples"] == 8
+    config = json.loads((out / "config.json").read_text())
+    architecture = settings.get("architecture", "cross-encoder")
+    assert (
+        config["model_type"]
+        == {"cross-encoder": "hf_sts_cross_encoder", "bi-encoder": "hf_sts_bi_encoder"}[architecture]
+    )
+    assert config.get("head", "n/a") == (settings.get("head", "cls") if architecture == "cross-encoder" else "n/a")
+    if settings.get("num_folds"):
+        return  # fold models get no model card of their own
+    card = (out / "README.md").read_text(encoding="utf-8")
+    if architecture == "bi-encoder":
+        assert "**bi-encoder**" in card and "pipeline_tag: sentence-similarity" in card and "model.encode(" in card
+    else:
+        assert f"+ `{config['head']}` regression head" in card and "pipeline_tag: text-classification" in card
