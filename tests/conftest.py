@@ -7,6 +7,7 @@ each); `pytest` adds the `slow` end-to-end runs (quickstart budgets, processes, 
 `pretrained` tests. Tests that need `../shared` skip, with the reason, without it."""
 
 import copy
+import json
 import os
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 # Tests never reach the network: Hub lookups fail at once instead of retrying (set before huggingface_hub loads).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -173,6 +175,25 @@ def pytest_collection_modifyitems(config, items):
         rank[group] = min(rank.get(group, 2), weight)
     if WORKERS:
         items.sort(key=lambda item: rank[groups[item]])  # stable: each group's tests keep their order
+
+
+def reference_scores(model_dir: Path, pairs: list[tuple[str, str]]) -> np.ndarray:
+    """Scores of `pairs` computed independently of hf_sts' scoring path (`hf_sts.inference`): the saved model loaded
+    with `AutoModel`, each pair tokenized alone by the model's own `tokenize` (truncated to the run's
+    `max_seq_length`) and scored in fp32, one forward per pair; clipped to 0.0–5.0 as files are written."""
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    max_length = json.loads((Path(model_dir) / "recipe.json").read_text()).get("max_seq_length", 128)
+    scores = []
+    with torch.no_grad():
+        for first, second in pairs:
+            inputs = model.tokenize(
+                tokenizer, [first], [second], truncation=True, max_length=max_length, return_tensors="pt"
+            )
+            scores.append(model(**inputs).logits.item())
+    return np.clip(np.array(scores), 0.0, 5.0)
 
 
 def free_port() -> int:

@@ -1,18 +1,7 @@
-"""Readers that turn every supported STS data format into one schema, as a `datasets.DatasetDict`.
-
-Schema (`STS_FEATURES`): `id` (str), `source` (str), `sentence1` (str), `sentence2` (str), `label` (float, 0.0–5.0;
-`None` in unlabeled test files) and `binary_label` (int, 0 or 1 where the file carries binary labels, else -1).
-
-Formats live in one registry, `READERS`, tried in order; each recognises a format by its columns:
-
-| name | columns | from |
-| --- | --- | --- |
-| `klue` | `guid, source, sentence1, sentence2, labels.{label, real-label, binary-label}` | KLUE-STS JSON, `load_dataset("klue", "sts")` |
-| `competition` | `id, source, sentence_1, sentence_2[, label[, binary-label]]` | competition CSV (test files have no labels) |
-| `korsts` | `genre, filename, year, id, score, sentence1, sentence2` | KorSTS TSV |
-| `pairs` | `sentence1, sentence2[, label][, id][, source][, binary_label]` | plain CSV |
-
-Files are read by extension (`.csv`, `.tsv`, `.json`, `.jsonl`); the columns then choose the reader.
+"""Checks of loaded STS splits before a run uses them: that a validation split can be scored (two or more pairs with
+labels that vary), the binary threshold its binary labels imply (KLUE's `binary-label` is `label >= 3.0`; other
+data may use another one), warnings about data that looks wrong (labels on a 0–1 scale, validation pairs also in the
+training data), and the log line that says which text cleaning a run applies.
 """
 
 import logging

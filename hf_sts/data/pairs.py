@@ -1,8 +1,7 @@
-"""Cross-validation for STS: folds (scikit-learn `KFold` / `StratifiedKFold`) and one model trained per fold.
-
-`run.py` calls [`cross_validate`] when a recipe sets `num_folds`; the predictions of each model on its held-out fold
-together form the out-of-fold (OOF) predictions: one honest prediction per row, from a model that never saw it.
-Ensembles fit their weights or stacker on those (see `hf_sts.ensemble`).
+"""Sentence pairs for training: swapped pairs (each pair again with its sentences in the other order), undersampling of a
+dominant label bucket, and the folds of cross-validation (scikit-learn `KFold`, or `StratifiedKFold` over label
+buckets), which keep every copy of a pair (in either order) in one fold so that no pair is both trained on and
+scored out-of-fold.
 """
 
 import logging

@@ -1,20 +1,6 @@
-"""Score sentence pairs with a model: the prediction step of training, `hf-sts predict` and `hf-sts evaluate`.
-
-    hf-sts predict MODEL --input test.csv --output predictions.csv      # id,target in input order
-    hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
-
-`MODEL` is an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), the adapter folder of a
-LoRA run, a one-output regression `AutoModelForSequenceClassification` (such as `hf-sts export --format
-sequence-classification` writes; scored with its own head, see [`SequenceClassificationScorer`]), or any other plain
-pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states, the `prompt` before
-every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the baseline a fine-tune is
-compared against.
-
-Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
-so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
-`torch.inference_mode`, and under bf16 autocast where the device runs bf16 natively (a CPU with AVX512-BF16 or AMX,
-a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`) and the model's training run did not turn
-`bf16` off (`LoadedModel.use_bf16`), unless told otherwise.
+"""Sentence pairs into model inputs: `tokenize_pairs` (a split for training, in the layout of the run's architecture),
+the bi-encoder's collator, the length order in which pairs are scored (`length_order`, `length_sorted_batches`), and
+the number of tokens a backbone's position embeddings allow (`max_positions`).
 """
 
 from dataclasses import dataclass
@@ -86,7 +72,7 @@ def tokenize_pairs(
         architecture (`str`): `"cross-encoder"` or `"bi-encoder"`.
         prompt (`str`, *optional*): text put before every sentence (the model's `config.prompt`).
         text_cleaning (`list[str]`, *optional*): cleaning steps applied to every sentence first (the model's
-            `config.text_cleaning`, see `hf_sts.text_cleaning`).
+            `config.text_cleaning`, see `hf_sts.models.sts.text_cleaning`).
 
     Raises:
         ValueError: for another `architecture`.
@@ -153,7 +139,7 @@ def length_sorted_batches(
     """Yield `(rows, batch)` over tokenized rows, longest first ([`length_order`]): `rows` the `(b,)` row indices of
     the batch, `batch` the dict of tensors `collate` pads them to (`(b, seq_len)` each), moved to `device`; a tqdm
     bar named `description` counts the batches. What `hf_sts.inference.scoring.predict_scores` scores pairs and the
-    back-translation filter embeds sentences with (`hf_sts.augment`).
+    back-translation filter embeds sentences with (`hf_sts.tools.augment`).
 
     Args:
         features: a `BatchEncoding` (or dict of per-row lists) with `input_ids` columns.

@@ -1,9 +1,6 @@
-"""Building a run's tokenizer and model from its arguments.
-
-A pretrained encoder (Hub id or local path) gets a fresh regression head; an hf_sts checkpoint is loaded whole; with
-neither, the run builds everything from scratch, since no pretrained weights may be reachable: a WordPiece tokenizer
-trained on the training sentences with the `tokenizers` library, and a backbone config from `model_type` and
-`config_overrides` (the convention of transformers' `run_mlm.py`).
+"""A WordPiece tokenizer trained on the task's own sentences with the `tokenizers` library, for an encoder trained from
+scratch (`model_type` + `config_overrides`, the convention of transformers' `run_mlm.py`) where no pretrained
+tokenizer may be reachable; the vocabulary is the same in every process of a run.
 """
 
 from collections.abc import Iterable

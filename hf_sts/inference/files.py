@@ -1,20 +1,10 @@
-"""Score sentence pairs with a model: the prediction step of training, `hf-sts predict` and `hf-sts evaluate`.
+"""Score files with a model: the commands `hf-sts predict` and `hf-sts evaluate`.
 
     hf-sts predict MODEL --input test.csv --output predictions.csv      # id,target in input order
     hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
 
-`MODEL` is an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), the adapter folder of a
-LoRA run, a one-output regression `AutoModelForSequenceClassification` (such as `hf-sts export --format
-sequence-classification` writes; scored with its own head, see [`SequenceClassificationScorer`]), or any other plain
-pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states, the `prompt` before
-every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the baseline a fine-tune is
-compared against.
-
-Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
-so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
-`torch.inference_mode`, and under bf16 autocast where the device runs bf16 natively (a CPU with AVX512-BF16 or AMX,
-a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`) and the model's training run did not turn
-`bf16` off (`LoadedModel.use_bf16`), unless told otherwise.
+Both read any format of `hf_sts.data.readers`, load the model with `hf_sts.inference.loading.load_model` and score
+through `hf_sts.inference.scoring`. Inputs are checked before the model loads, and nothing is written on an error.
 """
 
 import json

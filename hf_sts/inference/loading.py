@@ -1,20 +1,16 @@
-"""Score sentence pairs with a model: the prediction step of training, `hf-sts predict` and `hf-sts evaluate`.
+"""Load a model to score pairs with: `load_model` returns a [`LoadedModel`] from
 
-    hf-sts predict MODEL --input test.csv --output predictions.csv      # id,target in input order
-    hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
+- an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), scored with its own head, prompt
+  and text cleaning, at its run's `max_seq_length` (from its `recipe.json`);
+- the adapter folder of a LoRA run (merged on load);
+- a one-output regression `AutoModelForSequenceClassification` (such as `hf-sts export --format
+  sequence-classification` writes; scored with its own head, see [`SequenceClassificationScorer`]);
+- any other plain pretrained encoder, scored zero-shot as a bi-encoder: `pooling` of its token states, the `prompt`
+  before every sentence, score = 5 × cosine (see `StsBiEncoderModel`). That zero-shot score is the baseline a
+  fine-tune is compared against.
 
-`MODEL` is an hf_sts checkpoint (a run's `output_dir`, one of its checkpoints, or a Hub id), the adapter folder of a
-LoRA run, a one-output regression `AutoModelForSequenceClassification` (such as `hf-sts export --format
-sequence-classification` writes; scored with its own head, see [`SequenceClassificationScorer`]), or any other plain
-pretrained encoder, which is scored zero-shot as a bi-encoder: `pooling` of its token states, the `prompt` before
-every sentence, score = 5 × cosine (see [`StsBiEncoderModel`]). That zero-shot score is the baseline a fine-tune is
-compared against.
-
-Pairs are scored in batches of similar length (sorted by token count, longest first, then put back in input order),
-so little compute goes to padding; padding changes no score, since every model masks it. Scoring runs under
-`torch.inference_mode`, and under bf16 autocast where the device runs bf16 natively (a CPU with AVX512-BF16 or AMX,
-a CUDA GPU of compute capability 8.0 or later; see `hf_sts.hardware`) and the model's training run did not turn
-`bf16` off (`LoadedModel.use_bf16`), unless told otherwise.
+A model folder that cannot be loaded is refused in one line (`hf_sts.errors.ModelLoadError`) before any weights load
+where possible.
 """
 
 from dataclasses import dataclass
@@ -46,7 +42,7 @@ from hf_sts.utils.hardware import native_bf16, resolve_device
 
 
 # The key of an exported sequence-classification model's `config.json` that records the input the hf_sts model read
-# (`prompt`, `text_cleaning`), which transformers' classes do not apply by themselves (see `hf_sts.export`).
+# (`prompt`, `text_cleaning`), which transformers' classes do not apply by themselves (see `hf_sts.tools.export`).
 EXPORT_INPUT_KEY = "hf_sts_input"
 
 

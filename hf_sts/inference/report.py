@@ -1,12 +1,11 @@
-"""Evaluation report of a run: plots and tables of the validation predictions, saved as files and, when the run
-reports to Weights & Biases, logged there too.
-
-Files written to `output_dir` (matplotlib, whether or not wandb is on):
+"""Evaluation report of a run's validation predictions, saved as files in `output_dir` (matplotlib):
 
 - `prediction_vs_gold.png`: predicted vs gold score per pair, coloured by `source`, with the diagonal;
 - `residuals.png`: histogram of prediction − gold;
 - `per_source_pearson.csv`: Pearson r and pair count per `source` (and overall);
 - `worst_pairs.csv`: the 20 pairs with the largest absolute error.
+
+`hf_sts.training.tracking` logs the same report to Weights & Biases when a run reports there.
 """
 
 import logging

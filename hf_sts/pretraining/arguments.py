@@ -1,20 +1,6 @@
-"""Masked-language-model pretraining on the task's own text: task-adaptive pretraining (TAPT).
-
-    hf-sts pretrain recipes/tapt/multilingual_e5_small.json [--key value ...]
-    accelerate launch hf_sts/pretrain.py recipes/tapt/multilingual_e5_small.json [--key value ...]
-
-TAPT (Gururangan et al. 2020, "Don't Stop Pretraining: Adapt Language Models to Domains and Tasks") continues an
-encoder's MLM training on the unlabeled sentences of the task before fine-tuning on its labels. This is transformers'
-`examples/pytorch/language-modeling/run_mlm.py` on the Trainer, with hf_sts' data readers and recipes: the text is
-the sentences of the STS training files (`train_file`), the unlabeled sentences of other STS files where the recipe
-opts in (`unlabeled_file`: validation or test pairs, labels never read), and extra text (`text_file`: one sentence
-per line, KLUE-NLI JSON, KorSTS TSV; `dataset_name`: a Hub dataset's `train` split). The start is a pretrained
-encoder (`model_name_or_path`; an MLM head is added to one that has none, such as multilingual-e5-small) or a
-from-scratch one (`model_type`, `config_overrides` and a WordPiece tokenizer trained on the text).
-
-Outputs in `output_dir`: the `AutoModelForMaskedLM` model and its tokenizer (a folder `hf_sts/run.py` fine-tunes with
-`--model_name_or_path output_dir`), `recipe.json`, `all_results.json` (`train_loss`, `eval_loss`, `perplexity`), the
-card `README.md` (corpus and steps) and `corpus.json` (the text's sources and counts).
+"""The arguments of an `hf-sts pretrain` run (TAPT: masked-language-model pretraining on the task's own text,
+Gururangan et al. 2020): [`MlmArguments`] (the encoder, the text, masking) and [`MlmTrainingArguments`]
+(`hf_sts.training.arguments.BaseTrainingArguments` with the pretraining defaults).
 """
 
 from dataclasses import dataclass, field

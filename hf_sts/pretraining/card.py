@@ -1,9 +1,5 @@
-"""Model cards for trained hf_sts models, rendered with `huggingface_hub.ModelCard` from a template in
-`model_cards/`.
-
-The card is a function of the run's output directory: `config.json`, `recipe.json` (the effective recipe),
-`all_results.json` (the metrics) and `cv_results.json` (cross-validation, when the folder is a fold of such a run), so
-it can be re-rendered at any time after training.
+"""The model card of a pretraining run (`model_cards/mlm_model.md`): the corpus, the steps and the held-out
+perplexity, rendered with `huggingface_hub.ModelCard` from the run's output folder.
 """
 
 import json

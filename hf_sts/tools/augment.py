@@ -43,7 +43,7 @@ The filter model: a sentence-transformers model (a folder or Hub id with `module
 `SentenceTransformer.encode`), an hf_sts bi-encoder checkpoint, or a plain encoder (mean pooling by default, with a
 prompt: multilingual-e5 wants `"query: "`), the last two loaded with `hf_sts.inference.loading.load_model`.
 
-The output is a competition CSV (`hf_sts.data`'s `competition` format), the augmented pairs only: `id`
+The output is a competition CSV (`hf_sts.data.readers`'s `competition` format), the augmented pairs only: `id`
 (`{original id}-bt`), `source` (`{original source}-bt`), `sentence_1`, `sentence_2` (the back-translations), `label`
 and `binary-label` (the original pair's; `binary-label` only where the input has binary labels), then the provenance
 columns `original_id`, `cosine_1`, `cosine_2`. Train on the original and the augmented file together.

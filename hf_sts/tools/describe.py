@@ -530,7 +530,7 @@ def _write(
     report: DescribeReport, frames: list[pd.DataFrame], lengths: list[np.ndarray] | None, output_dir: Path
 ) -> dict[str, Path]:
     """Write `describe.md` and the plots into `output_dir` (created); returns `{name: path}` of the written files."""
-    # matplotlib's object API, as `hf_sts.report` draws: a `Figure` renders with its own Agg canvas.
+    # matplotlib's object API, as `hf_sts.inference.report` draws: a `Figure` renders with its own Agg canvas.
     from matplotlib.figure import Figure
 
     output_dir.mkdir(parents=True, exist_ok=True)

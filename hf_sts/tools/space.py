@@ -1,21 +1,10 @@
-"""Publish a trained hf_sts model to the Hugging Face Hub with `huggingface_hub` (`create_repo` + `upload_folder`).
+"""A Gradio Space showing a pushed model (`hf-sts push OUTPUT_DIR --repo-id ORG/NAME --space [ORG/SPACE]`).
 
-    hf-sts push OUTPUT_DIR --repo-id ORG/NAME [--private] [--revision BRANCH] [--dry-run]
-
-or `push_to_hub: true` + `hub_model_id` in a recipe (at the end of training). Exactly the files a user needs to load
-the model are uploaded (`UPLOAD_PATTERNS`): the config (with `auto_map`), the configuration/modeling code files, the
-safetensors weights, the tokenizer, the model card `README.md`, `all_results.json` and `recipe.json` (adapter files
-for an adapter-only LoRA run). Never checkpoints, optimizer or scheduler states, `training_args.bin` (which holds the
-Hub token of the run), nor any file holding a token string. `--dry-run` lists them, with sizes, in
-`OUTPUT_DIR/hub_upload_manifest.json` without touching the network.
-
-    hf-sts push OUTPUT_DIR --repo-id ORG/NAME --space [ORG/SPACE] [--dry-run]
-
-also writes `OUTPUT_DIR/space/`, a Gradio Space showing the model (`hf-sts demo`'s page): `app.py`, which loads the
-pushed model by its id, `requirements.txt` (hf_sts' dependencies), `README.md` with the Space's front matter (`sdk:
+`write_space` writes `OUTPUT_DIR/space/`: `app.py`, which loads the pushed model by its id and serves
+`hf-sts demo`'s page, `requirements.txt` (hf_sts' dependencies), `README.md` with the Space's front matter (`sdk:
 gradio`, the installed gradio as `sdk_version`, `models: [ORG/NAME]`) and a copy of the `hf_sts` package (it is not
-on PyPI), and pushes it to the Space repository (default `ORG/NAME-demo`) after the model. `--dry-run` writes and
-lists it (`OUTPUT_DIR/space_upload_manifest.json`) without network.
+on PyPI); `push_space` pushes it to the Space repository (default `ORG/NAME-demo`) after the model. `--dry-run`
+writes and lists it (`OUTPUT_DIR/space_upload_manifest.json`) without network.
 """
 
 import importlib.metadata

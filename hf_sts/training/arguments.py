@@ -1,10 +1,10 @@
-"""The arguments of an hf_sts run, and the recipe parser.
+"""The arguments of an hf_sts run: the dataclasses whose fields are the recipe keys.
 
 A recipe is a flat JSON object whose keys are the fields of [`ModelArguments`], [`DataArguments`] and
-[`StsTrainingArguments`] (a `transformers.TrainingArguments` subclass). Command-line `--key value` or `--key=value`
-(the form `wandb sweep` agents pass, lists as `--key=[a, b]`) override it; `--key none` (or `null`) unsets a recipe
-key, which then takes its default. A pretrained `model_name_or_path` given on the command line replaces a recipe's
-from-scratch encoder: the recipe's `FROM_SCRATCH_KEYS` no longer apply and are dropped, with one notice naming them.
+[`StsTrainingArguments`] (a `transformers.TrainingArguments` subclass, through [`BaseTrainingArguments`], which
+`hf_sts.pretraining.arguments.MlmTrainingArguments` shares). Each field has its help text, and `__post_init__`
+refuses a bad value in one line (`hf_sts.errors.RecipeError`) naming the key. `hf_sts.training.parser` reads recipes
+and command-line overrides into them.
 """
 
 import logging
@@ -96,7 +96,7 @@ class EncoderArguments:
     text_cleaning: list[str] | None = field(
         default=None,
         metadata={
-            "help": "Cleaning steps applied, in order, to every sentence before the prompt (see hf_sts.text_cleaning): "
+            "help": "Cleaning steps applied, in order, to every sentence before the prompt (see hf_sts.models.sts.text_cleaning): "
             f"{', '.join(CLEANING_STEPS)}. Saved in the model's config and applied in training, evaluation and "
             "prediction. Unset: the checkpoint's own steps, if any."
         },
@@ -144,7 +144,7 @@ class ModelArguments(EncoderArguments):
             WordPiece tokenizer of `tokenizer_vocab_size` is trained on the training sentences.
         prompt (`str`, *optional*): text put before every sentence, stored in the model's config and applied
             wherever the model reads text (`"query: "` for multilingual-e5).
-        text_cleaning (`list[str]`, *optional*): cleaning steps of `hf_sts.text_cleaning` applied, in order, to every
+        text_cleaning (`list[str]`, *optional*): cleaning steps of `hf_sts.models.sts.text_cleaning` applied, in order, to every
             sentence; stored in the model's config and applied wherever the model reads text, as the prompt is.
 
     Architecture:
@@ -160,7 +160,7 @@ class ModelArguments(EncoderArguments):
         freeze_embeddings (`bool`, defaults to `False`): freeze the word embedding matrix alone (most of a
             large-vocabulary encoder's parameters: 96 M of multilingual-e5-small's 118 M); every layer still trains.
 
-    LoRA (see `hf_sts.lora`):
+    LoRA (see `hf_sts.models.lora`):
         use_lora (`bool`), lora_r (`int` >= 1, 16), lora_alpha (`float` > 0, 32), lora_dropout (`float` in
         [0, 1), 0.05), lora_target_modules (`list[str]`, *optional*), lora_modules_to_save (`list[str]`, *optional*),
         save_adapter_only (`bool`).

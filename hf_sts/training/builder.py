@@ -2,8 +2,9 @@
 
 A pretrained encoder (Hub id or local path) gets a fresh regression head; an hf_sts checkpoint is loaded whole; with
 neither, the run builds everything from scratch, since no pretrained weights may be reachable: a WordPiece tokenizer
-trained on the training sentences with the `tokenizers` library, and a backbone config from `model_type` and
-`config_overrides` (the convention of transformers' `run_mlm.py`).
+trained on the training sentences (`hf_sts.data.wordpiece`), and a backbone config from `model_type` and
+`config_overrides` (the convention of transformers' `run_mlm.py`). Freezing (`freeze_ratio`, `freeze_embeddings`) and
+LoRA (`hf_sts.models.lora`) are applied here.
 """
 
 import difflib

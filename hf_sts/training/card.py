@@ -1,9 +1,9 @@
-"""Model cards for trained hf_sts models, rendered with `huggingface_hub.ModelCard` from a template in
-`model_cards/`.
+"""Model cards for trained hf_sts models, rendered with `huggingface_hub.ModelCard` from the template
+`model_cards/sts_model.md`.
 
 The card is a function of the run's output directory: `config.json`, `recipe.json` (the effective recipe),
 `all_results.json` (the metrics) and `cv_results.json` (cross-validation, when the folder is a fold of such a run), so
-it can be re-rendered at any time after training.
+it can be re-rendered at any time after training. [`card_facts`] gives the same facts to the demo page.
 """
 
 import dataclasses
@@ -274,7 +274,7 @@ def _lora_text(facts: _RunFacts) -> str:
 def cleaning_text(steps: list[str]) -> str:
     """One sentence on a model's input cleaning (`config.text_cleaning`), for its card and its exports' cards."""
     return (
-        f"the `hf_sts.text_cleaning` steps {', '.join(f'`{step}`' for step in steps)}, in this order, on every "
+        f"the `hf_sts.models.sts.text_cleaning` steps {', '.join(f'`{step}`' for step in steps)}, in this order, on every "
         f"sentence before the prompt: `hf_sts.models.sts.text_cleaning.clean_text(sentence, {json.dumps(steps)})`"
     )
 

@@ -2,7 +2,7 @@
 
 `run.py` calls [`cross_validate`] when a recipe sets `num_folds`; the predictions of each model on its held-out fold
 together form the out-of-fold (OOF) predictions: one honest prediction per row, from a model that never saw it.
-Ensembles fit their weights or stacker on those (see `hf_sts.ensemble`).
+Ensembles fit their weights or stacker on those (see `hf_sts.tools.ensemble`).
 """
 
 import dataclasses

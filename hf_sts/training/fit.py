@@ -1,5 +1,5 @@
-"""The steps of a training run, shared by `hf_sts/run.py`, cross-validation (`hf_sts.cv`) and the search
-(`hf_sts.search`): the trainer over tokenized splits, and `fit`, which trains, saves and scores one model."""
+"""The steps of a training run, shared by `hf_sts/run.py`, cross-validation (`hf_sts.training.cv`) and the search
+(`hf_sts.training.search`): the trainer over tokenized splits, and `fit`, which trains, saves and scores one model."""
 
 import functools
 import logging
@@ -80,7 +80,7 @@ def make_trainer(
 
 def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks: list | None = None) -> FitOutcome:
     """Build the model, train it on `splits["train"]` and save it to `training_args.output_dir`, then predict every
-    other split: `validation` with metrics, `eval_predictions.csv` and the report of `hf_sts.report` (plots and
+    other split: `validation` with metrics, `eval_predictions.csv` and the report of `hf_sts.inference.report` (plots and
     tables, also logged to wandb when it is on), the others (`test`, ...) as predictions only. Each step runs when
     its split is there; files are written by the main process only. `callbacks` go to the trainer.
     """

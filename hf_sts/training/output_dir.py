@@ -1,9 +1,7 @@
-"""Building a run's tokenizer and model from its arguments.
-
-A pretrained encoder (Hub id or local path) gets a fresh regression head; an hf_sts checkpoint is loaded whole; with
-neither, the run builds everything from scratch, since no pretrained weights may be reachable: a WordPiece tokenizer
-trained on the training sentences with the `tokenizers` library, and a backbone config from `model_type` and
-`config_overrides` (the convention of transformers' `run_mlm.py`).
+"""The lifecycle of a run's `output_dir`: refused when it holds another run or other files (unless
+`overwrite_output_dir` replaces an earlier hf_sts run, or the run resumes), started with the effective
+`recipe.json`, and the checkpoint `resume_from_checkpoint` names (the last whole one for `true`), all checked before
+the run writes anything.
 """
 
 import json

@@ -1,10 +1,10 @@
-"""The arguments of an hf_sts run, and the recipe parser.
+"""The recipe parser: a recipe file and command-line overrides into the argument dataclasses.
 
-A recipe is a flat JSON object whose keys are the fields of [`ModelArguments`], [`DataArguments`] and
-[`StsTrainingArguments`] (a `transformers.TrainingArguments` subclass). Command-line `--key value` or `--key=value`
-(the form `wandb sweep` agents pass, lists as `--key=[a, b]`) override it; `--key none` (or `null`) unsets a recipe
-key, which then takes its default. A pretrained `model_name_or_path` given on the command line replaces a recipe's
-from-scratch encoder: the recipe's `FROM_SCRATCH_KEYS` no longer apply and are dropped, with one notice naming them.
+Command-line `--key value` or `--key=value` (the form `wandb sweep` agents pass, lists as `--key=[a, b]`) override
+the recipe; `--key none` (or `null`) unsets a recipe key, which then takes its default. A pretrained
+`model_name_or_path` given on the command line replaces a recipe's from-scratch encoder: the recipe's
+`FROM_SCRATCH_KEYS` no longer apply and are dropped, with one notice naming them. An unknown key is refused with the
+closest known ones; credentials (`SECRET_KEYS`) are used but never written to `recipe.json`.
 """
 
 import argparse

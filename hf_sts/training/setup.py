@@ -1,12 +1,6 @@
-"""Train, evaluate and predict with an hf_sts model from a recipe.
-
-    accelerate launch hf_sts/run.py recipes/quickstart.json [--key value ...]
-    python hf_sts/run.py recipes/quickstart.json --output_dir outputs/run1 --num_train_epochs=2
-    hf-sts train recipes/quickstart.json
-
-Steps run when their data is there (`do_train`, `do_eval`, `do_predict` set to false turn one off). Outputs in
-`output_dir`: the model (`config.json`, `model.safetensors`, code files), tokenizer files, `recipe.json`,
-`all_results.json`, `eval_predictions.csv`, `submission.csv` (with `test_file`) and the model card `README.md`.
+"""The setup of a training run, before anything trains: parse the recipe and overrides, check the encoder, the data
+and the output folder, load the splits, infer the binary threshold, and write `recipe.json` (see `prepare`). What
+`hf_sts/run.py`, `hf-sts train` (its check before launching processes) and `hf-sts search` share.
 """
 
 import logging

@@ -1,12 +1,6 @@
-"""Evaluation report of a run: plots and tables of the validation predictions, saved as files and, when the run
-reports to Weights & Biases, logged there too.
-
-Files written to `output_dir` (matplotlib, whether or not wandb is on):
-
-- `prediction_vs_gold.png`: predicted vs gold score per pair, coloured by `source`, with the diagonal;
-- `residuals.png`: histogram of prediction − gold;
-- `per_source_pearson.csv`: Pearson r and pair count per `source` (and overall);
-- `worst_pairs.csv`: the 20 pairs with the largest absolute error.
+"""Weights & Biases tracking of a run (`report_to: wandb`): credentials checked before the run starts, the effective
+recipe as the run's config, the evaluation report of `hf_sts.inference.report` logged as plots and tables, and the
+run finished once per process.
 """
 
 import logging

@@ -79,7 +79,7 @@ class StsTrainer(FinalPushMixin, Trainer):
     """`transformers.Trainer` for hf_sts models, with the regression loss chosen by the training arguments.
 
     The loss comes from `args.build_loss()` (`loss`, `loss_weights`, `huber_delta`, `cosent_scale`; see
-    `hf_sts.losses`) unless `loss_fn` is given. Batches carry `labels` (gold scores, `(batch,)`, 0.0–5.0) and
+    `hf_sts.training.losses`) unless `loss_fn` is given. Batches carry `labels` (gold scores, `(batch,)`, 0.0–5.0) and
     optionally `binary_labels` (`(batch,)`, 0/1, for F1); the model's `logits` `(batch,)` are the predicted scores.
 
     The loss is normalised over the whole accumulated batch: the trainer passes `num_items_in_batch` (pairs across

@@ -237,7 +237,7 @@ def test_run_warns_about_0_to_1_labels_and_validation_pairs_seen_in_training(tmp
     argv += ["--validation_file", str(tmp_path / "dev.csv"), "--output_dir", str(tmp_path / "out")]
     with caplog.at_level("WARNING", logger="hf_sts.data"):
         prepare(argv)
-    messages = [record.getMessage() for record in caplog.records if record.name.startswith("hf_sts.data")]
+    messages = [record.getMessage() for record in caplog.records if record.name.startswith("hf_sts.data.")]
     assert len(messages) == 2
     assert messages[0].startswith("All 40 training labels lie in [0, 1]")
     assert messages[1].startswith("2 of the 6 validation pairs also occur in the training data")

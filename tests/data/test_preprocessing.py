@@ -211,7 +211,10 @@ def test_recipe_with_cleaning_and_undersampling_predicts_dirty_text_as_its_clean
         rf"text_cleaning \[.*\] changes \d+ of the {2 * results['train_samples']} train sentences", caplog.text
     )
     assert "Undersampled label bucket 0 to 50%" in caplog.text
-    assert "`hf_sts.text_cleaning` steps `emoji`, `special_characters`" in (output_dir / "README.md").read_text()
+    assert (
+        "`hf_sts.models.sts.text_cleaning` steps `emoji`, `special_characters`"
+        in (output_dir / "README.md").read_text()
+    )
 
     dirty = pd.DataFrame(
         {"sentence1": [DIRTY[0], "평범한 문장입니다."], "sentence2": [DIRTY[1], "평범한 문장이에요."]}

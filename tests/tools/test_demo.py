@@ -23,7 +23,7 @@ from hf_sts.tools.demo import EXAMPLE_PAIRS, DemoModel
 from hf_sts.tools.export import export_model
 from hf_sts.training.card import card_facts
 
-from ..conftest import KLUE_DEV, QUICKSTART, TINY, free_port, refusal_line
+from ..conftest import KLUE_DEV, QUICKSTART, TINY, free_port, reference_scores, refusal_line
 
 
 PAIRS = [(s1, s2) for _, s1, s2, _ in EXAMPLE_PAIRS]
@@ -66,14 +66,10 @@ def test_examples_are_klue_dev_pairs_with_their_gold_scores():
     assert len({round(gold) for *_, gold in EXAMPLE_PAIRS}) >= 5  # spread over the scale
 
 
-def test_page_scores_equal_hf_sts_predict(demo_model, run_dir, tmp_path):
-    """A pair on the page scores what `hf-sts predict` writes for it; a bi-encoder also shows its cosine."""
-    output = tmp_path / "predictions.csv"
-    hf_sts_cli(
-        ["predict", str(run_dir), "--input", str(_pairs_csv(tmp_path / "pairs.csv", PAIRS)), "--output"]
-        + [str(output)]
-    )
-    expected = pd.read_csv(output)["target"].to_numpy()
+def test_page_scores_equal_an_independent_computation(demo_model, run_dir):
+    """A pair on the page scores what the saved model gives it, one pair per forward pass (`reference_scores`, not
+    hf_sts' scoring path); a bi-encoder also shows its cosine."""
+    expected = reference_scores(run_dir, PAIRS)
     results = [demo_model.score_pair(a, b) for a, b in PAIRS]
     np.testing.assert_allclose([result.score for result in results], expected, atol=1e-5)
     assert demo_model.bi_encoder and demo_model.threshold == 3.0
@@ -92,11 +88,15 @@ def test_page_scores_equal_hf_sts_predict(demo_model, run_dir, tmp_path):
     np.testing.assert_allclose([result.cosine for result in results], cosines, atol=1e-5)
 
 
-def test_batch_scores_a_file_as_predict_does(demo_model, run_dir, tmp_path):
+def test_batch_scores_a_file_as_an_independent_computation(demo_model, run_dir, tmp_path):
+    """An uploaded file gives `hf-sts predict`'s `id,target` file, its scores those of one forward pass per pair
+    (`reference_scores`), in the file's order."""
     pairs_file = _pairs_csv(tmp_path / "pairs.csv", PAIRS, labels=[gold for *_, gold in EXAMPLE_PAIRS])
-    hf_sts_cli(["predict", str(run_dir), "--input", str(pairs_file), "--output", str(tmp_path / "expected.csv")])
     batch = demo_model.score_file(pairs_file)
-    assert batch.path.read_text() == (tmp_path / "expected.csv").read_text()  # the same bytes as `hf-sts predict`
+    written = pd.read_csv(batch.path)
+    assert written.columns.tolist() == ["id", "target"]
+    assert written["id"].tolist() == [f"pair-{i}" for i in range(len(PAIRS))][::-1]  # the file's ids, in its order
+    np.testing.assert_allclose(written["target"], reference_scores(run_dir, PAIRS), atol=1e-5)
     assert batch.table.columns.tolist() == ["id", "target", "label", "sentence1", "sentence2"]
     assert batch.table["id"].tolist() == [f"pair-{i}" for i in range(len(PAIRS))][::-1]
     assert batch.summary.startswith(f"{len(PAIRS)} pairs of pairs.csv scored; Pearson r against its labels ")

@@ -192,7 +192,7 @@ def test_best_epoch_picked_on_the_validation_rows_is_not_held_out(tmp_path, synt
         assert "oof_predictions.csv" in message and "a run without load_best_model_at_end" in message
     assert not (tmp_path / "out").exists()
     # A mean fits nothing: allowed, with one warning naming the file.
-    with caplog.at_level("WARNING", logger="hf_sts.ensemble"):
+    with caplog.at_level("WARNING", logger="hf_sts.tools.ensemble"):
         results = ensemble([oof, selected], "mean", tmp_path / "mean")
     warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
     assert len(warnings) == 1 and str(selected) in warnings[0] and "optimistic" in warnings[0]

@@ -3,12 +3,16 @@ import copy
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers import DataCollatorWithPadding
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from hf_sts.data.tokenization import tokenize_pairs
+from hf_sts.run import main as run_main
 from hf_sts.training.arguments import StsTrainingArguments
 from hf_sts.training.trainer import StsTrainer
+
+from ..conftest import FP32, QUICKSTART, REPO_ROOT, TINY
 
 
 def _trainer(model, tokenizer, dataset, tmp_path, **overrides):
@@ -139,3 +143,16 @@ def test_predictions_follow_row_order_with_length_grouped_training(tokenizer, kl
     np.testing.assert_allclose(output.label_ids[0], encoded["labels"], rtol=1e-6)  # labels in row order alike
     # Scored longest first, in batches of 8: each batch pads to its longest row, the first of its 8.
     assert trainer.model.widths == sorted(lengths, reverse=True)[::8]
+
+
+def test_evaluation_during_training_leaves_the_trained_model_unchanged(tmp_path, monkeypatch):
+    """Evaluation goes through hf_sts' scoring path, which draws nothing from the training's random state: a run
+    that evaluates every epoch trains exactly the weights of one that never does."""
+    monkeypatch.chdir(REPO_ROOT)
+    base = [QUICKSTART, *TINY, "--num_train_epochs=2", "--max_train_samples=96", "--max_eval_samples=32", FP32]
+    run_main([*base, "--eval_strategy=epoch", f"--output_dir={tmp_path / 'evaluated'}"])
+    run_main([*base, "--eval_strategy=no", f"--output_dir={tmp_path / 'plain'}"])
+    evaluated, plain = (load_file(tmp_path / name / "model.safetensors") for name in ("evaluated", "plain"))
+    assert evaluated.keys() == plain.keys()
+    for name, tensor in evaluated.items():
+        assert torch.equal(tensor, plain[name]), name

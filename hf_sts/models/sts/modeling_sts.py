@@ -73,7 +73,7 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, mode: str) -
 
 
 def apply_prompt(sentences: list[str], prompt: str | None, text_cleaning: list[str] | None = None) -> list[str]:
-    """The text a model reads: `sentences` cleaned by the steps of `text_cleaning` (see `hf_sts.text_cleaning`; the
+    """The text a model reads: `sentences` cleaned by the steps of `text_cleaning` (see `hf_sts.models.sts.text_cleaning`; the
     prompt itself is never cleaned), then `prompt` put before each one (no change for `None` or empty ones)."""
     sentences = clean_texts(sentences, text_cleaning)
     return [prompt + sentence for sentence in sentences] if prompt else sentences
