@@ -13,6 +13,30 @@ from hf_sts.errors import ERROR_FILE_VARIABLE, HfStsError
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent  # hf_sts/, where run.py and pretrain.py are
 
 
+# Script command -> (script of hf_sts/, module of its argument classes, module of its `prepare`).
+SCRIPTS = {
+    "train": ("run", "hf_sts.training.parser", "hf_sts.training.setup"),
+    "pretrain": ("pretrain", "hf_sts.pretraining.arguments", "hf_sts.pretraining.setup"),
+}
+
+
+def run_script_command(command: str, tokens: list[str]) -> None:
+    """`hf-sts train|pretrain TOKENS`: the script's usage for no tokens or `--help` alone, else [`run_script`]."""
+    script, arguments_module, setup_module = SCRIPTS[command]
+    if not tokens or tokens[0] in ("-h", "--help"):
+        print(script_usage(command, script))
+        return
+    import importlib
+
+    run_script(
+        script,
+        tokens,
+        importlib.import_module(arguments_module).ARGUMENT_CLASSES,
+        importlib.import_module(setup_module).prepare,
+        importlib.import_module(f"hf_sts.{script}").main,
+    )
+
+
 def script_usage(name: str, script: str) -> str:
     """The `--help` of a script command given without a recipe (every recipe key is listed by
     `hf-sts NAME RECIPE.json --help`, which reads the script's own parser)."""

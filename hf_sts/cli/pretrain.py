@@ -3,7 +3,7 @@ pretraining, TAPT) on a recipe."""
 
 import argparse
 
-from hf_sts.cli.launch import script_usage
+from hf_sts.cli.launch import run_script_command
 
 
 USAGE = "hf-sts pretrain [ACCELERATE LAUNCH OPTIONS] RECIPE.json [--key value ...]"
@@ -15,12 +15,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    if not args.tokens or args.tokens[0] in ("-h", "--help"):
-        print(script_usage("pretrain", "pretrain"))
-        return
-    from hf_sts import pretrain as script
-    from hf_sts.cli.launch import run_script
-    from hf_sts.pretraining.arguments import ARGUMENT_CLASSES
-    from hf_sts.pretraining.setup import prepare
-
-    run_script("pretrain", args.tokens, ARGUMENT_CLASSES, prepare, script.main)
+    run_script_command("pretrain", args.tokens)

@@ -2,7 +2,7 @@
 
 import argparse
 
-from hf_sts.cli.launch import script_usage
+from hf_sts.cli.launch import run_script_command
 
 
 USAGE = "hf-sts train [ACCELERATE LAUNCH OPTIONS] RECIPE.json [--key value ...]"
@@ -14,12 +14,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    if not args.tokens or args.tokens[0] in ("-h", "--help"):
-        print(script_usage("train", "run"))
-        return
-    from hf_sts import run as script
-    from hf_sts.cli.launch import run_script
-    from hf_sts.training.parser import ARGUMENT_CLASSES
-    from hf_sts.training.setup import prepare
-
-    run_script("run", args.tokens, ARGUMENT_CLASSES, prepare, script.main)
+    run_script_command("train", args.tokens)
