@@ -2,8 +2,8 @@
 
 Every hf_sts error derives from [`HfStsError`]; the command line (`hf-sts ...`, `hf_sts/run.py`) catches it in one
 place and prints its message as one line, `hf-sts: error: ...`, with exit status 2. Subclasses exist where a caller
-needs to tell the cases apart (`RecipeError`, `DataFormatError`, `ModelLoadError`, `AugmentError`, `DemoError`, `EnsembleError`,
-`ExportError`, `PushError`, `LeaderboardError`); every one of them is defined here.
+needs to tell the cases apart (`RecipeError`, `DataFormatError`, `ModelLoadError`, `AugmentError`, `DemoError`,
+`EnsembleError`, `ExportError`, `PushError`, `LeaderboardError`); every one of them is defined here.
 
 This module imports nothing heavy at load time (the command line imports it to print errors): transformers is
 imported where a loader is called.

@@ -1,5 +1,5 @@
-"""Sentence pairs for training: swapped pairs (each pair again with its sentences in the other order), undersampling of a
-dominant label bucket, and the folds of cross-validation (scikit-learn `KFold`, or `StratifiedKFold` over label
+"""Sentence pairs for training: swapped pairs (each pair again with its sentences in the other order), undersampling of
+a dominant label bucket, and the folds of cross-validation (scikit-learn `KFold`, or `StratifiedKFold` over label
 buckets), which keep every copy of a pair (in either order) in one fold so that no pair is both trained on and
 scored out-of-fold.
 """
@@ -101,9 +101,9 @@ def add_swapped_pairs(dataset: datasets.Dataset) -> datasets.Dataset:
 
 
 def undersample(dataset: datasets.Dataset, bucket: int, ratio: float, seed: int) -> datasets.Dataset:
-    """Keep a random `ratio` of the pairs whose integer label bucket (`hf_sts.data.pairs.label_buckets`: the floor of the
-    label, 0..5) is `bucket`, and every other pair; rows stay in their order. One line logs the bucket counts before
-    and after. Competition teams undersampled the dominant 0-bucket of the competition data.
+    """Keep a random `ratio` of the pairs whose integer label bucket (`hf_sts.data.pairs.label_buckets`: the floor of
+    the label, 0..5) is `bucket`, and every other pair; rows stay in their order. One line logs the bucket counts
+    before and after. Competition teams undersampled the dominant 0-bucket of the competition data.
 
     Args:
         dataset: labeled training pairs in the hf_sts schema.

@@ -35,8 +35,8 @@ def predict_file(
     bf16: bool | None = None,
     **load_kwargs,
 ) -> tuple[LoadedModel, int]:
-    """`hf-sts predict`: score every pair of `input_file` (any format of `hf_sts.data.readers.READERS`, labels optional and
-    ignored) and write `id,target` (clipped to [0, 5]; with `with_sentences`, also `sentence1,sentence2`), one row
+    """`hf-sts predict`: score every pair of `input_file` (any format of `hf_sts.data.readers.READERS`, labels optional
+    and ignored) and write `id,target` (clipped to [0, 5]; with `with_sentences`, also `sentence1,sentence2`), one row
     per pair in input order, to `output_file`. The input and the output path are checked before the model loads,
     and nothing is written on an error.
 
@@ -72,8 +72,8 @@ def evaluate_file(
     """`hf-sts evaluate`: score the labeled pairs of `validation_file` and compute the `eval_*` metrics; with
     `output_dir`, also write `all_results.json` (the metrics, the model description, the file, the precision and the
     binary threshold),
-    `eval_predictions.csv` and the report of `hf_sts.inference.report.write_report` there. The file is checked before the
-    model loads.
+    `eval_predictions.csv` and the report of `hf_sts.inference.report.write_report` there. The file is checked before
+    the model loads.
 
     Args:
         model_name_or_path, **load_kwargs: the model and where it runs, see [`load_model`].

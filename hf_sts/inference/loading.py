@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from huggingface_hub import hf_hub_download
 from transformers import (
     AutoConfig,
     AutoModel,
@@ -143,8 +144,6 @@ def run_recipe(model_dir: str | Path) -> dict | None:
 def _hub_recipe(repo_id: str, **hub_kwargs) -> dict | None:
     """The `recipe.json` a push uploaded beside the model of the Hub repository `repo_id` (downloaded, or from the
     cache); `None` where there is none (a plain encoder) or it cannot be had (offline and not cached)."""
-    from huggingface_hub import hf_hub_download
-
     try:
         path = hf_hub_download(repo_id, "recipe.json", **hub_kwargs)
     except Exception:  # missing, offline, gated: huggingface_hub raises several types; the model loaded regardless
@@ -194,7 +193,7 @@ def load_model(
     # The tokenizer first: a folder without one is refused in one line before any weights load.
     tokenizer = checked_tokenizer(model_name_or_path, ModelLoadError, **hub_kwargs)
     if (path / "adapter_config.json").is_file():
-        from hf_sts.models.lora import load_adapter_model
+        from hf_sts.models.lora import load_adapter_model  # peft, imported by LoRA runs only
 
         _refuse_overrides(path, pooling, prompt)
         model = load_adapter_model(str(path)).merge_and_unload()

@@ -95,8 +95,8 @@ def predict_scores(
         model: a cross-encoder or bi-encoder (also wrapped: a peft model, the scorer of a plain
             `AutoModelForSequenceClassification` that `load_model` returns).
         sentences1, sentences2 (`list[str]`): the pairs, same length `n`.
-        bf16: score under bf16 autocast (scores move slightly; see `benchmarks/bf16_accuracy.py`); `None` (default): where the
-            model's device runs bf16 natively (`hf_sts.utils.hardware.native_bf16`).
+        bf16: score under bf16 autocast (scores move slightly; see `benchmarks/bf16_accuracy.py`); `None` (default):
+            where the model's device runs bf16 natively (`hf_sts.utils.hardware.native_bf16`).
 
     Returns:
         `np.ndarray` of shape `(n,)`, float64: the scores on the 0.0–5.0 scale, unclipped.

@@ -10,8 +10,9 @@ A LoRA run's `output_dir` holds:
 - the root: the merged model (`merge_and_unload`), a normal hf_sts checkpoint that `AutoModel.from_pretrained` loads
   without peft, and what `push_to_hub` uploads; with `save_adapter_only`, the adapter instead (nothing merged);
 - `adapter/` (always, written by [`save_adapter`]): `adapter_config.json`, `adapter_model.safetensors` (LoRA weights
-  and the full head weights), the hf_sts `config.json` of the base and the tokenizer. Load it with [`load_adapter_model`], or with
-  `PeftModel.from_pretrained(base, "adapter")` on top of the base built as [`build_lora_base`] does.
+  and the full head weights), the hf_sts `config.json` of the base and the tokenizer. Load it with
+  [`load_adapter_model`], or with `PeftModel.from_pretrained(base, "adapter")` on top of the base built as
+  [`build_lora_base`] does.
 
 Checkpoints (`checkpoint-*/`) hold the adapter with the head, so `resume_from_checkpoint` continues with both.
 """
@@ -19,6 +20,7 @@ Checkpoints (`checkpoint-*/`) hold the adapter with the head, so `resume_from_ch
 import logging
 from pathlib import Path
 
+import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
 from transformers import AutoConfig, AutoModel
@@ -55,8 +57,6 @@ def check_target_modules(config, target_modules: list[str]) -> None:
     Raises:
         RecipeError: naming the names that match no module, and the backbone's module names.
     """
-    import torch
-
     with torch.device("meta"):
         backbone = AutoModel.from_config(config)
     names = {name.rsplit(".", 1)[-1] for name, _ in backbone.named_modules() if name}

@@ -5,7 +5,8 @@ the checks of its tokenizer (a mask token) and class (an `AutoModelForMaskedLM` 
 
 import logging
 
-from transformers import PreTrainedTokenizerBase
+from transformers import AutoModelForMaskedLM, PreTrainedTokenizerBase
+from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
 from hf_sts.errors import RecipeError, checked_from_pretrained
 from hf_sts.pretraining.arguments import MlmArguments
@@ -44,8 +45,6 @@ def check_mlm_encoder(args: MlmArguments) -> None:
         RecipeError: one line naming the key or model and the problem (an hf_sts STS model, a decoder, a bad
             override).
     """
-    from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
-
     if args.model_name_or_path is None:
         model_type = scratch_config(args.model_type, args.config_overrides, args.max_seq_length).model_type
         if model_type not in MODEL_FOR_MASKED_LM_MAPPING_NAMES:
@@ -66,8 +65,6 @@ def build_mlm_model(args: MlmArguments, tokenizer):
     Raises:
         RecipeError: as [`check_mlm_encoder`], or when the weights cannot be loaded.
     """
-    from transformers import AutoModelForMaskedLM
-
     check_mlm_encoder(args)
     if args.model_name_or_path is None:
         config = scratch_backbone_config(args.model_type, args.config_overrides, tokenizer, args.max_seq_length)

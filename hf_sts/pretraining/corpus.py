@@ -4,6 +4,7 @@ the recipe opts in, and extra text files or a Hub dataset; deduplicated, with a 
 """
 
 import logging
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,8 +43,6 @@ def read_corpus(args: MlmArguments, seed: int) -> Corpus:
         hf_sts.errors.DataFormatError: for a missing or malformed file (named), or a Hub dataset that cannot be loaded.
         RecipeError: for a dataset without `text_column`, or text too small to hold a validation slice out of.
     """
-    import random
-
     sources: list[tuple[str, str, list[str]]] = []
     files = [(path, "STS training pairs") for path in args.train_file or []]
     files += [(path, "unlabeled STS pairs (opt-in: validation or test text)") for path in args.unlabeled_file or []]

@@ -6,7 +6,7 @@ share.
 import logging
 from dataclasses import dataclass
 
-from transformers import PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase, set_seed
 
 from hf_sts.errors import RecipeError
 from hf_sts.pretraining.arguments import ARGUMENT_CLASSES, MlmArguments, MlmTrainingArguments
@@ -42,8 +42,6 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
     Raises:
         hf_sts.errors.HfStsError: for a bad recipe, override, model or text file (one line).
     """
-    from transformers import set_seed
-
     args, training_args, recipe = parse_args(argv, ARGUMENT_CLASSES, prog="hf_sts/pretrain.py")
     if check_only:
         configure_logging(logging.ERROR, main_process=False)  # the launched processes log the run

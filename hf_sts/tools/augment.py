@@ -11,10 +11,10 @@ paraphrases a sentence by translating it into a pivot language and back: Korean 
 training pair `(sentence1, sentence2, label)` gives a new pair `(bt1, bt2, label)` with the same label. A
 back-translation can drift from the original's meaning, and the label would then be wrong, so a pair is kept only
 when both back-translated sentences stay close to their originals: `cos(e(sentence1), e(bt1)) >= min_cosine` and
-`cos(e(sentence2), e(bt2)) >= min_cosine`, `e` a sentence-embedding model (the filter). This is the competition code's method,
-"back-translation with a cosine filter": the team's competition code kept pairs at cosine >= 0.9, its best threshold
-among 0.7-1.0, for +0.03 dev Pearson. That gain is theirs; it could not be measured here (no translation model is
-available offline on the machines this package was built on).
+`cos(e(sentence2), e(bt2)) >= min_cosine`, `e` a sentence-embedding model (the filter). This is the competition code's
+method, "back-translation with a cosine filter": the team's competition code kept pairs at cosine >= 0.9, its best
+threshold among 0.7-1.0, for +0.03 dev Pearson. That gain is theirs; it could not be measured here (no translation
+model is available offline on the machines this package was built on).
 
 Translation models (`transformers` sequence-to-sequence models, `AutoModelForSeq2SeqLM`, a Hub id or a local folder):
 

@@ -2,10 +2,10 @@
 
     hf-sts demo outputs/quickstart [--host 127.0.0.1] [--port 7860] [--share false] [--device cpu]
 
-`MODEL` is anything `hf-sts predict` scores with (see `hf_sts.inference.loading.load_model`): an hf_sts run's `output_dir`,
-one of its checkpoints, a LoRA run's `adapter/` folder, an exported sequence-classification model, a plain encoder
-(zero-shot), or a Hub id, whose files are downloaded first (`huggingface_hub.snapshot_download`; what a Space
-written by `hf-sts push --space` does). The page has
+`MODEL` is anything `hf-sts predict` scores with (see `hf_sts.inference.loading.load_model`): an hf_sts run's
+`output_dir`, one of its checkpoints, a LoRA run's `adapter/` folder, an exported sequence-classification model, a
+plain encoder (zero-shot), or a Hub id, whose files are downloaded first (`huggingface_hub.snapshot_download`; what a
+Space written by `hf-sts push --space` does). The page has
 
 - a **pair** tab: two sentences in; out, the score on the 0.0–5.0 scale (clipped, as `hf-sts predict` writes it) on a
   visual scale, the binary verdict at the model's threshold (`all_results.json`'s `binary_threshold`, else KLUE's
@@ -15,9 +15,9 @@ written by `hf-sts push --space` does). The page has
   the error of a bad file as one line;
 - a side panel with the model's card facts (`hf_sts.training.card.card_facts`).
 
-Every score comes from `LoadedModel.score` (`hf_sts.inference.scoring.predict_scores`), the code of `hf-sts predict`, so the
-model's prompt and text cleaning apply and the page's scores equal the command's. Gradio is imported only to build
-the page ([`build_page`]); [`DemoModel`] scores without it.
+Every score comes from `LoadedModel.score` (`hf_sts.inference.scoring.predict_scores`), the code of `hf-sts predict`,
+so the model's prompt and text cleaning apply and the page's scores equal the command's. Gradio is imported only to
+build the page ([`build_page`]); [`DemoModel`] scores without it.
 """
 
 import html
@@ -163,8 +163,9 @@ class DemoModel:
         return PairResult(score, raw, cosine, score >= self.threshold, self.threshold)
 
     def score_file(self, path: str | Path, name: str | None = None) -> BatchResult:
-        """Score every pair of the file `path` (any format of `hf_sts.data.readers.READERS`; labels optional) as `hf-sts
-        predict --input path` does, and write its `id,target` CSV (named after `name`, the uploaded file's name).
+        """Score every pair of the file `path` (any format of `hf_sts.data.readers.READERS`; labels optional) as
+        `hf-sts predict --input path` does, and write its `id,target` CSV (named after `name`, the uploaded file's
+        name).
 
         Raises:
             hf_sts.errors.DataFormatError: for a file hf_sts cannot read, naming the file (as `name`), row or column.

@@ -13,11 +13,11 @@ For each file, and for each `source` within a file that has several:
 
 For each file: pairs that occur more than once (same `sentence1` and `sentence2`) and pairs that also occur with the
 sentences exchanged, with how many of those disagree on the label; and the F1 threshold its binary labels imply
-(`hf_sts.data.checks.implied_binary_threshold`), with the rows that contradict it. Across files: pairs that occur in two
-files, in either order (train/dev leakage).
+(`hf_sts.data.checks.implied_binary_threshold`), with the rows that contradict it. Across files: pairs that occur in
+two files, in either order (train/dev leakage).
 
-Files are read as training reads them (`hf_sts.data.readers.read_sts_file`, any supported format); unlabeled test files are
-described without their label parts. The report is printed as Markdown; with `output_dir` it is also written there
+Files are read as training reads them (`hf_sts.data.readers.read_sts_file`, any supported format); unlabeled test files
+are described without their label parts. The report is printed as Markdown; with `output_dir` it is also written there
 as `describe.md`, with PNG plots.
 """
 

@@ -11,12 +11,14 @@ import importlib.metadata
 import importlib.util
 import json
 import shutil
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
 from huggingface_hub import create_repo, upload_folder
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
+from hf_sts import __version__
 from hf_sts.errors import PushError
 from hf_sts.hub import check_repo_id, upload_files
 
@@ -85,11 +87,7 @@ def write_space(output_dir: str | Path, model_repo_id: str, space_id: str) -> di
         PushError: as `upload_files` (the model must be pushable), for invalid ids, or for an `OUTPUT_DIR/space`
             that is a file or a folder other than a Space hf_sts wrote.
     """
-    from importlib.metadata import version
-
     from huggingface_hub import SpaceCard, SpaceCardData
-
-    from hf_sts import __version__
 
     check_repo_id(model_repo_id)
     check_repo_id(space_id)

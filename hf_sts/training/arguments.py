@@ -144,8 +144,9 @@ class ModelArguments(EncoderArguments):
             WordPiece tokenizer of `tokenizer_vocab_size` is trained on the training sentences.
         prompt (`str`, *optional*): text put before every sentence, stored in the model's config and applied
             wherever the model reads text (`"query: "` for multilingual-e5).
-        text_cleaning (`list[str]`, *optional*): cleaning steps of `hf_sts.models.sts.text_cleaning` applied, in order, to every
-            sentence; stored in the model's config and applied wherever the model reads text, as the prompt is.
+        text_cleaning (`list[str]`, *optional*): cleaning steps of `hf_sts.models.sts.text_cleaning` applied, in order,
+            to every sentence; stored in the model's config and applied wherever the model reads text, as the prompt
+            is.
 
     Architecture:
         architecture (`str`, defaults to `"cross-encoder"`): `"cross-encoder"` ([`StsCrossEncoderModel`], one
@@ -502,8 +503,8 @@ class BaseTrainingArguments(TrainingArguments):
     pin memory (`dataloader_pin_memory=False`: pinning needs a device to copy to, and torch warns every epoch).
 
     `bf16` on a CPU trains and evaluates under bf16 autocast (Accelerate's `mixed_precision="bf16"`) where the CPU
-    has bf16 instructions (AVX512-BF16 or AMX, see `hf_sts.utils.hardware.cpu_has_native_bf16`); on a CPU without them it
-    is turned off with one warning, since emulated bf16 is slower than fp32. The CPU recipes set it.
+    has bf16 instructions (AVX512-BF16 or AMX, see `hf_sts.utils.hardware.cpu_has_native_bf16`); on a CPU without them
+    it is turned off with one warning, since emulated bf16 is slower than fp32. The CPU recipes set it.
 
     Raises:
         RecipeError: for a batch size or accumulation below 1, a negative `warmup_steps`, an `output_dir` that is a

@@ -121,7 +121,7 @@ def check_encoder(model_args: ModelArguments, data_args: DataArguments) -> PreTr
         pretrained_tokenizer(model_args) if model_args.tokenizer_name or model_args.model_name_or_path else None
     )
     if model_args.use_lora:
-        from hf_sts.models.lora import check_target_modules, default_target_modules
+        from hf_sts.models.lora import check_target_modules, default_target_modules  # peft, imported by LoRA runs only
 
         if model_args.lora_target_modules:
             check_target_modules(config, model_args.lora_target_modules)
@@ -231,7 +231,7 @@ def build_model(
     if model_args.freeze_embeddings:
         freeze_word_embeddings(model)
     if model_args.use_lora:
-        from hf_sts.models.lora import apply_lora
+        from hf_sts.models.lora import apply_lora  # peft, imported by LoRA runs only
 
         model = apply_lora(model, model_args)
     if model_args.use_lora:

@@ -12,7 +12,9 @@ import logging
 import os
 import shutil
 
+import datasets
 import numpy as np
+import pandas as pd
 
 from hf_sts.data.pairs import assign_folds, pair_keys, training_pairs
 from hf_sts.data.wordpiece import train_sentences
@@ -57,8 +59,6 @@ def plan_folds(data_args, training_args, splits: dict):
     Raises:
         hf_sts.errors.RecipeError: with `push_to_hub` or `resume_from_checkpoint`, or more folds than pairs.
     """
-    import datasets
-
     if training_args.push_to_hub:
         raise RecipeError("`push_to_hub` with `num_folds`: push one fold model afterwards (`hf-sts push OUT/fold-K`).")
     if training_args.resume_from_checkpoint:
@@ -132,8 +132,6 @@ def train_folds(
         pooled (`datasets.Dataset`): the rows to cross-validate, in the hf_sts schema.
         folds (`np.ndarray` of shape `(len(pooled),)`): each row's fold, from [`assign_folds`].
     """
-    import pandas as pd
-
     root = training_args.output_dir
     results = FoldResults(np.zeros(len(pooled)), [], {name: [] for name in extra})
     for fold in range(data_args.num_folds):
@@ -196,8 +194,6 @@ def write_cv_outputs(root: str, data_args, pooled, folds, results: FoldResults, 
     `all_results.json` (the summary), `eval_predictions.csv` and `submission.csv` from the mean of the fold models
     when there is unpooled validation or test data, and a copy of `recipe.json` and a model card in each
     `fold-K/` (each fold model is a checkpoint of its own)."""
-    import pandas as pd
-
     frame = pd.DataFrame(
         {"id": pooled["id"], "fold": folds, "label": pooled["label"], "prediction": clip_scores(results.oof)}
     )

@@ -80,8 +80,8 @@ def make_trainer(
 
 def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks: list | None = None) -> FitOutcome:
     """Build the model, train it on `splits["train"]` and save it to `training_args.output_dir`, then predict every
-    other split: `validation` with metrics, `eval_predictions.csv` and the report of `hf_sts.inference.report` (plots and
-    tables, also logged to wandb when it is on), the others (`test`, ...) as predictions only. Each step runs when
+    other split: `validation` with metrics, `eval_predictions.csv` and the report of `hf_sts.inference.report` (plots
+    and tables, also logged to wandb when it is on), the others (`test`, ...) as predictions only. Each step runs when
     its split is there; files are written by the main process only. `callbacks` go to the trainer.
     """
     model = build_model(model_args, data_args, tokenizer)
@@ -130,7 +130,7 @@ def fit(model_args, data_args, training_args, tokenizer, splits: dict, callbacks
 def finish_lora(trainer, tokenizer, save_adapter_only: bool) -> None:
     """Write a LoRA run's adapter to `output_dir/adapter/`, and to the root too with `save_adapter_only`; otherwise
     merge the adapters into the backbone and make the merged model the one saved to the root and evaluated."""
-    from hf_sts.models.lora import ADAPTER_DIR, save_adapter
+    from hf_sts.models.lora import ADAPTER_DIR, save_adapter  # peft, imported by LoRA runs only
 
     output_dir = trainer.args.output_dir
     if trainer.is_world_process_zero():

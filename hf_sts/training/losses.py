@@ -166,8 +166,8 @@ def build_loss(loss: str, loss_weights: list[float] | None = None, **options) ->
     """Build the loss a recipe names.
 
     Args:
-        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`, `"cosine"`, `"cosent"`) or several joined by `+` (`"l1+huber"`,
-            the best of the competition code hf_sts started from).
+        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`, `"cosine"`, `"cosent"`) or several joined by `+`
+            (`"l1+huber"`, the best of the competition code hf_sts started from).
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when omitted.
         **options: passed to every part (`huber_delta`, `cosent_scale`).
 

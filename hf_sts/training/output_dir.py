@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from accelerate import PartialState
 from transformers.trainer_utils import sort_checkpoints
 
 from hf_sts.errors import (
@@ -84,8 +85,6 @@ def clear_output_dir(output_dir: str) -> None:
 def start_output_dir(training_args: BaseTrainingArguments, recipe: dict, replace_earlier_run: bool) -> None:
     """Open the run's `output_dir` once every process has checked it ([`check_output_dir`]): the main process clears
     the earlier run it replaces ([`clear_output_dir`]) and writes the effective `recipe.json`."""
-    from accelerate import PartialState
-
     PartialState().wait_for_everyone()  # every process has checked output_dir before the main one writes to it
     if replace_earlier_run and training_args.should_save:
         clear_output_dir(training_args.output_dir)

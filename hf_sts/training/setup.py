@@ -28,8 +28,8 @@ logger = logging.getLogger(__name__)
 class RunSetup:
     """A parsed recipe with its data loaded: the three argument objects, the effective recipe, the splits in the
     hf_sts schema (`train`, `validation`, `test`, those the run uses), with `num_folds` the checked fold plan
-    (`(pooled, validation, folds)` of `hf_sts.training.cv.plan_folds`), and the pretrained tokenizer the checks loaded (`None`
-    for a from-scratch run)."""
+    (`(pooled, validation, folds)` of `hf_sts.training.cv.plan_folds`), and the pretrained tokenizer the checks loaded
+    (`None` for a from-scratch run)."""
 
     model_args: "ModelArguments"
     data_args: "DataArguments"

@@ -20,8 +20,8 @@ def scale_for_accumulation(
     """A micro-batch's training loss, the mean over its `count` items, scaled so the update equals one large batch:
     `loss * count / num_items_in_batch` when the Trainer counted the items of the whole accumulated batch (across
     processes too with `average_tokens_across_devices`, where DDP's gradient averaging is undone by the process
-    count), else `loss / gradient_accumulation_steps`. `StsTrainer` counts pairs, `hf_sts.pretraining.trainer.MlmTrainer`
-    masked tokens."""
+    count), else `loss / gradient_accumulation_steps`. `StsTrainer` counts pairs,
+    `hf_sts.pretraining.trainer.MlmTrainer` masked tokens."""
     if num_items_in_batch is None:
         return loss / trainer.current_gradient_accumulation_steps
     loss = loss * count / num_items_in_batch
@@ -32,8 +32,8 @@ def scale_for_accumulation(
 
 class FinalPushMixin:
     """`transformers.Trainer` overrides for hf_sts' one push at the end of a run (`push_to_hub: true`), shared by
-    [`StsTrainer`] and `hf_sts.pretraining.trainer.MlmTrainer`: no repository at the start, no push at each save, and at the end
-    exactly the files a user loads, through `hf_sts.hub.push`. Put it before `Trainer` in the bases."""
+    [`StsTrainer`] and `hf_sts.pretraining.trainer.MlmTrainer`: no repository at the start, no push at each save, and
+    at the end exactly the files a user loads, through `hf_sts.hub.push`. Put it before `Trainer` in the bases."""
 
     def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
         """Create no repository when training starts: `push_to_hub` creates it at the end, with the files it
@@ -52,8 +52,8 @@ class FinalPushMixin:
         `hub_private_repo`, `hub_revision` and `hub_token`, through `hf_sts.hub.push`: exactly the files a user
         loads (model, code files, tokenizer, card, `all_results.json`, `recipe.json`), never checkpoints, optimizer
         states or `training_args.bin` (the Trainer's own pushes, at repository creation and at each save, are
-        turned off: see `init_hf_repo`, and `hub_strategy` is always `"end"`). Main process only; other keyword arguments of
-        `Trainer.push_to_hub` are ignored.
+        turned off: see `init_hf_repo`, and `hub_strategy` is always `"end"`). Main process only; other keyword
+        arguments of `Trainer.push_to_hub` are ignored.
 
         Returns:
             The commit URL on the main process, else `None`.
@@ -97,7 +97,8 @@ class StsTrainer(FinalPushMixin, Trainer):
     Args:
         loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean, or to a dict of
             named scalar parts.
-        *args, **kwargs: as for `transformers.Trainer`; `args` should be `hf_sts.training.arguments.StsTrainingArguments`.
+        *args, **kwargs: as for `transformers.Trainer`; `args` should be
+            `hf_sts.training.arguments.StsTrainingArguments`.
     """
 
     loss_is_scaled_for_ga = True

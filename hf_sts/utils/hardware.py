@@ -3,8 +3,8 @@
 - **bf16 on a CPU** is fast only where the CPU has bf16 instructions: AVX512-BF16 (Intel Cooper Lake, Sapphire
   Rapids and later, not Ice Lake; AMD Zen 4 and later) or AMX (Intel Sapphire Rapids and later). Elsewhere PyTorch
   emulates it and a bf16 matmul runs slower than fp32 (measurements: `benchmarks/bf16_accuracy.md`,
-  `benchmarks/speed.md`). Accelerate accepts `mixed_precision="bf16"` on any CPU, so hf_sts reads the CPU's features itself ([`cpu_has_native_bf16`],
-  from PyTorch's cpuinfo) rather than guessing from the platform.
+  `benchmarks/speed.md`). Accelerate accepts `mixed_precision="bf16"` on any CPU, so hf_sts reads the CPU's features
+  itself ([`cpu_has_native_bf16`], from PyTorch's cpuinfo) rather than guessing from the platform.
 - **Threads**: `accelerate launch` gives each CPU process `OMP_NUM_THREADS` threads, 1 by default when it is not told
   the machine is CPU-only (no config, no `--cpu`), which leaves the other cores idle. [`use_every_core`] raises the
   thread count of a single CPU process launched that way to the cores it may run on; where accelerate was told
@@ -76,15 +76,15 @@ def usable_cores() -> int:
 def use_every_core() -> int | None:
     """In a single CPU process that `accelerate launch` left at one thread, use every usable core.
 
-    Accelerate sets `OMP_NUM_THREADS` for each process it launches: the number given by `--num_cpu_threads_per_process`,
-    else the shell's `OMP_NUM_THREADS`, else 1 (unless it knows the machine is CPU-only, as with `--cpu` or
-    `recipes/accelerate_cpu.yaml`, where it picks the core count itself). A lone process on a machine without an
-    accelerator then trains on one core of many. This sets PyTorch's intra-op threads to [`usable_cores`] when the
-    process was started by `accelerate launch` (`ACCELERATE_MIXED_PRECISION` is set) without being told the machine
-    is CPU-only (`ACCELERATE_USE_CPU` is not true: when it is, one thread is what the shell's `OMP_NUM_THREADS` or
-    `--num_cpu_threads_per_process` asked for, e.g. for runs side by side), is the only one (`WORLD_SIZE` 1), has no
-    accelerator, and runs one thread; it says so in one line. Several processes keep accelerate's split of the
-    cores.
+    Accelerate sets `OMP_NUM_THREADS` for each process it launches: the number given by
+    `--num_cpu_threads_per_process`, else the shell's `OMP_NUM_THREADS`, else 1 (unless it knows the machine is
+    CPU-only, as with `--cpu` or `recipes/accelerate_cpu.yaml`, where it picks the core count itself). A lone process
+    on a machine without an accelerator then trains on one core of many. This sets PyTorch's intra-op threads to
+    [`usable_cores`] when the process was started by `accelerate launch` (`ACCELERATE_MIXED_PRECISION` is set) without
+    being told the machine is CPU-only (`ACCELERATE_USE_CPU` is not true: when it is, one thread is what the shell's
+    `OMP_NUM_THREADS` or `--num_cpu_threads_per_process` asked for, e.g. for runs side by side), is the only one
+    (`WORLD_SIZE` 1), has no accelerator, and runs one thread; it says so in one line. Several processes keep
+    accelerate's split of the cores.
 
     Returns:
         The new thread count, or `None` when nothing was changed.

@@ -71,9 +71,9 @@ class StsBackboneConfig(PreTrainedConfig):
             symmetric tasks such as STS (Wang et al. 2022, "Text Embeddings by Weakly-Supervised Contrastive
             Pre-training").
         text_cleaning (`list[str]`, *optional*):
-            Names of the cleaning steps (`hf_sts.models.sts.text_cleaning.CLEANING_STEPS`: `emoji`, `special_characters`,
-            `repeated_characters`, `whitespace`) applied, in order, to every sentence before the prompt, in training
-            and at inference (`model.tokenize` applies them).
+            Names of the cleaning steps (`hf_sts.models.sts.text_cleaning.CLEANING_STEPS`: `emoji`,
+            `special_characters`, `repeated_characters`, `whitespace`) applied, in order, to every sentence before the
+            prompt, in training and at inference (`model.tokenize` applies them).
         pad_token_id (`int`, *optional*):
             The padding token's id; defaults to the backbone's (what the Trainer checks the tokenizer against).
     """

@@ -2,8 +2,8 @@
 """Models for semantic textual similarity (STS): cross-encoders with their regression heads, and bi-encoders.
 
 This file imports only `torch` and `transformers` (and its siblings `configuration_sts.py` and `text_cleaning.py`):
-`save_pretrained` copies them next to the weights so that `AutoModel.from_pretrained(path, trust_remote_code=True)` works where hf_sts is not
-installed.
+`save_pretrained` copies them next to the weights so that `AutoModel.from_pretrained(path, trust_remote_code=True)`
+works where hf_sts is not installed.
 
 Cross-encoder heads live in one registry, `HEADS`; the recipe key `head` picks one by name. A head takes the
 backbone's token states and the attention mask and returns one score per pair. The recipe key
@@ -73,8 +73,9 @@ def pool(hidden_states: torch.Tensor, attention_mask: torch.Tensor, mode: str) -
 
 
 def apply_prompt(sentences: list[str], prompt: str | None, text_cleaning: list[str] | None = None) -> list[str]:
-    """The text a model reads: `sentences` cleaned by the steps of `text_cleaning` (see `hf_sts.models.sts.text_cleaning`; the
-    prompt itself is never cleaned), then `prompt` put before each one (no change for `None` or empty ones)."""
+    """The text a model reads: `sentences` cleaned by the steps of `text_cleaning` (see
+    `hf_sts.models.sts.text_cleaning`; the prompt itself is never cleaned), then `prompt` put before each one (no
+    change for `None` or empty ones)."""
     sentences = clean_texts(sentences, text_cleaning)
     return [prompt + sentence for sentence in sentences] if prompt else sentences
 
@@ -124,8 +125,8 @@ class ClsHead(nn.Module):
 
 @register_head("mean")
 class MeanHead(nn.Module):
-    """Masked mean of all token states (padding excluded) → Dropout → Linear(hidden, 1): the competition code's "average of all
-    token representations".
+    """Masked mean of all token states (padding excluded) → Dropout → Linear(hidden, 1): the competition code's
+    "average of all token representations".
 
     Input: `hidden_states` `(batch, seq_len, hidden_size)`, `attention_mask` `(batch, seq_len)`.
     Output: scores `(batch,)`.
@@ -428,8 +429,8 @@ class StsBiEncoderModel(StsPreTrainedModel):
     clip to [0, 5] when writing scores out). Embeddings can be computed once per sentence and compared cheaply.
 
     Batches carry the first sentences as `input_ids` / `attention_mask` / `token_type_ids` and the second ones as
-    `input_ids_b` / `attention_mask_b` / `token_type_ids_b` (see `hf_sts.data.tokenization.tokenize_pairs`). The score is
-    symmetric: swapping the two sentences gives the same score.
+    `input_ids_b` / `attention_mask_b` / `token_type_ids_b` (see `hf_sts.data.tokenization.tokenize_pairs`). The score
+    is symmetric: swapping the two sentences gives the same score.
 
     Args:
         config ([`StsBiEncoderConfig`]): the backbone configuration, pooling and score scale.

@@ -71,8 +71,8 @@ def remove_emoji(text: str) -> str:
 
 @register_cleaning_step("special_characters")
 def remove_special_characters(text: str) -> str:
-    """`text` with every character removed but Hangul, Latin letters, digits, whitespace and `, ? ! .` (the competition code's
-    special-character removal; `A/B` becomes `AB`: add `whitespace` after it to tidy the spaces it leaves)."""
+    """`text` with every character removed but Hangul, Latin letters, digits, whitespace and `, ? ! .` (the competition
+    code's special-character removal; `A/B` becomes `AB`: add `whitespace` after it to tidy the spaces it leaves)."""
     return SPECIAL_CHARACTERS.sub("", text)
 
 
