@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 from transformers import TrainingArguments
+from transformers.trainer_utils import HubStrategy
 
 from hf_sts.data.pairs import FOLD_STRATEGIES
 from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH
@@ -519,7 +520,7 @@ class BaseTrainingArguments(TrainingArguments):
         },
     )
 
-    hub_strategy: str = field(
+    hub_strategy: HubStrategy | str = field(
         default="end",
         metadata={
             "help": "Only 'end': with push_to_hub, hf_sts pushes the files a user loads once, at the end of the run "

@@ -303,6 +303,10 @@ CASES = {
         [*TRAIN, "--loss", "huber", "--huber_delta", "0"],
         r"`huber_delta` must be > 0 \(score units\), got 0\.0",
     ),
+    "train, a Hub push at every save": (
+        [*TRAIN, "--push_to_hub", "true", "--hub_strategy", "every_save"],
+        r"`hub_strategy` 'every_save': hf_sts pushes once, at the end of the run \('end'\)",
+    ),
     "train, missing accelerate config": (
         ["train", "--config_file", "{root}/missing.yaml", *TRAIN[1:]],
         r"--config_file .*missing\.yaml: no such file \(an accelerate config YAML\)",
