@@ -26,7 +26,7 @@ for path in sorted(PACKAGE.rglob("*.py")):
         parts = parts[:-1]
         doc_path = doc_path.with_name("index.md")
     elif parts[-1].startswith("_"):
-        continue  # private modules, such as hf_sts/cli/_old.py
+        continue  # private modules (a leading underscore)
     full_doc_path = Path("reference", doc_path)
 
     nav[parts] = doc_path.as_posix()

@@ -1,4 +1,4 @@
-"""`hf-sts augment back-translate` (hf_sts/augment.py): the translation mechanics on a tiny random Marian model built
+"""`hf-sts augment back-translate` (hf_sts/tools/augment.py): the translation mechanics on a tiny random Marian model built
 here (batching, order, one translation per distinct sentence, the resumable side file), the cosine filter's three kinds
 of model, the output layout, training on original + augmented pairs, and bad input. The real multilingual-e5-small
 filter (a close paraphrase kept, an unrelated sentence dropped) is in the `pretrained` tier."""
