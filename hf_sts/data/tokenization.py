@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import datasets
 import numpy as np
+from datasets.fingerprint import Hasher
+from tqdm.auto import tqdm
 from transformers import (
     PreTrainedConfig,
     PreTrainedTokenizerBase,
@@ -46,8 +48,6 @@ def map_fingerprint(dataset: datasets.Dataset, tokenizer: PreTrainedTokenizerBas
     Returns:
         A hex digest (`datasets.fingerprint.Hasher`).
     """
-    from datasets.fingerprint import Hasher
-
     state = tokenizer.backend_tokenizer.to_str() if tokenizer.is_fast else tokenizer
     init = {key: str(value) for key, value in tokenizer.init_kwargs.items()}
     return Hasher.hash([dataset._fingerprint, type(tokenizer).__name__, state, init, settings])
@@ -145,8 +145,6 @@ def length_sorted_batches(
         features: a `BatchEncoding` (or dict of per-row lists) with `input_ids` columns.
         collate: a data collator (`DataCollatorWithPadding`, [`BiEncoderCollator`]).
     """
-    from tqdm.auto import tqdm
-
     keys = list(features.keys())
     order = length_order(features)
     for start in tqdm(range(0, len(order), batch_size), desc=description, disable=not show_progress_bar):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from scipy import stats
 
 
@@ -63,8 +64,6 @@ def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str,
     """
     # matplotlib's object API: a `Figure` draws with its own Agg canvas, so no backend is chosen and no pyplot state
     # (current figure, open windows) is touched.
-    from matplotlib.figure import Figure
-
     output_dir = Path(output_dir)
     paths = {
         "prediction_vs_gold": output_dir / "prediction_vs_gold.png",

@@ -60,6 +60,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from huggingface_hub import hf_hub_download
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer, DataCollatorWithPadding
 
 from hf_sts.data.readers import read_sts_file, read_table
 from hf_sts.data.tokenization import length_sorted_batches
@@ -129,8 +132,6 @@ def _one_line(text: str) -> str:
 
 
 def _load_tokenizer(name: str, **hub_kwargs):
-    from transformers import AutoTokenizer
-
     try:
         return checked_from_pretrained(AutoTokenizer, name, AugmentError, **hub_kwargs)
     except ImportError as failure:  # e.g. a Marian or M2M100 tokenizer without sentencepiece
@@ -170,8 +171,6 @@ def load_translation_model(name: str, device: str | None = None, **hub_kwargs):
             or whose tokenizer needs a package that is not installed; or naming `device`, when this machine has no
             such device.
     """
-    from transformers import AutoConfig, AutoModelForSeq2SeqLM
-
     path = Path(name)
     if path.exists() and not path.is_dir():
         raise AugmentError(f"{path}: a model is a folder (or a Hub id), not a file.")
@@ -211,8 +210,6 @@ def translate_sentences(
     Returns:
         `list[str]` of length `n`: the translation of each sentence, in input order.
     """
-    from tqdm.auto import tqdm
-
     cache = {} if cache is None else cache
     pending = sorted({sentence for sentence in sentences if sentence not in cache}, key=lambda text: -len(text))
     with tqdm(total=len(pending), desc=description, unit="sentence", disable=not show_progress_bar) as progress:
@@ -329,8 +326,6 @@ class _BiEncoder(SentenceEncoder):
         self.model, self.tokenizer, self.max_length, self.description = model, tokenizer, max_length, description
 
     def embed(self, texts, batch_size=32, show_progress_bar=True):
-        from transformers import DataCollatorWithPadding
-
         # The text as the model reads it (cleaning, prompt), each sentence tokenized once.
         config = self.model.config
         texts = apply_prompt(list(texts), config.prompt, config.text_cleaning)
@@ -356,8 +351,6 @@ def _is_sentence_transformers(name: str, **hub_kwargs) -> bool:
         return (path / "modules.json").is_file()
     if path.exists():
         return False
-    from huggingface_hub import hf_hub_download
-
     try:
         hf_hub_download(name, "modules.json", **hub_kwargs)
     except Exception:  # not a repository, no such file, offline and not cached: not one (load_model will say why)
@@ -386,8 +379,6 @@ def load_sentence_encoder(
             hf_sts cross-encoder (it scores pairs and has no sentence embeddings), or `pooling` given for a
             sentence-transformers model or `pooling` / `prompt` for an hf_sts checkpoint.
     """
-    from transformers import AutoConfig
-
     if _is_sentence_transformers(name, **hub_kwargs):
         if pooling is not None:
             raise AugmentError(

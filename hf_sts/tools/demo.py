@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from huggingface_hub import snapshot_download
 
 from hf_sts.data.readers import read_sts_file
 from hf_sts.data.writers import write_submission
@@ -201,8 +202,6 @@ def resolve_model(model: str) -> Path:
     path = Path(model)
     if path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1:
         return path  # a local path, missing ones included: `load_model` says what is wrong with it
-    from huggingface_hub import snapshot_download
-
     try:
         return Path(snapshot_download(model, allow_patterns=list(UPLOAD_PATTERNS)))
     except Exception as error:  # offline, missing, gated: huggingface_hub raises several types

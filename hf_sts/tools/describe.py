@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from hf_sts.data.checks import implied_binary_threshold
@@ -531,8 +532,6 @@ def _write(
 ) -> dict[str, Path]:
     """Write `describe.md` and the plots into `output_dir` (created); returns `{name: path}` of the written files."""
     # matplotlib's object API, as `hf_sts.inference.report` draws: a `Figure` renders with its own Agg canvas.
-    from matplotlib.figure import Figure
-
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = {}
     # The whole-file rows of the pairs table hold each labeled file's bucket counts.

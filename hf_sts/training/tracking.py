@@ -1,6 +1,6 @@
 """Weights & Biases tracking of a run (`report_to: wandb`): credentials checked before the run starts, the effective
 recipe as the run's config, the evaluation report of `hf_sts.inference.report` logged as plots and tables, and the
-run finished once per process.
+run finished once per process. wandb is imported where it is used, so runs that do not report to it never load it.
 """
 
 import logging
