@@ -20,8 +20,8 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FORCED_RUN = (
-    "import sys, hf_sts.training.arguments as arguments\n"
-    "arguments.cpu_has_native_bf16 = lambda: True  # emulated where the CPU lacks it: same rounding, slower\n"
+    "import sys, hf_sts.utils.hardware as hardware\n"
+    "hardware.cpu_has_native_bf16 = lambda: True  # emulated where the CPU lacks it: same rounding, slower\n"
     "from hf_sts.errors import exit_on_error\n"
     "from hf_sts.run import main\n"
     "with exit_on_error():\n"

@@ -33,7 +33,7 @@ from hf_sts.models.sts.configuration_sts import (
 from hf_sts.models.sts.modeling_sts import HEADS, MODEL_CLASSES
 from hf_sts.models.sts.text_cleaning import CLEANING_STEPS, check_cleaning_steps
 from hf_sts.training.losses import build_loss
-from hf_sts.utils.hardware import cpu_has_native_bf16
+from hf_sts.utils.hardware import machine_settings
 
 
 logger = logging.getLogger(__name__)
@@ -499,13 +499,10 @@ class BaseTrainingArguments(TrainingArguments):
     (`hf_sts/run.py` through [`StsTrainingArguments`], `hf-sts pretrain` through
     `hf_sts.pretraining.arguments.MlmTrainingArguments`).
 
-    Launched distributed (`WORLD_SIZE > 1`) on a machine without CUDA, the run uses the `gloo` backend on the CPU
-    (`ddp_backend="gloo"`, `use_cpu=True`) unless `ddp_backend` is set. Without an accelerator, data loaders do not
-    pin memory (`dataloader_pin_memory=False`: pinning needs a device to copy to, and torch warns every epoch).
-
-    `bf16` on a CPU trains and evaluates under bf16 autocast (Accelerate's `mixed_precision="bf16"`) where the CPU
-    has bf16 instructions (AVX512-BF16 or AMX, see `hf_sts.utils.hardware.cpu_has_native_bf16`); on a CPU without them
-    it is turned off with one warning, since emulated bf16 is slower than fp32. The CPU recipes set it.
+    The machine decides `use_cpu`, `bf16`, `ddp_backend` and `dataloader_pin_memory` as
+    `hf_sts.utils.hardware.machine_settings` says: `gloo` on the CPU for a distributed launch without CUDA, no pinned
+    memory without an accelerator, and `bf16` on a CPU only where the CPU runs it natively (turned off with one
+    warning elsewhere). The CPU recipes set `bf16`.
 
     Raises:
         RecipeError: for a batch size or accumulation below 1, a negative `warmup_steps`, an `output_dir` that is a
@@ -546,22 +543,12 @@ class BaseTrainingArguments(TrainingArguments):
             logger.warning(
                 "No `output_dir` given: the run writes to ./trainer_output (the TrainingArguments default)."
             )
-        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-        if distributed and self.ddp_backend is None and not torch.cuda.is_available():
-            self.ddp_backend = "gloo"
-            self.use_cpu = True
-        on_cpu = self.use_cpu or not torch.accelerator.is_available()
-        if on_cpu:
+        machine = machine_settings(self.use_cpu, self.bf16, self.ddp_backend)
+        self.use_cpu, self.bf16, self.ddp_backend = machine.use_cpu, machine.bf16, machine.ddp_backend
+        if machine.on_cpu:
             self.dataloader_pin_memory = False
-        if self.bf16 and on_cpu:
-            if cpu_has_native_bf16():
-                self.use_cpu = True  # transformers takes bf16 without an accelerator only with `use_cpu`
-            else:
-                logger.warning(
-                    "`bf16`: this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 runs slower than fp32; the "
-                    "run trains and predicts in fp32 (set `bf16` false to silence this)."
-                )
-                self.bf16 = False
+        if machine.notice:
+            logger.warning(machine.notice)
         if self.fp16 and not torch.cuda.is_available():
             raise RecipeError(
                 "`fp16` needs a CUDA GPU and this machine has none: set `fp16` false (on a CPU with bf16 support, "

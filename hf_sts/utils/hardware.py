@@ -1,4 +1,9 @@
-"""What the machine offers a run: native bf16 on the CPU, and every core for a single CPU process.
+"""What the machine offers a run: the device and precision settings a run takes on it ([`machine_settings`]), native
+bf16 on the CPU, and every core for a single CPU process.
+
+- **Distributed on CPUs**: launched with `WORLD_SIZE > 1` on a machine without CUDA, a run uses the `gloo` backend
+  on the CPU unless its `ddp_backend` is set. Without an accelerator, data loaders do not pin memory (pinning needs
+  a device to copy to, and torch warns every epoch).
 
 - **bf16 on a CPU** is fast only where the CPU has bf16 instructions: AVX512-BF16 (Intel Cooper Lake, Sapphire
   Rapids and later, not Ice Lake; AMD Zen 4 and later) or AMX (Intel Sapphire Rapids and later). Elsewhere PyTorch
@@ -13,6 +18,7 @@
 
 import logging
 import os
+from dataclasses import dataclass
 
 import torch
 from accelerate.utils import parse_flag_from_env
@@ -28,6 +34,41 @@ def cpu_has_native_bf16() -> bool:
     """
     probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+@dataclass(frozen=True)
+class MachineSettings:
+    """The device and precision settings of a run on this machine (see [`machine_settings`]): `use_cpu`, `bf16` and
+    `ddp_backend` as the run should take them, `on_cpu` (no accelerator will run it: data loaders should not pin
+    memory), and `notice`, one line saying what was turned off and why, or `None`."""
+
+    use_cpu: bool
+    bf16: bool
+    ddp_backend: str | None
+    on_cpu: bool
+    notice: str | None = None
+
+
+def machine_settings(use_cpu: bool, bf16: bool, ddp_backend: str | None) -> MachineSettings:
+    """The settings a run asking for `use_cpu`, `bf16` and `ddp_backend` takes on this machine: `gloo` on the CPU for
+    a distributed launch (`WORLD_SIZE > 1`) without CUDA and without a backend of its own; on a CPU, `bf16` kept
+    where the CPU runs it natively ([`cpu_has_native_bf16`]; `use_cpu` then, as transformers takes bf16 without an
+    accelerator only with it) and turned off, with a notice, where it does not, since emulated bf16 is slower than
+    fp32."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and ddp_backend is None and not torch.cuda.is_available():
+        ddp_backend, use_cpu = "gloo", True
+    on_cpu = use_cpu or not torch.accelerator.is_available()
+    notice = None
+    if bf16 and on_cpu:
+        if cpu_has_native_bf16():
+            use_cpu = True
+        else:
+            bf16 = False
+            notice = (
+                "`bf16`: this CPU has no native bf16 (AVX512-BF16 or AMX), where bf16 runs slower than fp32; the run "
+                "trains and predicts in fp32 (set `bf16` false to silence this)."
+            )
+    return MachineSettings(use_cpu, bf16, ddp_backend, on_cpu, notice)
 
 
 def resolve_device(device: str | torch.device | None = None, error: type[Exception] = ValueError) -> torch.device:

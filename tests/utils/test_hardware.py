@@ -10,6 +10,7 @@ import torch
 
 from hf_sts.inference.scoring import predict_scores
 from hf_sts.training.parser import parse_args
+from hf_sts.utils import hardware
 from hf_sts.utils.hardware import cpu_has_native_bf16, usable_cores, use_every_core
 
 from ..conftest import REPO_ROOT
@@ -49,7 +50,7 @@ def test_bf16_recipe_runs_fp32_on_a_cpu_without_bf16(tmp_path, caplog):
 def test_bf16_recipe_on_a_bf16_cpu_trains_in_bf16_on_the_cpu(tmp_path, monkeypatch, caplog):
     """On a CPU with native bf16 (simulated here), the CPU recipe keeps bf16 and runs on the CPU: transformers
     refuses bf16 without an accelerator unless `use_cpu` is set, which hf_sts sets."""
-    monkeypatch.setattr("hf_sts.training.arguments.cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr("hf_sts.utils.hardware.cpu_has_native_bf16", lambda: True)
     with caplog.at_level(logging.WARNING, logger="hf_sts"):
         args = _cpu_recipe_args(tmp_path)
     assert args.bf16 is True and args.use_cpu is True
@@ -96,3 +97,21 @@ def test_a_lone_launched_cpu_process_uses_every_core(monkeypatch, one_thread, ca
         assert use_every_core() == usable_cores()
     assert torch.get_num_threads() == usable_cores()
     assert f"hf_sts uses all {usable_cores()} usable cores" in caplog.text
+
+
+def test_machine_settings_on_a_cpu_machine(monkeypatch):
+    """What a run's device settings become without an accelerator: gloo for a distributed launch, no pinned memory,
+    and bf16 kept only where the CPU runs it natively, else turned off with a notice."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    distributed = hardware.machine_settings(use_cpu=False, bf16=False, ddp_backend=None)
+    assert (distributed.ddp_backend, distributed.use_cpu, distributed.on_cpu) == ("gloo", True, True)
+    assert hardware.machine_settings(use_cpu=False, bf16=False, ddp_backend="mpi").ddp_backend == "mpi"
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: False)
+    emulated = hardware.machine_settings(use_cpu=False, bf16=True, ddp_backend=None)
+    assert not emulated.bf16 and "no native bf16" in emulated.notice
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: True)
+    native = hardware.machine_settings(use_cpu=False, bf16=True, ddp_backend=None)
+    assert native.bf16 and native.use_cpu and native.notice is None
