@@ -14,7 +14,6 @@ Layers, top to bottom (each imports only from the layers below it; `lint-imports
 """
 
 import importlib
-from typing import TYPE_CHECKING
 
 import wrapt
 
@@ -39,18 +38,6 @@ _LAZY = {
     "HfStsError": "hf_sts.errors",
 }
 
-if TYPE_CHECKING:
-    from hf_sts.data.readers import register_reader
-    from hf_sts.errors import HfStsError
-    from hf_sts.inference.loading import load_model
-    from hf_sts.inference.scoring import predict_scores
-    from hf_sts.models.sts.configuration_sts import StsBiEncoderConfig, StsCrossEncoderConfig
-    from hf_sts.models.sts.modeling_sts import HEADS, StsBiEncoderModel, StsCrossEncoderModel, register_head
-    from hf_sts.models.sts.text_cleaning import register_cleaning_step
-    from hf_sts.training.arguments import StsTrainingArguments
-    from hf_sts.training.losses import register_loss
-    from hf_sts.training.trainer import StsTrainer
-
 
 def __getattr__(name: str):
     if name in _LAZY:
@@ -71,20 +58,4 @@ def _register_models(_transformers) -> None:
 
 wrapt.register_post_import_hook(_register_models, "transformers")
 
-__all__ = [
-    "HEADS",
-    "HfStsError",
-    "StsBiEncoderConfig",
-    "StsBiEncoderModel",
-    "StsCrossEncoderConfig",
-    "StsCrossEncoderModel",
-    "StsTrainer",
-    "StsTrainingArguments",
-    "__version__",
-    "load_model",
-    "predict_scores",
-    "register_cleaning_step",
-    "register_head",
-    "register_loss",
-    "register_reader",
-]
+__all__ = ["__version__", *_LAZY]

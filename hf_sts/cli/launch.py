@@ -1,6 +1,7 @@
 """How `hf-sts train` and `hf-sts pretrain` run their script (`hf_sts/run.py`, `hf_sts/pretrain.py`): in this
 process, or through `accelerate launch` when launch options come before the recipe."""
 
+import importlib
 import os
 import sys
 import tempfile
@@ -21,20 +22,23 @@ SCRIPTS = {
 
 
 def run_script_command(command: str, tokens: list[str]) -> None:
-    """`hf-sts train|pretrain TOKENS`: the script's usage for no tokens or `--help` alone, else [`run_script`]."""
+    """`hf-sts train|pretrain TOKENS`: the script's usage for no tokens or `--help` alone; else `main(run
+    arguments)` of `hf_sts/SCRIPT.py` in this process, or, with accelerate launch options before the recipe, its
+    `prepare(..., check_only=True)` (bad input ends here, as one line, before any process starts) then [`launch`]."""
     script, arguments_module, setup_module = SCRIPTS[command]
     if not tokens or tokens[0] in ("-h", "--help"):
         print(script_usage(command, script))
         return
-    import importlib
+    # The training layer (transformers) is imported only when a run starts, not for `--help`.
+    from hf_sts.training.parser import recipe_keys
 
-    run_script(
-        script,
-        tokens,
-        importlib.import_module(arguments_module).ARGUMENT_CLASSES,
-        importlib.import_module(setup_module).prepare,
-        importlib.import_module(f"hf_sts.{script}").main,
-    )
+    argument_classes = importlib.import_module(arguments_module).ARGUMENT_CLASSES
+    launch_options, run_arguments = split_launch_options(tokens, recipe_keys(argument_classes))
+    if launch_options:
+        importlib.import_module(setup_module).prepare(run_arguments, check_only=True)
+        launch(script, launch_options, run_arguments)
+    else:
+        importlib.import_module(f"hf_sts.{script}").main(run_arguments)
 
 
 def script_usage(name: str, script: str) -> str:
@@ -57,24 +61,6 @@ def split_launch_options(argv: list[str], keys: frozenset[str] = frozenset()) ->
         return [], argv
     recipe = next((index for index, token in enumerate(argv) if token.endswith(".json")), 0)
     return argv[:recipe], argv[recipe:]
-
-
-def run_script(script: str, tokens: list[str], argument_classes: tuple, prepare, main) -> None:
-    """Run `hf_sts/SCRIPT.py` on `tokens`: `main(run arguments)` in this process, or, with accelerate launch options
-    before the recipe, [`launch`] (which checks the run with `prepare(..., check_only=True)` first).
-
-    Args:
-        argument_classes: the script's argument dataclasses (their fields are the recipe keys).
-        prepare, main: the script's setup and entry functions.
-    """
-    from hf_sts.training.parser import recipe_keys
-
-    launch_options, run_arguments = split_launch_options(tokens, recipe_keys(argument_classes))
-    if launch_options:
-        prepare(run_arguments, check_only=True)  # bad input ends here, as one line, before any process starts
-        launch(script, launch_options, run_arguments)
-    else:
-        main(run_arguments)
 
 
 def launch(script: str, launch_options: list[str], run_arguments: list[str]) -> None:

@@ -64,13 +64,13 @@ def main(argv: list[str] | None = None) -> None:
         command = next((token for token in argv if not token.startswith("-")), None)
         parser = build_parser(command if command in COMMANDS else None)
         args, unknown = parser.parse_known_args(argv)
-        if getattr(args.module, "TAKES_REST", False):
+        if getattr(args.module, "TAKES_REST", False):  # a run configures its logging from its recipe
             args.tokens = argv[argv.index(args.command) + 1 :]
-        elif getattr(args.module, "PASS_UNKNOWN", False):
-            args.overrides = unknown
-        elif unknown:
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        if not getattr(args.module, "TAKES_REST", False):  # a run configures its logging from its recipe
+        else:
+            if getattr(args.module, "PASS_UNKNOWN", False):
+                args.overrides = unknown
+            elif unknown:
+                parser.error(f"unrecognized arguments: {' '.join(unknown)}")
             configure_logging()
         args.handler(args)
 

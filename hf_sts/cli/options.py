@@ -7,6 +7,8 @@ torch nor transformers; `tests/cli/test_cli.py` checks that each equals its sour
 
 import argparse
 
+from hf_sts.errors import HfStsError
+
 
 # hf_sts.models.sts.configuration_sts.POOLING_MODES
 POOLING_MODES = ("cls", "mean")
@@ -26,8 +28,6 @@ class HfStsParser(argparse.ArgumentParser):
     they print as every other hf_sts error: one line, `hf-sts: error: ...`, exit status 2."""
 
     def error(self, message: str):
-        from hf_sts.errors import HfStsError
-
         command = self.prog.removeprefix("hf-sts").strip() or "command line"
         raise HfStsError(f"{command}: {message} (see `{self.prog} --help`)")
 

@@ -8,16 +8,12 @@
 `hf_sts.training.tracking` logs the same report to Weights & Biases when a run reports there.
 """
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
-
-
-logger = logging.getLogger(__name__)
 
 
 NUM_WORST = 20

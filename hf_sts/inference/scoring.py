@@ -13,13 +13,10 @@ import time
 import datasets
 import numpy as np
 import torch
-from transformers import (
-    DataCollatorWithPadding,
-    PreTrainedTokenizerBase,
-)
+from transformers import DataCollatorWithPadding, EvalPrediction, PreTrainedTokenizerBase
 
 from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH, BiEncoderCollator, length_sorted_batches
-from hf_sts.metrics import StsMetric, clip_scores
+from hf_sts.metrics import compute_metrics
 from hf_sts.models.sts.modeling_sts import StsPreTrainedModel
 from hf_sts.utils.hardware import autocast, native_bf16
 
@@ -119,15 +116,11 @@ def predict_scores(
 def sts_metrics(
     predictions: np.ndarray, dataset, prefix: str = "eval", binary_threshold: float | None = None
 ) -> dict[str, float]:
-    """Pearson r, Spearman rho, F1, MSE and MAE (see [`StsMetric`]) of `predictions` (clipped to [0, 5] first)
-    against the `label` and `binary_label` of `dataset` (hf_sts schema), keys prefixed `{prefix}_`. F1 compares
-    `prediction >= binary_threshold` (`None`: KLUE's 3.0)."""
-    metrics = StsMetric(keep_in_memory=True).compute(
-        predictions=clip_scores(predictions),
-        references=np.asarray(dataset["label"], dtype=np.float64),
-        binary_references=np.asarray(dataset["binary_label"]),
-        binary_threshold=binary_threshold,
-    )
+    """Pearson r, Spearman rho, F1, MSE and MAE (`hf_sts.metrics.compute_metrics`, as the trainer computes them) of
+    `predictions` (clipped to [0, 5] first) against the `label` and `binary_label` of `dataset` (hf_sts schema), keys
+    prefixed `{prefix}_`. F1 compares `prediction >= binary_threshold` (`None`: KLUE's 3.0)."""
+    labels = (np.asarray(dataset["label"], dtype=np.float64), np.asarray(dataset["binary_label"]))
+    metrics = compute_metrics(EvalPrediction(predictions=predictions, label_ids=labels), binary_threshold)
     return {f"{prefix}_{name}": value for name, value in metrics.items()}
 
 

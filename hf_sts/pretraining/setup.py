@@ -18,9 +18,6 @@ from hf_sts.utils.hardware import use_every_core
 from hf_sts.utils.logging import configure_logging
 
 
-logger = logging.getLogger(__name__)
-
-
 @dataclass
 class PretrainSetup:
     """A parsed pretraining recipe with its text read: the arguments, the effective recipe, the corpus, and the

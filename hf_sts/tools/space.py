@@ -99,15 +99,11 @@ def write_space(output_dir: str | Path, model_repo_id: str, space_id: str) -> di
         raise PushError('--space writes the installed gradio version into the Space: pip install "hf_sts[demo]"')
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    # The hf_sts package's Python files, subpackages included (no caches, no other files).
+    # The hf_sts package, subpackages included, without bytecode caches.
     shutil.copytree(
         Path(__file__).resolve().parents[1],
         folder / "hf_sts",
-        ignore=lambda directory, names: [
-            name
-            for name in names
-            if name == "__pycache__" or (Path(directory, name).is_file() and not name.endswith(".py"))
-        ],
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     (folder / "app.py").write_text(
         SPACE_APP.format(model_id=model_repo_id, model_json=json.dumps(model_repo_id), version=__version__),

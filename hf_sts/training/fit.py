@@ -2,7 +2,6 @@
 (`hf_sts.training.search`): the trainer over tokenized splits, and `fit`, which trains, saves and scores one model."""
 
 import functools
-import logging
 import os
 from dataclasses import dataclass
 
@@ -18,9 +17,6 @@ from hf_sts.metrics import compute_metrics, f1_threshold
 from hf_sts.training.builder import build_model
 from hf_sts.training.tracking import log_report_to_wandb
 from hf_sts.training.trainer import StsTrainer
-
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass

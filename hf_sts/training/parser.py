@@ -263,7 +263,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def take_hub_token(model_args: "ModelArguments", training_args: "StsTrainingArguments") -> None:
+def take_hub_token(model_args: ModelArguments, training_args: StsTrainingArguments) -> None:
     """Keep a Hub token given as `token` or `hub_token` off the disk: it moves into this process's `HF_TOKEN`
     environment variable (where `huggingface_hub` finds it for downloads and pushes), both arguments are blanked
     (the Trainer pickles its arguments into `training_args.bin` in every checkpoint), and the token is masked in

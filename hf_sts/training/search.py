@@ -158,7 +158,7 @@ def _check_choices(path: Path, sweep: dict, argv: list[str]) -> None:
                 raise RecipeError(f"{path}: parameter {name!r}, value {value!r}: {error}") from None
 
 
-def _check_searchable(setup: "RunSetup") -> None:
+def _check_searchable(setup: RunSetup) -> None:
     """Refuse a recipe the search cannot tune: one with `num_folds`, or without train and validation data."""
     if setup.data_args.num_folds:
         raise RecipeError("`hf-sts search` tunes single runs: drop `num_folds` from the recipe for the search.")

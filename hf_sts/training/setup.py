@@ -31,13 +31,13 @@ class RunSetup:
     (`(pooled, validation, folds)` of `hf_sts.training.cv.plan_folds`), and the pretrained tokenizer the checks loaded
     (`None` for a from-scratch run)."""
 
-    model_args: "ModelArguments"
-    data_args: "DataArguments"
-    training_args: "StsTrainingArguments"
+    model_args: ModelArguments
+    data_args: DataArguments
+    training_args: StsTrainingArguments
     recipe: dict
     splits: dict
     fold_plan: tuple | None = None
-    tokenizer: "PreTrainedTokenizerBase | None" = None
+    tokenizer: PreTrainedTokenizerBase | None = None
 
 
 def prepare(

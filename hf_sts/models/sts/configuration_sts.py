@@ -23,7 +23,6 @@ DEFAULT_HEAD_HIDDEN_SIZES = (512, 256)
 # Earlier names of heads, still read (with one notice) in recipes and saved configs: `lstm` became `rnn` when the
 # head learned GRUs (`head_rnn_type`), with the same weights and settings.
 HEAD_ALIASES = {"lstm": "rnn"}
-_NOTICED_ALIASES: set[str] = set()
 # The settings of how a model reads text (fields of `StsBackboneConfig`, recipe keys of the same name).
 INPUT_KEYS = ("prompt", "text_cleaning")
 # The settings of a cross-encoder's regression head (fields of `StsCrossEncoderConfig`, recipe keys of the same name).
@@ -41,11 +40,10 @@ HEAD_KEYS = (
 def resolve_head_name(head: str) -> str:
     """`head`, or the current name of a head that was renamed (`HEAD_ALIASES`), with one notice saying so."""
     if head in HEAD_ALIASES:
-        if head not in _NOTICED_ALIASES:  # once per process: a config is built several times per load
-            _NOTICED_ALIASES.add(head)
-            logger.warning(
-                f"head {head!r} is now called {HEAD_ALIASES[head]!r} (same weights and settings); read as such."
-            )
+        # Once per process (transformers' `warning_once`): a config is built several times per load.
+        logger.warning_once(
+            f"head {head!r} is now called {HEAD_ALIASES[head]!r} (same weights and settings); read as such."
+        )
         return HEAD_ALIASES[head]
     return head
 
