@@ -349,11 +349,12 @@ def read_text_file(path: str | Path) -> list[str]:
     `sentence1`, `sentence2`; KLUE-NLI JSON: `premise`, `hypothesis`; or one `text` column). Labels are never read.
 
     Returns:
-        The sentences, stripped, in file order (each pair's sentences one after the other), empty ones left out.
+        The sentences, stripped, in file order (each pair's sentences one after the other), empty ones (and JSON
+        `null`s) left out.
 
     Raises:
-        DataFormatError: naming the file, for a missing or malformed file or a table without text columns (the
-            columns found are listed).
+        DataFormatError: naming the file, for a missing, malformed or non-UTF-8 file (the first line that is not
+            UTF-8 named), a table without text columns (the columns found are listed), or a file without any text.
     """
     path = Path(path)
     if not path.is_file():
@@ -364,6 +365,12 @@ def read_text_file(path: str | Path) -> list[str]:
         except UnicodeDecodeError as error:
             raise DataFormatError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}).") from None
         sentences = [line.strip() for line in lines]
+        if not any(sentences):
+            size = path.stat().st_size
+            raise DataFormatError(
+                f"{path}: no text ({'an empty file, 0 bytes' if not size else 'only blank lines'}); expected one "
+                "sentence per line."
+            )
     else:
         frame = read_table(path)
         columns = next((names for names in TEXT_COLUMNS if set(names) <= set(frame.columns)), None)
@@ -372,7 +379,12 @@ def read_text_file(path: str | Path) -> list[str]:
                 f"{path}: no text columns; expected one of {[list(names) for names in TEXT_COLUMNS]} (or a .txt file "
                 f"with one sentence per line), found {list(frame.columns)}."
             )
-        sentences = [str(text).strip() for text in frame[list(columns)].to_numpy().ravel()]
+        sentences = [
+            "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text).strip()
+            for text in frame[list(columns)].to_numpy().ravel()
+        ]
+        if not any(sentences):
+            raise DataFormatError(f"{path}: no text; its text columns {list(columns)} are empty in every row.")
     return [sentence for sentence in sentences if sentence]
 
 

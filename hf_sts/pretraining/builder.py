@@ -8,7 +8,7 @@ import logging
 from transformers import AutoModelForMaskedLM, PreTrainedTokenizerBase
 from transformers.models.auto.modeling_auto import MODEL_FOR_MASKED_LM_MAPPING_NAMES
 
-from hf_sts.errors import RecipeError, checked_from_pretrained
+from hf_sts.errors import RecipeError, check_local_weights, checked_from_pretrained
 from hf_sts.pretraining.arguments import MlmArguments
 from hf_sts.training.builder import pretrained_config, pretrained_tokenizer, scratch_backbone_config, scratch_config
 
@@ -39,11 +39,12 @@ def check_tokenizer(args: MlmArguments) -> PreTrainedTokenizerBase:
 
 def check_mlm_encoder(args: MlmArguments) -> None:
     """What `prepare` checks of the model before anything is written: the from-scratch config of `model_type` and
-    `config_overrides` can be built, or `model_name_or_path`'s config loads; and its type has a masked-LM class.
+    `config_overrides` can be built, or `model_name_or_path`'s config loads, and a local folder holds whole weights
+    (`hf_sts.errors.check_local_weights`); and its type has a masked-LM class.
 
     Raises:
-        RecipeError: one line naming the key or model and the problem (an hf_sts STS model, a decoder, a bad
-            override).
+        RecipeError: one line naming the key, model or weights file and the problem (an hf_sts STS model, a decoder,
+            a bad override, weights missing or cut short).
     """
     if args.model_name_or_path is None:
         model_type = scratch_config(args.model_type, args.config_overrides, args.max_seq_length).model_type
@@ -56,6 +57,7 @@ def check_mlm_encoder(args: MlmArguments) -> None:
             f"{args.model_name_or_path}: a {model_type!r} model has no masked-LM class in transformers; give an "
             "encoder (BERT, RoBERTa, ELECTRA, XLM-R, ...)."
         )
+    check_local_weights(args.model_name_or_path, RecipeError)
 
 
 def build_mlm_model(args: MlmArguments, tokenizer):

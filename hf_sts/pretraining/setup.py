@@ -11,7 +11,7 @@ from transformers import PreTrainedTokenizerBase, set_seed
 from hf_sts.errors import RecipeError
 from hf_sts.pretraining.arguments import ARGUMENT_CLASSES, MlmArguments, MlmTrainingArguments
 from hf_sts.pretraining.builder import check_mlm_encoder, check_tokenizer
-from hf_sts.pretraining.corpus import Corpus, read_corpus
+from hf_sts.pretraining.corpus import Corpus, check_corpus, read_corpus
 from hf_sts.training.output_dir import check_output_dir, resolve_checkpoint, start_output_dir
 from hf_sts.training.parser import parse_args, take_hub_token
 from hf_sts.utils.hardware import use_every_core
@@ -52,6 +52,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)
     replace_earlier_run = check_output_dir(training_args, args.input_files())
     corpus = read_corpus(args, training_args.seed)
+    check_corpus(corpus, args, tokenizer, training_args.resume_from_checkpoint)  # text enough for one example
     if not corpus.validation and training_args.eval_strategy != "no":
         raise RecipeError(
             f"eval_strategy={training_args.eval_strategy.value!r} needs held-out text: set "
