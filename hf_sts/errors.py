@@ -3,7 +3,8 @@
 Every hf_sts error derives from [`HfStsError`]; the command line (`hf-sts ...`, `hf_sts/run.py`) catches it in one
 place and prints its message as one line, `hf-sts: error: ...`, with exit status 2. Subclasses exist where a caller
 needs to tell the cases apart (`RecipeError`, `DataFormatError`, `ModelLoadError`, `AugmentError`, `DemoError`,
-`EnsembleError`, `ExportError`, `PushError`, `LeaderboardError`); every one of them is defined here.
+`EnsembleError`, `ExportError`, `PushError`, `LeaderboardError`, `OutputError`); every one of them is defined here.
+No message shows a secret: [`mask_secrets`] hides Hub tokens in every line printed.
 
 This module imports nothing heavy at load time (the command line imports it to print errors): transformers is
 imported where a loader is called.
@@ -12,6 +13,7 @@ imported where a loader is called.
 import contextlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +23,13 @@ ERROR_PREFIX = "hf-sts: error: "
 
 # Set by `hf-sts train` for the processes it launches: the file where their error line goes too.
 ERROR_FILE_VARIABLE = "HF_STS_ERROR_FILE"
+
+# A Hugging Face access token (`hf_` and 30-odd letters and digits), and the value after a token flag or key.
+SECRET_PATTERNS = (
+    re.compile(r"\bhf_[A-Za-z0-9]{16,}"),
+    re.compile(r"(--(?:hub[_-])?token(?:=|\s+)[\"']?|\b(?:hub_)?token[\"']?\s*[=:]\s*[\"']?)([^\s\"',]+)"),
+)
+MASK = "<HIDDEN>"
 
 
 class HfStsError(ValueError):
@@ -64,16 +73,30 @@ class LeaderboardError(HfStsError):
     """Run folders `hf-sts leaderboard` cannot read: the message names the folder or file."""
 
 
+class OutputError(HfStsError):
+    """An output path no command may write (see `hf_sts.utils.write_guard`): the message names the option, the path
+    and the input, model folder or run it would overwrite."""
+
+
+def mask_secrets(text: str) -> str:
+    """`text` with every Hugging Face token (`hf_...`) and every value given to a `token` / `hub_token` flag or key
+    replaced by `<HIDDEN>`, for lines that echo a command line or a recipe."""
+    text = SECRET_PATTERNS[0].sub(MASK, text)
+    return SECRET_PATTERNS[1].sub(lambda match: match.group(1) + MASK, text)
+
+
 @contextlib.contextmanager
 def exit_on_error():
-    """Run the body; an [`HfStsError`] becomes one line on stderr (`ERROR_PREFIX` + message) and exit status 2."""
+    """Run the body; an [`HfStsError`] becomes one line on stderr (`ERROR_PREFIX` + message, secrets masked by
+    [`mask_secrets`]) and exit status 2."""
     try:
         yield
     except HfStsError as error:
-        print(f"{ERROR_PREFIX}{error}", file=sys.stderr)
+        line = mask_secrets(f"{ERROR_PREFIX}{error}")
+        print(line, file=sys.stderr)
         if os.environ.get(ERROR_FILE_VARIABLE):  # launched by `hf-sts train`, which repeats it as its last line
             with open(os.environ[ERROR_FILE_VARIABLE], "a", encoding="utf-8") as file:
-                file.write(f"{ERROR_PREFIX}{error}\n")
+                file.write(f"{line}\n")
         sys.exit(2)
 
 

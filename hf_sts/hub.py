@@ -22,6 +22,7 @@ from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalToken
 from huggingface_hub.utils import validate_repo_id
 
 from hf_sts.errors import PushError
+from hf_sts.utils.write_guard import check_output, write_text
 
 
 MANIFEST_NAME = "hub_upload_manifest.json"
@@ -116,15 +117,17 @@ def write_manifest(output_dir: str | Path, repo_id: str) -> dict:
 
     Raises:
         PushError: as `upload_files`.
+        hf_sts.errors.OutputError: for a manifest path that leads outside `output_dir` (a link).
     """
     check_repo_id(repo_id)
     files = upload_files(output_dir)
+    path = check_output(Path(output_dir) / MANIFEST_NAME, "--dry-run", updates=output_dir)
     manifest = {
         "repo_id": repo_id,
         "files": [{"path": path.name, "size": path.stat().st_size} for path in files],
         "total_size": sum(path.stat().st_size for path in files),
     }
-    (Path(output_dir) / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 

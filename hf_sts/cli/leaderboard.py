@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> None:
     from hf_sts.tools.leaderboard import check_output, leaderboard, to_markdown, write_leaderboard
 
     if args.output:
-        check_output(args.output)
+        check_output(args.output, args.folders)
     table = leaderboard(args.folders, args.metric)
     print(to_markdown(table))
     if args.output:

@@ -57,6 +57,17 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def unrecognized(unknown: list[str]) -> str:
+    """The usage error for arguments no option takes: the flags named without their values (a value may be a
+    secret, e.g. `--token hf_...` given to a command without that flag), the other values counted."""
+    flags = [token.split("=", 1)[0] for token in unknown if token.startswith("-")]
+    values = len(unknown) - len(flags)
+    named = f"unrecognized arguments: {' '.join(flags)}" if flags else "unrecognized arguments"
+    if values:
+        named += f"; {values} value{'s' if values > 1 else ''} not shown"
+    return named
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run `hf-sts COMMAND ...` (`argv` defaults to `sys.argv[1:]`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -70,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
             if getattr(args.module, "PASS_UNKNOWN", False):
                 args.overrides = unknown
             elif unknown:
-                parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+                parser.error(unrecognized(unknown))
             configure_logging()
         args.handler(args)
 

@@ -25,7 +25,12 @@ PRECISIONS = {"auto": None, "bf16": True, "fp32": False}
 
 class HfStsParser(argparse.ArgumentParser):
     """An argument parser whose usage errors (a missing or unknown argument, a bad choice) raise `HfStsError`, so
-    they print as every other hf_sts error: one line, `hf-sts: error: ...`, exit status 2."""
+    they print as every other hf_sts error: one line, `hf-sts: error: ...`, exit status 2. Options are matched whole
+    (no abbreviations: `--token` must not silently become `--tokenizer`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         command = self.prog.removeprefix("hf-sts").strip() or "command line"

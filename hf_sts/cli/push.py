@@ -24,9 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from hf_sts.hub import MANIFEST_NAME, push, write_manifest
-    from hf_sts.tools.space import SPACE_MANIFEST_NAME, push_space, space_repo_id, write_space
+    from hf_sts.tools.space import SPACE_MANIFEST_NAME, check_space, push_space, space_repo_id, write_space
 
     space_id = None if args.space is None else space_repo_id(args.repo_id, args.space)
+    if space_id is not None:
+        check_space(args.output_dir)  # before the model's manifest is written
     if args.dry_run:
         manifest = write_manifest(args.output_dir, args.repo_id)
         for entry in manifest["files"]:

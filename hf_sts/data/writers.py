@@ -1,5 +1,6 @@
 """The CSV files a run writes from predictions: `eval_predictions.csv` (ids, sentences, gold label and prediction) and
-`submission.csv` (exactly `id,target`, one row per test pair in input order), predictions clipped to 0.0–5.0.
+`submission.csv` (exactly `id,target`, one row per test pair in input order), predictions clipped to 0.0–5.0. Each
+file is written atomically (`hf_sts.utils.write_guard.atomic_output`): an interrupted write leaves the old file whole.
 """
 
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hf_sts.metrics import clip_scores
+from hf_sts.utils.write_guard import atomic_output
 
 
 def write_predictions(dataset: datasets.Dataset, predictions: np.ndarray, path: str | Path) -> pd.DataFrame:
@@ -25,7 +27,8 @@ def write_predictions(dataset: datasets.Dataset, predictions: np.ndarray, path: 
         raise ValueError(f"{len(predictions)} predictions for {len(dataset)} rows of {path}.")
     frame = dataset.select_columns(["id", "source", "sentence1", "sentence2", "label"]).to_pandas()
     frame["prediction"] = clip_scores(predictions)
-    frame.to_csv(path, index=False)
+    with atomic_output(path) as temporary:
+        frame.to_csv(temporary, index=False)
     return frame
 
 
@@ -43,5 +46,6 @@ def write_submission(
     frame = pd.DataFrame({"id": dataset["id"], "target": clip_scores(predictions)})
     if with_sentences:
         frame = frame.assign(sentence1=dataset["sentence1"], sentence2=dataset["sentence2"])
-    frame.to_csv(path, index=False)
+    with atomic_output(path) as temporary:
+        frame.to_csv(temporary, index=False)
     return frame

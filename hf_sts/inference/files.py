@@ -4,7 +4,9 @@
     hf-sts evaluate MODEL --validation_file dev.json --output_dir DIR    # eval_* metrics, predictions, report
 
 Both read any format of `hf_sts.data.readers`, load the model with `hf_sts.inference.loading.load_model` and score
-through `hf_sts.inference.scoring`. Inputs are checked before the model loads, and nothing is written on an error.
+through `hf_sts.inference.scoring`. Inputs and outputs are checked before the model loads (the output by
+`hf_sts.utils.write_guard.check_output`: never an input, a model folder or another run), nothing is written on an
+error, and each file is written atomically.
 """
 
 import json
@@ -13,17 +15,14 @@ from pathlib import Path
 from hf_sts.data.checks import check_scorable, resolve_binary_threshold
 from hf_sts.data.readers import read_sts_file
 from hf_sts.data.writers import write_predictions, write_submission
-from hf_sts.errors import ModelLoadError
 from hf_sts.inference.loading import LoadedModel, load_model
-from hf_sts.inference.report import write_report
+from hf_sts.inference.report import REPORT_FILES, write_report
 from hf_sts.inference.scoring import evaluate_split
+from hf_sts.utils.write_guard import check_output, write_text
 
 
-def _check_output(path: Path, want_folder: bool, option: str) -> None:
-    if want_folder and path.is_file():
-        raise ModelLoadError(f"{path}: is a file; {option} names a folder.")
-    if not want_folder and path.is_dir():
-        raise ModelLoadError(f"{path}: is a folder; {option} names the CSV file to write.")
+# What `hf-sts evaluate --output_dir` holds: an earlier evaluation there is replaced, nothing else is written over.
+EVALUATION_FILES = ("all_results.json", "eval_predictions.csv", *REPORT_FILES.values())
 
 
 def predict_file(
@@ -49,14 +48,14 @@ def predict_file(
 
     Raises:
         hf_sts.errors.DataFormatError: for a missing or malformed input file.
-        ModelLoadError: for a model that cannot be loaded, or an `output_file` that is an existing folder.
+        hf_sts.errors.ModelLoadError: for a model that cannot be loaded.
+        hf_sts.errors.OutputError: for an `output_file` that is the input, an existing folder, or lies inside a model
+            folder or a run (see `hf_sts.utils.write_guard.check_output`).
     """
-    output_file = Path(output_file)
-    _check_output(output_file, want_folder=False, option="--output")
+    output_file = check_output(output_file, "--output", inputs=[input_file, model_name_or_path])
     dataset = read_sts_file(input_file, require_labels=False)
     loaded = load_model(model_name_or_path, **load_kwargs)
     predictions = loaded.score(dataset["sentence1"][:], dataset["sentence2"][:], batch_size, bf16=bf16)
-    output_file.parent.mkdir(parents=True, exist_ok=True)
     return loaded, len(write_submission(dataset, predictions, output_file, with_sentences))
 
 
@@ -87,11 +86,19 @@ def evaluate_file(
 
     Raises:
         hf_sts.errors.DataFormatError: for a missing or malformed file, or a pair without a label.
-        ModelLoadError: for a model that cannot be loaded, or an `output_dir` that is an existing file.
+        hf_sts.errors.ModelLoadError: for a model that cannot be loaded.
+        hf_sts.errors.OutputError: for an `output_dir` that is an existing file, holds or lies inside the model or
+            the file, is a model folder or a run, or holds files other than an earlier evaluation's
+            (`EVALUATION_FILES`, replaced with a notice).
     """
     if output_dir is not None:
-        output_dir = Path(output_dir)
-        _check_output(output_dir, want_folder=True, option="--output_dir")
+        output_dir = check_output(
+            output_dir,
+            "--output_dir",
+            inputs=[model_name_or_path, validation_file],
+            folder=True,
+            own_names=EVALUATION_FILES,
+        )
     dataset = read_sts_file(validation_file, require_labels=True)
     check_scorable(dataset, str(validation_file))
     binary_threshold = resolve_binary_threshold(
@@ -113,5 +120,5 @@ def evaluate_file(
             "validation_file": str(validation_file),
             "precision": "bf16" if bf16 else "fp32",
         }
-        (output_dir / "all_results.json").write_text(json.dumps(results, indent=4, sort_keys=True), encoding="utf-8")
+        write_text(output_dir / "all_results.json", json.dumps(results, indent=4, sort_keys=True))
     return loaded, metrics

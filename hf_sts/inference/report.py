@@ -15,8 +15,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 from scipy import stats
 
+from hf_sts.utils.write_guard import atomic_output
+
 
 NUM_WORST = 20
+# The report's files: name -> file name in `output_dir`.
+REPORT_FILES = {
+    "prediction_vs_gold": "prediction_vs_gold.png",
+    "residuals": "residuals.png",
+    "per_source_pearson": "per_source_pearson.csv",
+    "worst_pairs": "worst_pairs.csv",
+}
 
 
 def per_source_pearson(frame: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +59,8 @@ def worst_pairs(frame: pd.DataFrame, count: int = NUM_WORST) -> pd.DataFrame:
 
 
 def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str, Path]:
-    """Write the plots and tables of the validation predictions into `output_dir`.
+    """Write the plots and tables of the validation predictions into `output_dir` (`REPORT_FILES`), each file
+    atomically.
 
     Args:
         predictions: `eval_predictions.csv` as a frame (`id, source, sentence1, sentence2, label, prediction`).
@@ -60,13 +70,7 @@ def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str,
     """
     # matplotlib's object API: a `Figure` draws with its own Agg canvas, so no backend is chosen and no pyplot state
     # (current figure, open windows) is touched.
-    output_dir = Path(output_dir)
-    paths = {
-        "prediction_vs_gold": output_dir / "prediction_vs_gold.png",
-        "residuals": output_dir / "residuals.png",
-        "per_source_pearson": output_dir / "per_source_pearson.csv",
-        "worst_pairs": output_dir / "worst_pairs.csv",
-    }
+    paths = {name: Path(output_dir) / file_name for name, file_name in REPORT_FILES.items()}
     figure = Figure(figsize=(5.5, 5))
     axes = figure.subplots()
     for source, group in predictions.groupby("source"):
@@ -75,17 +79,23 @@ def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str,
     axes.set(xlabel="gold score", ylabel="predicted score", xlim=(-0.1, 5.1), ylim=(-0.1, 5.1))
     axes.set_title(f"{len(predictions)} validation pairs")
     axes.legend(fontsize="small", markerscale=2)
-    figure.tight_layout()
-    figure.savefig(paths["prediction_vs_gold"], dpi=100)
+    _save(figure, paths["prediction_vs_gold"])
 
     figure = Figure(figsize=(5.5, 4))
     axes = figure.subplots()
     axes.hist(predictions.prediction - predictions.label, bins=40, color="tab:blue")
     axes.axvline(0, color="grey", linewidth=1)
     axes.set(xlabel="prediction − gold (score units)", ylabel="pairs")
-    figure.tight_layout()
-    figure.savefig(paths["residuals"], dpi=100)
+    _save(figure, paths["residuals"])
 
-    per_source_pearson(predictions).to_csv(paths["per_source_pearson"], index=False)
-    worst_pairs(predictions).to_csv(paths["worst_pairs"], index=False)
+    with atomic_output(paths["per_source_pearson"]) as temporary:
+        per_source_pearson(predictions).to_csv(temporary, index=False)
+    with atomic_output(paths["worst_pairs"]) as temporary:
+        worst_pairs(predictions).to_csv(temporary, index=False)
     return paths
+
+
+def _save(figure: Figure, path: Path) -> None:
+    figure.tight_layout()
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=100)

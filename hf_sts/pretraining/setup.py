@@ -13,7 +13,7 @@ from hf_sts.pretraining.arguments import ARGUMENT_CLASSES, MlmArguments, MlmTrai
 from hf_sts.pretraining.builder import check_mlm_encoder, check_tokenizer
 from hf_sts.pretraining.corpus import Corpus, check_corpus, read_corpus
 from hf_sts.training.output_dir import check_output_dir, resolve_checkpoint, start_output_dir
-from hf_sts.training.parser import parse_args, take_hub_token
+from hf_sts.training.parser import parse_args, recipe_file, take_hub_token
 from hf_sts.utils.hardware import use_every_core
 from hf_sts.utils.logging import configure_logging
 
@@ -50,7 +50,7 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
     check_mlm_encoder(args)  # a missing or unknown model is one line, before the text is read
     tokenizer = check_tokenizer(args) if args.tokenizer_name or args.model_name_or_path else None
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)
-    replace_earlier_run = check_output_dir(training_args, args.input_files())
+    replace_earlier_run = check_output_dir(training_args, [recipe_file(argv), *args.input_files()])
     corpus = read_corpus(args, training_args.seed)
     check_corpus(corpus, args, tokenizer, training_args.resume_from_checkpoint)  # text enough for one example
     if not corpus.validation and training_args.eval_strategy != "no":
@@ -60,5 +60,5 @@ def prepare(argv: list[str] | None = None, check_only: bool = False) -> Pretrain
         )
     if check_only:
         return None
-    start_output_dir(training_args, recipe, replace_earlier_run)
+    start_output_dir(training_args, recipe, replace_earlier_run, recipe_file(argv))
     return PretrainSetup(args, training_args, recipe, corpus, tokenizer)

@@ -71,6 +71,7 @@ from hf_sts.inference.loading import load_model
 from hf_sts.models.sts.configuration_sts import StsCrossEncoderConfig
 from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, apply_prompt
 from hf_sts.utils.hardware import resolve_device
+from hf_sts.utils.write_guard import atomic_output, check_output
 
 
 DEFAULT_MIN_COSINE = 0.9  # the team's best threshold among 0.7-1.0
@@ -562,8 +563,10 @@ def back_translate_file(
 
     Raises:
         AugmentError: for bad arguments (none or two sources of back-translations, a `min_cosine` outside [-1, 1], a
-            `batch_size` below 1, a missing translation column), an `output_file` that is a folder or the input, a
-            side file from other settings, or a model that cannot be used.
+            `batch_size` below 1, a missing translation column), a side file from other settings, or a model that
+            cannot be used.
+        hf_sts.errors.OutputError: for an `output_file` (or its side file) that is a folder, the input or a model,
+            or lies inside a model folder or a run (`hf_sts.utils.write_guard.check_output`).
         hf_sts.errors.DataFormatError: for a missing or malformed input file.
         hf_sts.errors.ModelLoadError: for a filter model that cannot be loaded.
     """
@@ -572,11 +575,10 @@ def back_translate_file(
         forward_model, backward_model, model, source_lang, pivot_lang, translation_columns, min_cosine, counts
     )
     min_cosine = float(min_cosine)
-    input_file, output_file = Path(input_file), Path(output_file)
-    if output_file.is_dir():
-        raise AugmentError(f"{output_file}: is a folder; --output names the CSV file to write.")
-    if output_file.exists() and input_file.exists() and output_file.resolve() == input_file.resolve():
-        raise AugmentError(f"{output_file}: is the input file; write the augmented pairs to another file.")
+    input_file = Path(input_file)
+    models = [filter_model, forward_model, backward_model, model]
+    output_file = check_output(output_file, "--output", inputs=[input_file, *models])
+    check_output(partial_path(output_file), "--output (its side file)", inputs=[input_file, *models])
     dataset = read_sts_file(input_file, require_labels=True).to_pandas()
     translation_columns = None if translation_columns is None else list(translation_columns)
     if translation_columns is not None:
@@ -659,7 +661,8 @@ def back_translate_file(
     )[keep]
     if not (dataset.binary_label >= 0).all():  # the input has no binary labels: none are made up
         output = output.drop(columns="binary-label")
-    _write_atomically(output, output_file)
+    with atomic_output(output_file) as temporary:
+        output.to_csv(temporary, index=False)
     if translation_columns is None:
         partial_path(output_file).unlink(missing_ok=True)
     return AugmentSummary(
@@ -690,17 +693,6 @@ def _load_translators(forward_model, backward_model, model, source_lang, pivot_l
         network, tokenizer = load_translation_model(name, device)
         translators.append(Translator(network, tokenizer, name, max_length=max_length, num_beams=num_beams))
     return tuple(translators)
-
-
-def _write_atomically(frame: pd.DataFrame, path: Path) -> None:
-    """Write `frame` as CSV to a temporary file beside `path`, then rename it to `path` (no partial file ever)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        frame.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 __all__ = [

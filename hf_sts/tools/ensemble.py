@@ -40,11 +40,14 @@ from sklearn.model_selection import KFold, cross_val_predict
 from hf_sts.data.readers import file_list
 from hf_sts.errors import EnsembleError, read_json_object
 from hf_sts.metrics import clip_scores
+from hf_sts.utils.write_guard import atomic_output, check_output, write_text
 
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("mean", "weighted", "stacking")
+# What an ensemble's output folder holds (`submission.csv` with test predictions only).
+FILES = ("ensemble_predictions.csv", "submission.csv", "ensemble_results.json")
 # Stackers by name, each a factory of a scikit-learn regressor (any: `coef_` / `intercept_` are reported only when the
 # fitted regressor has them): the one place to add another.
 STACKERS: dict[str, Callable[[], BaseEstimator]] = {
@@ -263,6 +266,8 @@ def ensemble(
         when the regressor has them.
 
     Raises:
+        hf_sts.errors.OutputError: for an `output_dir` that holds or lies inside one of the files, is a model
+            folder or a run, or holds other files than an earlier ensemble's (`FILES`).
         EnsembleError: on a missing or malformed file, misaligned ids, a fit asked of predictions that are not
             out-of-fold or held-out (including the validation predictions of a run that picked its best epoch on
             them, `load_best_model_at_end`), unlabeled files where labels are needed, wrong counts of weights or test
@@ -310,7 +315,9 @@ def ensemble(
 
 
 def _check_request(method, prediction_files, test_files, weights, stacker, output_dir) -> None:
-    """The arguments of `ensemble`, checked before any file is read."""
+    """The arguments of `ensemble`, checked before any file is read; the output folder by
+    `hf_sts.utils.write_guard.check_output` (never one of the files, a model folder or a run; an earlier ensemble
+    there is replaced)."""
     if method not in METHODS:
         raise EnsembleError(f"Unknown method {method!r}; expected one of {list(METHODS)}.")
     if len(prediction_files) < 2:
@@ -321,8 +328,7 @@ def _check_request(method, prediction_files, test_files, weights, stacker, outpu
         raise EnsembleError("`weights` go with --method weighted, one per prediction file.")
     if weights is not None and (not np.isfinite(weights).all() or abs(float(np.sum(weights))) < 1e-12):
         raise EnsembleError(f"`weights` {list(weights)}: expected finite numbers with a non-zero sum.")
-    if Path(output_dir).is_file():
-        raise EnsembleError(f"{output_dir}: is a file; --output names the folder to write the ensemble to.")
+    check_output(output_dir, "--output", inputs=[*prediction_files, *(test_files or [])], folder=True, own_names=FILES)
     if method == "stacking" and stacker not in STACKERS:
         raise EnsembleError(f"Unknown stacker {stacker!r}; expected one of {sorted(STACKERS)}.")
 
@@ -366,14 +372,14 @@ def _fit_nested(model, table: pd.DataFrame, columns: list[str], nested_folds: in
 def _write_outputs(output_dir: Path, table, columns, combined, test, test_combined, results: dict) -> None:
     """Write `ensemble_predictions.csv` (member columns `member_0`, ... in the order of `results["members"]`, and
     the ensemble's `prediction`), `submission.csv` when there are test predictions, and `ensemble_results.json`."""
-    output_dir.mkdir(parents=True, exist_ok=True)
     written = table.rename(columns={column: f"member_{column[1:]}" for column in columns})
-    written.assign(prediction=clip_scores(combined)).to_csv(output_dir / "ensemble_predictions.csv", index=False)
+    with atomic_output(output_dir / "ensemble_predictions.csv") as temporary:
+        written.assign(prediction=clip_scores(combined)).to_csv(temporary, index=False)
     if test is not None:
         submission = pd.DataFrame({"id": test["id"], "target": clip_scores(test_combined)})
-        submission.to_csv(output_dir / "submission.csv", index=False)
-    with open(output_dir / "ensemble_results.json", "w", encoding="utf-8") as file:
-        json.dump(results, file, indent=2)
+        with atomic_output(output_dir / "submission.csv") as temporary:
+            submission.to_csv(temporary, index=False)
+    write_text(output_dir / "ensemble_results.json", json.dumps(results, indent=2))
 
 
 __all__ = ["METHODS", "STACKERS", "EnsembleError", "WeightedAverage", "ensemble", "read_member"]

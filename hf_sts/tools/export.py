@@ -31,6 +31,7 @@ and nothing is written.
 import copy
 import json
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -45,6 +46,7 @@ from hf_sts.models.sts.configuration_sts import StsBackboneConfig, StsBiEncoderC
 from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, apply_prompt
 from hf_sts.models.sts.text_cleaning import clean_texts
 from hf_sts.training.card import cleaning_text
+from hf_sts.utils.write_guard import check_output, usual_mode
 
 
 logger = logging.getLogger(__name__)
@@ -73,7 +75,7 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     Args:
         run_dir: a folder with an hf_sts `config.json`, the weights and the tokenizer; `recipe.json`, when there,
             gives `max_seq_length` (else the tokenizer's `model_max_length` is kept).
-        output_dir: where to write the export (created; existing files of the same names are overwritten).
+        output_dir: where to write the export: a new or empty folder, filled once the export is checked.
         export_format: `"sequence-classification"` (a cross-encoder with the `cls` head) or
             `"sentence-transformers"` (a bi-encoder).
 
@@ -81,6 +83,8 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
         `output_dir` as a `Path`.
 
     Raises:
+        hf_sts.errors.OutputError: for an `output_dir` that is not new or empty, or lies inside `run_dir`, a model
+            folder or a run (`hf_sts.utils.write_guard.check_output`).
         ExportError: if `run_dir` holds no hf_sts model, the model does not fit the format, or the exported model
             does not reproduce its scores.
     """
@@ -92,8 +96,7 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
             f"{run_dir} holds a LoRA adapter; export the merged model at the root of a LoRA run, or merge first: "
             "hf_sts.models.lora.load_adapter_model(path).merge_and_unload().save_pretrained(...)."
         )
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ExportError(f"{output_dir}: is a file; --output names the folder to export to.")
+    check_output(output_dir, "--output", inputs=[run_dir], folder=True)
     if not (run_dir / "config.json").is_file():
         raise ExportError(f"{run_dir}: no config.json; give the output_dir of an hf_sts run (or a checkpoint).")
     config = checked_from_pretrained(AutoConfig, str(run_dir), ExportError)
@@ -117,7 +120,12 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
         export(model, tokenizer, Path(staging), run_dir)
         tokenizer.save_pretrained(staging)
         export_card(model.config, export_format, run_dir).save(Path(staging) / "README.md")
-        shutil.copytree(staging, output_dir, dirs_exist_ok=True)
+        if output_dir.is_dir():  # empty (`check_output`): filled in place
+            shutil.copytree(staging, output_dir, dirs_exist_ok=True)
+        else:
+            os.chmod(staging, usual_mode(folder=True))
+            os.replace(staging, output_dir)
+            os.mkdir(staging)  # for TemporaryDirectory's cleanup
     logger.info("Exported %s as %s to %s.", run_dir, export_format, output_dir)
     return output_dir
 

@@ -20,6 +20,8 @@ import pandas as pd
 from hf_sts.errors import LeaderboardError, read_json_object
 from hf_sts.training.card import markdown_table
 from hf_sts.training.parser import SECRET_KEYS, recipe_defaults
+from hf_sts.utils.write_guard import atomic_output, check_placement, write_text
+from hf_sts.utils.write_guard import check_output as check_output_path
 
 
 DEFAULT_METRIC = "eval_pearson"
@@ -35,6 +37,8 @@ METRIC_COLUMNS = (
     "train_samples",
     "train_runtime",
 )
+# What `--output` can be: suffix -> format.
+OUTPUT_FORMATS = {".md": "Markdown", ".markdown": "Markdown", ".csv": "CSV"}
 # Metric columns shown with 4 decimals.
 SCORE_PREFIXES = ("eval_", "cv_", "oof_")
 # Recipe keys that differ between runs without describing the experiment.
@@ -145,30 +149,50 @@ def to_markdown(table: pd.DataFrame) -> str:
     return markdown_table(rows)
 
 
-def check_output(path: str | Path) -> None:
-    """Refuse an output path that is a folder (checked before the runs are read).
+def check_output(path: str | Path, folders: list[str | Path]) -> Path:
+    """Refuse an output path before the runs are read: it must not be, or lie inside, one of the runs of `folders`
+    or any other model folder or run (`hf_sts.utils.write_guard.check_output`), and its suffix must be one of
+    `OUTPUT_FORMATS`.
 
     Raises:
-        LeaderboardError: if `path` is a folder.
+        LeaderboardError: for another suffix, or `folders` that hold no run.
+        hf_sts.errors.OutputError: for a path that would write over a run's files.
     """
-    if Path(path).is_dir():
-        raise LeaderboardError(f"{path}: is a folder; --output names the .md or .csv file to write.")
+    runs = find_runs(folders)
+    check_placement(path, "--output", inputs=runs)
+    if Path(path).suffix.lower() not in OUTPUT_FORMATS:
+        raise LeaderboardError(
+            f"--output {path}: the table is written as "
+            f"{', '.join(f'{suffix} ({name})' for suffix, name in OUTPUT_FORMATS.items())}; not as "
+            f"{Path(path).suffix or 'a file without a suffix'}."
+        )
+    return check_output_path(path, "--output", inputs=runs)
 
 
 def write_leaderboard(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write the table to `path`: CSV for `.csv`, else Markdown.
+    """Write the table to `path` atomically: CSV for `.csv`, Markdown for `.md` (see `OUTPUT_FORMATS`); call
+    [`check_output`] first.
 
     Raises:
-        LeaderboardError: if `path` is a folder.
+        LeaderboardError: for a suffix not in `OUTPUT_FORMATS`.
     """
-    check_output(path)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".csv":
-        table.to_csv(path, index=False)
+    if OUTPUT_FORMATS.get(path.suffix.lower()) == "CSV":
+        with atomic_output(path) as temporary:
+            table.to_csv(temporary, index=False)
+    elif path.suffix.lower() in OUTPUT_FORMATS:
+        write_text(path, to_markdown(table) + "\n")
     else:
-        path.write_text(to_markdown(table) + "\n", encoding="utf-8")
+        raise LeaderboardError(f"--output {path}: not one of {', '.join(OUTPUT_FORMATS)}.")
     return path
 
 
-__all__ = ["LeaderboardError", "check_output", "find_runs", "leaderboard", "to_markdown", "write_leaderboard"]
+__all__ = [
+    "OUTPUT_FORMATS",
+    "LeaderboardError",
+    "check_output",
+    "find_runs",
+    "leaderboard",
+    "to_markdown",
+    "write_leaderboard",
+]

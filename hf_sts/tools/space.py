@@ -21,6 +21,7 @@ from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 from hf_sts import __version__
 from hf_sts.errors import PushError
 from hf_sts.hub import check_repo_id, upload_files
+from hf_sts.utils.write_guard import check_output, write_text
 
 
 SPACE_MANIFEST_NAME = "space_upload_manifest.json"
@@ -75,6 +76,25 @@ def space_requirements() -> list[str]:
     return sorted(line for line in requirements if "extra ==" not in line)
 
 
+def check_space(output_dir: str | Path) -> tuple[Path, Path]:
+    """Check, before `hf-sts push --space` writes anything, where [`write_space`] writes: `OUTPUT_DIR/space/`
+    must be missing or a Space hf_sts wrote, and neither it nor the Space manifest may be a link (out of the run).
+
+    Returns:
+        `(Space folder, manifest path)`.
+
+    Raises:
+        PushError: for an `OUTPUT_DIR/space` that is a link, a file or a folder other than a Space hf_sts wrote.
+        hf_sts.errors.OutputError: for a manifest path that leads outside `OUTPUT_DIR` (a link).
+    """
+    folder = Path(output_dir) / SPACE_FOLDER
+    if folder.is_symlink():
+        raise PushError(f"{folder}: is a link; the Space is written into the run folder itself: remove the link.")
+    if folder.is_file() or (folder.is_dir() and any(folder.iterdir()) and not (folder / "app.py").is_file()):
+        raise PushError(f"{folder}: exists and is not a Space written by hf-sts; move it away first.")
+    return folder, check_output(Path(output_dir) / SPACE_MANIFEST_NAME, "--space", updates=output_dir)
+
+
 def write_space(output_dir: str | Path, model_repo_id: str, space_id: str) -> dict:
     """Write the Space of the model pushed to `model_repo_id` into `OUTPUT_DIR/space/` (replacing an earlier one)
     and list it in `OUTPUT_DIR/space_upload_manifest.json`. No network.
@@ -84,17 +104,15 @@ def write_space(output_dir: str | Path, model_repo_id: str, space_id: str) -> di
         relative to the Space folder, sizes in bytes.
 
     Raises:
-        PushError: as `upload_files` (the model must be pushable), for invalid ids, or for an `OUTPUT_DIR/space`
-            that is a file or a folder other than a Space hf_sts wrote.
+        PushError, hf_sts.errors.OutputError: as `upload_files` (the model must be pushable) and [`check_space`], or
+            for invalid ids.
     """
     from huggingface_hub import SpaceCard, SpaceCardData
 
     check_repo_id(model_repo_id)
     check_repo_id(space_id)
     upload_files(output_dir)
-    folder = Path(output_dir) / SPACE_FOLDER
-    if folder.is_file() or (folder.is_dir() and any(folder.iterdir()) and not (folder / "app.py").is_file()):
-        raise PushError(f"{folder}: exists and is not a Space written by hf-sts; move it away first.")
+    folder, manifest_path = check_space(output_dir)
     if importlib.util.find_spec("gradio") is None:
         raise PushError('--space writes the installed gradio version into the Space: pip install "hf_sts[demo]"')
     shutil.rmtree(folder, ignore_errors=True)
@@ -138,7 +156,7 @@ def write_space(output_dir: str | Path, model_repo_id: str, space_id: str) -> di
         "files": [{"path": path.relative_to(folder).as_posix(), "size": path.stat().st_size} for path in files],
         "total_size": sum(path.stat().st_size for path in files),
     }
-    (Path(output_dir) / SPACE_MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 

@@ -26,6 +26,7 @@ from hf_sts.training.builder import load_tokenizer
 from hf_sts.training.card import write_model_card
 from hf_sts.training.fit import fit
 from hf_sts.training.tracking import finish_wandb
+from hf_sts.utils.write_guard import atomic_output, write_text
 
 
 logger = logging.getLogger(__name__)
@@ -162,7 +163,8 @@ def train_folds(
             results.predictions[name].append(outcome.predictions[name])
         if "test" in extra and outcome.trainer.is_world_process_zero():
             frame = pd.DataFrame({"id": extra["test"]["id"], "prediction": outcome.predictions["test"]})
-            frame.to_csv(os.path.join(fold_args.output_dir, "test_predictions.csv"), index=False)
+            with atomic_output(os.path.join(fold_args.output_dir, "test_predictions.csv")) as temporary:
+                frame.to_csv(temporary, index=False)
         del outcome
         gc.collect()
         finish_wandb(fold_args)  # one wandb run per fold
@@ -197,17 +199,16 @@ def write_cv_outputs(root: str, data_args, pooled, folds, results: FoldResults, 
     frame = pd.DataFrame(
         {"id": pooled["id"], "fold": folds, "label": pooled["label"], "prediction": clip_scores(results.oof)}
     )
-    frame.to_csv(os.path.join(root, "oof_predictions.csv"), index=False)
+    with atomic_output(os.path.join(root, "oof_predictions.csv")) as temporary:
+        frame.to_csv(temporary, index=False)
     cv_results = {
         "num_folds": data_args.num_folds,
         "fold_strategy": data_args.fold_strategy,
         **summary,
         "folds": results.metrics,
     }
-    with open(os.path.join(root, "cv_results.json"), "w", encoding="utf-8") as file:
-        json.dump(cv_results, file, indent=2)
-    with open(os.path.join(root, "all_results.json"), "w", encoding="utf-8") as file:
-        json.dump(summary, file, indent=4, sort_keys=True)
+    write_text(os.path.join(root, "cv_results.json"), json.dumps(cv_results, indent=2))
+    write_text(os.path.join(root, "all_results.json"), json.dumps(summary, indent=4, sort_keys=True))
     if results.predictions.get("dev"):
         dev_mean = np.mean(results.predictions["dev"], axis=0)
         write_predictions(splits["validation"], dev_mean, os.path.join(root, "eval_predictions.csv"))

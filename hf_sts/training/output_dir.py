@@ -19,6 +19,7 @@ from hf_sts.errors import (
     local_weights_problem,
 )
 from hf_sts.training.arguments import BaseTrainingArguments
+from hf_sts.utils.write_guard import check_placement, real_path, write_text
 
 
 logger = logging.getLogger(__name__)
@@ -26,22 +27,29 @@ logger = logging.getLogger(__name__)
 
 def check_output_dir(training_args: BaseTrainingArguments, inputs: Iterable[str | None]) -> bool:
     """Check `output_dir` before the run writes anything, so no file of an earlier run survives unnoticed beside the
-    new one (an old `submission.csv`, a `checkpoint-*` that rotation would delete): a missing or empty folder is
-    used; a non-empty one only to resume (`resume_from_checkpoint`) or, with `overwrite_output_dir`, to replace an
-    earlier hf_sts run (one with `recipe.json`), whose files [`clear_output_dir`] then deletes.
+    new one (an old `submission.csv`, a `checkpoint-*` that rotation would delete): it must not be, hold or lie
+    inside one of the run's inputs, a model folder or another run (`hf_sts.utils.write_guard.check_placement`; a
+    resumed run may read its own files); a missing or empty folder is used; a non-empty one only to resume
+    (`resume_from_checkpoint`) or, with `overwrite_output_dir`, to replace an earlier hf_sts run (one with
+    `recipe.json`), whose files [`clear_output_dir`] then deletes.
 
     Args:
-        inputs: the paths the run reads (model, tokenizer, data files; `None` for unset ones), which
-            `overwrite_output_dir` must not delete.
+        inputs: the paths the run reads (recipe, model, tokenizer, data files; `None` for unset ones), which the
+            run must not write over and `overwrite_output_dir` must not delete.
 
     Returns:
         Whether the folder holds an earlier run to clear.
 
     Raises:
-        RecipeError: for a non-empty `output_dir` without either key, one that is not an hf_sts run, or one that
-            holds the run's own inputs (model, tokenizer or data files).
+        RecipeError: for a non-empty `output_dir` without either key, or one that is not an hf_sts run.
+        hf_sts.errors.OutputError: for an `output_dir` that is, holds or lies inside an input, or lies inside a
+            model folder or another run.
     """
-    output_dir = Path(training_args.output_dir).resolve()
+    output_dir = real_path(training_args.output_dir)
+    inputs = [path for path in inputs if path]
+    if training_args.resume_from_checkpoint:  # a resumed run reads its own recipe and checkpoints
+        inputs = [path for path in inputs if not real_path(path).is_relative_to(output_dir)]
+    check_placement(training_args.output_dir, "output_dir", inputs, folder=True)
     entries = sorted(entry.name for entry in output_dir.iterdir()) if output_dir.is_dir() else []
     if not entries or training_args.resume_from_checkpoint:
         return False
@@ -56,12 +64,6 @@ def check_output_dir(training_args: BaseTrainingArguments, inputs: Iterable[str 
             f"`output_dir` {training_args.output_dir} holds files that are not an hf_sts run ({listed}), which "
             "`overwrite_output_dir` does not delete: choose an empty or new folder."
         )
-    for path in filter(None, inputs):
-        if Path(path).exists() and Path(path).resolve().is_relative_to(output_dir):
-            raise RecipeError(
-                f"`overwrite_output_dir` would delete {path}, an input of this run inside `output_dir` "
-                f"{training_args.output_dir}: choose another output_dir."
-            )
     return True
 
 
@@ -82,16 +84,27 @@ def clear_output_dir(output_dir: str) -> None:
     )
 
 
-def start_output_dir(training_args: BaseTrainingArguments, recipe: dict, replace_earlier_run: bool) -> None:
+def start_output_dir(
+    training_args: BaseTrainingArguments, recipe: dict, replace_earlier_run: bool, recipe_file: str | None = None
+) -> None:
     """Open the run's `output_dir` once every process has checked it ([`check_output_dir`]): the main process clears
-    the earlier run it replaces ([`clear_output_dir`]) and writes the effective `recipe.json`."""
+    the earlier run it replaces ([`clear_output_dir`]) and writes the effective `recipe.json` (atomically), unless
+    `recipe_file`, the recipe being run, is that very file (a resumed run), which is kept as it is. Without an
+    `output_dir` in the recipe, one notice names the Trainer's default folder the run writes to."""
     PartialState().wait_for_everyone()  # every process has checked output_dir before the main one writes to it
+    if not recipe.get("output_dir"):
+        logger.warning(
+            "No output_dir in the recipe: writing to %s (the Trainer's default).",
+            os.path.abspath(training_args.output_dir),
+        )
     if replace_earlier_run and training_args.should_save:
         clear_output_dir(training_args.output_dir)
     os.makedirs(training_args.output_dir, exist_ok=True)
-    if training_args.should_save:
-        with open(os.path.join(training_args.output_dir, "recipe.json"), "w", encoding="utf-8") as file:
-            json.dump(recipe, file, indent=2, ensure_ascii=False)
+    target = os.path.join(training_args.output_dir, "recipe.json")
+    if recipe_file is not None and os.path.exists(recipe_file) and real_path(recipe_file) == real_path(target):
+        logger.info("%s is the recipe this run resumes from: kept as it is.", recipe_file)
+    elif training_args.should_save:
+        write_text(target, json.dumps(recipe, indent=2, ensure_ascii=False))
 
 
 def resolve_checkpoint(training_args: BaseTrainingArguments) -> str | None:

@@ -263,6 +263,13 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def recipe_file(argv: list[str] | None = None) -> str | None:
+    """The recipe file of `[RECIPE.json] [--key value ...]` (`argv` defaults to `sys.argv[1:]`), `None` without
+    one: an input of the run, which it must not write over."""
+    argv = sys.argv[1:] if argv is None else argv
+    return argv[0] if argv and not argv[0].startswith("-") else None
+
+
 def take_hub_token(model_args: ModelArguments, training_args: StsTrainingArguments) -> None:
     """Keep a Hub token given as `token` or `hub_token` off the disk: it moves into this process's `HF_TOKEN`
     environment variable (where `huggingface_hub` finds it for downloads and pushes), both arguments are blanked

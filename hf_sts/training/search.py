@@ -28,6 +28,7 @@ from hf_sts.training.fit import make_trainer
 from hf_sts.training.parser import FROM_SCRATCH_KEYS, parse_args, recipe_keys
 from hf_sts.training.setup import RunSetup, prepare
 from hf_sts.training.tracking import finish_wandb, wandb_callbacks
+from hf_sts.utils.write_guard import atomic_output, check_placement, write_text
 
 
 logger = logging.getLogger(__name__)
@@ -188,6 +189,8 @@ def search(
     Raises:
         RecipeError: for a bad recipe or sweep, a cross-validation recipe, or a recipe without validation data.
     """
+    # Where the output goes is checked first; what it holds, as a run's `output_dir`.
+    check_placement(output_dir, "--output_dir", [recipe_path, sweep_path], folder=True)
     try:
         import optuna
     except ImportError:
@@ -232,16 +235,15 @@ def search(
     finally:
         finish_wandb(training_args)
     study = optuna.load_study(study_name="hf_sts", storage=storage)
-    study.trials_dataframe().to_csv(output_dir / "trials.csv", index=False, encoding="utf-8")
+    with atomic_output(output_dir / "trials.csv") as temporary:
+        study.trials_dataframe().to_csv(temporary, index=False, encoding="utf-8")
 
     best_trial = optuna.trial.FixedTrial(best.hyperparameters)
     best_values = {name: suggest(best_trial, name, spec) for name, spec in parameters.items()}
     # The recipe and the user's overrides, without the search's own settings, updated with the best values.
     base_recipe = parse_args([str(recipe_path), *(overrides or [])])[3]
     best_recipe = {**base_recipe, **best_values}
-    (output_dir / "best_recipe.json").write_text(
-        json.dumps(best_recipe, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_text(output_dir / "best_recipe.json", json.dumps(best_recipe, indent=2, ensure_ascii=False) + "\n")
     logger.info("Best trial %s: %s = %.4f with %s", best.run_id, metric, best.objective, best_values)
     return best_recipe
 

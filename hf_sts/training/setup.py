@@ -16,7 +16,7 @@ from hf_sts.training.arguments import DataArguments, ModelArguments, StsTraining
 from hf_sts.training.builder import check_encoder
 from hf_sts.training.cv import plan_folds
 from hf_sts.training.output_dir import check_output_dir, resolve_checkpoint, start_output_dir
-from hf_sts.training.parser import parse_args, take_hub_token
+from hf_sts.training.parser import parse_args, recipe_file, take_hub_token
 from hf_sts.utils.hardware import use_every_core
 from hf_sts.utils.logging import configure_logging
 
@@ -67,8 +67,9 @@ def prepare(
     set_seed(training_args.seed)
     tokenizer = check_encoder(model_args, data_args)  # before anything is written
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)
-    inputs = [model_args.model_name_or_path, model_args.tokenizer_name, *(data_args.train_file or [])]
-    replace_earlier_run = check_output_dir(training_args, [*inputs, data_args.validation_file, data_args.test_file])
+    inputs = [recipe_file(argv), model_args.model_name_or_path, model_args.tokenizer_name]
+    inputs += [*(data_args.train_file or []), data_args.validation_file, data_args.test_file]
+    replace_earlier_run = check_output_dir(training_args, inputs)
 
     raw = load_sts_datasets(
         train_file=data_args.train_file,
@@ -123,5 +124,5 @@ def prepare(
         check(setup)
     if check_only:
         return None
-    start_output_dir(training_args, recipe, replace_earlier_run)
+    start_output_dir(training_args, recipe, replace_earlier_run, recipe_file(argv))
     return setup

@@ -117,12 +117,12 @@ CASES = {
     ),
     "ensemble, output is a file": (
         ["ensemble", "--method", "mean", "--output", "{root}/a_file", PREDICTIONS, PREDICTIONS],
-        r"a_file: is a file; --output names the folder",
+        r"a_file is a file; --output names a folder to write",
     ),
     # hf-sts export
     "export, output is a file": (
         ["export", "{root}/run", "--format", "sequence-classification", "--output", "{root}/a_file"],
-        r"a_file: is a file; --output names the folder",
+        r"a_file is a file; --output names a folder to write",
     ),
     "export, truncated weights": (
         ["export", "{root}/truncated_model", "--format", "sequence-classification", "--output", "{out}"],

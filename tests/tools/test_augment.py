@@ -379,7 +379,7 @@ REFUSALS = {
     ),
     "output is a folder": (
         [*BT[:5], "{root}/a_folder.csv", *MT, *FILTER],
-        r"a_folder\.csv: is a folder; --output names the CSV file",
+        r"a_folder\.csv is a folder; --output names the file to write",
     ),
     "min_cosine above 1": ([*BT, *MT, *FILTER, "--min_cosine", "1.5"], r"--min_cosine 1\.5 is outside \[-1, 1\]"),
     "min_cosine nan": ([*BT, *MT, *FILTER, "--min_cosine", "nan"], r"--min_cosine nan is outside \[-1, 1\]"),

@@ -59,7 +59,16 @@ def test_command_prints_and_writes_markdown_or_csv(runs, tmp_path, capsys):
         (["{root}/missing"], r"missing: no such folder"),
         (["{root}/notes"], r"notes: no run found \(a run folder holds recipe\.json and all_results\.json\)"),
         (["{root}", "--metric", "eval_pearsonn"], r"`--metric` 'eval_pearsonn': no run has it; the runs have \["),
-        (["{root}", "--output", "{root}"], r"outputs: is a folder; --output names the \.md or \.csv file"),
+        (["{root}", "--output", "{root}"], r"outputs: the table is written as \.md \(Markdown\), .*; not as a file"),
+        (
+            ["{root}", "--output", "{root}/table.xlsx"],
+            r"table\.xlsx: the table is written as .*\.csv \(CSV\); not as \.xlsx",
+        ),
+        (
+            ["{root}", "--output", "{root}/base/board.md"],
+            r"board\.md lies inside the input folder .*base: write elsewhere",
+        ),
+        (["{root}/base", "--output", "{root}/huber/board.md"], r"board\.md lies inside .*huber, an hf_sts run"),
         (["{broken}"], r"broken/all_results\.json: not valid JSON"),
     ],
 )
