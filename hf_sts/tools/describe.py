@@ -35,6 +35,7 @@ from hf_sts.data.readers import read_sts_file
 from hf_sts.errors import HfStsError, checked_from_pretrained
 from hf_sts.metrics import BINARY_THRESHOLD
 from hf_sts.training.card import markdown_table
+from hf_sts.utils.write_guard import atomic_output, check_output, write_text
 
 
 PERCENTILES = (50, 90, 99)
@@ -49,6 +50,8 @@ PLOT_NAMES = {
     "sentence_chars": "sentence_chars.png",
     "pair_tokens": "pair_tokens.png",
 }
+# What `--output_dir` holds: an earlier report there is replaced, nothing else is written over.
+REPORT_FILES = (REPORT_NAME, *PLOT_NAMES.values())
 
 
 @dataclass
@@ -118,7 +121,8 @@ def describe_files(
         paths: one or more files in any format `hf_sts.data.readers.read_sts_file` reads (labels 0.0–5.0, or none).
         tokenizer: a tokenizer, or the name or folder of one (`AutoTokenizer`), to count tokens per pair; `None`
             leaves token counts out.
-        output_dir: the folder to write `describe.md` and the plots to (created if missing); `None` writes nothing.
+        output_dir: the folder to write `describe.md` and the plots to (created if missing; see `check_output`);
+            `None` writes nothing.
         max_seq_length: a length in tokens (at least 1) whose truncation share is reported next to 64, 128, 256
             and 512; needs `tokenizer`.
 
@@ -126,8 +130,10 @@ def describe_files(
         A [`DescribeReport`]; its `markdown` is the printed report.
 
     Raises:
-        HfStsError: no file, a file given twice, `max_seq_length` below 1 or without a tokenizer, `output_dir` that
-            is a file, or a tokenizer that cannot be loaded (one line naming it).
+        HfStsError: no file, a file given twice, `max_seq_length` below 1 or without a tokenizer, or a tokenizer
+            that cannot be loaded (one line naming it).
+        hf_sts.errors.OutputError: an `output_dir` that is a file, holds or lies inside an input, is a model folder
+            or a run, or holds other files than an earlier report's (`REPORT_FILES`).
         DataFormatError: a missing or malformed file (naming it, and the row or column).
     """
     if not paths:
@@ -142,8 +148,14 @@ def describe_files(
     twice = next((path for path, full in zip(paths, resolved, strict=True) if resolved.count(full) > 1), None)
     if twice is not None:
         raise HfStsError(f"{twice}: given twice; name each file once.")
-    if output_dir is not None and Path(output_dir).is_file():
-        raise HfStsError(f"{output_dir}: is a file; --output_dir names the folder to write the report to.")
+    if output_dir is not None:  # a new or empty folder, or an earlier report; never a file, a run or an input
+        check_output(
+            output_dir,
+            "--output_dir",
+            inputs=[*paths, tokenizer if isinstance(tokenizer, str) else None],
+            folder=True,
+            own_names=REPORT_FILES,
+        )
     frames = [read_sts_file(path, require_labels=False).to_pandas() for path in paths]
     tokenizer_name = None
     if tokenizer is not None:
@@ -576,8 +588,7 @@ def _write(
         paths["pair_tokens"] = _save(figure, output_dir / PLOT_NAMES["pair_tokens"])
 
     plots = "\n".join(f"![{name}]({path.name})" for name, path in paths.items())
-    report_path = output_dir / REPORT_NAME
-    report_path.write_text(f"{report.markdown}\n## Plots\n\n{plots}\n", encoding="utf-8")
+    report_path = write_text(output_dir / REPORT_NAME, f"{report.markdown}\n## Plots\n\n{plots}\n")
     return {"report": report_path, **paths}
 
 
@@ -591,7 +602,8 @@ def _length_bins(lengths: np.ndarray, count: int = 50) -> np.ndarray:
 
 def _save(figure, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, dpi=100)
     return path
 
 
