@@ -139,11 +139,39 @@ def _from_korsts(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
 @register_reader("pairs", required={"sentence1", "sentence2"}, label_columns={"label"})
 def _from_pairs(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     stem = Path(origin).stem
-    if "id" not in frame:
+    generated = "id" not in frame
+    if generated:  # `{stem}-{row}`, the row 0-based: the ids of saved runs and predictions
         frame = frame.assign(id=[f"{stem}-{row}" for row in range(len(frame))])
     if "source" not in frame:
         frame = frame.assign(source=stem)
-    return _to_schema(frame, "id", "source", "sentence1", "sentence2", "label", "binary_label")
+    converted = _to_schema(frame, "id", "source", "sentence1", "sentence2", "label", "binary_label")
+    converted.attrs["generated_ids"] = generated
+    return converted
+
+
+def _decoding_error(path: Path, error: UnicodeDecodeError) -> DataFormatError:
+    """The error for a file that is not UTF-8 throughout: it names the first line (1-based) that does not decode,
+    and says where that line reads as CP949 (EUC-KR), the legacy Korean encoding, and where the lines before it are
+    UTF-8 text (a file that mixes encodings)."""
+    earlier_text = False
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as failure:
+            clauses = [
+                f"{path}: line {number} (1-based) is not UTF-8 (byte 0x{line[failure.start]:02x} at byte "
+                f"{failure.start + 1} of the line)"
+            ]
+            try:
+                line.decode("cp949")
+                clauses.append("it reads as CP949 (EUC-KR)")
+            except UnicodeDecodeError:
+                pass
+            if earlier_text:
+                clauses.append("the lines before it are UTF-8 text: the file mixes encodings")
+            return DataFormatError("; ".join([*clauses, "data files are read as UTF-8: save it as UTF-8."]))
+        earlier_text = earlier_text or not line.isascii()
+    return DataFormatError(f"{path}: not UTF-8 ({error.reason} at byte {error.start}); save it as UTF-8.")
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -152,7 +180,8 @@ def read_table(path: Path) -> pd.DataFrame:
     (the back-translations of `hf-sts augment back-translate --translation_columns`) are found.
 
     Raises:
-        DataFormatError: for an empty file, an unsupported extension or a file that does not parse.
+        DataFormatError: for an empty file, an unsupported extension, a file that does not parse, or one that is not
+            UTF-8 throughout (naming the first line that is not).
     """
     suffix = path.suffix.lower()
     if path.stat().st_size == 0:
@@ -185,7 +214,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataFormatError(
             f"{path}: no header row and no data; expected a header row and sentence pairs."
         ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise _decoding_error(path, error) from None
+    except (pd.errors.ParserError, json.JSONDecodeError) as error:
         raise DataFormatError(f"{path}: cannot be parsed as {suffix[1:].upper()}: {error}") from None
     if not isinstance(records, list) or not all(isinstance(record, dict) for record in records):
         raise DataFormatError(f"{path}: expected a JSON list of objects (one per sentence pair).")
@@ -363,7 +394,7 @@ def read_text_file(path: str | Path) -> list[str]:
         try:
             lines = path.read_text(encoding="utf-8-sig").splitlines()
         except UnicodeDecodeError as error:
-            raise DataFormatError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start}).") from None
+            raise _decoding_error(path, error) from None
         sentences = [line.strip() for line in lines]
         if not any(sentences):
             size = path.stat().st_size
