@@ -30,6 +30,7 @@ PRETRAIN_ARGS = [
     "--model_type=bert",
     "--config_overrides=hidden_size=32,num_hidden_layers=1,num_attention_heads=2,intermediate_size=64",
     "--tokenizer_vocab_size=500",
+    "--max_seq_length=32",
 ]
 
 
@@ -47,10 +48,11 @@ class World:
     predictions: Path  # a member of an ensemble (validation predictions of a run, copied out of it)
     text: Path  # text for pretraining
     back_translated: Path  # labeled pairs with back-translations made elsewhere, for `augment`
+    encoder: Path  # a plain encoder (tiny, random weights), the cosine filter of `augment`
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
+def world(tmp_path_factory, stand_in_encoders) -> World:
     root = tmp_path_factory.mktemp("write_guard")
     dev = pd.read_json(KLUE_DEV)[["sentence1", "sentence2"]].assign(
         label=[row["real-label"] for row in pd.read_json(KLUE_DEV)["labels"]]
@@ -66,7 +68,7 @@ def world(tmp_path_factory) -> World:
     shutil.copy(REPO_ROOT / QUICKSTART, root / "recipe.json")
     run = root / "run"
     run_main(
-        [QUICKSTART, *RUN_ARGS, "--output_dir", str(run), "--save_strategy=no"]
+        ["recipes/quickstart_cross_encoder.json", *RUN_ARGS, "--output_dir", str(run), "--save_strategy=no", "--head=cls"]
         + ["--validation_file", str(root / "dev.csv")]
     )
     shutil.copytree(run, root / "other_run")
@@ -83,6 +85,7 @@ def world(tmp_path_factory) -> World:
         predictions=root / "predictions.csv",
         text=root / "text.txt",
         back_translated=root / "back_translated.csv",
+        encoder=stand_in_encoders["bert"],
     )
 
 
@@ -150,7 +153,7 @@ GUARDED = {
     "augment": Guarded(
         lambda w, out: (
             ["augment", "back-translate", "--input", str(w.back_translated), "--output", out]
-            + ["--translation_columns", "bt1", "bt2", "--filter_model", str(w.model)]
+            + ["--translation_columns", "bt1", "bt2", "--filter_model", str(w.encoder)]
         ),
         folder=False,
         input=lambda w: w.back_translated,
@@ -176,6 +179,10 @@ REFUSALS = (
 )
 
 
+def _push(run: Path) -> list[str]:
+    return ["push", str(run), "--repo-id", "me/model", "--dry-run"]
+
+
 def _link(link: Path, target: Path) -> Path:
     link.symlink_to(target, target_is_directory=target.is_dir())
     return link
@@ -196,19 +203,26 @@ def snapshot(root: Path) -> dict[str, str]:
     return entries
 
 
-def refuse(argv: list[str], capsys, monkeypatch) -> str:
-    """Run the command line (`--run.py ...`: the script `hf_sts/run.py` as `python hf_sts/run.py` runs it) and
-    return its one refusal line."""
+def run_command(argv: list[str], monkeypatch) -> None:
+    """Run the command line in this process: `hf-sts ARGV`, or with `--run.py ...` the script `hf_sts/run.py` as
+    `python hf_sts/run.py ...` runs it."""
     if argv[0] != "--run.py":
-        return refusal_line(argv, capsys)
+        main(argv)
+        return
     monkeypatch.setattr(sys, "argv", ["hf_sts/run.py", *argv[1:]])
+    runpy.run_path(str(REPO_ROOT / "hf_sts" / "run.py"), run_name="__main__")
+
+
+def refuse(argv: list[str], capsys, monkeypatch) -> tuple[str, str]:
+    """Run the command line (see `run_command`), check that it ends as every refusal must (exit status 2, exactly one
+    `hf-sts: error:` line, no traceback) and return that line and everything printed."""
     with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(REPO_ROOT / "hf_sts" / "run.py"), run_name="__main__")
+        run_command(argv, monkeypatch)
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     lines = [line for line in err.splitlines() if line.startswith("hf-sts: error:")]
     assert len(lines) == 1 and "Traceback" not in err, err[-2000:]
-    return lines[0]
+    return lines[0], out + err
 
 
 def test_every_command_is_covered():
@@ -222,7 +236,7 @@ def test_every_command_refuses_every_hostile_output(command, hostile, world, tmp
     guarded = GUARDED[command]
     output = HOSTILE[hostile](world, guarded, tmp_path)
     before, around = snapshot(world.root), snapshot(tmp_path)
-    line = refuse(guarded.argv(world, str(output)), capsys, monkeypatch)
+    line, _ = refuse(guarded.argv(world, str(output)), capsys, monkeypatch)
     assert str(output) in line or os.path.basename(output) in line, line
     assert re.search(REFUSALS, line), line
     assert snapshot(world.root) == before and snapshot(tmp_path) == around
@@ -239,7 +253,7 @@ def test_push_refuses_a_space_folder_that_leads_out_of_the_run(hostile, world, t
     target = target if Path(target).is_dir() else Path(target).parent
     _link(run / "space", Path(target))
     before, around = snapshot(world.root), snapshot(tmp_path)
-    line = refusal_line(["push", str(run), "--repo-id", "me/model", "--dry-run", "--space"], capsys)
+    line = refusal_line([*_push(run), "--space"], capsys)
     assert "space" in line and "is a link" in line, line
     assert snapshot(world.root) == before and snapshot(tmp_path) == around
 
@@ -254,3 +268,45 @@ def test_a_command_updating_its_own_earlier_output_says_so(world, tmp_path, caps
     main(argv)
     assert json.loads((output / "ensemble_results.json").read_text()) == first
     assert any("holds an earlier output of this command" in record.getMessage() for record in caplog.records)
+
+
+TOKEN = "hf_WriteGuardTestTokenNotReal0123456789"
+
+
+@pytest.mark.parametrize("command", list(GUARDED))
+def test_a_token_on_the_command_line_is_never_printed(command, world, tmp_path, capsys, monkeypatch):
+    """A token typed as `--token hf_...` (a recipe key of the script commands, a flag no other command has) is on no
+    line a refused command prints, and in no file."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HF_TOKEN", "unset")  # the run commands move a given token into HF_TOKEN
+    if command == "push":
+        argv = _push(world.run)
+    else:
+        argv = GUARDED[command].argv(world, str(world.other_run if GUARDED[command].folder else world.test))
+    _, printed = refuse([*argv, "--token", TOKEN], capsys, monkeypatch)
+    assert TOKEN not in printed and TOKEN[3:12] not in printed, printed
+    assert not [path for path in tmp_path.rglob("*") if path.is_file() and TOKEN.encode() in path.read_bytes()]
+
+
+def test_no_command_writes_or_prints_a_token(world, tmp_path, capsys, monkeypatch):
+    """Every command run to the end with a Hub token in the environment (`HF_TOKEN`), and the script commands also
+    given one as `--hub_token`: the token is in nothing printed and in no file written."""
+    monkeypatch.chdir(REPO_ROOT)  # the recipe's data paths are relative to the repository
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    run = tmp_path / "pushed"
+    shutil.copytree(world.run, run)
+    given = {"train", "hf_sts/run.py", "pretrain", "search"}
+    for command, guarded in GUARDED.items():
+        if command == "push":
+            argv = _push(run)
+        else:
+            output = tmp_path / command.replace("/", "_") / ("" if guarded.folder else "out.csv")
+            suffix = ".md" if command == "leaderboard" else ""
+            argv = guarded.argv(world, str(output).rstrip("/") + suffix)
+            argv += ["--hub_token", TOKEN, "--max_steps=2", "--eval_strategy=no"] if command in given else []
+        run_command(argv, monkeypatch)
+    printed = "".join(capsys.readouterr())
+    assert TOKEN not in printed
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert len(written) > 30
+    assert [str(path) for path in written if TOKEN.encode() in path.read_bytes()] == []
