@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 # folder then is). The first match names the folder. A `recipe.json` alone is a user's recipe, not a run.
 FOLDER_MARKERS = (
     (("recipe.json", "all_results.json"), "an hf_sts run"),
-    (("recipe.json", "config.json"), "an hf_sts run"),
+    (("recipe.json", "model.safetensors"), "an hf_sts run"),
     (("recipe.json", "adapter_config.json"), "an hf_sts run"),
     (("trainer_state.json",), "a Trainer checkpoint"),
     (("adapter_config.json",), "a LoRA adapter folder"),

@@ -15,7 +15,7 @@ from transformers import AutoTokenizer
 
 from hf_sts.run import main as run_main
 
-from ..conftest import KLUE_DEV, QUICKSTART, REPO_ROOT, TINY, refusal_line
+from ..conftest import KLUE_DEV, KLUE_TRAIN, QUICKSTART, REPO_ROOT, TINY, refusal_line
 
 
 RUN_ARGS = [*TINY, "--max_train_samples=40", "--max_eval_samples=20", "--disable_tqdm=true"]
@@ -59,6 +59,8 @@ def inputs(tmp_path_factory):
     weights = truncated / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     (root / "empty_model").mkdir()
+    shutil.copytree(run, root / "run_with_recipe", ignore=shutil.ignore_patterns("checkpoint-*"))
+    shutil.copy(REPO_ROOT / QUICKSTART, root / "run_with_recipe" / "my_recipe.json")  # the recipe kept in its run
     shutil.copytree(run, root / "no_pad_token", ignore=shutil.ignore_patterns("checkpoint-*"))
     tokenizer = AutoTokenizer.from_pretrained(run)
     tokenizer.pad_token = None
@@ -233,6 +235,15 @@ CASES = {
         ["train", QUICKSTART, *RUN_ARGS, "--output_dir", "{root}/truncated_model/..", "--overwrite_output_dir=true"],
         r"holds files that are not an hf_sts run",
     ),
+    "train, overwrite the run that holds the recipe being run": (
+        ["train", "{root}/run_with_recipe/my_recipe.json", *RUN_ARGS, "--output_dir", "{root}/run_with_recipe"]
+        + ["--overwrite_output_dir=true"],
+        r"output_dir .*/run_with_recipe contains the input .*my_recipe\.json, which it could overwrite",
+    ),
+    "train, output_dir inside the model it starts from": (
+        ["train", QUICKSTART, "--model_name_or_path", "{root}/run", "--output_dir", "{root}/run/continued"],
+        r"output_dir .*/run/continued lies inside the input folder .*/run: write elsewhere",
+    ),
     "train, empty model folder": (
         ["train", QUICKSTART, "--model_name_or_path", "{root}/empty_model", "--output_dir", "{out}"],
         r"empty_model: cannot load it",
@@ -340,6 +351,17 @@ def test_search_without_optuna_names_the_extra(inputs, tmp_path, monkeypatch, ca
     line = refusal_line(["search", QUICKSTART, "--n-trials", "1", "--output_dir", str(tmp_path / "out")], capsys)
     assert "needs Optuna: pip install 'hf_sts[search]'" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_run_without_output_dir_says_where_it_writes(tmp_path, monkeypatch, caplog):
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level("WARNING", logger="hf_sts")
+    run_main(
+        [str(REPO_ROOT / "recipes" / "quickstart_cross_encoder.json"), *RUN_ARGS, "--num_train_epochs=0.1"]
+        + ["--output_dir", "none", "--train_file", str(KLUE_TRAIN), "--validation_file", str(KLUE_DEV)]
+    )
+    assert f"No output_dir in the recipe: writing to {tmp_path / 'trainer_output'}" in caplog.text
+    assert (tmp_path / "trainer_output" / "all_results.json").is_file()
 
 
 def test_what_hf_sts_proceeds_on_it_says(inputs, tmp_path, monkeypatch, caplog):
