@@ -30,6 +30,7 @@ from hf_sts.pretraining.corpus import tokenize_text
 from hf_sts.pretraining.setup import prepare
 from hf_sts.pretraining.trainer import MlmTrainer
 from hf_sts.training.builder import freeze_word_embeddings, load_tokenizer
+from hf_sts.utils.write_guard import write_text
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -87,9 +88,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         metrics.update(eval_metrics)
     trainer.save_metrics("all", metrics, combined=False)
     if trainer.is_world_process_zero():
-        Path(training_args.output_dir, "corpus.json").write_text(
+        write_text(
+            Path(training_args.output_dir, "corpus.json"),
             json.dumps({"sources": corpus.sources, "total": corpus.total}, indent=2, ensure_ascii=False),
-            encoding="utf-8",
         )
         write_pretraining_card(training_args.output_dir)
     if training_args.push_to_hub:
