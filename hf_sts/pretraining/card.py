@@ -9,6 +9,7 @@ from huggingface_hub import ModelCard, ModelCardData
 from transformers import AutoConfig
 
 from hf_sts.training.card import CITATIONS, markdown_table, template_path
+from hf_sts.utils.write_guard import atomic_output
 
 
 MLM_TEMPLATE_NAME = "mlm_model.md"
@@ -84,5 +85,6 @@ def write_pretraining_card(output_dir: str | Path) -> Path:
     """Render the card of the pretraining run in `output_dir` (see [`render_pretraining_card`]) and save it as
     `output_dir/README.md`; returns the path."""
     path = Path(output_dir) / "README.md"
-    render_pretraining_card(output_dir).save(path)
+    with atomic_output(path) as temporary:
+        render_pretraining_card(output_dir).save(temporary)
     return path

@@ -20,6 +20,7 @@ from hf_sts.inference.loading import EXPORT_INPUT_KEY, is_regression_classifier
 from hf_sts.metrics import BINARY_THRESHOLD, f1_threshold
 from hf_sts.models.sts.configuration_sts import StsBackboneConfig, StsBiEncoderConfig
 from hf_sts.training.parser import recipe_defaults
+from hf_sts.utils.write_guard import atomic_output
 
 
 TEMPLATE_NAME = "sts_model.md"
@@ -477,7 +478,9 @@ def render_model_card(output_dir: str | Path, repo_id: str | None = None) -> Mod
 
 
 def write_model_card(output_dir: str | Path, repo_id: str | None = None) -> Path:
-    """Render the model card of the run in `output_dir` and save it as `output_dir/README.md`; returns the path."""
+    """Render the model card of the run in `output_dir` and save it as `output_dir/README.md` (atomically, through a
+    temporary file as `ModelCard.save` writes it); returns the path."""
     path = Path(output_dir) / "README.md"
-    render_model_card(output_dir, repo_id).save(path)
+    with atomic_output(path) as temporary:
+        render_model_card(output_dir, repo_id).save(temporary)
     return path
