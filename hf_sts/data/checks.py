@@ -158,7 +158,8 @@ def warn_about_data(splits: dict[str, datasets.Dataset]) -> None:
 
 def log_cleaning(splits: dict[str, datasets.Dataset], steps: list[str] | None) -> None:
     """One line on what the cleaning steps change in each split (sentences changed, of all), and one warning for
-    sentences they leave empty (the model then reads only the prompt and special tokens there)."""
+    sentences they leave empty (the model then reads only the prompt and special tokens there), naming the first by
+    its column, its 1-based row in the split and its pair's id."""
     if not steps:
         return
     for split, dataset in splits.items():
@@ -166,13 +167,19 @@ def log_cleaning(splits: dict[str, datasets.Dataset], steps: list[str] | None) -
         cleaned = [clean_text(sentence, steps) for sentence in sentences]
         changed = sum(before != after for before, after in zip(sentences, cleaned, strict=True))
         logger.info("text_cleaning %s changes %d of the %d %s sentences.", steps, changed, len(sentences), split)
-        empty = [row for row, text in enumerate(cleaned) if not text.strip()]
+        empty = [index for index, text in enumerate(cleaned) if not text.strip()]
         if empty:
-            row = empty[0] % len(dataset)
+            # `sentences` holds every sentence1, then every sentence2: the first emptied one, in row order
+            first = min(empty, key=lambda index: (index % len(dataset), index // len(dataset)))
+            row, column = first % len(dataset), ("sentence1", "sentence2")[first // len(dataset)]
             logger.warning(
-                "text_cleaning leaves %d %s sentence(s) empty, first in the pair with id %r: %r.",
+                "text_cleaning leaves %d %s sentence(s) empty, first `%s` of row %d (1-based) of the %s data, the "
+                "pair with id %r: %r.",
                 len(empty),
                 split,
+                column,
+                row + 1,
+                split,
                 dataset["id"][row],
-                sentences[empty[0]],
+                sentences[first],
             )

@@ -254,9 +254,10 @@ def test_sentences_that_cleaning_empties_are_named(caplog):
     dataset = read_sts_file(KLUE_TRAIN).select(range(3))
     dataset = dataset.map(lambda row, i: {"sentence2": "😀👍" if i == 1 else row["sentence2"]}, with_indices=True)
     log_cleaning({"train": dataset}, ["emoji"])
-    assert "text_cleaning leaves 1 train sentence(s) empty, first in the pair with id 'klue-sts-v1.1_train-1'" in (
-        caplog.text
-    )
+    assert (
+        "text_cleaning leaves 1 train sentence(s) empty, first `sentence2` of row 2 (1-based) of the train data, the "
+        "pair with id 'klue-sts-v1.1_train-1'"
+    ) in caplog.text
 
 
 def test_cleaning_changes_no_model_that_does_not_ask_for_it(tiny_model, tokenizer):
