@@ -12,7 +12,9 @@ Formats live in one registry, `READERS`, tried in order; each recognises a forma
 | `korsts` | `genre, filename, year, id, score, sentence1, sentence2` | KorSTS TSV |
 | `pairs` | `sentence1, sentence2[, label][, id][, source][, binary_label]` | plain CSV |
 
-Files are read by extension (`.csv`, `.tsv`, `.json`, `.jsonl`); the columns then choose the reader.
+Files are read by extension (`.csv`, `.tsv`, `.json`, `.jsonl`), as UTF-8; the columns then choose the reader. A file
+that nearly has a format's columns (a KorSTS TSV without `score`) is refused, naming the columns it lacks, rather than
+read as another format that ignores the rest.
 """
 
 import csv
@@ -46,28 +48,57 @@ STS_FEATURES = datasets.Features(
 )
 
 
+# The strings pandas (`read_csv`'s default `na_values`) and spreadsheet tools read as a missing value. hf_sts reads every
+# cell as the text it is, so a sentence that is one of these stays that text, with a warning (see `_validate`).
+NA_STRINGS = frozenset(
+    ["#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA"]
+    + ["NULL", "NaN", "None", "n/a", "nan", "null"]
+)
+
+# How many 1-based rows a warning lists before it says "...".
+ROWS_NAMED = 5
+
+
 @dataclass(frozen=True)
 class Reader:
     """One data format: `required` columns identify it (together with the optional `label_columns`, all present or
-    all absent), and `convert` maps a frame with those columns to the hf_sts schema (labels may be NaN)."""
+    all absent), and `convert` maps a frame with those columns to the hf_sts schema (labels may be NaN). `optional`
+    are the other columns it reads where present."""
 
     name: str
     required: frozenset[str]
     label_columns: frozenset[str]
     convert: Callable[[pd.DataFrame, str], pd.DataFrame]
+    optional: frozenset[str] = frozenset()
 
     def matches(self, columns: set[str]) -> bool:
         return self.required <= columns and (self.label_columns <= columns or not self.label_columns & columns)
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Every column the format reads."""
+        return self.required | self.label_columns | self.optional
+
+    def lacking(self, columns: set[str]) -> list[str]:
+        """The columns a file with `columns` lacks to be of this format (label columns where it has some)."""
+        missing = self.required - columns
+        if self.label_columns & columns:
+            missing |= self.label_columns - columns
+        return sorted(missing)
 
 
 READERS: list[Reader] = []
 
 
-def register_reader(name: str, required: set[str], label_columns: set[str] = frozenset()):
+def register_reader(
+    name: str, required: set[str], label_columns: set[str] = frozenset(), optional: set[str] = frozenset()
+):
     """Decorator that adds a converter `fn(frame, origin) -> frame` to `READERS` as the format `name`.
 
     `origin` is the file path or dataset name (for ids and error messages). The converter returns the columns of
-    `STS_FEATURES`, with `label` NaN and `binary_label` -1 where the input has no labels.
+    `STS_FEATURES`, with `label` NaN and `binary_label` -1 where the input has no labels. A converter that makes ids
+    up (the input has none) sets `attrs["generated_ids"] = True` on the frame it returns, so that the files of one
+    split can be told apart (see [`read_training_files`]). `optional`: the other columns it reads where present.
 
     Raises:
         ValueError: if `name` is already registered.
@@ -76,7 +107,7 @@ def register_reader(name: str, required: set[str], label_columns: set[str] = fro
     def decorator(fn):
         if any(reader.name == name for reader in READERS):
             raise ValueError(f"A data reader named {name!r} is already registered.")
-        READERS.append(Reader(name, frozenset(required), frozenset(label_columns), fn))
+        READERS.append(Reader(name, frozenset(required), frozenset(label_columns), fn, frozenset(optional)))
         return fn
 
     return decorator
@@ -125,6 +156,7 @@ def _from_klue(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     "competition",
     required={"id", "source", "sentence_1", "sentence_2"},
     label_columns={"label"},
+    optional={"binary-label"},
 )
 def _from_competition(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     return _to_schema(frame, "id", "source", "sentence_1", "sentence_2", "label", "binary-label")
@@ -136,7 +168,9 @@ def _from_korsts(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     return _to_schema(frame, "pair_id", "genre", "sentence1", "sentence2", "score")
 
 
-@register_reader("pairs", required={"sentence1", "sentence2"}, label_columns={"label"})
+@register_reader(
+    "pairs", required={"sentence1", "sentence2"}, label_columns={"label"}, optional={"id", "source", "binary_label"}
+)
 def _from_pairs(frame: pd.DataFrame, origin: str) -> pd.DataFrame:
     stem = Path(origin).stem
     generated = "id" not in frame
@@ -223,6 +257,29 @@ def read_table(path: Path) -> pd.DataFrame:
     return pd.json_normalize(records)
 
 
+def _row_list(rows) -> str:
+    """The first `ROWS_NAMED` of the 0-based `rows`, as the 1-based numbers messages name (`"3, 7, ..."`)."""
+    named = ", ".join(str(row + 1) for row in rows[:ROWS_NAMED])
+    return named + (", ..." if len(rows) > ROWS_NAMED else "")
+
+
+def _warn_about_na_strings(frame: pd.DataFrame, origin: str) -> None:
+    """One warning for the pairs of `frame` with a sentence that is only a missing-value mark (`NA_STRINGS`: `nan`,
+    `NULL`, ...): hf_sts keeps it as the text it is, where pandas would have read a missing sentence."""
+    marks = [frame[column].astype(str).str.strip() for column in ("sentence1", "sentence2")]
+    rows = np.flatnonzero((marks[0].isin(NA_STRINGS) | marks[1].isin(NA_STRINGS)).to_numpy())
+    if len(rows):
+        found = sorted({text for column in marks for text in column.iloc[rows] if text in NA_STRINGS})
+        logger.warning(
+            "%s: %d pair(s) have a sentence that is only %s, which pandas and spreadsheet tools read as a missing "
+            "value; kept as that text. Rows %s (1-based, header excluded).",
+            origin,
+            len(rows),
+            " or ".join(repr(text) for text in found),
+            _row_list(rows),
+        )
+
+
 def _validate(frame: pd.DataFrame, origin: str, require_labels: bool) -> pd.DataFrame:
     """Check a converted frame row by row and cast it to the schema's types."""
 
@@ -243,6 +300,7 @@ def _validate(frame: pd.DataFrame, origin: str, require_labels: bool) -> pd.Data
                 f"`{column}` holds a line break, the mark of a stray quote that merged two rows into one pair; fix "
                 "the quoting, or join the sentence onto one line.",
             )
+    _warn_about_na_strings(frame, origin)
     blank = frame["id"].isna() | (frame["id"].astype(str).str.strip() == "")
     if blank.any():
         fail(
@@ -293,28 +351,58 @@ def _validate(frame: pd.DataFrame, origin: str, require_labels: bool) -> pd.Data
     )
 
 
-def to_sts_frame(frame: pd.DataFrame, origin: str, require_labels: bool = True) -> pd.DataFrame:
+def _near_miss(columns: set[str], matched: Reader | None) -> Reader | None:
+    """The format a file with `columns` nearly has, where it is not `matched` (the format it does have, if any): more
+    than half of that format's columns are there, and, where another format matched, at least two of them are ones
+    that format does not read (a KorSTS TSV without `score` still has `genre`, `filename` and `year`)."""
+    candidates = []
+    for reader in READERS:
+        if reader.matches(columns):
+            continue
+        own = reader.required | reader.label_columns
+        present = own & columns
+        if len(present) * 2 <= len(own):
+            continue
+        if matched is not None and len(present - matched.columns) < 2:
+            continue
+        candidates.append((len(present) / len(own), reader))
+    return max(candidates, key=lambda candidate: candidate[0])[1] if candidates else None
+
+
+def to_sts_frame(frame: pd.DataFrame, origin: str, require_labels: bool = True, id_prefix: str = "") -> pd.DataFrame:
     """Convert a raw frame in any registered format to the hf_sts schema.
 
     Args:
         frame (`pd.DataFrame`): the raw columns, nested fields flattened with dots (`labels.real-label`).
         origin (`str`): file path or dataset split, for ids of files without them and for error messages.
         require_labels (`bool`): whether every row must carry a label in [0, 5] (train and validation data).
+        id_prefix (`str`): put before the ids hf_sts makes up for a file without ids (never before ids it has).
 
     Raises:
-        DataFormatError: if no reader recognises the columns, or a row is malformed (named by its 1-based number).
+        DataFormatError: if no reader recognises the columns, or the columns nearly make a format but lack some
+            (named), or a row is malformed (named by its 1-based number).
     """
     columns = set(frame.columns)
-    for reader in READERS:
-        if reader.matches(columns):
-            return _validate(reader.convert(frame, origin), origin, require_labels)
-    closest = max(READERS, key=lambda reader: len(reader.required & columns) / len(reader.required))
-    missing = sorted(closest.required - columns)
-    if len(closest.required & columns) > len(closest.required) / 2:
+    matched = next((reader for reader in READERS if reader.matches(columns)), None)
+    closest = _near_miss(columns, matched)
+    if closest is not None:
         raise DataFormatError(
-            f"{origin}: reads as the {closest.name} format but lacks the column(s) {missing} (columns found: "
-            f"{sorted(columns)}); a {closest.name} file has {', '.join(sorted(closest.required | closest.label_columns))}."
+            f"{origin}: reads as the {closest.name} format but lacks the column(s) {closest.lacking(columns)} "
+            f"(columns found: {sorted(columns)}); a {closest.name} file has "
+            f"{', '.join(sorted(closest.required | closest.label_columns))}."
         )
+    if matched is not None:
+        converted = matched.convert(frame, origin)
+        if id_prefix and converted.attrs.get("generated_ids") and len(converted):
+            converted = converted.assign(id=id_prefix + converted["id"].astype(str))
+            logger.info(
+                "%s has no id column: its pairs get the ids %r to %r, prefixed with its position in the list of "
+                "files, as another file in the list has the same name.",
+                origin,
+                converted["id"].iloc[0],
+                converted["id"].iloc[-1],
+            )
+        return _validate(converted, origin, require_labels)
     expected = "; ".join(
         f"{reader.name}: {', '.join(sorted(reader.required | reader.label_columns))}" for reader in READERS
     )
@@ -323,8 +411,10 @@ def to_sts_frame(frame: pd.DataFrame, origin: str, require_labels: bool = True) 
     )
 
 
-def read_sts_file(path: str | Path, require_labels: bool = True) -> datasets.Dataset:
-    """Read one STS file (KLUE JSON, competition CSV, KorSTS TSV or plain CSV) into the hf_sts schema.
+def read_sts_file(path: str | Path, require_labels: bool = True, id_prefix: str = "") -> datasets.Dataset:
+    """Read one STS file (KLUE JSON, competition CSV, KorSTS TSV or plain CSV) into the hf_sts schema. A file without
+    ids gets `{id_prefix}{stem}-{row}` (`row` 0-based, `stem` the file name without its extension). A sentence that is
+    only a missing-value mark (`nan`, `NULL`, ...) stays that text, with one warning naming the file and rows.
 
     Returns:
         A `datasets.Dataset` with the features `STS_FEATURES`, rows in file order. Unlabeled files (allowed when
@@ -336,7 +426,7 @@ def read_sts_file(path: str | Path, require_labels: bool = True) -> datasets.Dat
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: no such file (relative paths are read from the current directory).")
-    frame = to_sts_frame(read_table(path), str(path), require_labels=require_labels)
+    frame = to_sts_frame(read_table(path), str(path), require_labels=require_labels, id_prefix=id_prefix)
     return datasets.Dataset.from_pandas(frame, features=STS_FEATURES, preserve_index=False)
 
 
@@ -351,20 +441,35 @@ def file_list(value) -> list[str]:
 def read_training_files(paths: list[str]) -> datasets.Dataset:
     """Read one or more labeled training files and concatenate them in order (see [`read_sts_file`]).
 
+    The ids hf_sts makes up for files without ids (`{stem}-{row}`) would collide between two different files of the
+    same name (`a/train.csv`, `b/train.csv`): those files' made-up ids get their 1-based position in `paths` as a
+    prefix (`1.train-0`, `2.train-0`), which one line logs. Every other id stays as it is.
+
     Raises:
-        DataFormatError: for a malformed file, or an id found in two files (naming both), since ids align
-            predictions and provenance.
+        DataFormatError: for a malformed file, or an id found in two files (naming both; a file listed twice is said
+            to be), since ids align predictions and provenance.
     """
-    parts = [read_sts_file(path, require_labels=True) for path in paths]
-    seen: dict[str, str] = {}
-    for path, part in zip(paths, parts, strict=True):
+    stems = [Path(path).stem for path in paths]
+    resolved = [Path(path).resolve() for path in paths]
+    parts = []
+    for index, path in enumerate(paths):
+        shares_its_name = any(
+            stem == stems[index] and other != resolved[index] for stem, other in zip(stems, resolved, strict=True)
+        )
+        # A file listed twice gets the prefix of its first listing, so that its ids collide (and it is refused).
+        prefix = f"{resolved.index(resolved[index]) + 1}." if shares_its_name else ""
+        parts.append(read_sts_file(path, require_labels=True, id_prefix=prefix))
+    seen: dict[str, int] = {}
+    for position, (path, part) in enumerate(zip(paths, parts, strict=True)):
         for row, id_ in enumerate(part["id"]):
             if id_ in seen:
+                first = seen[id_]
+                listed_twice = " (the same file, listed twice)" if resolved[first] == resolved[position] else ""
                 raise DataFormatError(
-                    f"{path}: row {row + 1} (1-based, header excluded): id {id_!r} is also in {seen[id_]}; the ids of "
-                    "all training files must be unique."
+                    f"{path}: row {row + 1} (1-based, header excluded): id {id_!r} is also in {paths[first]}"
+                    f"{listed_twice}; the ids of all training files must be unique."
                 )
-        seen.update(dict.fromkeys(part["id"], path))
+        seen.update(dict.fromkeys(part["id"], position))
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 
