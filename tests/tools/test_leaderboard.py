@@ -59,7 +59,7 @@ def test_command_prints_and_writes_markdown_or_csv(runs, tmp_path, capsys):
         (["{root}/missing"], r"missing: no such folder"),
         (["{root}/notes"], r"notes: no run found \(a run folder holds recipe\.json and all_results\.json\)"),
         (["{root}", "--metric", "eval_pearsonn"], r"`--metric` 'eval_pearsonn': no run has it; the runs have \["),
-        (["{root}", "--output", "{root}"], r"outputs: the table is written as \.md \(Markdown\), .*; not as a file"),
+        (["{root}", "--output", "{root}"], r"outputs is a folder; --output names the file to write"),
         (
             ["{root}", "--output", "{root}/table.xlsx"],
             r"table\.xlsx: the table is written as .*\.csv \(CSV\); not as \.xlsx",
