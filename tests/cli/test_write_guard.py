@@ -68,7 +68,14 @@ def world(tmp_path_factory, stand_in_encoders) -> World:
     shutil.copy(REPO_ROOT / QUICKSTART, root / "recipe.json")
     run = root / "run"
     run_main(
-        ["recipes/quickstart_cross_encoder.json", *RUN_ARGS, "--output_dir", str(run), "--save_strategy=no", "--head=cls"]
+        [
+            "recipes/quickstart_cross_encoder.json",
+            *RUN_ARGS,
+            "--output_dir",
+            str(run),
+            "--save_strategy=no",
+            "--head=cls",
+        ]
         + ["--validation_file", str(root / "dev.csv")]
     )
     shutil.copytree(run, root / "other_run")

@@ -230,7 +230,10 @@ def test_cli_prints_and_writes_only_with_output_dir(competition_csv, tokens_csv,
 ERROR_CASES = {
     "missing file": (["{root}/nowhere.csv"], r"nowhere\.csv: no such file"),
     "malformed file": (["{root}/bad.csv"], r"bad\.csv: columns \['bar', 'foo'\] match no known STS format"),
-    "output_dir is a file": (["{root}/ok.csv", "--output_dir", "{root}/a_file"], r"a_file is a file; --output_dir names a folder"),
+    "output_dir is a file": (
+        ["{root}/ok.csv", "--output_dir", "{root}/a_file"],
+        r"a_file is a file; --output_dir names a folder",
+    ),
     "tokenizer folder without a tokenizer": (
         ["{root}/ok.csv", "--tokenizer", "{root}/empty", "--output_dir", "{out}"],
         r"^hf-sts: error: --tokenizer .*empty: cannot load it \(a local folder or a Hub id\)",
