@@ -295,6 +295,7 @@ def test_a_token_on_the_command_line_is_never_printed(command, world, tmp_path, 
     assert not [path for path in tmp_path.rglob("*") if path.is_file() and TOKEN.encode() in path.read_bytes()]
 
 
+@pytest.mark.slow
 def test_no_command_writes_or_prints_a_token(world, tmp_path, capsys, monkeypatch):
     """Every command run to the end with a Hub token in the environment (`HF_TOKEN`), and the script commands also
     given one as `--hub_token`: the token is in nothing printed and in no file written."""
