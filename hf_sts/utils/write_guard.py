@@ -38,14 +38,14 @@ FOLDER_MARKERS = (
 
 
 def real_path(path: str | os.PathLike) -> Path:
-    """`path` made absolute with `~`, `..` and every symlink resolved (also for a path that does not exist yet: its
+    """`path` made absolute with `..` and every symlink resolved (also for a path that does not exist yet: its
     existing part is resolved)."""
-    return Path(os.path.realpath(os.path.expanduser(path)))
+    return Path(os.path.realpath(path))
 
 
 def folder_kind(folder: Path) -> str | None:
     """What `folder` is when it holds the files of a run or a model (see `FOLDER_MARKERS`), e.g. `"an hf_sts run
-    (recipe.json)"`; `None` for any other folder or a path that is not a folder."""
+    (recipe.json and all_results.json)"`; `None` for any other folder or a path that is not a folder."""
     if not folder.is_dir():
         return None
     for names, kind in FOLDER_MARKERS:
