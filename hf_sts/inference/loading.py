@@ -39,7 +39,7 @@ from hf_sts.errors import (
 from hf_sts.inference.scoring import predict_scores
 from hf_sts.models.sts.configuration_sts import StsBackboneConfig
 from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
-from hf_sts.utils.hardware import native_bf16, resolve_device
+from hf_sts.utils.hardware import PROBE_HIDDEN_SIZE, bf16_setting, native_bf16, resolve_device
 
 
 # The key of an exported sequence-classification model's `config.json` that records the input the hf_sts model read
@@ -96,13 +96,20 @@ class LoadedModel:
     description: str
     run_bf16: bool | None = None
 
+    @property
+    def hidden_size(self) -> int:
+        """The encoder's hidden size, at which the bf16 probe measures (`hf_sts.utils.hardware.native_bf16`)."""
+        config = getattr(self.model.config, "backbone_config", None) or self.model.config
+        return getattr(config, "hidden_size", PROBE_HIDDEN_SIZE)
+
     def use_bf16(self, bf16: bool | None = None) -> bool:
-        """Whether to score under bf16 autocast: `bf16` when given; else where the device runs bf16 natively
-        (`hf_sts.utils.hardware.native_bf16`) and the training run did not train without it, so that a run trained and
-        scored in fp32 (an fp16 or fp32 recipe) is scored in fp32 again, as its `submission.csv` was."""
+        """Whether to score under bf16 autocast: `bf16` when given; else where bf16 is faster on the device
+        (`hf_sts.utils.hardware.native_bf16`, measured at the model's hidden size) and the training run did not train
+        without it (`bf16: false`), so that a run trained and scored in fp32 (an fp16 or fp32 recipe) is scored in
+        fp32 again, as its `submission.csv` was."""
         if bf16 is not None:
             return bf16
-        return native_bf16(self.model.device) and self.run_bf16 is not False
+        return self.run_bf16 is not False and native_bf16(self.model.device, self.hidden_size)
 
     def score(
         self,
@@ -225,7 +232,8 @@ def load_model(
     recipe = (run_recipe(path) if path.exists() else _hub_recipe(model_name_or_path, **hub_kwargs)) or {}
     if max_seq_length is None:
         max_seq_length = recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
-    run_bf16 = bool(recipe.get("bf16")) if recipe else None
+    run_bf16 = bf16_setting(recipe.get("bf16")) if recipe else None
+    run_bf16 = None if run_bf16 == "auto" else run_bf16  # decided by this machine
     limit = max_positions(getattr(model.config, "backbone_config", None) or model.config)
     if limit is not None and max_seq_length > limit:
         raise ModelLoadError(

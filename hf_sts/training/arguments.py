@@ -33,7 +33,7 @@ from hf_sts.models.sts.configuration_sts import (
 from hf_sts.models.sts.modeling_sts import HEADS, MODEL_CLASSES
 from hf_sts.models.sts.text_cleaning import CLEANING_STEPS, check_cleaning_steps
 from hf_sts.training.losses import build_loss
-from hf_sts.utils.hardware import machine_settings
+from hf_sts.utils.hardware import bf16_setting, machine_settings
 
 
 logger = logging.getLogger(__name__)
@@ -501,12 +501,13 @@ class BaseTrainingArguments(TrainingArguments):
 
     The machine decides `use_cpu`, `bf16`, `ddp_backend` and `dataloader_pin_memory` as
     `hf_sts.utils.hardware.machine_settings` says: `gloo` on the CPU for a distributed launch without CUDA, no pinned
-    memory without an accelerator, and `bf16` on a CPU only where the CPU runs it natively (turned off with one
-    warning elsewhere). The CPU recipes set `bf16`.
+    memory without an accelerator; `bf16: auto` (the CPU recipes') where bf16 is faster than fp32 on the machine (a
+    timed probe on a CPU, said in one line), `bf16: true` on a CPU only where the CPU runs it natively (turned off
+    with one warning elsewhere).
 
     Raises:
         RecipeError: for a batch size or accumulation below 1, a negative `warmup_steps`, an `output_dir` that is a
-            file, `fp16` without CUDA, or an `optim` whose package is missing.
+            file, `fp16` without CUDA, a `bf16` other than true, false or auto, or an `optim` whose package is missing.
     """
 
     overwrite_output_dir: bool = field(
@@ -514,6 +515,15 @@ class BaseTrainingArguments(TrainingArguments):
         metadata={
             "help": "Replace the earlier hf_sts run in a non-empty output_dir (its files are deleted first). "
             "Without it, a non-empty output_dir is refused unless the run resumes (resume_from_checkpoint)."
+        },
+    )
+
+    bf16: str = field(
+        default="false",
+        metadata={
+            "help": "bf16 mixed precision: true, false, or auto: bf16 where it is faster than fp32 on the machine at "
+            "hand (on a CPU, measured by a short timed probe of matmuls in both precisions; on CUDA, where the GPU "
+            "supports bf16). See hf_sts.utils.hardware.native_bf16."
         },
     )
 
@@ -539,10 +549,10 @@ class BaseTrainingArguments(TrainingArguments):
             raise RecipeError(f"`warmup_steps` must be >= 0 (a ratio below 1, else steps), got {self.warmup_steps}.")
         if self.output_dir is not None and os.path.isfile(self.output_dir):
             raise RecipeError(f"`output_dir` {self.output_dir!r} is a file; give a folder to write the run to.")
-        if self.output_dir is None:
-            logger.warning(
-                "No `output_dir` given: the run writes to ./trainer_output (the TrainingArguments default)."
-            )
+        try:
+            self.bf16 = bf16_setting(self.bf16)
+        except ValueError as error:
+            raise RecipeError(str(error)) from None
         machine = machine_settings(self.use_cpu, self.bf16, self.ddp_backend)
         self.use_cpu, self.bf16, self.ddp_backend = machine.use_cpu, machine.bf16, machine.ddp_backend
         if machine.on_cpu:

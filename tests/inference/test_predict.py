@@ -185,8 +185,8 @@ def test_evaluate_precision_is_chosen_and_recorded(tmp_path, checkpoint, capsys)
 
 @pytest.mark.parametrize(
     "recipe, expected",
-    [(None, "bf16"), ({"bf16": True}, "bf16"), ({"bf16": False}, "fp32"), ({}, "fp32")],
-    ids=["no recipe", "bf16 run", "bf16 off", "bf16 unset"],
+    [(None, "bf16"), ({"bf16": True}, "bf16"), ({"bf16": False}, "fp32"), ({}, "fp32"), ({"bf16": "auto"}, "bf16")],
+    ids=["no recipe", "bf16 run", "bf16 off", "bf16 unset", "bf16 auto"],
 )
 def test_auto_precision_follows_the_runs_recipe(tmp_path, checkpoint, monkeypatch, recipe, expected):
     """On a device that runs bf16 natively, `--precision auto` scores as the run trained and scored: in fp32 where
@@ -194,7 +194,7 @@ def test_auto_precision_follows_the_runs_recipe(tmp_path, checkpoint, monkeypatc
     it or where there is no run recipe (a plain encoder, an export)."""
     from hf_sts.inference import loading as predict
 
-    monkeypatch.setattr(predict, "native_bf16", lambda device: True)
+    monkeypatch.setattr(predict, "native_bf16", lambda device, hidden_size: True)
     (checkpoint / "recipe.json").unlink()
     if recipe is not None:
         (checkpoint / "recipe.json").write_text(json.dumps({"max_seq_length": 48, **recipe}))
