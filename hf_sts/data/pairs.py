@@ -8,7 +8,6 @@ import logging
 
 import datasets
 import numpy as np
-from sklearn.model_selection import KFold, StratifiedKFold
 
 from hf_sts.metrics import SCORE_MAX
 
@@ -67,6 +66,10 @@ def assign_folds(
         raise ValueError(f"`fold_strategy` must be one of {list(FOLD_STRATEGIES)}, got {strategy!r}.")
     if not 2 <= num_folds <= len(labels):
         raise ValueError(f"`num_folds` must be between 2 and the {len(labels)} rows, got {num_folds}.")
+    # scikit-learn's model selection is imported here, where folds are made: it takes about a second to import and
+    # only cross-validation runs need it (every run imports this module).
+    from sklearn.model_selection import KFold, StratifiedKFold
+
     if strategy == "stratified":
         splitter = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed)
         splits = splitter.split(np.zeros(len(labels)), label_buckets(labels))

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from scipy import stats
 
 from hf_sts.utils.write_guard import atomic_output
@@ -69,7 +68,10 @@ def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str,
         `{name: path}` of the written files.
     """
     # matplotlib's object API: a `Figure` draws with its own Agg canvas, so no backend is chosen and no pyplot state
-    # (current figure, open windows) is touched.
+    # (current figure, open windows) is touched. Imported here, when the report is drawn at the end of a run or an
+    # evaluation, not when a run starts (every run imports this module).
+    from matplotlib.figure import Figure
+
     paths = {name: Path(output_dir) / file_name for name, file_name in REPORT_FILES.items()}
     figure = Figure(figsize=(5.5, 5))
     axes = figure.subplots()
@@ -95,7 +97,7 @@ def write_report(predictions: pd.DataFrame, output_dir: str | Path) -> dict[str,
     return paths
 
 
-def _save(figure: Figure, path: Path) -> None:
+def _save(figure, path: Path) -> None:
     figure.tight_layout()
     with atomic_output(path) as temporary:
         figure.savefig(temporary, dpi=100)
