@@ -24,9 +24,18 @@ defaults otherwise:
 
 Inference on the dev pairs, with the model hf_sts trained (scoring time only, model loaded): `hf-sts predict`'s
 `predict_scores` (length-sorted batches of 64, its default, and of 16 and 256 to show the batch size barely
-matters), sentence-transformers' `CrossEncoder.predict` (batch 32, its default) and a plain
-`AutoModelForSequenceClassification` loop (batch 32, input order, `torch.no_grad`), both on the model exported by
-`hf-sts export --format sequence-classification`. `max |Δ|` is the largest score difference from hf_sts' (0–5 scale).
+matters), the same through ONNX Runtime (`hf-sts export --format onnx --quantize int8`, then `--backend onnx` with
+`model.onnx`, fp32, and with the dynamic int8 graph), sentence-transformers' `CrossEncoder.predict` (batch 32, its
+default) and a plain `AutoModelForSequenceClassification` loop (batch 32, input order, `torch.no_grad`), both on the
+model exported by `hf-sts export --format sequence-classification`. For the encoder, also a zero-shot bi-encoder (the
+plain encoder, mean pooling, e5's `"query: "` prompt, 5 × cosine): `hf-sts predict` against
+`SentenceTransformer.encode` of the same encoder and pooling. `Pearson r` is against the dev labels (predictions
+clipped to 0–5); `max |Δ|` is the largest score difference from the table's first row (0–5 scale).
+
+Where hf_sts' bf16 probe (`hf_sts.utils.hardware.native_bf16`) finds bf16 faster than fp32 on the machine, the peers
+also run in bf16 (`Trainer + grouping, bf16`, `CrossEncoderTrainer, bf16`, `CrossEncoder.predict` under bf16
+autocast), so that no ratio is bought with a precision the peer could use too; hf_sts' recipes decide by themselves
+(`bf16: auto`). The header names the CPU, its bf16/int8 flags and what the probe measured.
 
 Pairs/s is `train_samples_per_second` of each trainer's `train()` (the same clock for all four). Tokens per pair:
 `real` (non-padding) and `computed` (padded) tokens fed to the encoder, counted at its word embeddings. MFU: model
@@ -60,14 +69,32 @@ TRAIN_LABELS = {
     "trainer_padded": "Trainer, padded to 128",
     "ce_trainer": "CrossEncoderTrainer",
 }
-INFER_PEERS = ["hf_sts_64", "hf_sts_16", "hf_sts_256", "ce_predict", "plain_loop"]
+INFER_PEERS = [
+    "hf_sts_64",
+    "hf_sts_16",
+    "hf_sts_256",
+    "hf_sts_onnx_64",
+    "hf_sts_onnx-int8_64",
+    "ce_predict",
+    "plain_loop",
+]
 INFER_LABELS = {
     "hf_sts_64": "hf-sts predict",
     "hf_sts_16": "hf-sts predict, batch 16",
     "hf_sts_256": "hf-sts predict, batch 256",
+    "hf_sts_onnx_64": "hf-sts predict --backend onnx (fp32)",
+    "hf_sts_onnx-int8_64": "hf-sts predict --backend onnx (int8)",
     "ce_predict": "CrossEncoder.predict",
+    "ce_predict_bf16": "CrossEncoder.predict, bf16 autocast",
     "plain_loop": "AutoModelForSequenceClassification loop",
 }
+# Peers that also run in bf16 where bf16 is faster than fp32 on the machine (hf_sts' recipes decide by themselves,
+# `bf16: auto`), so that no ratio is bought with a precision the peer could use too.
+BF16_TRAIN_PEERS = {"trainer_grouped": "trainer_grouped_bf16", "ce_trainer": "ce_trainer_bf16"}
+BF16_INFER_PEERS = {"ce_predict": "ce_predict_bf16"}
+TRAIN_LABELS.update(trainer_grouped_bf16="Trainer + grouping, bf16", ce_trainer_bf16="CrossEncoderTrainer, bf16")
+BI_ENCODER_PEERS = {"hf_sts_bi": "hf-sts predict (zero-shot bi-encoder)", "st_encode": "SentenceTransformer.encode"}
+CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8")
 MAX_LENGTH = 128
 
 
@@ -168,8 +195,10 @@ def train_worker(peer: str, backbone: str, train_csv: Path, run_dir: Path, batch
             **{key: str(value) for key, value in common.items()},
         }
         main([str(REPO_ROOT / recipe), *[item for key, value in overrides.items() for item in (f"--{key}", value)]])
-    elif peer in ("trainer_grouped", "trainer_padded"):
+    elif peer.startswith(("trainer_grouped", "trainer_padded")):
         padded = peer == "trainer_padded"
+        if peer.endswith("_bf16"):
+            common.update(bf16=True, use_cpu=not torch.cuda.is_available())
         model = AutoModelForSequenceClassification.from_pretrained(backbone, num_labels=1)
         dataset = _labelled_dataset(frame).map(
             lambda batch: tokenizer(
@@ -185,7 +214,9 @@ def train_worker(peer: str, backbone: str, train_csv: Path, run_dir: Path, batch
         args = TrainingArguments(**common, train_sampling_strategy="random" if padded else "group_by_length")
         collator = default_data_collator if padded else DataCollatorWithPadding(tokenizer)
         Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator).train()
-    elif peer == "ce_trainer":
+    elif peer.startswith("ce_trainer"):
+        if peer.endswith("_bf16"):
+            common.update(bf16=True, use_cpu=not torch.cuda.is_available())
         from sentence_transformers.cross_encoder import (
             CrossEncoder,
             CrossEncoderTrainer,
@@ -207,27 +238,52 @@ def infer_worker(peer: str, hf_sts_dir: Path, exported_dir: Path, pairs_csv: Pat
 
     frame = pd.read_csv(pairs_csv)
     first, second = frame["sentence1"].tolist(), frame["sentence2"].tolist()
-    if peer.startswith("hf_sts"):
+    if peer == "hf_sts_bi":  # the plain encoder, zero-shot: mean pooling, e5's "query: " prompt, 5 × cosine
         from hf_sts.inference.loading import load_model
-        from hf_sts.inference.scoring import predict_scores
-        from hf_sts.utils.hardware import native_bf16
 
-        loaded = load_model(str(hf_sts_dir))
+        loaded = load_model(str(hf_sts_dir), pooling="mean", prompt="query: ", max_seq_length=MAX_LENGTH)
         counter = TokenCounter(loaded.model, loaded.tokenizer.pad_token_id)
-        batch_size = int(peer.rsplit("_", 1)[1])
         start = time.perf_counter()
-        scores = predict_scores(
-            loaded.model, loaded.tokenizer, first, second, loaded.max_seq_length, batch_size, show_progress_bar=False
-        )
-        bf16 = native_bf16("cpu")
-    elif peer == "ce_predict":
+        scores = loaded.score(first, second, 64, show_progress_bar=False)
+        bf16 = loaded.use_bf16()
+    elif peer == "st_encode":  # the same encoder as sentence-transformers builds it: mean pooling, then cosine
+        from sentence_transformers import SentenceTransformer, models
+
+        encoder = models.Transformer(str(hf_sts_dir), max_seq_length=MAX_LENGTH)
+        pooling = models.Pooling(encoder.get_word_embedding_dimension(), "mean")
+        model = SentenceTransformer(modules=[encoder, pooling], device="cpu")
+        counter = TokenCounter(model, model.tokenizer.pad_token_id)
+        start = time.perf_counter()
+        embeddings = [
+            model.encode(texts, prompt="query: ", convert_to_tensor=True, normalize_embeddings=True)
+            for texts in (first, second)
+        ]
+        scores = 5.0 * (embeddings[0] * embeddings[1]).sum(-1).numpy()
+        bf16 = False
+    elif peer.startswith("hf_sts"):
+        from hf_sts.inference.loading import load_model
+
+        backend, batch_size = peer.removeprefix("hf_sts_").rpartition("_")[::2]
+        if not backend:
+            loaded, counter = load_model(str(hf_sts_dir)), None
+            counter = TokenCounter(loaded.model, loaded.tokenizer.pad_token_id)
+        else:  # `hf-sts export --format onnx --quantize int8`: model.onnx, and the int8 graph beside it
+            onnx_dir = _onnx_dir(exported_dir)
+            graphs = sorted(path.name for path in (onnx_dir / "onnx").glob("*.onnx"))
+            chosen = next(name for name in graphs if ("qint8" in name) == (backend == "onnx-int8"))
+            loaded, counter = load_model(str(onnx_dir), backend="onnx", onnx_file=chosen), None
+        start = time.perf_counter()
+        scores = loaded.score(first, second, int(batch_size), show_progress_bar=False)
+        bf16 = loaded.use_bf16()
+    elif peer.startswith("ce_predict"):
         from sentence_transformers.cross_encoder import CrossEncoder
 
         model = CrossEncoder(str(exported_dir))
         counter = TokenCounter(model, model.tokenizer.pad_token_id)
+        bf16 = peer.endswith("_bf16")
         start = time.perf_counter()
-        scores = model.predict(list(zip(first, second, strict=True)), show_progress_bar=False)
-        bf16 = False
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            scores = model.predict(list(zip(first, second, strict=True)), show_progress_bar=False)
     elif peer == "plain_loop":
         tokenizer = AutoTokenizer.from_pretrained(exported_dir)
         model = AutoModelForSequenceClassification.from_pretrained(exported_dir).eval()
@@ -254,13 +310,30 @@ def infer_worker(peer: str, hf_sts_dir: Path, exported_dir: Path, pairs_csv: Pat
         "runtime": runtime,
         "pairs": len(first),
         "scores": np.asarray(scores, dtype=np.float64).tolist(),
-        "tokens": counter.as_dict(),
-        "bf16": bf16,
+        "tokens": counter.as_dict() if counter is not None else None,  # ONNX Runtime runs no torch embedding
+        "bf16": bool(bf16),
     }
+
+
+def _onnx_dir(exported_dir: Path) -> Path:
+    return exported_dir.with_name(f"{exported_dir.name}-onnx")
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The parent: data, backbones, peaks, the workers in turn, the tables.
+
+
+def cpu_description() -> str:
+    """The CPU's model name and the flags that decide bf16 and int8 speed, from `/proc/cpuinfo`."""
+    model, flags = "unknown CPU", set()
+    if Path("/proc/cpuinfo").is_file():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown CPU":
+                model = value.strip()
+            if key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    return f"{model}; flags: {', '.join(flag for flag in CPU_FLAGS if flag in flags) or 'none of ' + str(CPU_FLAGS)}"
 
 
 def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> float:
@@ -335,14 +408,21 @@ def run_worker(*args: str) -> dict:
     return result
 
 
-def benchmark_backbone(name: str, backbone: str, train_csv: Path, dev_csv: Path, work: Path, batch_size: int, peaks):
+def benchmark_backbone(
+    name: str, backbone: str, train_csv: Path, dev_csv: Path, work: Path, batch_size: int, peaks, bf16_faster: bool
+):
     from transformers.modelcard import make_markdown_table
 
     shape = model_shape(backbone)
     tiny = name == "tiny"
     pairs = len(pd.read_csv(train_csv))
+    labels = pd.read_csv(dev_csv)["label"].to_numpy()
     rows = []
-    for peer in TRAIN_PEERS:
+    train_peers = [
+        *TRAIN_PEERS,
+        *(BF16_TRAIN_PEERS[peer] for peer in TRAIN_PEERS if bf16_faster and peer in BF16_TRAIN_PEERS),
+    ]
+    for peer in train_peers:
         run_dir = work / f"{name}-{peer}"
         result = run_worker("train", peer, backbone, str(train_csv), str(run_dir), str(batch_size), str(int(tiny)))
         tokens = result["tokens"]
@@ -364,35 +444,64 @@ def benchmark_backbone(name: str, backbone: str, train_csv: Path, dev_csv: Path,
     print(_table(rows, make_markdown_table))
 
     exported = work / f"{name}-exported"
-    subprocess.run(
-        [sys.executable, "-m", "hf_sts.cli", "export", str(work / f"{name}-hf_sts"), "--format"]
-        + ["sequence-classification", "--output", str(exported)],
-        check=True,
-        cwd=REPO_ROOT,
-        capture_output=True,
+    for export_format, output in (("sequence-classification", exported), ("onnx", _onnx_dir(exported))):
+        subprocess.run(
+            [sys.executable, "-m", "hf_sts.cli.main", "export", str(work / f"{name}-hf_sts"), "--format"]
+            + [export_format, "--output", str(output)]
+            + (["--quantize", "int8"] if export_format == "onnx" else []),
+            check=True,
+            cwd=REPO_ROOT,
+            capture_output=True,
+        )
+    infer_peers = [
+        *INFER_PEERS,
+        *(BF16_INFER_PEERS[peer] for peer in INFER_PEERS if bf16_faster and peer in BF16_INFER_PEERS),
+    ]
+    print(f"\n### {name}: inference, {len(labels)} dev pairs\n")
+    print(
+        _table(
+            _inference_rows(
+                infer_peers, INFER_LABELS, work / f"{name}-hf_sts", exported, dev_csv, labels, shape, peaks
+            ),
+            make_markdown_table,
+        )
     )
-    rows, reference_scores = [], None
-    for peer in INFER_PEERS:
-        result = run_worker("infer", peer, str(work / f"{name}-hf_sts"), str(exported), str(dev_csv))
+    if not tiny:
+        print(f'\n### {name}: zero-shot bi-encoder inference (mean pooling, "query: "), {len(labels)} dev pairs\n')
+        rows = _inference_rows(
+            list(BI_ENCODER_PEERS), BI_ENCODER_PEERS, Path(backbone), exported, dev_csv, labels, shape, peaks
+        )
+        print(_table(rows, make_markdown_table))
+
+
+def _inference_rows(peers, names, model_dir: Path, exported: Path, dev_csv: Path, labels, shape, peaks) -> list[dict]:
+    """Run each inference peer in turn: pairs/s, precision, tokens, FLOP rates, Pearson r against the labels and the
+    largest score difference from the first peer's. ONNX rows reuse the token counts of the first (torch) row: the
+    same tokenization and batches, run by ONNX Runtime, which no torch hook sees."""
+    from scipy.stats import pearsonr
+
+    rows, reference = [], None
+    for peer in peers:
+        result = run_worker("infer", peer, str(model_dir), str(exported), str(dev_csv))
         scores = np.asarray(result["scores"])
-        reference_scores = scores if reference_scores is None else reference_scores
-        tokens, pairs = result["tokens"], result["pairs"]
+        reference = reference or {"scores": scores, "tokens": result["tokens"]}
+        tokens, pairs = result["tokens"] or reference["tokens"], result["pairs"]
         flops = model_flops(tokens, shape, training=False) / result["runtime"]
         rows.append(
             {
-                "inference": INFER_LABELS[peer],
+                "inference": names[peer],
                 "pairs/s": pairs / result["runtime"],
-                "precision": "bf16" if result["bf16"] else "fp32",
+                "precision": "int8" if "int8" in peer else "bf16" if result["bf16"] else "fp32",
                 "tokens/pair real / computed": f"{tokens['real'] / pairs:.1f} / {tokens['computed'] / pairs:.1f}",
                 "GFLOP/s": flops / 1e9,
                 "MFU fp32 / bf16": f"{flops / 1e9 / peaks['fp32']:.0%} / {flops / 1e9 / peaks['bf16']:.0%}",
-                "max |Δ|": float(np.abs(scores - reference_scores).max()),
+                "Pearson r": float(pearsonr(np.clip(scores, 0, 5), labels[:pairs]).statistic),
+                "max |Δ|": float(np.abs(scores - reference["scores"]).max()),
             }
         )
     for row in rows:
         row["hf_sts ×"] = rows[0]["pairs/s"] / row["pairs/s"]
-    print(f"\n### {name}: inference, {pairs} dev pairs\n")
-    print(_table(rows, make_markdown_table))
+    return rows
 
 
 def _table(rows: list[dict], make_markdown_table) -> str:
@@ -435,11 +544,16 @@ def main() -> None:
         train = read_sts_file(KLUE / "klue-sts-v1.1_train.csv").to_pandas()[columns]
         dev = read_sts_file(KLUE / "klue-sts-v1.1_dev.json").to_pandas()[columns]
         dev.head(args.infer_pairs).to_csv(work / "dev.csv", index=False)
+        from hf_sts.utils.hardware import cpu_bf16_probe, native_bf16
+
         peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+        bf16_faster = native_bf16("cpu")
+        probe = cpu_bf16_probe()
         print(
-            f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
+            f"{cpu_description()}\ntorch {torch.__version__}, {torch.get_num_threads()} threads, CPU capability "
             f"{torch.backends.cpu.get_cpu_capability()}; matmul peak (2048²): fp32 {peaks['fp32']:.0f} GFLOP/s, "
-            f"bf16 {peaks['bf16']:.0f} GFLOP/s"
+            f"bf16 {peaks['bf16']:.0f} GFLOP/s; hf_sts' bf16 probe (768): {probe.speedup:.2f}x fp32, so bf16 is "
+            f"{'faster: the peers also run in bf16' if bf16_faster else 'not faster here: every row is fp32 (or int8)'}"
         )
         for name in args.backbones:
             pairs = args.tiny_train_pairs if name == "tiny" else args.train_pairs
@@ -451,7 +565,7 @@ def main() -> None:
             else:
                 backbone = Path(args.encoder).resolve()
             batch_size = 32 if name == "tiny" else 16
-            benchmark_backbone(name, str(backbone), train_csv, work / "dev.csv", work, batch_size, peaks)
+            benchmark_backbone(name, str(backbone), train_csv, work / "dev.csv", work, batch_size, peaks, bf16_faster)
 
 
 if __name__ == "__main__":
