@@ -14,8 +14,11 @@ from hf_sts.errors import HfStsError
 POOLING_MODES = ("cls", "mean")
 # hf_sts.metrics.SCORE_MIN, SCORE_MAX
 SCORE_MIN, SCORE_MAX = 0.0, 5.0
-# hf_sts.tools.export.EXPORT_FORMATS
-EXPORT_FORMATS = ("sequence-classification", "sentence-transformers")
+# hf_sts.tools.export.EXPORT_FORMATS and QUANTIZATIONS
+EXPORT_FORMATS = ("sequence-classification", "sentence-transformers", "onnx")
+QUANTIZATIONS = ("int8",)
+# hf_sts.inference.onnx.BACKENDS
+BACKENDS = ("torch", "onnx")
 # hf_sts.tools.ensemble.METHODS and sorted(STACKERS)
 ENSEMBLE_METHODS = ("mean", "weighted", "stacking")
 STACKERS = ("linear", "ridge")
@@ -93,6 +96,23 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "the run's recipe did not turn bf16 off; see hf_sts.utils.hardware.native_bf16)",
     )
     parser.add_argument("--revision", help="branch, tag or commit of a Hub model")
+    add_backend_arguments(parser)
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments `evaluate`, `predict` and `demo` share: which backend runs the model."""
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="torch",
+        help='torch, or onnx: the ONNX graph of an `hf-sts export --format onnx` folder (pip install "hf_sts[onnx]")',
+    )
+    parser.add_argument(
+        "--onnx_file",
+        "--onnx-file",
+        metavar="NAME",
+        help="--backend onnx: the graph in the folder's onnx/ (default: the int8 one when there is one, else model.onnx)",
+    )
 
 
 def model_kwargs(args: argparse.Namespace) -> dict:
@@ -105,4 +125,6 @@ def model_kwargs(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "device": args.device,
         "bf16": PRECISIONS[args.precision],
+        "backend": args.backend,
+        "onnx_file": args.onnx_file,
     }

@@ -9,6 +9,9 @@
   before every sentence, score = 5 × cosine (see `StsBiEncoderModel`). That zero-shot score is the baseline a
   fine-tune is compared against.
 
+With `backend="onnx"`, an `hf-sts export --format onnx` folder is scored with its ONNX graph through ONNX Runtime
+instead of the torch model (see `hf_sts.inference.onnx`), with the same tokenization, truncation and scoring loop.
+
 A model folder that cannot be loaded is refused in one line (`hf_sts.errors.ModelLoadError`) before any weights load
 where possible.
 """
@@ -36,14 +39,16 @@ from hf_sts.errors import (
     checked_tokenizer,
     read_json_object,
 )
+from hf_sts.inference.onnx import BACKENDS, OnnxScorer, import_onnxruntime, onnx_model_file, onnx_session
 from hf_sts.inference.scoring import predict_scores
 from hf_sts.models.sts.configuration_sts import StsBackboneConfig
 from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, StsPreTrainedModel
 from hf_sts.utils.hardware import PROBE_HIDDEN_SIZE, bf16_setting, native_bf16, resolve_device
 
 
-# The key of an exported sequence-classification model's `config.json` that records the input the hf_sts model read
-# (`prompt`, `text_cleaning`), which transformers' classes do not apply by themselves (see `hf_sts.tools.export`).
+# The key of an export's `config.json` that records the input the hf_sts model read (`prompt`, `text_cleaning`; an
+# ONNX export also `max_seq_length`), which transformers' classes do not apply by themselves (see
+# `hf_sts.tools.export`).
 EXPORT_INPUT_KEY = "hf_sts_input"
 
 
@@ -86,15 +91,17 @@ def is_regression_classifier(config: PretrainedConfig) -> bool:
 @dataclass
 class LoadedModel:
     """A model ready to score pairs: the hf_sts model (eval mode; a [`SequenceClassificationScorer`] for an exported
-    sequence-classification model), its tokenizer, the `max_seq_length` pairs are truncated to (the training run's,
-    from its `recipe.json`), a one-line description for logs and reports, and the training run's `bf16` setting
-    (`None` without a `recipe.json`: a plain encoder, an export, a Hub id)."""
+    sequence-classification model, an `OnnxScorer` for the ONNX graph of an export), its tokenizer, the
+    `max_seq_length` pairs are truncated to (the training run's, from its `recipe.json`), a one-line description for
+    logs and reports, the training run's `bf16` setting (`None` without a `recipe.json`: a plain encoder, an export, a
+    Hub id), and the backend that runs it (`"torch"` or `"onnx"`)."""
 
-    model: StsPreTrainedModel | SequenceClassificationScorer
+    model: StsPreTrainedModel | SequenceClassificationScorer | OnnxScorer
     tokenizer: PreTrainedTokenizerBase
     max_seq_length: int
     description: str
     run_bf16: bool | None = None
+    backend: str = "torch"
 
     @property
     def hidden_size(self) -> int:
@@ -106,7 +113,15 @@ class LoadedModel:
         """Whether to score under bf16 autocast: `bf16` when given; else where bf16 is faster on the device
         (`hf_sts.utils.hardware.native_bf16`, measured at the model's hidden size) and the training run did not train
         without it (`bf16: false`), so that a run trained and scored in fp32 (an fp16 or fp32 recipe) is scored in
-        fp32 again, as its `submission.csv` was."""
+        fp32 again, as its `submission.csv` was. An ONNX graph runs in the precision it was exported in: never bf16.
+
+        Raises:
+            ModelLoadError: for `bf16=True` with the ONNX backend.
+        """
+        if self.backend == "onnx":
+            if bf16:
+                raise ModelLoadError("--precision bf16: an ONNX graph runs in the precision it was exported in.")
+            return False
         if bf16 is not None:
             return bf16
         return self.run_bf16 is not False and native_bf16(self.model.device, self.hidden_size)
@@ -158,6 +173,12 @@ def _hub_recipe(repo_id: str, **hub_kwargs) -> dict | None:
     return read_json_object(path, ModelLoadError)
 
 
+def recorded_max_seq_length(config: PretrainedConfig) -> int | None:
+    """The `max_seq_length` an export recorded in its `config.json` (under `EXPORT_INPUT_KEY`); `None` where it
+    recorded none."""
+    return (getattr(config, EXPORT_INPUT_KEY, None) or {}).get("max_seq_length")
+
+
 def run_max_seq_length(model_dir: str | Path) -> int | None:
     """The `max_seq_length` of the run that wrote `model_dir` (see [`run_recipe`]); `None` without a recipe."""
     recipe = run_recipe(model_dir)
@@ -170,6 +191,8 @@ def load_model(
     prompt: str | None = None,
     max_seq_length: int | None = None,
     device: str | None = None,
+    backend: str = "torch",
+    onnx_file: str | None = None,
     **hub_kwargs,
 ) -> LoadedModel:
     """Load a model to score pairs with.
@@ -183,23 +206,40 @@ def load_model(
             carries its own; an exported sequence-classification model takes `prompt` (default: the one its export
             recorded) but not `pooling`.
         max_seq_length: tokens per pair (per sentence for a bi-encoder); default: the training run's (from its
-            `recipe.json`, beside the model or in its Hub repository), else (an export) its tokenizer's
-            `model_max_length` when below 100,000, else 128.
-        device: where the model runs (`"cpu"`, `"cuda"`, `"cuda:1"`, ...); default: CUDA when there is one.
+            `recipe.json`, beside the model or in its Hub repository), else (an export) the one its `config.json`
+            records (`hf_sts_input`, an ONNX export) or its tokenizer's `model_max_length` when below 100,000 (a
+            sequence-classification export), else 128.
+        device: where the model runs (`"cpu"`, `"cuda"`, `"cuda:1"`, ...); default: CUDA when there is one (the
+            torch backend), the CPU (the ONNX backend).
+        backend: `"torch"` (default), or `"onnx"`: the ONNX graph of an `hf-sts export --format onnx` folder, run by
+            onnxruntime (see `hf_sts.inference.onnx`), with the model's own tokenization, prompt and cleaning.
+        onnx_file: with `backend="onnx"`, the graph in the folder's `onnx/` to run (default: the int8 one when
+            there is one, else `model.onnx`; see `hf_sts.inference.onnx.onnx_model_file`).
         **hub_kwargs: `cache_dir`, `revision`, `token` for `from_pretrained`.
 
     Raises:
         ModelLoadError: if nothing loadable is there, `pooling` / `prompt` are given for an hf_sts checkpoint,
             `pooling` for a sequence-classification model, `device` is not one of this machine's, the tokenizer has
-            no padding token, or `max_seq_length` is beyond the encoder's position embeddings.
+            no padding token, or `max_seq_length` is beyond the encoder's position embeddings; for an unknown
+            `backend`, `onnx_file` without `backend="onnx"`, and with it: onnxruntime not installed (the message
+            names the `onnx` extra), a folder that is not a local ONNX export, or a graph onnxruntime cannot load.
     """
     path = Path(model_name_or_path)
+    if backend not in BACKENDS:
+        raise ModelLoadError(f"--backend {backend!r}: expected one of {list(BACKENDS)}.")
+    if onnx_file is not None and backend != "onnx":
+        raise ModelLoadError(f"--onnx_file {onnx_file}: it names a graph of --backend onnx, which is not chosen.")
+    if backend == "onnx":
+        import_onnxruntime()  # before anything loads: one line naming the extra
     if path.exists() and not path.is_dir():
         raise ModelLoadError(f"{path}: a model is a folder (or a Hub id), not a file.")
-    device = resolve_device(device, ModelLoadError)
+    # onnxruntime runs on the CPU unless told otherwise (its CUDA provider is a separate package).
+    device = resolve_device("cpu" if backend == "onnx" and device is None else device, ModelLoadError)
     # The tokenizer first: a folder without one is refused in one line before any weights load.
     tokenizer = checked_tokenizer(model_name_or_path, ModelLoadError, **hub_kwargs)
-    if (path / "adapter_config.json").is_file():
+    if backend == "onnx":
+        model, description = _load_onnx(path, pooling, prompt, onnx_file, device)
+    elif (path / "adapter_config.json").is_file():
         from hf_sts.models.lora import load_adapter_model  # peft, imported by LoRA runs only
 
         _refuse_overrides(path, pooling, prompt)
@@ -231,7 +271,8 @@ def load_model(
             )
     recipe = (run_recipe(path) if path.exists() else _hub_recipe(model_name_or_path, **hub_kwargs)) or {}
     if max_seq_length is None:
-        max_seq_length = recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH)
+        recorded = recorded_max_seq_length(model.config)
+        max_seq_length = recipe.get("max_seq_length", DEFAULT_MAX_SEQ_LENGTH) if recipe or not recorded else recorded
     run_bf16 = bf16_setting(recipe.get("bf16")) if recipe else None
     run_bf16 = None if run_bf16 == "auto" else run_bf16  # decided by this machine
     limit = max_positions(getattr(model.config, "backbone_config", None) or model.config)
@@ -239,7 +280,32 @@ def load_model(
         raise ModelLoadError(
             f"--max_seq_length {max_seq_length}: {model_name_or_path} reads at most {limit} tokens per sequence."
         )
-    return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description, run_bf16)
+    return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description, run_bf16, backend)
+
+
+def _load_onnx(
+    path: Path, pooling: str | None, prompt: str | None, onnx_file: str | None, device
+) -> tuple[OnnxScorer, str]:
+    """The [`OnnxScorer`] of the ONNX export in the folder `path` and its one-line description.
+
+    Raises:
+        ModelLoadError: for a path that is not a local folder of an hf_sts model with `onnx/` graphs, `pooling` or
+            `prompt` given, or a graph onnxruntime cannot load (see `hf_sts.inference.onnx.onnx_session`).
+    """
+    if not path.is_dir():
+        raise ModelLoadError(f"{path}: --backend onnx reads a local folder written by `hf-sts export --format onnx`.")
+    _refuse_overrides(
+        path, pooling, prompt, "an ONNX export of an hf_sts model, which carries its own pooling and prompt"
+    )
+    file = onnx_model_file(path, onnx_file)
+    config = checked_from_pretrained(AutoConfig, str(path), ModelLoadError)
+    if not isinstance(config, StsBackboneConfig):
+        raise ModelLoadError(
+            f"{path} holds a {config.model_type!r} model; --backend onnx scores the folder that "
+            "`hf-sts export --format onnx` writes of an hf_sts model."
+        )
+    scorer = OnnxScorer(onnx_session(file, device), config)
+    return scorer, f"{path} (hf_sts {config.model_type}, ONNX graph {file.parent.name}/{file.name})"
 
 
 def _refuse_overrides(

@@ -25,6 +25,13 @@ from hf_sts.utils.hardware import autocast, native_bf16
 TARGET_COLUMNS = ("labels", "binary_labels")
 
 
+def model_device(model) -> torch.device:
+    """The device a model's batches go to: its parameters' device, or the CPU for a model without parameters (the
+    ONNX graph of `hf_sts.inference.onnx.OnnxScorer`, whose runtime takes its inputs from the CPU)."""
+    parameter = next(model.parameters(), None)
+    return torch.device("cpu") if parameter is None else parameter.device
+
+
 def score_features(
     model,
     features,
@@ -42,7 +49,8 @@ def score_features(
 
     Args:
         model: a cross-encoder or bi-encoder (also wrapped: a peft model, the scorer of a plain
-            `AutoModelForSequenceClassification`); its `logits` are `(batch,)` scores.
+            `AutoModelForSequenceClassification`, the ONNX graph of an export, `hf_sts.inference.onnx.OnnxScorer`);
+            its `logits` are `(batch,)` scores.
         features: tokenized pairs: a `BatchEncoding` (or dict of per-row lists) from `model.tokenize`, or a
             `datasets.Dataset` from `hf_sts.data.tokenization.tokenize_pairs` (its `labels` and `binary_labels`
             columns are left out of the batches).
@@ -56,7 +64,7 @@ def score_features(
         features = features.select_columns(inputs).to_dict()
     else:
         features = {key: value for key, value in features.items() if key not in TARGET_COLUMNS}
-    device = next(model.parameters()).device
+    device = model_device(model)
     scores = np.empty(len(features["input_ids"]), dtype=np.float64)
     was_training = model.training
     model.eval()
@@ -90,7 +98,7 @@ def predict_scores(
 
     Args:
         model: a cross-encoder or bi-encoder (also wrapped: a peft model, the scorer of a plain
-            `AutoModelForSequenceClassification` that `load_model` returns).
+            `AutoModelForSequenceClassification` or the ONNX graph of an export that `load_model` returns).
         sentences1, sentences2 (`list[str]`): the pairs, same length `n`.
         bf16: score under bf16 autocast (scores move slightly; see `benchmarks/bf16_accuracy.py`); `None` (default):
             where the model's device runs bf16 natively (`hf_sts.utils.hardware.native_bf16`).
@@ -105,7 +113,7 @@ def predict_scores(
         raise ValueError(f"{len(sentences1)} first sentences but {len(sentences2)} second ones.")
     if max_seq_length < 1 or batch_size < 1:
         raise ValueError(f"max_seq_length ({max_seq_length}) and batch_size ({batch_size}) must be >= 1.")
-    device = next(model.parameters()).device
+    device = model_device(model)
     bf16 = native_bf16(device) if bf16 is None else bf16
     encoded = model.tokenize(tokenizer, list(sentences1), list(sentences2), truncation=True, max_length=max_seq_length)
     # A bi-encoder's inputs carry the second sentences under `_b` keys (also through a peft wrapper).

@@ -1,11 +1,12 @@
 """A demo page for a trained model: `hf-sts demo MODEL`, a Gradio app (`pip install "hf_sts[demo]"`).
 
-    hf-sts demo outputs/quickstart [--host 127.0.0.1] [--port 7860] [--share false] [--device cpu]
+    hf-sts demo outputs/quickstart [--host 127.0.0.1] [--port 7860] [--share false] [--device cpu] [--backend onnx]
 
 `MODEL` is anything `hf-sts predict` scores with (see `hf_sts.inference.loading.load_model`): an hf_sts run's
 `output_dir`, one of its checkpoints, a LoRA run's `adapter/` folder, an exported sequence-classification model, a
 plain encoder (zero-shot), or a Hub id, whose files are downloaded first (`huggingface_hub.snapshot_download`; what a
-Space written by `hf-sts push --space` does). The page has
+Space written by `hf-sts push --space` does); with `--backend onnx`, the local folder of an `hf-sts export --format
+onnx`, scored with its ONNX graph (`--onnx_file` picks one). The page has
 
 - a **pair** tab: two sentences in; out, the score on the 0.0–5.0 scale (clipped, as `hf-sts predict` writes it) on a
   visual scale, the binary verdict at the model's threshold (`all_results.json`'s `binary_threshold`, else KLUE's
@@ -38,7 +39,7 @@ from hf_sts.errors import DemoError, HfStsError
 from hf_sts.hub import UPLOAD_PATTERNS
 from hf_sts.inference.loading import load_model
 from hf_sts.metrics import BINARY_THRESHOLD, SCORE_MAX, SCORE_MIN, clip_scores
-from hf_sts.models.sts.modeling_sts import StsBiEncoderModel
+from hf_sts.models.sts.configuration_sts import StsBiEncoderConfig
 from hf_sts.training.card import CardFacts, card_facts
 
 
@@ -131,19 +132,23 @@ class DemoModel:
 
     Args:
         model: a local folder or Hub id, as `hf-sts predict` takes it (see module docstring).
-        device: where the model runs (`"cpu"`, `"cuda"`, ...); default: CUDA when there is one.
+        device: where the model runs (`"cpu"`, `"cuda"`, ...); default: CUDA when there is one (the CPU for the
+            ONNX backend).
+        backend, onnx_file: `"torch"` (default) or `"onnx"`, and the ONNX graph to run (see
+            `hf_sts.inference.loading.load_model`).
 
     Raises:
         DemoError: for a Hub id that cannot be downloaded.
         hf_sts.errors.ModelLoadError: for a folder (or download) that holds no model.
     """
 
-    def __init__(self, model: str, device: str | None = None):
+    def __init__(self, model: str, device: str | None = None, backend: str = "torch", onnx_file: str | None = None):
 
         self.name = model
         self.folder = resolve_model(model)
-        self.loaded = load_model(str(self.folder), device=device)
-        self.bi_encoder = isinstance(self.loaded.model, StsBiEncoderModel)
+        self.loaded = load_model(str(self.folder), device=device, backend=backend, onnx_file=onnx_file)
+        # The config tells: the loaded model is a torch module, or the ONNX graph of one.
+        self.bi_encoder = isinstance(self.loaded.model.config, StsBiEncoderConfig)
         try:
             self.facts = card_facts(self.folder)
         except (OSError, ValueError):  # no config.json that loads (an adapter-only LoRA run): what loading says
@@ -375,9 +380,18 @@ def check_port(host: str, port: int) -> None:
             ) from None
 
 
-def serve(model: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, share: bool = False, device=None) -> None:
-    """`hf-sts demo`: check the port, load `model` (see [`DemoModel`]), build the page and serve it on `host:port`
-    until interrupted; with `share`, also through a public Gradio share link (needs the network).
+def serve(
+    model: str,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    share: bool = False,
+    device=None,
+    backend: str = "torch",
+    onnx_file: str | None = None,
+) -> None:
+    """`hf-sts demo`: check the port, load `model` (see [`DemoModel`]; with `backend="onnx"`, its ONNX graph
+    `onnx_file`), build the page and serve it on `host:port` until interrupted; with `share`, also through a public
+    Gradio share link (needs the network).
 
     Raises:
         DemoError: for a port in use, gradio missing, or a server that does not start.
@@ -385,7 +399,7 @@ def serve(model: str, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, share:
     """
     check_port(host, port)
     require_gradio()  # before the model loads
-    page = build_page(DemoModel(model, device=device))
+    page = build_page(DemoModel(model, device=device, backend=backend, onnx_file=onnx_file))
     print(f"hf_sts demo of {model}: http://{host}:{port} (Ctrl+C stops it)", flush=True)
     try:
         page.launch(server_name=host, server_port=port, share=share, **launch_options())

@@ -2,6 +2,7 @@
 
     hf-sts export RUN_DIR --format sequence-classification --output DIR   # cross-encoder with the `cls` head
     hf-sts export RUN_DIR --format sentence-transformers --output DIR     # bi-encoder
+    hf-sts export RUN_DIR --format onnx [--quantize int8] --output DIR     # either, for ONNX Runtime
 
 - `sequence-classification`: a plain `AutoModelForSequenceClassification` checkpoint of the backbone's type
   (`num_labels=1`, `problem_type="regression"`), loadable without hf_sts by `transformers.pipeline(
@@ -16,7 +17,17 @@
   folder's default prompt (`prompts` and `default_prompt_name` in `config_sentence_transformers.json`), so `encode`
   applies it as hf_sts does. sentence-transformers is needed for this format only (`pip install
   sentence-transformers`).
-- A sequence-classification model has no place for a prompt, and neither format cleans text: the export's
+- `onnx`: the hf_sts model folder (config, weights, code, tokenizer; `config.json` records the prompt, text cleaning
+  and `max_seq_length` under `hf_sts_input`) with its ONNX graph in `onnx/model.onnx`, written by
+  `torch.onnx.export` with the batch and sequence axes dynamic: a cross-encoder's graph gives the score per pair
+  (`logits`, as the model's `forward`, unclipped), a bi-encoder's the pooled embedding per sentence
+  (`sentence_embedding`, not normalised; a pair scores `score_scale` × the cosine). With `--quantize int8`, also
+  `onnx/model_qint8_<isa>.onnx` (`model_quint8_avx2.onnx` on AVX2): the graph dynamically quantized by onnxruntime
+  (`quantize_dynamic`, the settings and file names of sentence-transformers' `export_dynamic_quantized_onnx_model`
+  for this CPU's instruction set). `hf-sts predict --backend onnx` (and `evaluate`, `demo`) score with it, applying
+  the prompt, cleaning and truncation as for the torch model (`hf_sts.inference.onnx`). Needs `pip install
+  "hf_sts[onnx]"` (onnxruntime, onnx, onnxscript).
+- A sequence-classification model has no place for a prompt, and neither of those two formats cleans text: the export's
   `README.md` (and the model card of the hf_sts model) says which prompt and cleaning steps to apply to each sentence.
   A sequence-classification export also records them in its `config.json` (`hf_sts_input`: `prompt`,
   `text_cleaning`), which transformers keeps and ignores, and from which `hf-sts predict` and `hf-sts demo` apply
@@ -24,24 +35,40 @@
 
 The tokenizer is saved with `model_max_length` set to the run's `max_seq_length`, so the consumers truncate pairs as
 training did. Every export is checked before it lands in the output folder (it is built in a staging folder beside
-it): the exported model must score, or embed, probe pairs like the hf_sts model (within 1e-4), else `ExportError`
-and nothing is written.
+it): the exported model must score, or embed, probe pairs like the hf_sts model (within `TOLERANCE`, 1e-4; an int8
+graph within `INT8_TOLERANCE`, 0.25 on the 0.0–5.0 scale), else `ExportError` and nothing is written.
 """
 
+import contextlib
 import copy
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
 from huggingface_hub import ModelCard, ModelCardData
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
+from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH
 from hf_sts.errors import ExportError, check_local_weights, checked_from_pretrained
 from hf_sts.inference.loading import EXPORT_INPUT_KEY, run_max_seq_length
+from hf_sts.inference.onnx import (
+    EMBEDDING_OUTPUT,
+    ONNX_EXTRA,
+    ONNX_FILE,
+    ONNX_FOLDER,
+    SCORE_OUTPUT,
+    OnnxScorer,
+    cpu_isa,
+    import_onnxruntime,
+    onnx_session,
+)
+from hf_sts.inference.scoring import predict_scores
 from hf_sts.models.sts.configuration_sts import StsBackboneConfig, StsBiEncoderConfig, StsCrossEncoderConfig
 from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, apply_prompt
 from hf_sts.models.sts.text_cleaning import clean_texts
@@ -51,7 +78,9 @@ from hf_sts.utils.write_guard import check_output, usual_mode
 
 logger = logging.getLogger(__name__)
 
-EXPORT_FORMATS = ("sequence-classification", "sentence-transformers")
+EXPORT_FORMATS = ("sequence-classification", "sentence-transformers", "onnx")
+# What `--quantize` takes (`--format onnx` only): int8 dynamic quantization of the graph's MatMul weights.
+QUANTIZATIONS = ("int8",)
 
 # Pairs every export is checked on: the exported model must score them as the hf_sts model does.
 PROBE_PAIRS = [
@@ -65,19 +94,25 @@ PROBE_PAIRS = [
     ),
 ]
 TOLERANCE = 1e-4
+# How far an int8 graph may score a probe pair from the torch model, on the 0.0–5.0 scale: int8 weights and
+# activations move scores by a few hundredths on a fine-tuned encoder, far less than the scale's 0.5 steps of
+# annotation; a graph past this is broken, not rounded.
+INT8_TOLERANCE = 0.25
 # The name of the hf_sts prompt among a sentence-transformers export's `prompts` (its default prompt).
 PROMPT_NAME = "query"
 
 
-def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str) -> Path:
+def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str, quantize: str | None = None) -> Path:
     """Export the hf_sts model in `run_dir` (a run's `output_dir` or a checkpoint) to `output_dir`.
 
     Args:
         run_dir: a folder with an hf_sts `config.json`, the weights and the tokenizer; `recipe.json`, when there,
-            gives `max_seq_length` (else the tokenizer's `model_max_length` is kept).
+            gives `max_seq_length` (else the tokenizer's `model_max_length` is kept; `onnx` records 128, what
+            `hf-sts predict` truncates the run's pairs to).
         output_dir: where to write the export: a new or empty folder, filled once the export is checked.
-        export_format: `"sequence-classification"` (a cross-encoder with the `cls` head) or
-            `"sentence-transformers"` (a bi-encoder).
+        export_format: `"sequence-classification"` (a cross-encoder with the `cls` head), `"sentence-transformers"`
+            (a bi-encoder) or `"onnx"` (either; see the module docstring).
+        quantize: `"int8"` (`onnx` only): also write the graph quantized to int8 for this CPU.
 
     Returns:
         `output_dir` as a `Path`.
@@ -85,12 +120,20 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     Raises:
         hf_sts.errors.OutputError: for an `output_dir` that is not new or empty, or lies inside `run_dir`, a model
             folder or a run (`hf_sts.utils.write_guard.check_output`).
-        ExportError: if `run_dir` holds no hf_sts model, the model does not fit the format, or the exported model
-            does not reproduce its scores.
+        ExportError: if `run_dir` holds no hf_sts model, the model does not fit the format, `quantize` is given for
+            another format than `onnx`, the packages of `onnx` are not installed (naming the `onnx` extra), or the
+            exported model does not reproduce its scores.
     """
     run_dir, output_dir = Path(run_dir), Path(output_dir)
     if export_format not in EXPORT_FORMATS:
         raise ExportError(f"Unknown export format {export_format!r}; expected one of {list(EXPORT_FORMATS)}.")
+    if quantize is not None and (quantize not in QUANTIZATIONS or export_format != "onnx"):
+        raise ExportError(
+            f"--quantize {quantize}: --format onnx takes --quantize {' or '.join(QUANTIZATIONS)}; "
+            f"--format {export_format} is not quantized."
+        )
+    if export_format == "onnx":
+        _import_onnx_exporter()  # before anything loads: one line naming the extra
     if (run_dir / "adapter_config.json").is_file():
         raise ExportError(
             f"{run_dir} holds a LoRA adapter; export the merged model at the root of a LoRA run, or merge first: "
@@ -108,55 +151,95 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     max_seq_length = run_max_seq_length(run_dir)
     if max_seq_length is not None:
         tokenizer.model_max_length = max_seq_length
-    export = (
-        _export_sequence_classification
-        if export_format == "sequence-classification"
-        else _export_sentence_transformers
-    )
+    if export_format == "onnx":
+
+        def export(model, tokenizer, output_dir, run_dir):
+            _export_onnx(model, tokenizer, output_dir, run_dir, max_seq_length or DEFAULT_MAX_SEQ_LENGTH, quantize)
+
+    elif export_format == "sequence-classification":
+        export = _export_sequence_classification
+    else:
+        export = _export_sentence_transformers
     # Written to a staging folder beside `output_dir` and moved in place only once checked: a failed export leaves
     # nothing behind.
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_dir.parent, prefix=f".{output_dir.name}-") as staging:
         export(model, tokenizer, Path(staging), run_dir)
         tokenizer.save_pretrained(staging)
-        export_card(model.config, export_format, run_dir).save(Path(staging) / "README.md")
+        graphs = sorted(path.name for path in (Path(staging) / ONNX_FOLDER).glob("*.onnx"))
+        export_card(model.config, export_format, run_dir, graphs).save(Path(staging) / "README.md")
         if output_dir.is_dir():  # empty (`check_output`): filled in place
             shutil.copytree(staging, output_dir, dirs_exist_ok=True)
         else:
             os.chmod(staging, usual_mode(folder=True))
             os.replace(staging, output_dir)
             os.mkdir(staging)  # for TemporaryDirectory's cleanup
-    logger.info("Exported %s as %s to %s.", run_dir, export_format, output_dir)
+    logger.info("Exported %s as %s%s to %s.", run_dir, export_format, f" ({quantize})" if quantize else "", output_dir)
     return output_dir
 
 
-def export_card(config: StsBackboneConfig, export_format: str, run_dir: Path) -> ModelCard:
+def export_card(config: StsBackboneConfig, export_format: str, run_dir: Path, graphs: list[str] = ()) -> ModelCard:
     """The model card of an export (`README.md`): where it comes from, how it scores, and the input it expects, the
-    hf_sts model's cleaning steps and prompt, which neither export format applies by itself (a SentenceTransformer
-    applies the prompt, its default prompt). A cleaning model says so in one log line too."""
+    hf_sts model's cleaning steps and prompt, which the sequence-classification and sentence-transformers formats do
+    not apply by themselves (a SentenceTransformer applies the prompt, its default prompt; `hf-sts predict --backend
+    onnx` applies both to an ONNX export, but onnxruntime alone does not). A cleaning model says so in one log line
+    too, for the formats that cannot clean. `graphs`: the ONNX files of an `onnx` export, listed on the card."""
     sentence_transformers = export_format == "sentence-transformers"
+    onnx = export_format == "onnx"
+    bi_encoder = sentence_transformers or isinstance(config, StsBiEncoderConfig)
     data = ModelCardData(
         language="ko",
-        library_name="sentence-transformers" if sentence_transformers else "transformers",
-        pipeline_tag="sentence-similarity" if sentence_transformers else "text-classification",
-        tags=["hf_sts", "sts", "korean", "bi-encoder" if sentence_transformers else "cross-encoder"],
+        library_name="onnx" if onnx else "sentence-transformers" if sentence_transformers else "transformers",
+        pipeline_tag="sentence-similarity" if bi_encoder else "text-classification",
+        tags=["hf_sts", "sts", "korean", "bi-encoder" if bi_encoder else "cross-encoder", *(["onnx"] if onnx else [])],
     )
-    scores = (
-        "the cosine of two sentence embeddings; × 5 is the hf_sts model's score on the 0.0–5.0 STS scale"
-        if sentence_transformers
-        else "one regression output per sentence pair, the hf_sts model's score on the 0.0–5.0 STS scale (clip to [0, 5])"
-    )
-    lines = [f"- Scores: {scores}."]
-    if config.text_cleaning:
-        lines.append(f"- Input cleaning this format does not apply: {cleaning_text(config.text_cleaning)}.")
-        logger.warning(
-            "%s cleans its input (%s); the %s export does not: its README.md says to clean sentences first.",
-            run_dir,
-            ", ".join(config.text_cleaning),
-            export_format,
+    if onnx and bi_encoder:
+        scores = (
+            f"`{ONNX_FOLDER}/*.onnx` embed each sentence (`{EMBEDDING_OUTPUT}`, (batch, hidden_size), not "
+            f"normalised); {config.score_scale:g} × the cosine of two embeddings is the hf_sts model's score on the "
+            "0.0–5.0 STS scale (clip to [0, 5])"
         )
+    elif onnx:
+        scores = (
+            f"`{ONNX_FOLDER}/*.onnx` score each sentence pair, tokenized as one sequence (`{SCORE_OUTPUT}`, (batch,)): "
+            "the hf_sts model's score on the 0.0–5.0 STS scale (clip to [0, 5])"
+        )
+    elif sentence_transformers:
+        scores = "the cosine of two sentence embeddings; × 5 is the hf_sts model's score on the 0.0–5.0 STS scale"
+    else:
+        scores = "one regression output per sentence pair, the hf_sts model's score on the 0.0–5.0 STS scale (clip to [0, 5])"
+    lines = [f"- Scores: {scores}."]
+    if onnx:
+        lines.append(
+            f"- Graphs: {', '.join(f'`{ONNX_FOLDER}/{name}`' for name in graphs)}; `hf-sts predict DIR --backend onnx` "
+            "scores with them (the int8 one when there is one), applying the prompt, cleaning and truncation below."
+        )
+        lines.append(
+            f"- Truncation: {getattr(config, EXPORT_INPUT_KEY, {}).get('max_seq_length')} tokens per "
+            f"{'sentence' if bi_encoder else 'pair'}."
+        )
+    if config.text_cleaning:
+        if onnx:
+            lines.append(
+                f"- Input cleaning (applied by `hf-sts predict`; apply it yourself before onnxruntime): "
+                f"{cleaning_text(config.text_cleaning)}."
+            )
+        else:
+            lines.append(f"- Input cleaning this format does not apply: {cleaning_text(config.text_cleaning)}.")
+            logger.warning(
+                "%s cleans its input (%s); the %s export does not: its README.md says to clean sentences first.",
+                run_dir,
+                ", ".join(config.text_cleaning),
+                export_format,
+            )
     if config.prompt:
-        applied = "its default prompt, applied by `encode`" if sentence_transformers else "put it before each sentence"
+        applied = (
+            "its default prompt, applied by `encode`"
+            if sentence_transformers
+            else "applied by `hf-sts predict`; put it before each sentence yourself before onnxruntime"
+            if onnx
+            else "put it before each sentence"
+        )
         lines.append(f"- Prompt: `{json.dumps(config.prompt, ensure_ascii=False)}` before every sentence ({applied}).")
     text = (
         f"---\n{data.to_yaml()}\n---\n\n# hf_sts export ({export_format})\n\nExported with `hf-sts export {run_dir.name} "
@@ -166,12 +249,15 @@ def export_card(config: StsBackboneConfig, export_format: str, run_dir: Path) ->
     return ModelCard(text)
 
 
-def _check_close(exported: torch.Tensor, expected: torch.Tensor, what: str) -> None:
-    """Raise `ExportError` if `exported` differs from `expected` by more than `TOLERANCE` anywhere."""
+def _check_close(exported: torch.Tensor, expected: torch.Tensor, what: str, tolerance: float | None = None) -> None:
+    """Raise `ExportError` if `exported` differs from `expected` by more than `tolerance` (default `TOLERANCE`)
+    anywhere."""
+    tolerance = TOLERANCE if tolerance is None else tolerance
     difference = (exported - expected).abs().max().item()
-    if difference > TOLERANCE:
+    if difference > tolerance:
         raise ExportError(
-            f"The {what} scores the probe pairs {difference:.2e} away from the hf_sts model; not written."
+            f"The {what} scores the probe pairs {difference:.2e} away from the hf_sts model (more than "
+            f"{tolerance:g}); not written."
         )
 
 
@@ -309,4 +395,168 @@ def _check_sentence_transformers(sentence_model, model: StsBiEncoderModel, token
         _check_close(scores, model(**probe).logits, "exported SentenceTransformer (score_scale × its cosine)")
 
 
-__all__ = ["EXPORT_FORMATS", "ExportError", "export_model"]
+def _import_onnx_exporter() -> None:
+    """Check that what `--format onnx` needs is installed: onnxruntime (to check and quantize the graph), and onnx
+    and onnxscript (`torch.onnx.export` writes graphs with them).
+
+    Raises:
+        ExportError: naming the `onnx` extra, if one is missing.
+    """
+    import_onnxruntime(ExportError)
+    try:
+        import onnx  # noqa: F401  (optional dependencies of the `onnx` extra, needed by torch.onnx.export)
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise ExportError(f"--format onnx needs onnx and onnxscript, which are not installed: {ONNX_EXTRA}") from None
+
+
+class _OnnxGraph(torch.nn.Module):
+    """What the ONNX graph of an hf_sts model computes, from `input_ids`, `attention_mask` (and `token_type_ids`),
+    each `(batch, seq_len)`: a cross-encoder's scores `(batch,)` (its `forward(...).logits`, unclipped), or a
+    bi-encoder's sentence embeddings `(batch, hidden_size)` (its `encode`: pooled, not normalised)."""
+
+    def __init__(self, model: StsCrossEncoderModel | StsBiEncoderModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None) -> torch.Tensor:
+        if isinstance(self.model, StsBiEncoderModel):
+            return self.model.encode(input_ids, attention_mask, token_type_ids)
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+
+
+@contextlib.contextmanager
+def _quiet_onnx_tools():
+    """Keep `torch.onnx.export`'s progress lines and the warnings of the exporter and the quantizer (about packages
+    and pre-processing this export does not use) out of the command's output; errors still raise."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnxscript", "root")]
+    levels = [each.level for each in loggers]
+    try:
+        for each in loggers:
+            each.setLevel(logging.ERROR)
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for each, level in zip(loggers, levels, strict=True):
+            each.setLevel(level)
+
+
+def _first_line(error: Exception) -> str:
+    """The first line of an exception's message without terminal colour codes (torch.export colours its own)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _export_onnx(
+    model, tokenizer, output_dir: Path, run_dir: Path, max_seq_length: int, quantize: str | None = None
+) -> None:
+    """Write the hf_sts model folder (config, weights, code) to `output_dir`, `config.json` recording the input
+    settings (`hf_sts_input`: `prompt`, `text_cleaning`, `max_seq_length`), its ONNX graph to `onnx/model.onnx`
+    (see [`_OnnxGraph`]; batch and sequence axes dynamic) and with `quantize="int8"` the int8 graph for this CPU, each
+    checked on the probe pairs against the torch model through the scoring path of `hf-sts predict --backend onnx`.
+
+    Raises:
+        ExportError: for a model torch.onnx.export cannot trace (the `rnn` head), a CPU int8 graphs are not made for,
+            or a graph that scores the probe pairs more than `TOLERANCE` (int8: `INT8_TOLERANCE`) away.
+    """
+    if isinstance(model, StsCrossEncoderModel) and model.config.head == "rnn":
+        raise ExportError(
+            f"{run_dir} holds a cross-encoder with the 'rnn' head, whose packed sequences have no ONNX export; "
+            "--format onnx takes the other heads and bi-encoders."
+        )
+    tokenizer.model_max_length = max_seq_length
+    setattr(
+        model.config,
+        EXPORT_INPUT_KEY,
+        {"prompt": model.config.prompt, "text_cleaning": model.config.text_cleaning, "max_seq_length": max_seq_length},
+    )
+    model.save_pretrained(output_dir)
+    onnx_dir = output_dir / ONNX_FOLDER
+    onnx_dir.mkdir()
+    first, second = (list(side) for side in zip(*PROBE_PAIRS, strict=True))
+    # Example inputs of the trace: two probe pairs (a bi-encoder's graph reads single sentences: the first ones).
+    probe = model.tokenize(tokenizer, first, second, padding=True, truncation=True, return_tensors="pt")
+    inputs = {name: value for name, value in probe.items() if not name.endswith("_b")}
+    bi_encoder = isinstance(model, StsBiEncoderModel)
+    batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
+    try:
+        with _quiet_onnx_tools(), torch.no_grad():
+            program = torch.onnx.export(
+                _OnnxGraph(model).eval(),
+                (),
+                kwargs=inputs,
+                dynamic_shapes={name: {0: batch, 1: sequence} for name in inputs},
+                output_names=[EMBEDDING_OUTPUT if bi_encoder else SCORE_OUTPUT],
+                dynamo=True,
+                verbose=False,
+            )
+            program.save(str(onnx_dir / ONNX_FILE))
+    except Exception as error:  # torch.export and the ONNX translation raise many types
+        raise ExportError(f"torch.onnx.export cannot export {run_dir}: {_first_line(error)}") from None
+    _check_onnx(onnx_dir / ONNX_FILE, model, tokenizer, max_seq_length, TOLERANCE)
+    if quantize == "int8":
+        quantized = _quantize_int8(onnx_dir / ONNX_FILE)
+        _check_onnx(quantized, model, tokenizer, max_seq_length, INT8_TOLERANCE)
+
+
+def _check_onnx(path: Path, model, tokenizer, max_seq_length: int, tolerance: float) -> None:
+    """Score the probe pairs with the graph at `path` as `hf-sts predict --backend onnx` does (`OnnxScorer` through
+    `predict_scores`) and with the torch model, in fp32.
+
+    Raises:
+        ExportError: if onnxruntime cannot load the graph, or a score is more than `tolerance` away.
+    """
+    scorer = OnnxScorer(onnx_session(path, error=ExportError), model.config)
+    first, second = (list(side) for side in zip(*PROBE_PAIRS, strict=True))
+    scores = [
+        torch.from_numpy(
+            predict_scores(each, tokenizer, first, second, max_seq_length, show_progress_bar=False, bf16=False)
+        )
+        for each in (scorer, model)
+    ]
+    _check_close(*scores, f"ONNX graph {path.name}", tolerance)
+
+
+# The int8 quantization of sentence-transformers' `export_dynamic_quantized_onnx_model` (optimum's
+# `AutoQuantizationConfig.<isa>(is_static=False)`) per instruction set: the weights' type and the file name it
+# gives; weights symmetric and per channel, activations asymmetric uint8, full range, MatMul nodes quantized.
+INT8_WEIGHTS = {"arm64": "QInt8", "avx2": "QUInt8", "avx512": "QInt8", "avx512_vnni": "QInt8"}
+
+
+def _quantize_int8(path: Path) -> Path:
+    """Quantize the graph at `path` to int8 for this CPU's instruction set (`hf_sts.inference.onnx.cpu_isa`) with
+    `onnxruntime.quantization.quantize_dynamic`, into `model_<qint8|quint8>_<isa>.onnx` beside it.
+
+    Returns:
+        The path of the quantized graph.
+
+    Raises:
+        ExportError: on an x86 CPU without AVX2, or if onnxruntime cannot quantize the graph.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # the `onnx` extra: imported where used
+
+    isa = cpu_isa()
+    if isa is None:
+        raise ExportError(
+            f"--quantize int8: this CPU has none of the instruction sets int8 graphs are made for ({', '.join(INT8_WEIGHTS)})."
+        )
+    weights = INT8_WEIGHTS[isa]
+    target = path.with_name(f"model_{weights.lower()}_{isa}.onnx")
+    try:
+        with _quiet_onnx_tools():
+            quantize_dynamic(
+                path,
+                target,
+                op_types_to_quantize=["MatMul"],
+                per_channel=True,
+                reduce_range=False,
+                weight_type=getattr(QuantType, weights),
+                extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
+            )
+    except Exception as error:  # onnxruntime raises several types
+        raise ExportError(f"onnxruntime cannot quantize {path.name}: {_first_line(error)}") from None
+    return target
+
+
+__all__ = ["EXPORT_FORMATS", "INT8_TOLERANCE", "QUANTIZATIONS", "ExportError", "export_model"]

@@ -80,6 +80,20 @@ def apply_prompt(sentences: list[str], prompt: str | None, text_cleaning: list[s
     return [prompt + sentence for sentence in sentences] if prompt else sentences
 
 
+def pair_cosine(embeddings_a: torch.Tensor, embeddings_b: torch.Tensor) -> torch.Tensor:
+    """The cosine of each pair of sentence embeddings, in fp32 (also under bf16 autocast, whose rounding would put
+    5 × cosine on a grid of 1/64 near 2.5): a bi-encoder's score divided by its `score_scale`.
+
+    Args:
+        embeddings_a, embeddings_b (`torch.Tensor` of shape `(batch, hidden_size)`): the embeddings of the first and
+            the second sentences, normalised or not.
+
+    Returns:
+        `torch.Tensor` of shape `(batch,)`, fp32, in [-1, 1].
+    """
+    return nn.functional.cosine_similarity(embeddings_a.float(), embeddings_b.float(), dim=-1)
+
+
 def regression_loss(predictions: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
     """The loss of transformers' regression heads (`problem_type="regression"`): the mean squared error of
     `predictions` against `labels`, both `(batch,)`, in fp32; `None` without labels."""
@@ -515,8 +529,7 @@ class StsBiEncoderModel(StsPreTrainedModel):
         """
         embeddings_a = self.encode(input_ids, attention_mask, token_type_ids)
         embeddings_b = self.encode(input_ids_b, attention_mask_b, token_type_ids_b)
-        # In fp32 also under bf16 autocast, whose rounding would put 5 x cosine on a grid of 1/64 near 2.5.
-        cosine = nn.functional.cosine_similarity(embeddings_a.float(), embeddings_b.float(), dim=-1)
+        cosine = pair_cosine(embeddings_a, embeddings_b)
         scale = self.config.score_scale
         loss = None if labels is None else regression_loss(cosine, labels / scale)
         return SequenceClassifierOutput(loss=loss, logits=scale * cosine)
@@ -535,6 +548,7 @@ __all__ = [
     "register_head",
     "pool",
     "apply_prompt",
+    "pair_cosine",
     "ClsHead",
     "MeanHead",
     "MlpHead",
