@@ -231,6 +231,14 @@ def load_model(
         raise ModelLoadError(f"--onnx_file {onnx_file}: it names a graph of --backend onnx, which is not chosen.")
     if backend == "onnx":
         import_onnxruntime()  # before anything loads: one line naming the extra
+        if not path.is_dir():
+            raise ModelLoadError(
+                f"{path}: --backend onnx reads a local folder written by `hf-sts export --format onnx`."
+            )
+        _refuse_overrides(
+            path, pooling, prompt, "an ONNX export of an hf_sts model, which carries its own pooling and prompt"
+        )
+        onnx_path = onnx_model_file(path, onnx_file)
     if path.exists() and not path.is_dir():
         raise ModelLoadError(f"{path}: a model is a folder (or a Hub id), not a file.")
     # onnxruntime runs on the CPU unless told otherwise (its CUDA provider is a separate package).
@@ -238,7 +246,7 @@ def load_model(
     # The tokenizer first: a folder without one is refused in one line before any weights load.
     tokenizer = checked_tokenizer(model_name_or_path, ModelLoadError, **hub_kwargs)
     if backend == "onnx":
-        model, description = _load_onnx(path, pooling, prompt, onnx_file, device)
+        model, description = _load_onnx(path, onnx_path, device)
     elif (path / "adapter_config.json").is_file():
         from hf_sts.models.lora import load_adapter_model  # peft, imported by LoRA runs only
 
@@ -283,29 +291,22 @@ def load_model(
     return LoadedModel(model.to(device).eval(), tokenizer, max_seq_length, description, run_bf16, backend)
 
 
-def _load_onnx(
-    path: Path, pooling: str | None, prompt: str | None, onnx_file: str | None, device
-) -> tuple[OnnxScorer, str]:
-    """The [`OnnxScorer`] of the ONNX export in the folder `path` and its one-line description.
+def _load_onnx(path: Path, onnx_path: Path, device: torch.device) -> tuple[OnnxScorer, str]:
+    """The [`OnnxScorer`] of the graph `onnx_path` of the ONNX export in the folder `path`, and its one-line
+    description.
 
     Raises:
-        ModelLoadError: for a path that is not a local folder of an hf_sts model with `onnx/` graphs, `pooling` or
-            `prompt` given, or a graph onnxruntime cannot load (see `hf_sts.inference.onnx.onnx_session`).
+        ModelLoadError: for a folder whose `config.json` is not an hf_sts model's, or a graph onnxruntime cannot load
+            (see `hf_sts.inference.onnx.onnx_session`).
     """
-    if not path.is_dir():
-        raise ModelLoadError(f"{path}: --backend onnx reads a local folder written by `hf-sts export --format onnx`.")
-    _refuse_overrides(
-        path, pooling, prompt, "an ONNX export of an hf_sts model, which carries its own pooling and prompt"
-    )
-    file = onnx_model_file(path, onnx_file)
     config = checked_from_pretrained(AutoConfig, str(path), ModelLoadError)
     if not isinstance(config, StsBackboneConfig):
         raise ModelLoadError(
             f"{path} holds a {config.model_type!r} model; --backend onnx scores the folder that "
             "`hf-sts export --format onnx` writes of an hf_sts model."
         )
-    scorer = OnnxScorer(onnx_session(file, device), config)
-    return scorer, f"{path} (hf_sts {config.model_type}, ONNX graph {file.parent.name}/{file.name})"
+    scorer = OnnxScorer(onnx_session(onnx_path, device), config)
+    return scorer, f"{path} (hf_sts {config.model_type}, ONNX graph {onnx_path.parent.name}/{onnx_path.name})"
 
 
 def _refuse_overrides(
