@@ -111,7 +111,7 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
         "--onnx_file",
         "--onnx-file",
         metavar="NAME",
-        help="--backend onnx: the graph in the folder's onnx/ (default: the int8 one when there is one, else model.onnx)",
+        help="--backend onnx: the graph in the folder's onnx/ (default: the int8 one if there, else model.onnx)",
     )
 
 

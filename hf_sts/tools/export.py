@@ -207,18 +207,22 @@ def export_card(config: StsBackboneConfig, export_format: str, run_dir: Path, gr
         )
     elif onnx:
         scores = (
-            f"`{ONNX_FOLDER}/*.onnx` score each sentence pair, tokenized as one sequence (`{SCORE_OUTPUT}`, (batch,)): "
-            "the hf_sts model's score on the 0.0–5.0 STS scale (clip to [0, 5])"
+            f"`{ONNX_FOLDER}/*.onnx` score each sentence pair, tokenized as one sequence (`{SCORE_OUTPUT}`, "
+            "(batch,)): the hf_sts model's score on the 0.0–5.0 STS scale (clip to [0, 5])"
         )
     elif sentence_transformers:
         scores = "the cosine of two sentence embeddings; × 5 is the hf_sts model's score on the 0.0–5.0 STS scale"
     else:
-        scores = "one regression output per sentence pair, the hf_sts model's score on the 0.0–5.0 STS scale (clip to [0, 5])"
+        scores = (
+            "one regression output per sentence pair, the hf_sts model's score on the 0.0–5.0 STS scale (clip to "
+            "[0, 5])"
+        )
     lines = [f"- Scores: {scores}."]
     if onnx:
         lines.append(
-            f"- Graphs: {', '.join(f'`{ONNX_FOLDER}/{name}`' for name in graphs)}; `hf-sts predict DIR --backend onnx` "
-            "scores with them (the int8 one when there is one), applying the prompt, cleaning and truncation below."
+            f"- Graphs: {', '.join(f'`{ONNX_FOLDER}/{name}`' for name in graphs)}; "
+            "`hf-sts predict DIR --backend onnx` scores with them (the int8 one when there is one), applying the "
+            "prompt, cleaning and truncation below."
         )
         lines.append(
             f"- Truncation: {getattr(config, EXPORT_INPUT_KEY, {}).get('max_seq_length')} tokens per "
@@ -247,10 +251,11 @@ def export_card(config: StsBackboneConfig, export_format: str, run_dir: Path, gr
             else "put it before each sentence"
         )
         lines.append(f"- Prompt: `{json.dumps(config.prompt, ensure_ascii=False)}` before every sentence ({applied}).")
+    quantized = " --quantize int8" if any("int8" in name for name in graphs) else ""
     text = (
         f"---\n{data.to_yaml()}\n---\n\n# hf_sts export ({export_format})\n\nExported with `hf-sts export {run_dir.name} "
-        f"--format {export_format}` from an hf_sts {config.model_type} model; its own model card has the training "
-        "details and evaluation results.\n\n## Input and output\n\n" + "\n".join(lines) + "\n"
+        f"--format {export_format}{quantized}` from an hf_sts {config.model_type} model; its own model card has the "
+        "training details and evaluation results.\n\n## Input and output\n\n" + "\n".join(lines) + "\n"
     )
     return ModelCard(text)
 
@@ -545,7 +550,8 @@ def _quantize_int8(path: Path) -> Path:
     isa = cpu_isa()
     if isa is None:
         raise ExportError(
-            f"--quantize int8: this CPU has none of the instruction sets int8 graphs are made for ({', '.join(INT8_WEIGHTS)})."
+            "--quantize int8: this CPU has none of the instruction sets int8 graphs are made for "
+            f"({', '.join(INT8_WEIGHTS)})."
         )
     weights = INT8_WEIGHTS[isa]
     target = path.with_name(f"model_{weights.lower()}_{isa}.onnx")
