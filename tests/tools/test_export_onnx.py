@@ -194,6 +194,7 @@ def test_onnx_refusals_are_one_line_and_write_nothing(exports, pairs_file, tmp_p
     assert sorted(path.name for path in tmp_path.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_a_graph_beyond_the_tolerance_or_an_rnn_head_is_refused_and_nothing_is_left(
     tmp_path, tiny_model, tokenizer, monkeypatch
 ):
