@@ -265,7 +265,7 @@ def infer_worker(peer: str, hf_sts_dir: Path, exported_dir: Path, pairs_csv: Pat
 
         backend, batch_size = peer.removeprefix("hf_sts_").rpartition("_")[::2]
         if not backend:
-            loaded, counter = load_model(str(hf_sts_dir)), None
+            loaded = load_model(str(hf_sts_dir))
             counter = TokenCounter(loaded.model, loaded.tokenizer.pad_token_id)
         else:  # `hf-sts export --format onnx --quantize int8`: model.onnx, and the int8 graph beside it
             onnx_dir = _onnx_dir(exported_dir)

@@ -100,6 +100,13 @@ def exit_on_error():
         sys.exit(2)
 
 
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message, without terminal colour codes (torch.export colours its own), for
+    a one-line error; the exception's type name where the message is empty."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def checked_from_pretrained(loader, name_or_path: str, error: type[HfStsError] = HfStsError, **kwargs):
     """`loader.from_pretrained(name_or_path, **kwargs)` (`loader`: `AutoConfig`, `AutoTokenizer`, ...), with a model
     that is missing, not cached while offline or unreachable (an `OSError` from transformers or huggingface_hub), or
@@ -111,8 +118,7 @@ def checked_from_pretrained(loader, name_or_path: str, error: type[HfStsError] =
     try:
         return loader.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as failure:  # missing or unreachable; or a config.json of no known type
-        reason = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
-        raise error(f"{name_or_path}: cannot load it (a local folder or a Hub id): {reason}") from None
+        raise error(f"{name_or_path}: cannot load it (a local folder or a Hub id): {first_line(failure)}") from None
 
 
 def checked_tokenizer(name_or_path: str, error: type[HfStsError] = HfStsError, **kwargs):

@@ -21,7 +21,7 @@ from huggingface_hub import create_branch, create_repo, get_token, upload_folder
 from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalTokenNotFoundError
 from huggingface_hub.utils import validate_repo_id
 
-from hf_sts.errors import PushError
+from hf_sts.errors import PushError, first_line
 from hf_sts.utils.write_guard import check_output, write_text
 
 
@@ -172,6 +172,5 @@ def push(
     except LocalTokenNotFoundError as error:
         raise PushError(f"No Hub token: run `hf auth login` or set HF_TOKEN to push {repo_id}.") from error
     except (HfHubHTTPError, httpx.HTTPError, OSError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise PushError(f"Could not push {output_dir} to {repo_id}: {reason}") from error
+        raise PushError(f"Could not push {output_dir} to {repo_id}: {first_line(error)}") from error
     return commit.commit_url

@@ -29,7 +29,7 @@ import datasets
 import numpy as np
 import pandas as pd
 
-from hf_sts.errors import DataFormatError
+from hf_sts.errors import DataFormatError, first_line
 from hf_sts.metrics import SCORE_MAX, SCORE_MIN
 
 
@@ -534,8 +534,7 @@ def load_hub_dataset(name: str, config_name: str | None = None, **kwargs):
     try:
         return datasets.load_dataset(name, config_name, **kwargs)
     except (OSError, ValueError) as error:  # not found, not cached offline, unreachable, unknown config or split
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DataFormatError(f"{name}: cannot load the dataset: {reason}") from None
+        raise DataFormatError(f"{name}: cannot load the dataset: {first_line(error)}") from None
 
 
 def load_sts_datasets(

@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from hf_sts.errors import HfStsError, ModelLoadError
+from hf_sts.errors import HfStsError, ModelLoadError, first_line
 from hf_sts.models.sts.configuration_sts import StsBackboneConfig, StsBiEncoderConfig
 from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, pair_cosine
 
@@ -130,8 +130,7 @@ def onnx_session(path: str | Path, device: torch.device | None = None, error: ty
     try:
         return onnxruntime.InferenceSession(str(path), providers=providers)
     except Exception as failure:  # onnxruntime raises its own types (InvalidGraph, Fail, ...)
-        reason = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
-        raise error(f"{path}: onnxruntime cannot load it: {reason}") from None
+        raise error(f"{path}: onnxruntime cannot load it: {first_line(failure)}") from None
 
 
 class OnnxScorer(torch.nn.Module):

@@ -66,7 +66,13 @@ from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer, DataC
 
 from hf_sts.data.readers import read_sts_file, read_table
 from hf_sts.data.tokenization import length_sorted_batches
-from hf_sts.errors import AugmentError, ModelLoadError, check_local_weights, checked_from_pretrained
+from hf_sts.errors import (
+    AugmentError,
+    ModelLoadError,
+    check_local_weights,
+    checked_from_pretrained,
+    first_line,
+)
 from hf_sts.inference.loading import load_model
 from hf_sts.models.sts.configuration_sts import StsCrossEncoderConfig
 from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, apply_prompt
@@ -395,8 +401,9 @@ def load_sentence_encoder(
         try:
             model = SentenceTransformer(name, device=device, **hub_kwargs)
         except (OSError, ValueError) as failure:
-            reason = str(failure).strip().splitlines()[0] if str(failure).strip() else type(failure).__name__
-            raise AugmentError(f"{name}: cannot load it as a sentence-transformers model: {reason}") from None
+            raise AugmentError(
+                f"{name}: cannot load it as a sentence-transformers model: {first_line(failure)}"
+            ) from None
         model.max_seq_length = max_length
         shown = "its default prompt" if prompt is None else f"prompt {prompt!r}"
         return _SentenceTransformersEncoder(model, prompt, f"{name} (sentence-transformers, {shown})")

@@ -35,7 +35,7 @@ from huggingface_hub import snapshot_download
 
 from hf_sts.data.readers import read_sts_file
 from hf_sts.data.writers import write_submission
-from hf_sts.errors import DemoError, HfStsError
+from hf_sts.errors import DemoError, HfStsError, first_line
 from hf_sts.hub import UPLOAD_PATTERNS
 from hf_sts.inference.loading import load_model
 from hf_sts.metrics import BINARY_THRESHOLD, SCORE_MAX, SCORE_MIN, clip_scores
@@ -210,9 +210,8 @@ def resolve_model(model: str) -> Path:
     try:
         return Path(snapshot_download(model, allow_patterns=list(UPLOAD_PATTERNS)))
     except Exception as error:  # offline, missing, gated: huggingface_hub raises several types
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DemoError(
-            f"{model}: no such local folder, and the Hub repository cannot be downloaded: {reason}"
+            f"{model}: no such local folder, and the Hub repository cannot be downloaded: {first_line(error)}"
         ) from None
 
 

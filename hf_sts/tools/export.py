@@ -45,7 +45,6 @@ import copy
 import json
 import logging
 import os
-import re
 import shutil
 import tempfile
 import warnings
@@ -56,7 +55,7 @@ from huggingface_hub import ModelCard, ModelCardData
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH
-from hf_sts.errors import ExportError, check_local_weights, checked_from_pretrained
+from hf_sts.errors import ExportError, check_local_weights, checked_from_pretrained, first_line
 from hf_sts.inference.loading import EXPORT_INPUT_KEY, run_max_seq_length
 from hf_sts.inference.onnx import (
     EMBEDDING_OUTPUT,
@@ -453,12 +452,6 @@ def _quiet_onnx_tools():
             each.setLevel(level)
 
 
-def _first_line(error: Exception) -> str:
-    """The first line of an exception's message without terminal colour codes (torch.export colours its own)."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _export_onnx(
     model, tokenizer, output_dir: Path, run_dir: Path, max_seq_length: int, quantize: str | None = None
 ) -> None:
@@ -504,7 +497,7 @@ def _export_onnx(
             )
             program.save(str(onnx_dir / ONNX_FILE))
     except Exception as error:  # torch.export and the ONNX translation raise many types
-        raise ExportError(f"torch.onnx.export cannot export {run_dir}: {_first_line(error)}") from None
+        raise ExportError(f"torch.onnx.export cannot export {run_dir}: {first_line(error)}") from None
     _check_onnx(onnx_dir / ONNX_FILE, model, tokenizer, max_seq_length, TOLERANCE)
     if quantize == "int8":
         quantized = _quantize_int8(onnx_dir / ONNX_FILE)
@@ -567,7 +560,7 @@ def _quantize_int8(path: Path) -> Path:
                 extra_options={"WeightSymmetric": True, "ActivationSymmetric": False},
             )
     except Exception as error:  # onnxruntime raises several types
-        raise ExportError(f"onnxruntime cannot quantize {path.name}: {_first_line(error)}") from None
+        raise ExportError(f"onnxruntime cannot quantize {path.name}: {first_line(error)}") from None
     return target
 
 

@@ -19,7 +19,7 @@ from huggingface_hub import create_repo, upload_folder
 from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
 from hf_sts import __version__
-from hf_sts.errors import PushError
+from hf_sts.errors import PushError, first_line
 from hf_sts.hub import check_repo_id, upload_files
 from hf_sts.utils.write_guard import check_output, write_text
 
@@ -185,6 +185,5 @@ def push_space(output_dir: str | Path, space_id: str, private: bool | None = Non
     except LocalTokenNotFoundError as error:
         raise PushError(f"No Hub token: run `hf auth login` or set HF_TOKEN to push the Space {space_id}.") from error
     except (HfHubHTTPError, httpx.HTTPError, OSError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise PushError(f"Could not push the Space {space_id}: {reason}") from error
+        raise PushError(f"Could not push the Space {space_id}: {first_line(error)}") from error
     return commit.commit_url
