@@ -11,6 +11,7 @@ import datasets
 import numpy as np
 
 from hf_sts.data.pairs import pair_keys
+from hf_sts.data.triplets import text_columns
 from hf_sts.errors import DataFormatError
 from hf_sts.metrics import BINARY_THRESHOLD, SCORE_MIN
 from hf_sts.models.sts.text_cleaning import clean_text
@@ -159,19 +160,21 @@ def warn_about_data(splits: dict[str, datasets.Dataset]) -> None:
 def log_cleaning(splits: dict[str, datasets.Dataset], steps: list[str] | None) -> None:
     """One line on what the cleaning steps change in each split (sentences changed, of all), and one warning for
     sentences they leave empty (the model then reads only the prompt and special tokens there), naming the first by
-    its column, its 1-based row in the split and its pair's id."""
+    its column, its 1-based row in the split and its pair's id. Splits may hold scored pairs or triplets."""
     if not steps:
         return
     for split, dataset in splits.items():
-        sentences = dataset["sentence1"][:] + dataset["sentence2"][:]
+        columns = text_columns(dataset)
+        sentences = [sentence for column in columns for sentence in dataset[column][:]]
         cleaned = [clean_text(sentence, steps) for sentence in sentences]
         changed = sum(before != after for before, after in zip(sentences, cleaned, strict=True))
         logger.info("text_cleaning %s changes %d of the %d %s sentences.", steps, changed, len(sentences), split)
         empty = [index for index, text in enumerate(cleaned) if not text.strip()]
         if empty:
-            # `sentences` holds every sentence1, then every sentence2: the first emptied one, in row order
+            # `sentences` holds every sentence of the first column, then of the next: the first emptied one, in row
+            # order
             first = min(empty, key=lambda index: (index % len(dataset), index // len(dataset)))
-            row, column = first % len(dataset), ("sentence1", "sentence2")[first // len(dataset)]
+            row, column = first % len(dataset), columns[first // len(dataset)]
             logger.warning(
                 "text_cleaning leaves %d %s sentence(s) empty, first `%s` of row %d (1-based) of the %s data, the "
                 "pair with id %r: %r.",

@@ -1,12 +1,14 @@
 """Sentence pairs into model inputs: `tokenize_pairs` (a split for training, in the layout of the run's architecture),
-the bi-encoder's collator, the length order in which pairs are scored (`length_order`, `length_sorted_batches`), and
-the number of tokens a backbone's position embeddings allow (`max_positions`).
+`tokenize_triplets` (a bi-encoder's anchors, positives and hard negatives), the bi-encoder's and the multi-dataset
+collators, the length order in which pairs are scored (`length_order`, `length_sorted_batches`), and the number of
+tokens a backbone's position embeddings allow (`max_positions`).
 """
 
 from dataclasses import dataclass
 
 import datasets
 import numpy as np
+import torch
 from datasets.fingerprint import Hasher
 from tqdm.auto import tqdm
 from transformers import (
@@ -14,7 +16,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from hf_sts.models.sts.modeling_sts import MODEL_CLASSES
+from hf_sts.models.sts.modeling_sts import MODEL_CLASSES, SIDE_SUFFIXES, StsBiEncoderModel
 
 
 # Tokens per pair when neither a recipe nor a command says (`DataArguments.max_seq_length`'s default).
@@ -114,6 +116,47 @@ def tokenize_pairs(
     )
 
 
+def tokenize_triplets(
+    dataset: datasets.Dataset,
+    tokenizer,
+    max_seq_length: int,
+    num_proc: int | None = None,
+    prompt: str | None = None,
+    text_cleaning: list[str] | None = None,
+) -> datasets.Dataset:
+    """Encode (anchor, positive[, negative]) triplets (`hf_sts.data.triplets.TRIPLET_FEATURES`) for a bi-encoder,
+    without padding: each sentence alone, the anchor under the tokenizer's keys, the positive under the same keys with
+    `_b`, the negative with `_c` (see `StsBiEncoderModel.sentence_inputs`), each truncated to `max_seq_length`.
+
+    Returns:
+        A dataset of the model inputs only (no labels: the in-batch-negatives losses' targets are the rows' own
+        positives).
+    """
+    columns = [column for column in ("anchor", "positive", "negative") if column in dataset.column_names]
+
+    def encode(batch):
+        return StsBiEncoderModel.sentence_inputs(
+            tokenizer,
+            [batch[column] for column in columns],
+            prompt,
+            text_cleaning,
+            truncation=True,
+            max_length=max_seq_length,
+        )
+
+    fingerprint = map_fingerprint(
+        dataset, tokenizer, shape="triplets", prompt=prompt, cleaning=text_cleaning, length=max_seq_length
+    )
+    return dataset.map(
+        encode,
+        batched=True,
+        num_proc=num_proc,
+        remove_columns=dataset.column_names,
+        new_fingerprint=fingerprint,
+        desc="Tokenizing triplets",
+    )
+
+
 def length_order(features) -> np.ndarray | None:
     """The rows of tokenized pairs, longest first (ties in row order): `(n,)` int64 indices, the order in which
     batches are scored (`hf_sts.inference.scoring.predict_scores`, `StsTrainer`'s evaluation), so each pads little.
@@ -155,19 +198,52 @@ def length_sorted_batches(
 
 @dataclass
 class BiEncoderCollator:
-    """Batch bi-encoder features (see `tokenize_pairs`): pad the first and the second sentences separately, each to
-    the longest of its side in the batch, with `tokenizer.pad`.
+    """Batch bi-encoder features (see `tokenize_pairs`, [`tokenize_triplets`]): pad each sentence side separately
+    (the first, `_b` and `_c` keys; `SIDE_SUFFIXES`), each to the longest of its side in the batch, with
+    `tokenizer.pad`.
 
     Returns (from `__call__`): a dict of tensors, `input_ids` / `attention_mask` / ... of shape `(batch, len_a)`,
-    the same keys with `_b` of shape `(batch, len_b)`, and `labels` / `binary_labels` of shape `(batch,)` when the
-    features have them.
+    the same keys with `_b` of shape `(batch, len_b)` (and `_c`, `(batch, len_c)`, for triplets), and `labels` /
+    `binary_labels` of shape `(batch,)` when the features have them.
     """
 
     tokenizer: PreTrainedTokenizerBase
 
     def __call__(self, features: list[dict]) -> dict:
-        first = [{key: value for key, value in feature.items() if not key.endswith("_b")} for feature in features]
-        second = [{key[:-2]: value for key, value in feature.items() if key.endswith("_b")} for feature in features]
-        batch = dict(self.tokenizer.pad(first, return_tensors="pt"))
-        batch.update({f"{key}_b": value for key, value in self.tokenizer.pad(second, return_tensors="pt").items()})
+        def side(key: str) -> str:
+            return next((suffix for suffix in SIDE_SUFFIXES[1:] if key.endswith(suffix)), "")
+
+        batch = {}
+        for suffix in SIDE_SUFFIXES:
+            rows = [
+                {key[: len(key) - len(suffix)]: value for key, value in feature.items() if side(key) == suffix}
+                for feature in features
+            ]
+            if rows[0]:
+                padded = self.tokenizer.pad(rows, return_tensors="pt")
+                batch.update({f"{key}{suffix}": value for key, value in padded.items()})
         return batch
+
+
+@dataclass
+class MultiDatasetCollator:
+    """Batch the rows of a multi-dataset run's training datasets (each row tagged with its `dataset_name`; a batch
+    holds rows of one dataset): `collate` pads them, `labels` are added where the rows have none (triplets: the
+    in-batch targets `0..batch-1`, each anchor's own positive), and `dataset_name` is the batch's dataset. Rows
+    without a `dataset_name` (evaluation) go to `collate` alone.
+
+    Raises (from `__call__`):
+        ValueError: for a batch mixing datasets (a batch sampler that does not draw one dataset per batch).
+    """
+
+    collate: object
+
+    def __call__(self, features: list[dict]) -> dict:
+        if "dataset_name" not in features[0]:
+            return self.collate(features)
+        names = {feature["dataset_name"] for feature in features}
+        if len(names) != 1:
+            raise ValueError(f"MultiDatasetCollator: a batch mixes the training datasets {sorted(names)}.")
+        batch = self.collate([{k: v for k, v in feature.items() if k != "dataset_name"} for feature in features])
+        batch.setdefault("labels", torch.arange(len(features)))
+        return {**batch, "dataset_name": names.pop()}

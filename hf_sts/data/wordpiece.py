@@ -10,6 +10,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from hf_sts.data.triplets import text_columns
 from hf_sts.models.sts.text_cleaning import clean_texts
 
 
@@ -99,6 +100,11 @@ def train_wordpiece_tokenizer(sentences: Iterable[str], vocab_size: int = 8000) 
 
 
 def train_sentences(dataset, text_cleaning: list[str] | None = None) -> list[str] | None:
-    """Both sentences of every pair of `dataset` (`None` without one), cleaned as the model will read them (the
-    steps of `text_cleaning`): the text a from-scratch tokenizer is trained on."""
-    return None if dataset is None else clean_texts(dataset["sentence1"][:] + dataset["sentence2"][:], text_cleaning)
+    """Every sentence of the training data `dataset` (`None` without one): both sentences of every pair, or of
+    every training dataset of a dict of them (pairs or triplets), cleaned as the model will read them (the steps of
+    `text_cleaning`): the text a from-scratch tokenizer is trained on."""
+    if dataset is None:
+        return None
+    parts = dataset.values() if isinstance(dataset, dict) else [dataset]
+    texts = [sentence for part in parts for column in text_columns(part) for sentence in part[column][:]]
+    return clean_texts(texts, text_cleaning)

@@ -38,6 +38,7 @@ from sklearn.linear_model import LinearRegression, Ridge
 from sklearn.model_selection import KFold, cross_val_predict
 
 from hf_sts.data.readers import file_list
+from hf_sts.data.triplets import training_datasets
 from hf_sts.errors import EnsembleError, read_json_object
 from hf_sts.metrics import clip_scores
 from hf_sts.utils.write_guard import atomic_output, check_output, write_text
@@ -166,17 +167,19 @@ def read_member(path: str | Path) -> tuple[pd.DataFrame, str]:
 
 def _validated_on_held_out_data(recipe: dict) -> bool:
     """Whether the run of `recipe` (the `recipe.json` beside an `eval_predictions.csv`) validated on data it did not
-    train on: it trained (from a `train_file` or a dataset) and validated on another file, on a dataset's own
+    train on: it trained (from a `train_file`, `train_datasets` or a dataset) and validated on another file, on a dataset's own
     validation split, or on a part carved out of its training file; and it did not pool validation into
     cross-validation folds."""
-    if recipe.get("do_train") is False or not (recipe.get("train_file") or recipe.get("dataset_name")):
+    specs = training_datasets(recipe.get("train_datasets"))
+    if recipe.get("do_train") is False or not (recipe.get("train_file") or recipe.get("dataset_name") or specs):
         return False  # an evaluation-only run: its model may have trained on these rows elsewhere
     if recipe.get("num_folds") and recipe.get("cv_include_validation"):
         return False  # the validation rows were pooled into the folds' training data
-    validation, train = recipe.get("validation_file"), recipe.get("train_file")
-    if validation is None or train is None:
+    validation = recipe.get("validation_file")
+    train = file_list(recipe.get("train_file")) + [path for spec in specs for path in spec.train_file]
+    if validation is None or not train:
         return True  # a split carved out of train, or a dataset's own validation split
-    return Path(validation).resolve() not in {Path(path).resolve() for path in file_list(train)}
+    return Path(validation).resolve() not in {Path(path).resolve() for path in train}
 
 
 def _selected_best_epoch_on_validation(recipe: dict) -> bool:

@@ -7,6 +7,7 @@ refuses a bad value in one line (`hf_sts.errors.RecipeError`) naming the key. `h
 and command-line overrides into them.
 """
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from transformers.trainer_utils import HubStrategy
 
 from hf_sts.data.pairs import FOLD_STRATEGIES
 from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH
+from hf_sts.data.triplets import training_datasets
 from hf_sts.errors import RecipeError
 from hf_sts.metrics import SCORE_MAX, SCORE_MIN
 from hf_sts.models.sts.configuration_sts import (
@@ -334,6 +336,9 @@ class DataArguments:
     Data:
         train_file (`list[str]`, *optional*): one or more training files (a recipe may give one as a string), read
             and concatenated in order: the original data plus, say, the output of `hf-sts augment back-translate`.
+        train_datasets (`dict`, *optional*): instead of `train_file`, several named training datasets, each with its
+            own loss and `loss_weight` (see `hf_sts.data.triplets.TrainingDataset`): scored pairs, or NLI and
+            triplet files for `mnrl`. Each batch comes from one dataset (`multi_dataset_batch_sampler`).
         validation_file / test_file (`str`, *optional*): CSV, TSV or JSON files in any format of
             `hf_sts.data.readers.READERS`; test files may lack labels.
         dataset_name / dataset_config_name / dataset_revision (`str`, *optional*): a `datasets` dataset, e.g.
@@ -381,6 +386,16 @@ class DataArguments:
         metadata={
             "help": "Training data file(s) (.csv, .tsv, .json, .jsonl), concatenated in order: e.g. the original "
             "data and its back-translations from `hf-sts augment back-translate`. A recipe may give one as a string."
+        },
+    )
+    train_datasets: dict | str | None = field(
+        default=None,
+        metadata={
+            "help": "Several named training datasets, each with its own loss (instead of train_file): "
+            '{"nli": {"train_file": "klue-nli.json", "loss": "mnrl"}, "sts": {"train_file": "train.csv"}}. An entry '
+            "takes train_file (or dataset_name, dataset_config_name, split), loss (default: `loss` for scored pairs, "
+            "mnrl for NLI or triplet files) and loss_weight; each batch comes from one dataset "
+            "(multi_dataset_batch_sampler). See hf_sts.data.triplets."
         },
     )
     validation_file: str | None = field(
@@ -462,6 +477,7 @@ class DataArguments:
     def __post_init__(self):
         if isinstance(self.train_file, str):
             self.train_file = [self.train_file]
+        self._check_train_datasets()
         if self.train_file is not None and not self.train_file:
             raise RecipeError("`train_file` is an empty list; give one or more files, or leave it out.")
         if (self.undersample_bucket is None) != (self.undersample_ratio is None):
@@ -485,12 +501,41 @@ class DataArguments:
         check_sample_limits(self, "pair")
         if self.num_folds == 1 or self.num_folds < 0:
             raise RecipeError(f"`num_folds` must be 0 (off) or at least 2, got {self.num_folds}.")
-        if self.dataset_name is None and self.train_file is None and self.test_file is None:
-            raise RecipeError("Give data: `train_file` (and `validation_file`, `test_file`) or `dataset_name`.")
+        if (
+            self.dataset_name is None
+            and self.train_file is None
+            and self.test_file is None
+            and not self.train_datasets
+        ):
+            raise RecipeError(
+                "Give data: `train_file` or `train_datasets` (and `validation_file`, `test_file`), or `dataset_name`."
+            )
         if not 0 <= self.validation_split_percentage < 100:
             raise RecipeError(
                 f"`validation_split_percentage` must be in [0, 100), got {self.validation_split_percentage}."
             )
+
+    def _check_train_datasets(self) -> None:
+        """Read `train_datasets` (a JSON string from the command line becomes its object) and refuse what a
+        multi-dataset run cannot combine with it, in one line."""
+        if isinstance(self.train_datasets, str):
+            try:
+                self.train_datasets = json.loads(self.train_datasets)
+            except json.JSONDecodeError as error:
+                raise RecipeError(f"`train_datasets`: not a JSON object ({error.msg}).") from None
+        if self.train_datasets is None:
+            return
+        training_datasets(self.train_datasets)  # each entry checked
+        clashes = {
+            "train_file": "list its files under one entry of `train_datasets`",
+            "dataset_name": "name the dataset in an entry (`dataset_name`) and give a `validation_file`",
+            "num_folds": "cross-validate a single training file",
+            "add_swapped_pairs": "add the swapped pairs to a file of their own",
+            "undersample_ratio": "undersample a single training file",
+        }
+        for key, advice in clashes.items():
+            if getattr(self, key):
+                raise RecipeError(f"`{key}` and `train_datasets` cannot be combined: {advice}.")
 
 
 @dataclass
@@ -584,6 +629,9 @@ class StsTrainingArguments(BaseTrainingArguments):
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when unset.
         huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units (> 0).
         cosent_scale (`float`, defaults to `20.0`): the inverse temperature of the CoSENT loss.
+        mnrl_scale (`float`, defaults to `20.0`): the inverse temperature of the `mnrl` loss.
+        multi_dataset_batch_sampler (`str`, defaults to `"proportional"`): with `train_datasets`, the order of the
+            datasets' batches: `"proportional"` or `"round_robin"` (sentence-transformers' samplers).
         wandb_project (`str`, *optional*): the wandb project when `report_to` includes `"wandb"`.
 
     Defaults that differ from `TrainingArguments`: `metric_for_best_model="pearson"` (so `greater_is_better` is
@@ -607,6 +655,19 @@ class StsTrainingArguments(BaseTrainingArguments):
     )
     cosent_scale: float = field(
         default=20.0, metadata={"help": "Inverse temperature of the CoSENT loss (sentence-transformers' default 20)."}
+    )
+    mnrl_scale: float = field(
+        default=20.0,
+        metadata={"help": "Inverse temperature of the mnrl loss's cosines (sentence-transformers' default 20)."},
+    )
+    multi_dataset_batch_sampler: str = field(
+        default="proportional",
+        metadata={
+            "help": "With train_datasets, which dataset each batch comes from (sentence-transformers' "
+            "multi-dataset batch samplers): 'proportional' (every row of every dataset once per epoch, larger "
+            "datasets more often) or 'round_robin' (one batch of each in turn, until the smallest runs out).",
+            "choices": ("proportional", "round_robin"),
+        },
     )
     wandb_project: str | None = field(
         default=None,
@@ -641,14 +702,27 @@ class StsTrainingArguments(BaseTrainingArguments):
     def __post_init__(self):
         super().__post_init__()
         try:
-            self.build_loss()
+            loss = self.build_loss()
         except ValueError as error:  # a bad loss spec, named as the recipe names it
             raise RecipeError(str(error)) from None
+        if getattr(loss, "uses_embeddings", False):
+            raise RecipeError(
+                f"`loss` {self.loss!r} reads sentence embeddings of triplets, but `loss` is the loss of scored pairs "
+                "(and of eval_loss): name it for an NLI or triplet dataset of `train_datasets` instead."
+            )
 
-    def build_loss(self) -> "torch.nn.Module":
-        """The loss module these arguments name (see `hf_sts.training.losses.build_loss`).
+    def build_loss(self, loss: str | None = None) -> "torch.nn.Module":
+        """The loss module `loss` names (default: these arguments' `loss`, weighted by `loss_weights`), with the
+        arguments' options (`huber_delta`, `cosent_scale`, `mnrl_scale`); see `hf_sts.training.losses.build_loss`.
 
         Raises:
             ValueError: on an unknown loss name or a `loss_weights` of the wrong length.
         """
-        return build_loss(self.loss, self.loss_weights, huber_delta=self.huber_delta, cosent_scale=self.cosent_scale)
+        weights = self.loss_weights if loss is None or loss == self.loss else None
+        return build_loss(
+            self.loss if loss is None else loss,
+            weights,
+            huber_delta=self.huber_delta,
+            cosent_scale=self.cosent_scale,
+            mnrl_scale=self.mnrl_scale,
+        )

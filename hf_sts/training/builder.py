@@ -252,22 +252,32 @@ def _with_new_layers(model_class: type, backbone: nn.Module, model_args: ModelAr
 
 
 def _continue_checkpoint(model_class: type, config: StsBackboneConfig, model_args: ModelArguments):
-    """Load the hf_sts checkpoint `model_args.model_name_or_path` to train it further. Its head settings (or
-    pooling), prompt and cleaning steps stay unless the recipe sets other ones: a different head or pooling puts new
-    layers on the checkpoint's backbone, a different prompt or cleaning replaces the checkpoint's, each with one
-    notice.
-
-    Raises:
-        RecipeError: if the checkpoint is of another architecture than the recipe's.
+    """Load the hf_sts checkpoint `model_args.model_name_or_path` (an earlier run: the next stage of a staged
+    recipe, such as NLI then STS) to train it further. Its head settings (or pooling), prompt and cleaning steps stay
+    unless the recipe sets other ones: a different head or pooling puts new layers on the checkpoint's backbone, a
+    different prompt or cleaning replaces the checkpoint's, each with one notice. A checkpoint of the other
+    architecture (a bi-encoder trained on NLI, continued as a cross-encoder) gives its backbone, prompt and cleaning
+    to a new model of the recipe's architecture, with one notice.
     """
     name = model_args.model_name_or_path
-    if not isinstance(config, model_class.config_class):
-        raise RecipeError(
-            f"{name} is an hf_sts {config.model_type} checkpoint, but the recipe asks for architecture "
-            f"{model_args.architecture!r}; set `architecture` to match the checkpoint."
-        )
-    model = model_class.from_pretrained(name, **model_args.hub_kwargs())
     settings = model_args.head_config()
+    if not isinstance(config, model_class.config_class):
+        other = next(cls for cls in MODEL_CLASSES.values() if isinstance(config, cls.config_class))
+        logger.warning(
+            "%s is an hf_sts %s; the recipe's architecture is %r: its backbone continues under newly initialised "
+            "%s layers.",
+            name,
+            config.model_type,
+            model_args.architecture,
+            model_args.architecture,
+        )
+        backbone = other.from_pretrained(name, **model_args.hub_kwargs()).backbone
+        inputs = {key: getattr(config, key) for key in INPUT_KEYS if getattr(config, key) is not None}
+        try:
+            return model_class.from_backbone(backbone, **{**inputs, **settings})
+        except ValueError as error:
+            raise RecipeError(str(error)) from None
+    model = model_class.from_pretrained(name, **model_args.hub_kwargs())
     changed = {
         key: value for key, value in settings.items() if key not in INPUT_KEYS and getattr(config, key) != value
     }

@@ -16,6 +16,7 @@ from transformers import AutoConfig
 from transformers.modelcard import make_markdown_table
 
 from hf_sts.data.readers import file_list
+from hf_sts.data.triplets import training_datasets
 from hf_sts.inference.loading import EXPORT_INPUT_KEY, is_regression_classifier
 from hf_sts.metrics import BINARY_THRESHOLD, f1_threshold
 from hf_sts.models.sts.configuration_sts import StsBackboneConfig, StsBiEncoderConfig
@@ -98,7 +99,9 @@ def _known_dataset(recipe: dict[str, Any]) -> tuple[str, str, str] | None:
     """`(hub id, display name, config)` of a well-known dataset the run used, from its dataset name or file paths."""
     if recipe.get("dataset_name"):
         return recipe["dataset_name"], recipe["dataset_name"], recipe.get("dataset_config_name") or "default"
-    paths = " ".join(file_list(recipe.get("train_file")) + file_list(recipe.get("validation_file"))).lower()
+    files = file_list(recipe.get("train_file")) + file_list(recipe.get("validation_file"))
+    files += [path for spec in training_datasets(recipe.get("train_datasets")) for path in spec.train_file]
+    paths = " ".join(files).lower()
     return next((value for key, value in KNOWN_DATASETS.items() if key in paths), None)
 
 
@@ -248,6 +251,18 @@ def _training_data_text(settings: dict[str, Any], dataset: tuple[str, str, str] 
     its license when known, undersampling, swapped pairs."""
     training_files = [*file_list(settings["train_file"]), *file_list(settings["dataset_name"])]
     text = f"Trained on {', '.join(f'`{item}`' for item in training_files) or 'unspecified data'}"
+    specs = training_datasets(settings.get("train_datasets"))
+    if specs:
+        parts = [
+            f"`{spec.name}` ({', '.join(f'`{item}`' for item in spec.train_file or [spec.dataset_name])}; loss "
+            f"{spec.loss or 'mnrl for triplets, else ' + settings['loss']}"
+            f"{f', weight {spec.loss_weight:g}' if spec.loss_weight != 1 else ''})"
+            for spec in specs
+        ]
+        text = (
+            f"Trained on {len(specs)} datasets, each batch from one ({settings['multi_dataset_batch_sampler']} "
+            f"sampling): {'; '.join(parts)}"
+        )
     if dataset:
         text += f" ({dataset[1]}, CC BY-SA 4.0)"
     if settings["undersample_bucket"] is not None:

@@ -1,11 +1,13 @@
-"""Regression losses for STS, in one registry.
+"""The training losses of hf_sts, in one registry: regression and ranking losses of scores, and an
+in-batch-negatives loss of sentence embeddings.
 
 A recipe names its loss with `loss` (one name, or several joined by `+`, e.g. `"l1+huber"`) and weighs the parts
-with `loss_weights`. Every loss maps predicted scores and gold scores, both of shape `(batch,)` on the 0.0–5.0
-scale, to a scalar, or, as sentence-transformers' losses may, to a dict of named scalar parts that `StsTrainer`
+with `loss_weights`; a multi-dataset run names one per dataset (`train_datasets`). A loss of scores maps predicted
+scores and gold scores, both of shape `(batch,)` on the 0.0–5.0 scale, to a scalar, or, as sentence-transformers' losses may, to a dict of named scalar parts that `StsTrainer`
 sums and logs one by one ([`CombinedLoss`]). Pointwise losses (`mse`, `l1`, `huber`, `cosine`) return the mean over
 the batch, so `StsTrainer` can rescale it for gradient accumulation exactly; the ranking loss `cosent` compares the
-pairs of one micro-batch (on one device) with each other, as in sentence-transformers.
+pairs of one micro-batch (on one device) with each other, as in sentence-transformers. `mnrl` trains a bi-encoder
+on (anchor, positive[, hard negative]) triplets from the embeddings of the batch ([`MultipleNegativesRankingLoss`]).
 """
 
 import torch
@@ -21,7 +23,9 @@ def register_loss(name: str):
     """Class decorator that adds a loss to `LOSSES` under `name`.
 
     A loss is an `nn.Module` built as `Loss(**options)` from the keyword arguments `build_loss` passes (`huber_delta`,
-    `cosent_scale`); it must accept and ignore options it does not use.
+    `cosent_scale`, `mnrl_scale`); it must accept and ignore options it does not use. A loss of scores maps
+    `(scores, labels)`, both `(batch,)`, to a scalar; a loss with the class attribute `uses_embeddings = True` maps
+    the tuple of a bi-encoder's sentence embeddings to a scalar (see [`MultipleNegativesRankingLoss`]).
 
     Raises:
         ValueError: if `name` is already registered or contains `+` (the separator of combined losses).
@@ -126,6 +130,40 @@ class CoSENTLoss(nn.Module):
         return torch.logsumexp(torch.cat([differences.new_zeros(1), differences.flatten()]), dim=0)
 
 
+@register_loss("mnrl")
+class MultipleNegativesRankingLoss(nn.Module):
+    """Multiple negatives ranking loss (Henderson et al. 2017, "Efficient Natural Language Response Suggestion for
+    Smart Reply"; sentence-transformers' `MultipleNegativesRankingLoss`, the InfoNCE loss of SimCSE, Gao et al. 2021)
+    for a bi-encoder trained on (anchor, positive[, hard negative]) triplets: each anchor must be closer to its own
+    positive than to every other positive and every hard negative of the batch (in-batch negatives),
+
+        `cross_entropy(scale * cos(anchor_i, candidate_j), target = i)`,
+
+    the candidates being the batch's positives, then its hard negatives. It reads sentence embeddings, not scores
+    (`uses_embeddings`): `StsTrainer` hands it the `sentence_embeddings` of `StsBiEncoderModel`'s output. Larger
+    batches give more negatives.
+
+    Args:
+        mnrl_scale (`float`, defaults to `20.0`): the inverse temperature `scale` of the cosines
+            (sentence-transformers' default).
+    """
+
+    uses_embeddings = True
+
+    def __init__(self, mnrl_scale: float = 20.0, **options):
+        super().__init__()
+        self.scale = mnrl_scale
+
+    def forward(self, embeddings: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """Args: `embeddings`, the anchors' `(batch, hidden)` embeddings, then the positives' and, optionally, the
+        hard negatives' (each `(batch, hidden)`). Returns: the scalar mean loss over the anchors."""
+        anchors, *candidates = embeddings
+        candidates = nn.functional.normalize(torch.cat(candidates), dim=-1)
+        similarities = self.scale * nn.functional.normalize(anchors, dim=-1) @ candidates.T  # (batch, k * batch)
+        targets = torch.arange(len(anchors), device=anchors.device)
+        return nn.functional.cross_entropy(similarities.float(), targets)
+
+
 class CombinedLoss(nn.Module):
     """Weighted registered losses, returned as their parts: `{name_i: w_i * loss_i(s, y)}`, whose sum is the loss.
 
@@ -166,20 +204,26 @@ def build_loss(loss: str, loss_weights: list[float] | None = None, **options) ->
     """Build the loss a recipe names.
 
     Args:
-        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`, `"cosine"`, `"cosent"`) or several joined by `+`
+        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`, `"cosine"`, `"cosent"`, `"mnrl"`) or several
+            score losses joined by `+`
             (`"l1+huber"`, the best of the competition code hf_sts started from).
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when omitted.
-        **options: passed to every part (`huber_delta`, `cosent_scale`).
+        **options: passed to every part (`huber_delta`, `cosent_scale`, `mnrl_scale`).
 
     Returns:
         A module mapping `(scores, labels)`, both `(batch,)`, to a scalar mean loss; a [`CombinedLoss`] (a dict of
         weighted parts) when `loss` has several parts or weights.
 
     Raises:
-        ValueError: on an unknown name, when `loss_weights` does not have one weight per part, or on an option out of
-            its range (a part's own check, e.g. `huber_delta` <= 0).
+        ValueError: on an unknown name, when `loss_weights` does not have one weight per part, on `mnrl` joined with
+            other parts, or on an option out of its range (a part's own check, e.g. `huber_delta` <= 0).
     """
     names = parse_loss_names(loss)
+    if len(names) > 1 and any(getattr(LOSSES[name], "uses_embeddings", False) for name in names):
+        raise ValueError(
+            f"`loss={loss!r}`: a loss of sentence embeddings (mnrl) cannot be added to others; train a dataset of "
+            "triplets with it alone, and scored pairs with their own loss (see `train_datasets`)."
+        )
     if loss_weights is None:
         loss_weights = [1.0] * len(names)
     if len(loss_weights) != len(names):

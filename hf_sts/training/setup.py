@@ -7,10 +7,12 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import datasets
 from transformers import PreTrainedTokenizerBase, set_seed
 
 from hf_sts.data.checks import check_scorable, resolve_binary_threshold, warn_about_data
 from hf_sts.data.readers import load_sts_datasets
+from hf_sts.data.triplets import is_triplets, read_training_dataset, training_datasets
 from hf_sts.errors import RecipeError
 from hf_sts.training.arguments import DataArguments, ModelArguments, StsTrainingArguments
 from hf_sts.training.builder import check_encoder
@@ -67,8 +69,10 @@ def prepare(
     set_seed(training_args.seed)
     tokenizer = check_encoder(model_args, data_args)  # before anything is written
     training_args.resume_from_checkpoint = resolve_checkpoint(training_args)
+    specs = training_datasets(data_args.train_datasets)
     inputs = [recipe_file(argv), model_args.model_name_or_path, model_args.tokenizer_name]
-    inputs += [*(data_args.train_file or []), data_args.validation_file, data_args.test_file]
+    inputs += [*(data_args.train_file or []), *(path for spec in specs for path in spec.train_file)]
+    inputs += [data_args.validation_file, data_args.test_file]
     replace_earlier_run = check_output_dir(training_args, inputs)
 
     raw = load_sts_datasets(
@@ -77,24 +81,34 @@ def prepare(
         test_file=data_args.test_file,
         dataset_name=data_args.dataset_name,
         dataset_config_name=data_args.dataset_config_name,
-        validation_split_percentage=0 if data_args.num_folds else data_args.validation_split_percentage,
+        validation_split_percentage=0 if data_args.num_folds or specs else data_args.validation_split_percentage,
         seed=training_args.seed,
         cache_dir=model_args.cache_dir,
         token=model_args.token,
         revision=data_args.dataset_revision,
     )
+    hub_kwargs = {"cache_dir": model_args.cache_dir, "token": model_args.token}
+    train_parts = {spec.name: read_training_dataset(spec, **hub_kwargs) for spec in specs}
+    if train_parts:
+        check_training_datasets(specs, train_parts, model_args.architecture, training_args)
+        raw["train"] = train_parts
     do_train = training_args.do_train is not False and "train" in raw
     do_eval = training_args.do_eval is not False and "validation" in raw
     do_predict = training_args.do_predict is not False and "test" in raw
     if data_args.num_folds and not do_train:
         raise RecipeError("`num_folds` trains one model per fold: give training data.")
     if training_args.eval_strategy != "no" and do_train and not do_eval and not data_args.num_folds:
+        held_out = "" if specs else " or `validation_split_percentage` > 0"
         raise RecipeError(
-            f"eval_strategy={training_args.eval_strategy.value!r} needs validation data: give `validation_file` or "
-            "`validation_split_percentage` > 0, or set `eval_strategy` to 'no'."
+            f"eval_strategy={training_args.eval_strategy.value!r} needs validation data: give `validation_file`"
+            f"{held_out}, or set `eval_strategy` to 'no'."
         )
     if do_train and data_args.max_train_samples is not None:
-        raw["train"] = raw["train"].select(range(min(data_args.max_train_samples, len(raw["train"]))))
+        limit = data_args.max_train_samples
+        if train_parts:  # the first rows of each training dataset
+            raw["train"] = {name: part.select(range(min(limit, len(part)))) for name, part in train_parts.items()}
+        else:
+            raw["train"] = raw["train"].select(range(min(limit, len(raw["train"]))))
     if do_eval and data_args.max_eval_samples is not None:
         raw["validation"] = raw["validation"].select(range(min(data_args.max_eval_samples, len(raw["validation"]))))
     splits = {
@@ -103,7 +117,9 @@ def prepare(
         if wanted
     }
     origins = {
-        "train": ", ".join(data_args.train_file or []) or f"{data_args.dataset_name}'s train split",
+        "train": ", ".join(data_args.train_file or [])
+        or ", ".join(f"train_datasets.{spec.name}" for spec in specs)
+        or f"{data_args.dataset_name}'s train split",
         "validation": (
             data_args.validation_file or "the validation split (`dataset_name`'s, or `validation_split_percentage`)"
         ),
@@ -111,9 +127,10 @@ def prepare(
     if "validation" in splits:
         check_scorable(splits["validation"], origins["validation"])
     fold_plan = plan_folds(data_args, training_args, splits) if data_args.num_folds else None
-    warn_about_data(splits)
-    if "train" in splits or "validation" in splits:
-        data_args.binary_threshold = resolve_binary_threshold(splits, data_args.binary_threshold, origins)
+    scored = scored_splits(splits)
+    warn_about_data(scored)
+    if "train" in scored or "validation" in scored:
+        data_args.binary_threshold = resolve_binary_threshold(scored, data_args.binary_threshold, origins)
     if do_train and data_args.add_swapped_pairs and model_args.architecture == "bi-encoder":
         logger.warning(
             "add_swapped_pairs repeats every pair for a bi-encoder, whose scores are symmetric: each epoch takes "
@@ -126,3 +143,47 @@ def prepare(
         return None
     start_output_dir(training_args, recipe, replace_earlier_run, recipe_file(argv))
     return setup
+
+
+def scored_splits(splits: dict) -> dict:
+    """`splits` with a dict of training datasets (`train_datasets`) replaced by its scored pairs, concatenated (no
+    `train` where every training dataset holds triplets): what the checks of labels and of the binary threshold
+    read."""
+    train = splits.get("train")
+    if not isinstance(train, dict):
+        return splits
+    pairs = [part for part in train.values() if not is_triplets(part)]
+    scored = {split: data for split, data in splits.items() if split != "train"}
+    if pairs:
+        scored["train"] = datasets.concatenate_datasets(pairs)
+    return scored
+
+
+def check_training_datasets(specs, parts: dict, architecture: str, training_args: StsTrainingArguments) -> None:
+    """Check that each training dataset's loss can train on its rows: triplets need a bi-encoder and a loss of
+    sentence embeddings (`mnrl`, their default), scored pairs a loss of scores (the run's `loss` by default).
+
+    Raises:
+        RecipeError: naming `train_datasets.<name>`, its shape and its loss.
+    """
+    for spec in specs:
+        triplets = is_triplets(parts[spec.name])
+        loss = spec.loss or ("mnrl" if triplets else training_args.loss)
+        where = f"`train_datasets.{spec.name}`"
+        try:
+            module = training_args.build_loss(loss)
+        except ValueError as error:
+            raise RecipeError(f"{where}: {error}") from None
+        if triplets and architecture != "bi-encoder":
+            raise RecipeError(
+                f"{where} holds triplets (anchor, positive, negative), which train a bi-encoder's embeddings; the "
+                f"architecture is {architecture!r}: set `architecture: bi-encoder`, or give the cross-encoder scored "
+                "pairs."
+            )
+        if triplets != bool(getattr(module, "uses_embeddings", False)):
+            shape, needs = (
+                ("triplets", "a loss of sentence embeddings (mnrl)")
+                if triplets
+                else ("scored pairs", "a loss of scores (mse, cosine, cosent, ...)")
+            )
+            raise RecipeError(f"{where} holds {shape}, which train with {needs}; its loss is {loss!r}.")

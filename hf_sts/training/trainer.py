@@ -5,10 +5,12 @@ import os
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import ConcatDataset, DataLoader, RandomSampler
 from transformers import EvalPrediction, Trainer
 from transformers.trainer_pt_utils import nested_gather
 from transformers.trainer_utils import EvalLoopOutput
 
+from hf_sts.errors import RecipeError
 from hf_sts.hub import push
 from hf_sts.inference.scoring import score_features
 from hf_sts.training.card import write_model_card
@@ -28,6 +30,30 @@ def scale_for_accumulation(
     if trainer.args.average_tokens_across_devices:
         loss = loss * trainer.accelerator.num_processes
     return loss
+
+
+def import_multi_dataset_samplers() -> dict[str, type]:
+    """sentence-transformers' batch samplers of multi-dataset training, by the names
+    `multi_dataset_batch_sampler` takes (and `"default"`, its batch sampler of one dataset).
+
+    Raises:
+        hf_sts.errors.RecipeError: one line naming the extra to install, without sentence-transformers.
+    """
+    try:  # an optional dependency (the `multitask` extra), imported by multi-dataset runs only
+        from sentence_transformers.base.sampler import (
+            DefaultBatchSampler,
+            ProportionalBatchSampler,
+            RoundRobinBatchSampler,
+        )
+    except ImportError:
+        raise RecipeError(
+            '`train_datasets` draws its batches with sentence-transformers\' samplers: pip install "hf_sts[multitask]"'
+        ) from None
+    return {
+        "default": DefaultBatchSampler,
+        "proportional": ProportionalBatchSampler,
+        "round_robin": RoundRobinBatchSampler,
+    }
 
 
 class FinalPushMixin:
@@ -94,23 +120,88 @@ class StsTrainer(FinalPushMixin, Trainer):
     rows longest first, so each batch pads little, predictions in the dataset's row order, so they can be written
     next to their ids; `eval_loss` and its parts (`eval_loss_l1`, ...) are the loss over the whole split.
 
+    Several training datasets (a recipe's `train_datasets`; `train_dataset` a dict of tokenized datasets by name,
+    each row carrying its `dataset_name`) train as sentence-transformers trains a dict of datasets with a dict of
+    losses: each batch comes from one dataset (`args.multi_dataset_batch_sampler`: sentence-transformers'
+    `ProportionalBatchSampler` or `RoundRobinBatchSampler`, see `get_train_dataloader`) and trains with that
+    dataset's loss times its weight (`dataset_losses`), logged as `loss_<dataset>` (its mean over that dataset's
+    batches since the last log). A loss of sentence embeddings (`mnrl`) reads the `sentence_embeddings` of the
+    bi-encoder's output instead of its scores; its batches' `labels` are the in-batch targets `0..batch-1`.
+
     Args:
         loss_fn (`nn.Module`, *optional*): a loss mapping `(scores, labels)` to a scalar batch mean, or to a dict of
             named scalar parts.
+        dataset_losses (`dict[str, tuple[str | None, float]]`, *optional*): per training dataset, its loss (a name
+            of `hf_sts.training.losses.LOSSES`, or parts joined by `+`; `None`: the run's `loss`) and its weight.
         *args, **kwargs: as for `transformers.Trainer`; `args` should be
             `hf_sts.training.arguments.StsTrainingArguments`.
     """
 
     loss_is_scaled_for_ga = True
 
-    def __init__(self, *args, loss_fn: nn.Module | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        loss_fn: nn.Module | None = None,
+        dataset_losses: dict[str, tuple[str | None, float]] | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self._loss_from_args = loss_fn is None
         self.loss_fn = self.args.build_loss() if loss_fn is None else loss_fn
+        self._dataset_loss_specs = dataset_losses or {}
+        self.dataset_losses = self._build_dataset_losses()
         # Makes the Trainer count `num_items_in_batch` over the accumulated batch and pass it to `compute_loss`.
         self.model_accepts_loss_kwargs = True
-        # Each training loss part summed over the micro-batches since the last log, and "steps".
+        # Each logged training loss (a part, or a dataset's loss) since the last log: `[sum, count]` over the
+        # micro-batches that had it.
         self._loss_parts: dict[str, torch.Tensor] = {}
+
+    def _build_dataset_losses(self) -> dict[str, tuple[nn.Module, float]]:
+        """Each training dataset's loss module (from the arguments' options) and weight."""
+        return {
+            name: (self.args.build_loss(loss), weight) for name, (loss, weight) in self._dataset_loss_specs.items()
+        }
+
+    def get_train_dataloader(self):
+        """The Trainer's training dataloader for one training dataset; for several (`train_dataset` a dict), batches
+        of one dataset at a time, as sentence-transformers' trainer draws them: each dataset shuffled into batches of
+        `per_device_train_batch_size` (seeded with `args.seed`), the datasets' batches ordered by
+        `args.multi_dataset_batch_sampler` (`ProportionalBatchSampler` or `RoundRobinBatchSampler` of
+        `sentence_transformers.base.sampler`), and, as there, `accelerator.even_batches` off so that no process
+        repeats rows of another dataset to even out the last batches.
+
+        Raises:
+            hf_sts.errors.RecipeError: for several datasets where sentence-transformers is not installed.
+        """
+        if not isinstance(self.train_dataset, dict):
+            return super().get_train_dataloader()
+        samplers = import_multi_dataset_samplers()
+        generator = torch.Generator()
+        generator.manual_seed(self.args.seed)
+        parts = list(self.train_dataset.values())
+        batch_samplers = [
+            samplers["default"](
+                RandomSampler(part, generator=generator),
+                batch_size=self.args.train_batch_size,
+                drop_last=self.args.dataloader_drop_last,
+            )
+            for part in parts
+        ]
+        dataset = ConcatDataset(parts)
+        batch_sampler = samplers[self.args.multi_dataset_batch_sampler](
+            dataset, batch_samplers=batch_samplers, generator=generator, seed=self.args.seed
+        )
+        self.accelerator.even_batches = False
+        dataloader = DataLoader(
+            dataset,
+            batch_sampler=batch_sampler,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+            pin_memory=self.args.dataloader_pin_memory,
+            persistent_workers=self.args.dataloader_persistent_workers and self.args.dataloader_num_workers > 0,
+        )
+        return self.accelerator.prepare(dataloader)
 
     def compute_loss(
         self,
@@ -133,23 +224,29 @@ class StsTrainer(FinalPushMixin, Trainer):
         """
         if "labels" not in inputs:
             raise ValueError("StsTrainer: the batch has no `labels`; training and evaluation data need gold scores.")
+        dataset = inputs.pop("dataset_name", None)
+        loss_fn, weight = (self.loss_fn, 1.0) if dataset is None else self.dataset_losses[dataset]
         labels = inputs.pop("labels")
         inputs.pop("binary_labels", None)
         outputs = model(**inputs)
-        scores = outputs.logits.float()
-        if scores.ndim == 2 and scores.shape[-1] == 1:
-            scores = scores.squeeze(-1)
-        if scores.shape != labels.shape:
-            raise ValueError(
-                f"StsTrainer: the model's logits have shape {tuple(outputs.logits.shape)}, expected one score per "
-                f"pair, {tuple(labels.shape)} like the labels (a sequence classifier needs num_labels=1)."
-            )
-        loss = self.loss_fn(scores, labels.to(scores.dtype))
-        if isinstance(loss, dict):
-            if model.training:
-                self._track_loss_parts(loss)
-            loss = torch.stack(list(loss.values())).sum()
+        if getattr(loss_fn, "uses_embeddings", False):
+            loss = loss_fn(outputs.sentence_embeddings)
+        else:
+            scores = outputs.logits.float()
+            if scores.ndim == 2 and scores.shape[-1] == 1:
+                scores = scores.squeeze(-1)
+            if scores.shape != labels.shape:
+                raise ValueError(
+                    f"StsTrainer: the model's logits have shape {tuple(outputs.logits.shape)}, expected one score per "
+                    f"pair, {tuple(labels.shape)} like the labels (a sequence classifier needs num_labels=1)."
+                )
+            loss = loss_fn(scores, labels.to(scores.dtype))
+        parts = loss if isinstance(loss, dict) else None
+        if parts is not None:
+            loss = torch.stack(list(parts.values())).sum()
+        loss = loss * weight
         if model.training:
+            self._track_loss_parts({dataset: loss} if dataset is not None else parts or {})
             loss = scale_for_accumulation(self, loss, labels.numel(), num_items_in_batch)
         return (loss, outputs) if return_outputs else loss
 
@@ -202,19 +299,30 @@ class StsTrainer(FinalPushMixin, Trainer):
         return EvalLoopOutput(predictions=scores, label_ids=label_ids, metrics=metrics, num_samples=len(dataset))
 
     def _track_loss_parts(self, parts: dict[str, torch.Tensor]) -> None:
-        """Add a micro-batch's loss parts, detached (no `.item()`: no device sync per step), to the sums."""
+        """Add a micro-batch's logged losses (its loss parts, or its dataset's loss), detached (no `.item()`: no
+        device sync per step), to their `[sum, count]`. With several datasets every dataset has an entry from the
+        first step on, so each process gathers the same keys."""
+        if not parts:
+            return
+        device = next(iter(parts.values())).device
         sums = self._loss_parts
+        for name in [*self.dataset_losses, *parts]:
+            sums.setdefault(name, torch.zeros(2, device=device))
         for name, value in parts.items():
-            sums[name] = sums[name] + value.detach() if name in sums else value.detach()
-        sums["steps"] = sums.get("steps", 0) + torch.ones((), device=next(iter(parts.values())).device)
+            sums[name] = sums[name] + torch.stack([value.detach().float(), torch.ones((), device=device)])
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
-        """Add the mean of each loss part since the last log (over micro-batches and processes) to the training logs
-        (`loss_<name>`); evaluation logs carry theirs from `evaluation_loop`."""
+        """Add the mean of each loss part, or each dataset's loss, since the last log (over the micro-batches that
+        had it, on every process) to the training logs (`loss_<name>`); evaluation logs carry theirs from
+        `evaluation_loop`."""
         if "loss" in logs and self._loss_parts:
-            sums = nested_gather(self._loss_parts, self.args.parallel_mode)  # each process's sums, stacked
-            steps = sums.pop("steps").sum()
-            logs = {**logs, **{f"loss_{name}": round((total.sum() / steps).item(), 4) for name, total in sums.items()}}
+            gathered = nested_gather(self._loss_parts, self.args.parallel_mode)  # each process's [sum, count]
+            means = {}
+            for name, values in gathered.items():
+                total, count = values.reshape(-1, 2).sum(0)
+                if count > 0:
+                    means[f"loss_{name}"] = round((total / count).item(), 4)
+            logs = {**logs, **means}
             self._loss_parts = {}
         super().log(logs, start_time)
 
@@ -228,7 +336,7 @@ class StsTrainer(FinalPushMixin, Trainer):
 
     def _hp_search_setup(self, trial) -> None:
         """Apply a hyperparameter-search trial's values to the arguments as sampled, then rebuild the loss from them
-        (a trial may change `loss_weights` or `huber_delta`).
+        (a trial may change `loss_weights` or `huber_delta`), and each training dataset's.
 
         `_hp_search_setup` is private: it is where `Trainer.hyperparameter_search` applies a trial, and transformers
         has no public hook there. `tests/training/test_trainer.py::test_private_trainer_api_hf_sts_relies_on` fails
@@ -242,3 +350,4 @@ class StsTrainer(FinalPushMixin, Trainer):
                     setattr(self.args, key, value)
         if self._loss_from_args:
             self.loss_fn = self.args.build_loss()
+        self.dataset_losses = self._build_dataset_losses()

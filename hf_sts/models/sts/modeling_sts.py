@@ -10,6 +10,8 @@ backbone's token states and the attention mask and returns one score per pair. T
 `architecture: "bi-encoder"` picks [`StsBiEncoderModel`] instead.
 """
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from transformers import AutoModel, PreTrainedModel
@@ -436,6 +438,19 @@ class StsCrossEncoderModel(StsPreTrainedModel):
         )
 
 
+# The key suffixes of a bi-encoder's sentence sides: first (no suffix), second (`_b`), third (`_c`, a triplet's hard
+# negative).
+SIDE_SUFFIXES = ("", "_b", "_c")
+
+
+@dataclass
+class BiEncoderOutput(SequenceClassifierOutput):
+    """[`StsBiEncoderModel`]'s output: `SequenceClassifierOutput` (`loss`, `logits` of shape `(batch,)`) plus
+    `sentence_embeddings`, a tuple of the `(batch, hidden_size)` embeddings of each sentence side, not normalised."""
+
+    sentence_embeddings: tuple[torch.Tensor, ...] | None = None
+
+
 class StsBiEncoderModel(StsPreTrainedModel):
     """A bi-encoder for STS in the style of Sentence-BERT (Reimers & Gurevych 2019, as in sentence-transformers):
     one shared backbone embeds each sentence alone, the token states are pooled (`config.pooling`, mean by default),
@@ -455,6 +470,36 @@ class StsBiEncoderModel(StsPreTrainedModel):
     config_class = StsBiEncoderConfig
 
     @staticmethod
+    def sentence_inputs(
+        tokenizer,
+        columns: list[list[str]],
+        prompt: str | None = None,
+        text_cleaning: list[str] | None = None,
+        **kwargs,
+    ) -> dict:
+        """The model inputs of up to three sentence columns, each sentence alone (cleaned, after `prompt`): a pair's
+        two sentences, or a triplet's anchor, positive and hard negative. The first column's keys are the tokenizer's
+        (`input_ids`, ...), the others' end in `SIDE_SUFFIXES` (`input_ids_b`, `input_ids_c`, ...).
+
+        Args:
+            tokenizer: the model's tokenizer.
+            columns: one to three lists of sentences of equal length.
+            prompt: text put before every sentence (`config.prompt`), or `None`.
+            text_cleaning: cleaning steps applied to every sentence first (`config.text_cleaning`), or `None`.
+            **kwargs: passed to the tokenizer (`padding`, `truncation`, `max_length`, `return_tensors`).
+
+        Raises:
+            ValueError: for more than three columns.
+        """
+        if len(columns) > len(SIDE_SUFFIXES):
+            raise ValueError(f"A bi-encoder reads at most {len(SIDE_SUFFIXES)} sentence columns, got {len(columns)}.")
+        inputs = {}
+        for suffix, sentences in zip(SIDE_SUFFIXES[: len(columns)], columns, strict=True):
+            encoded = tokenizer(apply_prompt(sentences, prompt, text_cleaning), **kwargs)
+            inputs.update({f"{key}{suffix}": value for key, value in encoded.items()})
+        return inputs
+
+    @staticmethod
     def pair_inputs(
         tokenizer,
         sentences1: list[str],
@@ -464,7 +509,7 @@ class StsBiEncoderModel(StsPreTrainedModel):
         **kwargs,
     ) -> dict:
         """The model inputs of sentence pairs: each sentence alone (cleaned, after `prompt`), the second ones under
-        keys ending in `_b`.
+        keys ending in `_b` (see [`sentence_inputs`]).
 
         Args:
             tokenizer: the model's tokenizer.
@@ -473,9 +518,7 @@ class StsBiEncoderModel(StsPreTrainedModel):
             text_cleaning: cleaning steps applied to every sentence first (`config.text_cleaning`), or `None`.
             **kwargs: passed to the tokenizer (`padding`, `truncation`, `max_length`, `return_tensors`).
         """
-        first = tokenizer(apply_prompt(sentences1, prompt, text_cleaning), **kwargs)
-        second = tokenizer(apply_prompt(sentences2, prompt, text_cleaning), **kwargs)
-        return {**first, **{f"{key}_b": value for key, value in second.items()}}
+        return StsBiEncoderModel.sentence_inputs(tokenizer, [sentences1, sentences2], prompt, text_cleaning, **kwargs)
 
     def __init__(self, config: StsBiEncoderConfig, backbone: PreTrainedModel | None = None):
         super().__init__(config, backbone)
@@ -511,28 +554,39 @@ class StsBiEncoderModel(StsPreTrainedModel):
         token_type_ids: torch.LongTensor | None = None,
         token_type_ids_b: torch.LongTensor | None = None,
         labels: torch.Tensor | None = None,
-    ) -> SequenceClassifierOutput:
+        input_ids_c: torch.LongTensor | None = None,
+        attention_mask_c: torch.Tensor | None = None,
+        token_type_ids_c: torch.LongTensor | None = None,
+    ) -> "BiEncoderOutput":
         r"""
         Args:
             input_ids, attention_mask, token_type_ids (`torch.Tensor` of shape `(batch, seq_len_a)`): the first
-                sentences.
+                sentences (a triplet's anchors).
             input_ids_b, attention_mask_b, token_type_ids_b (`torch.Tensor` of shape `(batch, seq_len_b)`): the
-                second sentences.
+                second sentences (a triplet's positives).
+            input_ids_c, attention_mask_c, token_type_ids_c (`torch.Tensor` of shape `(batch, seq_len_c)`,
+                *optional*): a third sentence per row, embedded too (a triplet's hard negatives, for in-batch-negatives
+                losses; see `hf_sts.training.losses.MultipleNegativesRankingLoss`).
             labels (`torch.Tensor` of shape `(batch,)`, *optional*): gold scores on the 0.0–5.0 scale; when given,
                 `loss` is sentence-transformers' `CosineSimilarityLoss` (Reimers & Gurevych 2019): the mean squared
                 error of `cos(u, v)` against `label / score_scale`. `hf_sts.training.trainer.StsTrainer` passes no
                 labels and computes the recipe's loss itself.
 
         Returns:
-            [`~transformers.modeling_outputs.SequenceClassifierOutput`] whose `logits` of shape `(batch,)` are
-            `score_scale * cos(u, v)`, in [-5, 5] with the default scale, and `loss` (a scalar) with `labels`.
+            [`BiEncoderOutput`]: `logits` of shape `(batch,)`, `score_scale * cos(u, v)` of the first and second
+            sentences (in [-5, 5] with the default scale), `loss` (a scalar) with `labels`, and
+            `sentence_embeddings`, the `(batch, hidden_size)` embedding of each side given (two, or three).
         """
-        embeddings_a = self.encode(input_ids, attention_mask, token_type_ids)
-        embeddings_b = self.encode(input_ids_b, attention_mask_b, token_type_ids_b)
-        cosine = pair_cosine(embeddings_a, embeddings_b)
+        embeddings = [
+            self.encode(input_ids, attention_mask, token_type_ids),
+            self.encode(input_ids_b, attention_mask_b, token_type_ids_b),
+        ]
+        if input_ids_c is not None:
+            embeddings.append(self.encode(input_ids_c, attention_mask_c, token_type_ids_c))
+        cosine = pair_cosine(embeddings[0], embeddings[1])
         scale = self.config.score_scale
         loss = None if labels is None else regression_loss(cosine, labels / scale)
-        return SequenceClassifierOutput(loss=loss, logits=scale * cosine)
+        return BiEncoderOutput(loss=loss, logits=scale * cosine, sentence_embeddings=tuple(embeddings))
 
 
 # The model class of each recipe `architecture`.
@@ -556,4 +610,6 @@ __all__ = [
     "StsPreTrainedModel",
     "StsCrossEncoderModel",
     "StsBiEncoderModel",
+    "BiEncoderOutput",
+    "SIDE_SUFFIXES",
 ]
