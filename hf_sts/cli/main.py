@@ -19,6 +19,7 @@ COMMANDS = {
     "search": ("search", "local hyperparameter search with Optuna over a sweep's space"),
     "evaluate": ("evaluate", "metrics of a model (or a plain encoder, zero-shot) on labeled pairs"),
     "predict": ("predict", "score unlabeled pairs into id,target (a submission file)"),
+    "label": ("label", "silver labels: a teacher model scores unlabeled pairs into training data (AugSBERT)"),
     "export": ("export", "export a trained model for transformers, sentence-transformers or ONNX Runtime"),
     "ensemble": ("ensemble", "combine prediction files: mean, weighted or stacking"),
     "push": ("push", "upload a trained model to the Hugging Face Hub"),

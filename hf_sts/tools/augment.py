@@ -68,6 +68,7 @@ from hf_sts.data.readers import read_sts_file, read_table
 from hf_sts.data.tokenization import length_sorted_batches
 from hf_sts.errors import (
     AugmentError,
+    HfStsError,
     ModelLoadError,
     check_local_weights,
     checked_from_pretrained,
@@ -371,6 +372,8 @@ def load_sentence_encoder(
     prompt: str | None = None,
     max_length: int = 128,
     device: str | None = None,
+    purpose: str = "the cosine filter",
+    error: type[HfStsError] = AugmentError,
     **hub_kwargs,
 ) -> SentenceEncoder:
     """The filter model: a sentence-transformers model (`modules.json`), an hf_sts bi-encoder checkpoint, or a plain
@@ -380,36 +383,37 @@ def load_sentence_encoder(
     Args:
         prompt: for a sentence-transformers model, the prompt given to `encode` (default: the model's default
             prompt, if it has one); for a plain encoder, the text before each sentence (`"query: "` for e5).
+        purpose: what needs the embeddings, for the messages (`"the cosine filter"`; `hf-sts label`: its
+            `--sample_pairs`).
+        error: the error raised for a model that cannot embed sentences (`AugmentError`).
 
     Raises:
-        AugmentError, hf_sts.errors.ModelLoadError: one line naming `name`, for a model that cannot be loaded, an
+        `error`, hf_sts.errors.ModelLoadError: one line naming `name`, for a model that cannot be loaded, an
             hf_sts cross-encoder (it scores pairs and has no sentence embeddings), or `pooling` given for a
             sentence-transformers model or `pooling` / `prompt` for an hf_sts checkpoint.
     """
     if _is_sentence_transformers(name, **hub_kwargs):
         if pooling is not None:
-            raise AugmentError(
+            raise error(
                 f"{name} is a sentence-transformers model, which carries its own pooling; --pooling applies only to "
                 "a plain encoder."
             )
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise AugmentError(
-                f"{name} is a sentence-transformers model: `pip install sentence-transformers` to filter with it."
+            raise error(
+                f"{name} is a sentence-transformers model: `pip install sentence-transformers` to embed with it."
             ) from None
         try:
             model = SentenceTransformer(name, device=device, **hub_kwargs)
         except (OSError, ValueError) as failure:
-            raise AugmentError(
-                f"{name}: cannot load it as a sentence-transformers model: {first_line(failure)}"
-            ) from None
+            raise error(f"{name}: cannot load it as a sentence-transformers model: {first_line(failure)}") from None
         model.max_seq_length = max_length
         shown = "its default prompt" if prompt is None else f"prompt {prompt!r}"
         return _SentenceTransformersEncoder(model, prompt, f"{name} (sentence-transformers, {shown})")
-    cross_encoder = AugmentError(
-        f"{name} is an hf_sts cross-encoder: it scores pairs and has no sentence embeddings to compare; the cosine "
-        "filter needs a bi-encoder (an hf_sts bi-encoder, a sentence-transformers model, or a plain encoder such as "
+    cross_encoder = error(
+        f"{name} is an hf_sts cross-encoder: it scores pairs and has no sentence embeddings to compare; {purpose} "
+        "needs a bi-encoder (an hf_sts bi-encoder, a sentence-transformers model, or a plain encoder such as "
         'intfloat/multilingual-e5-small with --prompt "query: ").'
     )
     if not (Path(name) / "adapter_config.json").is_file():  # refused before its weights load (a LoRA run: after)
