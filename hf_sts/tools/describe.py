@@ -19,6 +19,11 @@ two files, in either order (train/dev leakage).
 Files are read as training reads them (`hf_sts.data.readers.read_sts_file`, any supported format); unlabeled test files
 are described without their label parts. The report is printed as Markdown; with `output_dir` it is also written there
 as `describe.md`, with PNG plots.
+
+With `audit` (`--audit PREDICTIONS.csv`), the report adds a label-noise audit (`hf_sts.tools.audit`): the pairs of a
+cross-validation's out-of-fold predictions that disagree most with their labels, their sentences from the files
+described (joined by id), and with `output_dir` all of them ranked in `label_audit.csv`. An audit needs no other
+file when the predictions file holds the sentences.
 """
 
 from dataclasses import dataclass, field
@@ -34,6 +39,15 @@ from hf_sts.data.pairs import label_buckets, pair_keys
 from hf_sts.data.readers import read_sts_file
 from hf_sts.errors import HfStsError, checked_from_pretrained
 from hf_sts.metrics import BINARY_THRESHOLD
+from hf_sts.tools.audit import (
+    AUDIT_FILE,
+    BUCKET_NAMES,
+    LabelAudit,
+    audit_labels,
+    join_sentences,
+    read_predictions,
+    write_audit,
+)
 from hf_sts.training.card import markdown_table
 from hf_sts.utils.write_guard import atomic_output, check_output, write_text
 
@@ -42,7 +56,7 @@ PERCENTILES = (50, 90, 99)
 LONG_SENTENCE_CHARS = 100
 TRUNCATION_LENGTHS = (64, 128, 256, 512)
 # The label buckets of `label_buckets`, as column names: bucket b holds the labels in [b, b+1); bucket 5 only 5.0.
-BUCKET_COLUMNS = ("[0,1)", "[1,2)", "[2,3)", "[3,4)", "[4,5)", "5.0")
+BUCKET_COLUMNS = BUCKET_NAMES
 MAX_NAMED_ROWS = 5
 REPORT_NAME = "describe.md"
 PLOT_NAMES = {
@@ -51,7 +65,7 @@ PLOT_NAMES = {
     "pair_tokens": "pair_tokens.png",
 }
 # What `--output_dir` holds: an earlier report there is replaced, nothing else is written over.
-REPORT_FILES = (REPORT_NAME, *PLOT_NAMES.values())
+REPORT_FILES = (REPORT_NAME, *PLOT_NAMES.values(), AUDIT_FILE)
 
 
 @dataclass
@@ -80,8 +94,9 @@ class DescribeReport:
             rows disagree on the label, as text: `rows 3, 9 (labels 2.0, 3.4)` (1-based).
         tokenizer (`str` or `None`): the tokenizer's name or path.
         max_seq_length (`int` or `None`): the extra truncation length asked for.
-        written (`dict[str, Path]`): the written files by name (`report`, and the plot names of `PLOT_NAMES`); empty
-            when nothing was written.
+        audit (`LabelAudit` or `None`): the label-noise audit of a predictions file (`hf_sts.tools.audit`).
+        written (`dict[str, Path]`): the written files by name (`report`, the plot names of `PLOT_NAMES`, and
+            `audit` for `label_audit.csv`); empty when nothing was written.
     """
 
     files: list[str]
@@ -94,6 +109,7 @@ class DescribeReport:
     label_disagreements: dict[str, list[str]] = field(default_factory=dict)
     tokenizer: str | None = None
     max_seq_length: int | None = None
+    audit: LabelAudit | None = None
     written: dict[str, Path] = field(default_factory=dict)
 
     @property
@@ -104,7 +120,10 @@ class DescribeReport:
     @property
     def markdown(self) -> str:
         """The report as Markdown (what `hf-sts describe` prints; `describe.md` adds the plots)."""
-        return _render(self)
+        parts = [_render(self)] if self.files else ["# STS data report\n"]
+        if self.audit is not None:
+            parts.append(self.audit.markdown + "\n")
+        return "\n".join(parts)
 
 
 def describe_files(
@@ -112,8 +131,11 @@ def describe_files(
     tokenizer: str | PreTrainedTokenizerBase | None = None,
     output_dir: str | Path | None = None,
     max_seq_length: int | None = None,
+    audit: str | Path | None = None,
+    audit_top: int = 20,
 ) -> DescribeReport:
-    """Describe STS files: pairs, labels, lengths, duplicates, leakage between files and binary labels.
+    """Describe STS files: pairs, labels, lengths, duplicates, leakage between files and binary labels; with `audit`,
+    audit labels against a predictions file too.
 
     Every input is checked, and every file read, before anything is written.
 
@@ -125,19 +147,27 @@ def describe_files(
             `None` writes nothing.
         max_seq_length: a length in tokens (at least 1) whose truncation share is reported next to 64, 128, 256
             and 512; needs `tokenizer`.
+        audit: a predictions file with `id`, `label`, `prediction` (a cross-validation's `oof_predictions.csv`) to
+            audit (see `hf_sts.tools.audit`); its sentences come from `paths` by id where it lacks them. `paths` may
+            then be empty.
+        audit_top: how many of the most disagreeing pairs the audit lists (at least 1).
 
     Returns:
         A [`DescribeReport`]; its `markdown` is the printed report.
 
     Raises:
-        HfStsError: no file, a file given twice, `max_seq_length` below 1 or without a tokenizer, or a tokenizer
-            that cannot be loaded (one line naming it).
+        HfStsError: no file (and no `audit`), a file given twice, `max_seq_length` below 1 or without a
+            tokenizer, `audit_top` below 1, or a tokenizer that cannot be loaded (one line naming it).
         hf_sts.errors.OutputError: an `output_dir` that is a file, holds or lies inside an input, is a model folder
             or a run, or holds other files than an earlier report's (`REPORT_FILES`).
-        DataFormatError: a missing or malformed file (naming it, and the row or column).
+        DataFormatError: a missing or malformed file (naming it, and the row or column); a predictions file to
+            audit that lacks `id`, `label` or `prediction` (naming the expected columns), or whose ids are not all
+            in `paths` when it has no sentences.
     """
-    if not paths:
-        raise HfStsError("describe: no file given; name one or more STS files.")
+    if not paths and audit is None:
+        raise HfStsError("describe: no file given; name one or more STS files (or --audit PREDICTIONS.csv).")
+    if isinstance(audit_top, bool) or not isinstance(audit_top, int) or audit_top < 1:
+        raise HfStsError(f"`audit_top` must be a number of pairs of at least 1, got {audit_top}.")
     if max_seq_length is not None and (
         isinstance(max_seq_length, bool) or not isinstance(max_seq_length, int) or max_seq_length < 1
     ):
@@ -152,16 +182,26 @@ def describe_files(
         check_output(
             output_dir,
             "--output_dir",
-            inputs=[*paths, tokenizer if isinstance(tokenizer, str) else None],
+            inputs=[*paths, tokenizer if isinstance(tokenizer, str) else None, audit],
             folder=True,
             own_names=REPORT_FILES,
         )
     frames = [read_sts_file(path, require_labels=False).to_pandas() for path in paths]
+    names = _display_names(paths)
+    label_audit = None
+    if audit is not None:
+        predictions = join_sentences(read_predictions(audit), dict(zip(names, frames, strict=True)), str(audit))
+        label_audit = audit_labels(predictions, Path(audit).name, audit_top)
+    if not paths:
+        empty = pd.DataFrame()
+        report = DescribeReport([], empty, empty, None, empty, empty, empty, audit=label_audit)
+        if output_dir is not None:
+            report.written = _write(report, [], None, Path(output_dir))
+        return report
     tokenizer_name = None
     if tokenizer is not None:
         tokenizer, tokenizer_name = _load_tokenizer(tokenizer)
 
-    names = _display_names(paths)
     lengths = [_pair_tokens(tokenizer, frame) for frame in frames] if tokenizer is not None else None
     files = list(zip(names, frames, strict=True))
     report = DescribeReport(
@@ -179,6 +219,7 @@ def describe_files(
         label_disagreements={name: _disagreement_lines(frame) for name, frame in files},
         tokenizer=tokenizer_name,
         max_seq_length=max_seq_length,
+        audit=label_audit,
     )
     if lengths is not None:
         report.tokens = pd.DataFrame(
@@ -545,6 +586,9 @@ def _write(
     """Write `describe.md` and the plots into `output_dir` (created); returns `{name: path}` of the written files."""
     # matplotlib's object API, as `hf_sts.inference.report` draws: a `Figure` renders with its own Agg canvas.
     output_dir.mkdir(parents=True, exist_ok=True)
+    written = {"audit": write_audit(report.audit, output_dir / AUDIT_FILE)} if report.audit is not None else {}
+    if not report.files:  # an audit alone
+        return {"report": write_text(output_dir / REPORT_NAME, report.markdown), **written}
     paths = {}
     # The whole-file rows of the pairs table hold each labeled file's bucket counts.
     labeled = report.pairs[(report.pairs["source"] == "all") & report.pairs["labeled"]].to_dict("records")
@@ -589,7 +633,7 @@ def _write(
 
     plots = "\n".join(f"![{name}]({path.name})" for name, path in paths.items())
     report_path = write_text(output_dir / REPORT_NAME, f"{report.markdown}\n## Plots\n\n{plots}\n")
-    return {"report": report_path, **paths}
+    return {"report": report_path, **paths, **written}
 
 
 def _length_bins(lengths: np.ndarray, count: int = 50) -> np.ndarray:
