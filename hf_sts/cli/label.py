@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sampler_pooling", "--sampler-pooling", choices=POOLING_MODES, help="--sampler a plain encoder: its pooling"
     )
     parser.add_argument(
-        "--sampler_prompt", "--sampler-prompt", help='--sampler a plain encoder: text before every sentence ("query: ")'
+        "--sampler_prompt",
+        "--sampler-prompt",
+        help='--sampler a plain encoder: text before every sentence ("query: ")',
     )
 
 

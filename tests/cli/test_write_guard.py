@@ -137,6 +137,11 @@ GUARDED = {
         folder=False,
         input=lambda w: w.test,
     ),
+    "label": Guarded(
+        lambda w, out: ["label", str(w.run), "--input", str(w.test), "--output", out],
+        folder=False,
+        input=lambda w: w.test,
+    ),
     "export": Guarded(
         lambda w, out: ["export", str(w.run), "--format", "sequence-classification", "--output", out],
         folder=True,
