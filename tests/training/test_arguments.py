@@ -122,7 +122,7 @@ def test_flags_are_not_abbreviated_and_argument_checks_name_the_recipe(recipe, t
 
 
 def test_bad_loss_and_non_object_recipe(recipe, tmp_path):
-    with pytest.raises(ValueError, match=r"Unknown loss 'l2'.*registered losses: \[.*'huber', 'l1', 'mse'\]"):
+    with pytest.raises(ValueError, match=r"Unknown loss 'l2'.*registered losses: \[.*'huber', 'l1', 'mnrl', 'mse'\]"):
         parse_args([str(recipe), "--loss", "l2"])
     with pytest.raises(ValueError, match=r"`loss_weights` has 1 weights but `loss='l1\+huber'` has 2 parts"):
         parse_args([str(recipe), "--loss_weights", "1"])

@@ -45,7 +45,28 @@ def test_loss_errors():
         register_loss("l1+l2")(type("Other", (torch.nn.Module,), {}))
     with pytest.raises(ValueError, match=r"`huber_delta` must be > 0 \(score units\), got 0"):
         build_loss("l1+huber", huber_delta=0)
-    assert sorted(LOSSES) == ["cosent", "cosine", "huber", "l1", "mse"]
+    with pytest.raises(ValueError, match="a loss of sentence embeddings \\(mnrl\\) cannot be added"):
+        build_loss("mnrl+cosine")
+    assert sorted(LOSSES) == ["cosent", "cosine", "huber", "l1", "mnrl", "mse"]
+
+
+def test_mnrl_by_hand():
+    # Two anchors, their positives and one hard negative each; the candidates of every anchor are the 2 positives
+    # then the 2 negatives, scored 20 * cosine, and the loss is the mean of -log softmax at the anchor's positive.
+    anchors = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    positives = torch.tensor([[3.0, 1.0], [0.0, 1.0]])
+    negatives = torch.tensor([[0.0, 1.0], [1.0, 1.0]])
+    loss = build_loss("mnrl")((anchors, positives, negatives))
+    candidates = [*positives, *negatives]
+    expected = 0.0
+    for i, anchor in enumerate(anchors):
+        logits = [20 * torch.nn.functional.cosine_similarity(anchor, c, dim=0).item() for c in candidates]
+        expected += -(logits[i] - math.log(sum(math.exp(value) for value in logits)))
+    assert loss.item() == pytest.approx(expected / 2, rel=1e-5)
+    # Without hard negatives, the other anchors' positives are the only negatives.
+    without = build_loss("mnrl", mnrl_scale=1.0)((anchors, positives))
+    logits = torch.nn.functional.normalize(anchors, dim=-1) @ torch.nn.functional.normalize(positives, dim=-1).T
+    assert without.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, torch.arange(2)).item())
 
 
 def test_cosine_by_hand():

@@ -4,7 +4,9 @@ and runs one training step through `hf_sts/run.py`, with everything else as the 
 import json
 
 import pytest
+from transformers import AutoModel, AutoTokenizer
 
+from hf_sts.models.sts.modeling_sts import MODEL_CLASSES
 from hf_sts.run import main
 
 from ..conftest import REPO_ROOT
@@ -40,6 +42,9 @@ def test_recipes_are_shipped():
         "sbert_cosent_roberta_large",
         "multilingual_e5_small",
         "multilingual_e5_small_bi_encoder",
+        "multilingual_e5_small_nli",
+        "multilingual_e5_small_nli_sts",
+        "multilingual_e5_small_multitask",
     } <= names
 
 
@@ -47,7 +52,17 @@ def test_recipes_are_shipped():
 def test_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO_ROOT)  # recipes name their data relative to the repository
     settings = json.loads(recipe.read_text(encoding="utf-8"))
-    if "model_name_or_path" in settings:
+    if settings.get("model_name_or_path", "").startswith("outputs/"):
+        # The second stage of a staged recipe: it starts from the first stage's run, here a tiny one of the same
+        # architecture.
+        stage = tmp_path / "stage-1"
+        backbone = AutoModel.from_pretrained(stand_in_encoders["bert"])
+        MODEL_CLASSES[settings["architecture"]].from_backbone(backbone, prompt=settings.get("prompt")).save_pretrained(
+            stage
+        )
+        AutoTokenizer.from_pretrained(stand_in_encoders["bert"]).save_pretrained(stage)
+        model = ["--model_name_or_path", str(stage)]
+    elif "model_name_or_path" in settings:
         name = settings["model_name_or_path"]
         assert name in HUB_MODEL_TYPES, f"{recipe.name} uses {name}: add its model type to HUB_MODEL_TYPES"
         model = ["--model_name_or_path", str(stand_in_encoders[HUB_MODEL_TYPES[name]])]
@@ -61,8 +76,11 @@ def test_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
     if settings.get("num_folds"):
         assert "oof_pearson" in metrics and (out / "oof_predictions.csv").is_file()
         out = out / "fold-0"
-    else:
-        assert metrics["train_samples"] >= 8 and metrics["eval_samples"] == 8
+    else:  # `max_train_samples` 8 of every training dataset
+        assert (
+            metrics["train_samples"] >= 8 * len(settings.get("train_datasets", [None]))
+            and metrics["eval_samples"] == 8
+        )
     config = json.loads((out / "config.json").read_text())
     architecture = settings.get("architecture", "cross-encoder")
     assert (
