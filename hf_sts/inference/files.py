@@ -82,7 +82,8 @@ def evaluate_file(
         `(loaded model, metrics of the file)`.
 
     Raises:
-        As [`evaluate_files`].
+        hf_sts.errors.HfStsError: as [`evaluate_files`] (a malformed file, a model that does not load, an output
+            the write guard refuses).
     """
     loaded, results = evaluate_files(
         model_name_or_path,
