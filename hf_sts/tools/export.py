@@ -22,9 +22,11 @@
   `torch.onnx.export` with the batch and sequence axes dynamic: a cross-encoder's graph gives the score per pair
   (`logits`, as the model's `forward`, unclipped), a bi-encoder's the pooled embedding per sentence
   (`sentence_embedding`, not normalised; a pair scores `score_scale` × the cosine). With `--quantize int8`, also
-  `onnx/model_qint8_<isa>.onnx` (`model_quint8_avx2.onnx` on AVX2): the graph dynamically quantized by onnxruntime
-  (`quantize_dynamic`, the settings and file names of sentence-transformers' `export_dynamic_quantized_onnx_model`
-  for this CPU's instruction set). `hf-sts predict --backend onnx` (and `evaluate`, `demo`) score with it, applying
+  `onnx/model_qint8_<isa>.onnx` (or `model_quint8_avx2.onnx`, uint8 weights, on AVX2 where int8 weights fail the
+  checks): the graph dynamically quantized by onnxruntime (`quantize_dynamic`, the settings and file names of
+  sentence-transformers' `export_dynamic_quantized_onnx_model` for this CPU's instruction set), kept only if it loses
+  at most `INT8_PEARSON_TOLERANCE` (0.005) Pearson r against the fp32 graph on labeled pairs (`--validation_file`,
+  else the run's own validation file). `hf-sts predict --backend onnx` (and `evaluate`, `demo`) score with it, applying
   the prompt, cleaning and truncation as for the torch model (`hf_sts.inference.onnx`). Needs `pip install
   "hf_sts[onnx]"` (onnxruntime, onnx, onnxscript).
 - A sequence-classification model has no place for a prompt, and neither of those two formats cleans text: the export's
@@ -50,12 +52,14 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import scipy.stats
 import torch
 from huggingface_hub import ModelCard, ModelCardData
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
+from hf_sts.data.readers import read_sts_file
 from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH
-from hf_sts.errors import ExportError, check_local_weights, checked_from_pretrained, first_line
+from hf_sts.errors import ExportError, check_local_weights, checked_from_pretrained, first_line, read_json_object
 from hf_sts.inference.loading import EXPORT_INPUT_KEY, run_max_seq_length
 from hf_sts.inference.onnx import (
     EMBEDDING_OUTPUT,
@@ -69,6 +73,7 @@ from hf_sts.inference.onnx import (
     onnx_session,
 )
 from hf_sts.inference.scoring import predict_scores
+from hf_sts.metrics import clip_scores
 from hf_sts.models.sts.configuration_sts import StsBackboneConfig, StsBiEncoderConfig, StsCrossEncoderConfig
 from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, StsCrossEncoderModel, apply_prompt
 from hf_sts.models.sts.text_cleaning import clean_texts
@@ -107,7 +112,13 @@ INT8_TOLERANCE = 0.25
 PROMPT_NAME = "query"
 
 
-def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str, quantize: str | None = None) -> Path:
+def export_model(
+    run_dir: str | Path,
+    output_dir: str | Path,
+    export_format: str,
+    quantize: str | None = None,
+    validation_file: str | Path | None = None,
+) -> Path:
     """Export the hf_sts model in `run_dir` (a run's `output_dir` or a checkpoint) to `output_dir`.
 
     Args:
@@ -117,7 +128,12 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
         output_dir: where to write the export: a new or empty folder, filled once the export is checked.
         export_format: `"sequence-classification"` (a cross-encoder with the `cls` head), `"sentence-transformers"`
             (a bi-encoder) or `"onnx"` (either; see the module docstring).
-        quantize: `"int8"` (`onnx` only): also write the graph quantized to int8 for this CPU.
+        quantize: `"int8"` (`onnx` only): also write the graph quantized to int8 for this CPU, checked on labeled
+            pairs: `validation_file`, else the run's own validation file (`recipe.json`, where it is found from the
+            current folder); an int8 graph that loses more than `INT8_PEARSON_TOLERANCE` Pearson r there against
+            the fp32 graph is refused. Without either file, the int8 graph is checked on the probe pairs only, with
+            one warning.
+        validation_file: labeled pairs (any STS format) to check an int8 graph on.
 
     Returns:
         `output_dir` as a `Path`.
@@ -125,9 +141,10 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     Raises:
         hf_sts.errors.OutputError: for an `output_dir` that is not new or empty, or lies inside `run_dir`, a model
             folder or a run (`hf_sts.utils.write_guard.check_output`).
-        ExportError: if `run_dir` holds no hf_sts model, the model does not fit the format, `quantize` is given for
-            another format than `onnx`, the packages of `onnx` are not installed (naming the `onnx` extra), or the
-            exported model does not reproduce its scores.
+        ExportError: if `run_dir` holds no hf_sts model, the model does not fit the format, `quantize` (or
+            `validation_file`) is given for another format than `onnx` (or without `quantize`), the packages of
+            `onnx` are not installed (naming the `onnx` extra), or the exported model does not reproduce its scores.
+        hf_sts.errors.DataFormatError: for a malformed `validation_file`.
     """
     run_dir, output_dir = Path(run_dir), Path(output_dir)
     if export_format not in EXPORT_FORMATS:
@@ -137,6 +154,8 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
             f"--quantize {quantize}: --format onnx takes --quantize {' or '.join(QUANTIZATIONS)}; "
             f"--format {export_format} is not quantized."
         )
+    if validation_file is not None and quantize is None:
+        raise ExportError("--validation_file checks an int8 graph: give it with --format onnx --quantize int8.")
     if export_format == "onnx":
         _import_onnx_exporter()  # before anything loads: one line naming the extra
     if (run_dir / "adapter_config.json").is_file():
@@ -144,7 +163,8 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
             f"{run_dir} holds a LoRA adapter; export the merged model at the root of a LoRA run, or merge first: "
             "hf_sts.models.lora.load_adapter_model(path).merge_and_unload().save_pretrained(...)."
         )
-    check_output(output_dir, "--output", inputs=[run_dir], folder=True)
+    check_file = int8_check_file(run_dir, validation_file) if quantize else None
+    check_output(output_dir, "--output", inputs=[run_dir, check_file], folder=True)
     if not (run_dir / "config.json").is_file():
         raise ExportError(f"{run_dir}: no config.json; give the output_dir of an hf_sts run (or a checkpoint).")
     config = checked_from_pretrained(AutoConfig, str(run_dir), ExportError)
@@ -159,7 +179,8 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     if export_format == "onnx":
 
         def export(model, tokenizer, output_dir, run_dir):
-            _export_onnx(model, tokenizer, output_dir, run_dir, max_seq_length or DEFAULT_MAX_SEQ_LENGTH, quantize)
+            length = max_seq_length or DEFAULT_MAX_SEQ_LENGTH
+            return _export_onnx(model, tokenizer, output_dir, run_dir, length, quantize, check_file)
 
     elif export_format == "sequence-classification":
         export = _export_sequence_classification
@@ -169,10 +190,10 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     # nothing behind.
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output_dir.parent, prefix=f".{output_dir.name}-") as staging:
-        export(model, tokenizer, Path(staging), run_dir)
+        check = export(model, tokenizer, Path(staging), run_dir)
         tokenizer.save_pretrained(staging)
         graphs = sorted(path.name for path in (Path(staging) / ONNX_FOLDER).glob("*.onnx"))
-        export_card(model.config, export_format, run_dir, graphs).save(Path(staging) / "README.md")
+        export_card(model.config, export_format, run_dir, graphs, check).save(Path(staging) / "README.md")
         if output_dir.is_dir():  # empty (`check_output`): filled in place
             shutil.copytree(staging, output_dir, dirs_exist_ok=True)
         else:
@@ -183,12 +204,34 @@ def export_model(run_dir: str | Path, output_dir: str | Path, export_format: str
     return output_dir
 
 
-def export_card(config: StsBackboneConfig, export_format: str, run_dir: Path, graphs: list[str] = ()) -> ModelCard:
+def int8_check_file(run_dir: Path, validation_file: str | Path | None) -> Path | None:
+    """The labeled file an int8 graph is checked on: `validation_file`, else the `validation_file` of the run's
+    `recipe.json` where it is found from the current folder (one line says which), else `None`.
+
+    Raises:
+        ExportError: for a `validation_file` that is not a file.
+    """
+    if validation_file is not None:
+        if not Path(validation_file).is_file():
+            raise ExportError(f"--validation_file {validation_file}: no such file.")
+        return Path(validation_file)
+    recipe = run_dir / "recipe.json"
+    own = read_json_object(recipe, ExportError, "a run's recipe").get("validation_file") if recipe.is_file() else None
+    if own and Path(own).is_file():
+        logger.info("The int8 graph is checked on the run's validation file, %s.", own)
+        return Path(own)
+    return None
+
+
+def export_card(
+    config: StsBackboneConfig, export_format: str, run_dir: Path, graphs: list[str] = (), int8_check: str | None = None
+) -> ModelCard:
     """The model card of an export (`README.md`): where it comes from, how it scores, and the input it expects, the
     hf_sts model's cleaning steps and prompt, which the sequence-classification and sentence-transformers formats do
     not apply by themselves (a SentenceTransformer applies the prompt, its default prompt; `hf-sts predict --backend
     onnx` applies both to an ONNX export, but onnxruntime alone does not). A cleaning model says so in one log line
-    too, for the formats that cannot clean. `graphs`: the ONNX files of an `onnx` export, listed on the card."""
+    too, for the formats that cannot clean. `graphs`: the ONNX files of an `onnx` export, listed on the card;
+    `int8_check`: how its int8 graph was checked."""
     sentence_transformers = export_format == "sentence-transformers"
     onnx = export_format == "onnx"
     bi_encoder = sentence_transformers or isinstance(config, StsBiEncoderConfig)
@@ -223,6 +266,8 @@ def export_card(config: StsBackboneConfig, export_format: str, run_dir: Path, gr
             "`hf-sts predict DIR --backend onnx` scores with them (the int8 one when there is one), applying the "
             "prompt, cleaning and truncation below."
         )
+        if int8_check:
+            lines.append(f"- int8 check: {int8_check}.")
         lines.append(
             f"- Truncation: {getattr(config, EXPORT_INPUT_KEY, {}).get('max_seq_length')} tokens per "
             f"{'sentence' if bi_encoder else 'pair'}."
@@ -453,16 +498,28 @@ def _quiet_onnx_tools():
 
 
 def _export_onnx(
-    model, tokenizer, output_dir: Path, run_dir: Path, max_seq_length: int, quantize: str | None = None
-) -> None:
+    model,
+    tokenizer,
+    output_dir: Path,
+    run_dir: Path,
+    max_seq_length: int,
+    quantize: str | None = None,
+    check_file: Path | None = None,
+) -> str | None:
     """Write the hf_sts model folder (config, weights, code) to `output_dir`, `config.json` recording the input
     settings (`hf_sts_input`: `prompt`, `text_cleaning`, `max_seq_length`), its ONNX graph to `onnx/model.onnx`
     (see [`_OnnxGraph`]; batch and sequence axes dynamic) and with `quantize="int8"` the int8 graph for this CPU, each
-    checked on the probe pairs against the torch model through the scoring path of `hf-sts predict --backend onnx`.
+    checked on the probe pairs against the torch model through the scoring path of `hf-sts predict --backend onnx`,
+    and an int8 graph also on the labeled `check_file`: it may lose at most `INT8_PEARSON_TOLERANCE` Pearson r against
+    the fp32 graph (the weights of `INT8_WEIGHTS` are tried in order; the first graph that passes is kept).
+
+    Returns:
+        With `quantize`, the line on how the int8 graph was checked (for the card); else `None`.
 
     Raises:
         ExportError: for a model torch.onnx.export cannot trace (the `rnn` head), a CPU int8 graphs are not made for,
-            or a graph that scores the probe pairs more than `TOLERANCE` (int8: `INT8_TOLERANCE`) away.
+            a graph that scores the probe pairs more than `TOLERANCE` (int8: `INT8_TOLERANCE`) away, or int8 graphs
+            that all lose more Pearson r on `check_file`.
     """
     if isinstance(model, StsCrossEncoderModel) and model.config.head == "rnn":
         raise ExportError(
@@ -499,9 +556,79 @@ def _export_onnx(
     except Exception as error:  # torch.export and the ONNX translation raise many types
         raise ExportError(f"torch.onnx.export cannot export {run_dir}: {first_line(error)}") from None
     _check_onnx(onnx_dir / ONNX_FILE, model, tokenizer, max_seq_length, TOLERANCE)
-    if quantize == "int8":
-        quantized = _quantize_int8(onnx_dir / ONNX_FILE)
-        _check_onnx(quantized, model, tokenizer, max_seq_length, INT8_TOLERANCE)
+    if quantize != "int8":
+        return None
+    checked = Int8Check(model, tokenizer, max_seq_length, onnx_dir / ONNX_FILE, check_file)
+    failures = []
+    for weights in INT8_WEIGHTS[_int8_isa()]:
+        quantized = _quantize_int8(onnx_dir / ONNX_FILE, weights)
+        try:
+            _check_onnx(quantized, model, tokenizer, max_seq_length, INT8_TOLERANCE)
+            loss = checked.pearson_loss(quantized)
+        except ExportError as error:
+            failures.append(str(error).rstrip("."))
+            quantized.unlink()
+            continue
+        if loss is None or loss <= INT8_PEARSON_TOLERANCE:
+            return checked.note(quantized, loss)
+        failures.append(
+            f"{quantized.name} loses {loss:.4f} Pearson r on {check_file} (fp32 graph {checked.reference:.4f}), "
+            f"more than {INT8_PEARSON_TOLERANCE}"
+        )
+        quantized.unlink()
+    raise ExportError(
+        f"--quantize int8: no int8 graph passes its checks ({'; '.join(failures)}); export without --quantize and "
+        "score in fp32."
+    )
+
+
+class Int8Check:
+    """The Pearson r of ONNX graphs on a labeled file (`check_file`, clipped scores against its labels), scored as
+    `hf-sts predict --backend onnx` scores, beside the fp32 graph's: how much an int8 graph loses. Without a file,
+    nothing is measured.
+
+    Raises:
+        hf_sts.errors.DataFormatError: for a malformed `check_file` (on creation).
+    """
+
+    def __init__(self, model, tokenizer, max_seq_length: int, reference: Path, check_file: Path | None):
+        self.model, self.tokenizer, self.max_seq_length, self.check_file = model, tokenizer, max_seq_length, check_file
+        self.data = None if check_file is None else read_sts_file(check_file)
+        self.reference = None if check_file is None else self.pearson(reference)
+
+    def pearson(self, graph: Path) -> float:
+        """The Pearson r of `graph`'s clipped scores with the labels of `check_file`."""
+        scorer = OnnxScorer(onnx_session(graph, error=ExportError), self.model.config)
+        scores = predict_scores(
+            scorer,
+            self.tokenizer,
+            self.data["sentence1"][:],
+            self.data["sentence2"][:],
+            self.max_seq_length,
+            show_progress_bar=False,
+            bf16=False,
+        )
+        return float(scipy.stats.pearsonr(clip_scores(scores), self.data["label"][:]).statistic)
+
+    def pearson_loss(self, graph: Path) -> float | None:
+        """How much lower `graph`'s Pearson r is than the fp32 graph's; `None` without a file."""
+        return None if self.data is None else self.reference - self.pearson(graph)
+
+    def note(self, graph: Path, loss: float | None) -> str:
+        """The line of the export's card, and of the log, on how `graph` was checked."""
+        if loss is None:
+            text = (
+                f"{graph.name} was checked on {len(ONNX_PROBE_PAIRS)} probe pairs only (within {INT8_TOLERANCE} of "
+                "the torch model); give --validation_file (labeled pairs) to check its Pearson r"
+            )
+            logger.warning("%s.", text)
+            return text
+        text = (
+            f"{graph.name}: Pearson r {self.reference - loss:.4f} on {self.check_file} ({len(self.data)} pairs), the "
+            f"fp32 graph {self.reference:.4f} (at most {INT8_PEARSON_TOLERANCE} lower is accepted)"
+        )
+        logger.info("%s.", text)
+        return text
 
 
 def _check_onnx(path: Path, model, tokenizer, max_seq_length: int, tolerance: float) -> None:
@@ -522,15 +649,36 @@ def _check_onnx(path: Path, model, tokenizer, max_seq_length: int, tolerance: fl
     _check_close(*scores, f"ONNX graph {path.name}", tolerance)
 
 
-# The int8 quantization of sentence-transformers' `export_dynamic_quantized_onnx_model` (optimum's
-# `AutoQuantizationConfig.<isa>(is_static=False)`) per instruction set: the weights' type and the file name it
-# gives; weights symmetric and per channel, activations asymmetric uint8, full range, MatMul nodes quantized.
-INT8_WEIGHTS = {"arm64": "QInt8", "avx2": "QUInt8", "avx512": "QInt8", "avx512_vnni": "QInt8"}
+# The int8 weights tried per instruction set, in order: the first graph within `INT8_TOLERANCE` on the probe pairs
+# and within `INT8_PEARSON_TOLERANCE` on the check file is kept. sentence-transformers'
+# `export_dynamic_quantized_onnx_model` (optimum's `AutoQuantizationConfig.<isa>(is_static=False)`) uses uint8
+# weights on AVX2, against the saturation of AVX2's u8 x s8 multiply-add that onnxruntime's documentation warns of;
+# hf_sts tries int8 weights first there, which scored faster and closer to fp32 on the e5-small cross-encoders of
+# benchmarks/speed.md, and falls back to uint8. Weights symmetric and per channel, activations asymmetric uint8, full
+# range, MatMul nodes quantized.
+INT8_WEIGHTS = {"arm64": ("QInt8",), "avx2": ("QInt8", "QUInt8"), "avx512": ("QInt8",), "avx512_vnni": ("QInt8",)}
+# How much Pearson r (on the check file, against the fp32 graph) an int8 graph may lose.
+INT8_PEARSON_TOLERANCE = 0.005
 
 
-def _quantize_int8(path: Path) -> Path:
-    """Quantize the graph at `path` to int8 for this CPU's instruction set (`hf_sts.inference.onnx.cpu_isa`) with
-    `onnxruntime.quantization.quantize_dynamic`, into `model_<qint8|quint8>_<isa>.onnx` beside it.
+def _int8_isa() -> str:
+    """This CPU's instruction set for int8 graphs (`hf_sts.inference.onnx.cpu_isa`).
+
+    Raises:
+        ExportError: on an x86 CPU without AVX2.
+    """
+    isa = cpu_isa()
+    if isa is None:
+        raise ExportError(
+            "--quantize int8: this CPU has none of the instruction sets int8 graphs are made for "
+            f"({', '.join(INT8_WEIGHTS)})."
+        )
+    return isa
+
+
+def _quantize_int8(path: Path, weights: str) -> Path:
+    """Quantize the graph at `path` to int8 with `weights` (`"QInt8"` or `"QUInt8"`) for this CPU's instruction set
+    with `onnxruntime.quantization.quantize_dynamic`, into `model_<qint8|quint8>_<isa>.onnx` beside it.
 
     Returns:
         The path of the quantized graph.
@@ -540,14 +688,7 @@ def _quantize_int8(path: Path) -> Path:
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic  # the `onnx` extra: imported where used
 
-    isa = cpu_isa()
-    if isa is None:
-        raise ExportError(
-            "--quantize int8: this CPU has none of the instruction sets int8 graphs are made for "
-            f"({', '.join(INT8_WEIGHTS)})."
-        )
-    weights = INT8_WEIGHTS[isa]
-    target = path.with_name(f"model_{weights.lower()}_{isa}.onnx")
+    target = path.with_name(f"model_{weights.lower()}_{_int8_isa()}.onnx")
     try:
         with _quiet_onnx_tools():
             quantize_dynamic(
@@ -564,4 +705,11 @@ def _quantize_int8(path: Path) -> Path:
     return target
 
 
-__all__ = ["EXPORT_FORMATS", "INT8_TOLERANCE", "QUANTIZATIONS", "ExportError", "export_model"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "INT8_PEARSON_TOLERANCE",
+    "INT8_TOLERANCE",
+    "QUANTIZATIONS",
+    "ExportError",
+    "export_model",
+]

@@ -3,6 +3,7 @@ score as the torch model does, within the export's tolerances (fp32: `TOLERANCE`
 the same tokenization, prompt, cleaning and truncation."""
 
 import json
+import re
 import sys
 
 import numpy as np
@@ -121,7 +122,8 @@ def test_the_export_is_the_model_folder_with_its_graphs(exports):
 
     run, out = exports["bi-encoder"]
     names = {path.relative_to(out).as_posix() for path in out.rglob("*") if path.is_file()}
-    quantized = f"onnx/model_{'quint8' if cpu_isa() == 'avx2' else 'qint8'}_{cpu_isa()}.onnx"
+    quantized = onnx_model_file(out).relative_to(out).as_posix()  # the int8 graph for this CPU
+    assert quantized in (f"onnx/model_qint8_{cpu_isa()}.onnx", f"onnx/model_quint8_{cpu_isa()}.onnx")
     assert {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"} <= names
     assert {name for name in names if name.startswith("onnx/")} == {"onnx/model.onnx", quantized}
     config = json.loads((out / "config.json").read_text())
@@ -218,6 +220,32 @@ def test_a_graph_beyond_the_tolerance_or_an_rnn_head_is_refused_and_nothing_is_l
     with pytest.raises(ExportError, match="'rnn' head, whose packed sequences have no ONNX export"):
         export_model(rnn_run, tmp_path / "out", "onnx")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["rnn", "run"]  # no staging folder left behind
+
+
+@pytest.mark.slow  # three exports (about 15 s)
+def test_an_int8_graph_is_checked_on_labeled_pairs_and_refused_beyond_the_pearson_tolerance(
+    tmp_path, tiny_model, tokenizer, monkeypatch
+):
+    run = _save_run(_spread(tiny_model("bert", "mean"), tokenizer), tokenizer, tmp_path / "run")
+    labeled = tmp_path / "dev.json"
+    labeled.write_text(json.dumps(json.loads(KLUE_DEV.read_text(encoding="utf-8"))[:40], ensure_ascii=False))
+    monkeypatch.setattr(export, "INT8_PEARSON_TOLERANCE", 1.0)
+    out = export_model(run, tmp_path / "checked", "onnx", "int8", validation_file=labeled)
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert re.search(
+        rf"int8 check: model_q\w*int8_\w+\.onnx: Pearson r -?[\d.]+ on {re.escape(str(labeled))} \(40 pairs\)", card
+    )
+    # Beyond the tolerance (here: any graph), every int8 weight type tried is refused and nothing is left.
+    monkeypatch.setattr(export, "INT8_PEARSON_TOLERANCE", -1.0)
+    with pytest.raises(ExportError, match=r"no int8 graph passes its checks \(model_q\w*int8_\w+\.onnx loses"):
+        export_model(run, tmp_path / "refused", "onnx", "int8", validation_file=labeled)
+    # The run's own validation file (its recipe.json's) is the default.
+    (run / "recipe.json").write_text(json.dumps({"max_seq_length": MAX_SEQ_LENGTH, "validation_file": str(labeled)}))
+    with pytest.raises(ExportError, match=re.escape(str(labeled))):
+        export_model(run, tmp_path / "refused", "onnx", "int8")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["checked", "dev.json", "run"]
+    with pytest.raises(ExportError, match="--validation_file checks an int8 graph"):
+        export_model(run, tmp_path / "refused", "onnx", validation_file=labeled)
 
 
 def test_the_default_graph_is_the_int8_one_for_this_cpu(tmp_path, monkeypatch):
