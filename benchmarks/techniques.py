@@ -23,8 +23,12 @@ scored), in fp32: the recipe's `bf16` takes effect only on a CPU that runs bf16 
 row's precision depend on the machine it ran on. The zero-shot row is the plain encoder as a bi-encoder (`hf-sts
 evaluate --prompt "query: "`): the floor every fine-tune must clear. The rows are the techniques of the seeds' wrap-up
 report, plus two controls of swapped pairs, the rows off the common budget: swapped pairs at half the epochs (the
-swap at equal steps) and the base at twice the epochs (the steps without the swap); `ROWS` is the one place to add
-one. A difference smaller than the seed-to-seed standard deviation is not evidence either way.
+swap at equal steps) and the base at twice the epochs (the steps without the swap), and the rows beyond one dataset
+(KorSTS train added, NLI then STS from the `--nli_model` run of `recipes/multilingual_e5_small_nli.json`, NLI + STS
+multitask); `ROWS` is the one place to add one. Each run (and the zero-shot encoder) is also evaluated on KorSTS test
+(`hf-sts evaluate`, beside its folder): the ledger's `korsts_spearman`, the Spearman rho the field reports for KorSTS
+(a bi-encoder's cosine Spearman, MTEB's main score), chosen on nothing. A difference smaller than the seed-to-seed
+standard deviation is not evidence either way.
 """
 
 import argparse
@@ -43,11 +47,23 @@ from scipy import stats
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LEDGER = REPO_ROOT / "benchmarks" / "techniques_runs.csv"
-LEDGER_COLUMNS = ["technique", "seed", "pearson", "minutes", "cpu_minutes", "machine", "budget", "note"]
+LEDGER_COLUMNS = [
+    "technique", "seed", "pearson", "minutes", "cpu_minutes", "machine", "budget", "note", "korsts_spearman"
+]  # fmt: skip
 BASE_RECIPE = "recipes/multilingual_e5_small.json"
 DEV = "recipes/data/klue-sts/klue-sts-v1.1_dev.json"
+KORSTS_TRAIN = "recipes/data/korsts/sts-train.tsv"
+KORSTS_TEST = "recipes/data/korsts/sts-test.tsv"
 ZERO_SHOT = "zero-shot"
 TAPT = "TAPT"
+NLI_STS = "bi-encoder: NLI → STS"
+# Rows that train on more than the budget's KLUE-STS pairs: row -> the ledger's note.
+ROW_NOTES = {
+    "bi-encoder + KorSTS train": "KorSTS train's 5,749 pairs beside KLUE-STS train, each epoch",
+    "bi-encoder: NLI + STS multitask": "KLUE-NLI train's 8,338 triplets (mnrl) beside KLUE-STS train, each epoch",
+}
+# Rows that start from a folder made by an earlier command: row -> the option naming it.
+FOLDER_OPTIONS = {TAPT: "tapt_model", NLI_STS: "nli_model"}
 CLEANING = ["emoji", "special_characters", "repeated_characters", "whitespace"]
 # Row name -> (recipe, overrides of the base budget run). `{tapt}` is the `--tapt_model` folder, `{half}` and
 # `{double}` half and twice the budget's epochs.
@@ -76,6 +92,15 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         ["--use_lora", "true", "--freeze_embeddings", "false", "--learning_rate", "5e-4"],
     ),
     "5-fold ensemble": (BASE_RECIPE, ["--num_folds", "5"]),
+    # Beyond one dataset (the bi-encoder recipe's settings; KLUE-STS dev Pearson and KorSTS test Spearman).
+    "bi-encoder + KorSTS train": (
+        "recipes/multilingual_e5_small_bi_encoder.json",
+        ["--train_file", "{klue}", KORSTS_TRAIN],
+    ),
+    # Stage 2 of NLI then STS; `{nli}` is the `--nli_model` folder, the run of recipes/multilingual_e5_small_nli.json.
+    NLI_STS: ("recipes/multilingual_e5_small_nli_sts.json", ["--model_name_or_path", "{nli}"]),
+    # NLI and STS in one run: KLUE-NLI's triplets beside the budget's KLUE-STS pairs, each epoch.
+    "bi-encoder: NLI + STS multitask": ("recipes/multilingual_e5_small_multitask.json", []),
 }
 
 
@@ -108,7 +133,13 @@ def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) ->
         "--output_dir",
         str(output_dir),
         *[
-            override.format(tapt=args.tapt_model, half=f"{epochs / 2:g}", double=f"{epochs * 2:g}")
+            override.format(
+                tapt=args.tapt_model,
+                nli=args.nli_model,
+                klue="recipes/data/klue-sts/klue-sts-v1.1_train.csv",
+                half=f"{epochs / 2:g}",
+                double=f"{epochs * 2:g}",
+            )
             for override in overrides
         ],
     ]
@@ -121,7 +152,7 @@ def check_rows(args: argparse.Namespace) -> None:
     from hf_sts.training.setup import prepare
 
     for row in args.rows:
-        if row == ZERO_SHOT or (row == TAPT and not args.tapt_model):
+        if row == ZERO_SHOT or (row in FOLDER_OPTIONS and not getattr(args, FOLDER_OPTIONS[row])):
             continue
         with exit_on_error():
             prepare(run_argv(row, args.seeds[0], args, Path(args.output_dir) / "check"), check_only=True)
@@ -135,20 +166,38 @@ def run_rows(args: argparse.Namespace) -> None:
     done = finished(ingest(root, ledger))
     runs = [(ZERO_SHOT, None)] if ZERO_SHOT in args.rows else []
     for row in [row for row in args.rows if row != ZERO_SHOT]:
-        if row == TAPT and not args.tapt_model:
-            print(f"skipping {row!r}: give --tapt_model (the output of `hf-sts pretrain`)", flush=True)
+        if row in FOLDER_OPTIONS and not getattr(args, FOLDER_OPTIONS[row]):
+            print(f"skipping {row!r}: give --{FOLDER_OPTIONS[row]} (the folder it starts from)", flush=True)
             continue
         runs += [(row, seed) for seed in args.seeds]
     for row, seed in [run for run in runs if run not in done]:
         if row == ZERO_SHOT:
             output_dir = root / folder_name(ZERO_SHOT)
-            command = ["-m", "hf_sts.cli", "evaluate", args.model, "--prompt", "query: ", "--precision", "fp32"]
+            command = ["-m", "hf_sts.cli.main", "evaluate", args.model, "--prompt", "query: ", "--precision", "fp32"]
             command += ["--validation_file", DEV, "--output_dir", str(output_dir)]
         else:
             output_dir = root / folder_name(row) / f"seed-{seed}"
             command = ["hf_sts/run.py", *run_argv(row, seed, args, output_dir)]
         timed([sys.executable, *command], output_dir)
+        evaluate_on_korsts(args.model if row == ZERO_SHOT else str(output_dir), output_dir)
         ingest(root, ledger)
+
+
+def korsts_folder(output_dir: Path) -> Path:
+    """Where a run's KorSTS test evaluation goes: beside its folder (`hf-sts evaluate` writes into no run)."""
+    return output_dir.parent / f"{output_dir.name}-korsts_test"
+
+
+def evaluate_on_korsts(model: str, output_dir: Path) -> None:
+    """`hf-sts evaluate` of a finished run (or, for zero-shot, the encoder with e5's prompt) on KorSTS test (1,379
+    pairs), in fp32, into [`korsts_folder`]: the Spearman rho the field reports for KorSTS (for a bi-encoder the
+    cosine Spearman, MTEB's main score)."""
+    prompt = ["--prompt", "query: "] if model != str(output_dir) else []
+    command = [sys.executable, "-m", "hf_sts.cli.main", "evaluate", model, *prompt, "--precision", "fp32"]
+    command += ["--validation_file", KORSTS_TEST, "--output_dir", str(korsts_folder(output_dir))]
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
 
 
 def timed(command: list[str], output_dir: Path) -> None:
@@ -213,7 +262,10 @@ def run_record(row: str, run: Path) -> dict | None:
         pairs = recipe.get("max_train_samples")
         epochs = recipe.get("num_train_epochs")
         budget = f"{f'{pairs:,}' if pairs else 'all 11,668'} pairs, {epochs:g} epoch{'' if epochs == 1 else 's'}"
+    korsts = korsts_folder(run) / "all_results.json"
+    korsts_results = json.loads(korsts.read_text()) if korsts.is_file() else {}
     return {
+        "korsts_spearman": korsts_results.get("eval_cosine_spearman", korsts_results.get("eval_spearmanr")),
         "technique": row,
         "seed": None if row == ZERO_SHOT else int(run.name.removeprefix("seed-")),
         "pearson": json.loads(results.read_text())["eval_pearson"],
@@ -221,7 +273,7 @@ def run_record(row: str, run: Path) -> dict | None:
         "cpu_minutes": times.get("cpu_seconds", float("nan")) / 60,
         "machine": times.get("machine"),
         "budget": budget,
-        "note": pretraining_note(recipe.get("model_name_or_path")) if row == TAPT else None,
+        "note": pretraining_note(recipe.get("model_name_or_path")) if row in FOLDER_OPTIONS else ROW_NOTES.get(row),
     }
 
 
@@ -235,8 +287,13 @@ def pretraining_note(encoder: str | None) -> str | None:
         return None
     results = json.loads((folder / "all_results.json").read_text())
     seed = json.loads((folder / "recipe.json").read_text()).get("seed")
-    perplexity = f", held-out perplexity {results['perplexity']:.2f}" if "perplexity" in results else ""
-    return f"encoder {folder.name}: hf-sts pretrain seed {seed}, {results.get('train_steps')} steps{perplexity}"
+    if "perplexity" in results or "train_steps" in results:
+        perplexity = f", held-out perplexity {results['perplexity']:.2f}" if "perplexity" in results else ""
+        return f"encoder {folder.name}: hf-sts pretrain seed {seed}, {results.get('train_steps')} steps{perplexity}"
+    return (
+        f"encoder {folder.name}: stage 1, hf-sts train seed {seed}, {results.get('train_runtime', 0) / 60:.1f} min, "
+        f"dev Pearson {results.get('eval_pearson', float('nan')):.4f}"
+    )
 
 
 def read_ledger(path: Path) -> pd.DataFrame:
@@ -244,7 +301,8 @@ def read_ledger(path: Path) -> pd.DataFrame:
     columns of `run_record`; `seed` is a nullable integer (empty for zero-shot)."""
     if not path.is_file():
         return pd.DataFrame(columns=LEDGER_COLUMNS).astype({"seed": "Int64"})
-    return pd.read_csv(path, dtype={"seed": "Int64", "machine": "string", "budget": "string", "note": "string"})
+    runs = pd.read_csv(path, dtype={"seed": "Int64", "machine": "string", "budget": "string", "note": "string"})
+    return runs.reindex(columns=LEDGER_COLUMNS)  # a ledger from before a column was added: blank there
 
 
 def finished(runs: pd.DataFrame) -> set[tuple[str, int | None]]:
@@ -264,7 +322,8 @@ def ingest(root: Path | None, ledger: Path) -> pd.DataFrame:
     new = []
     for row in [ZERO_SHOT, *ROWS]:
         folder = root / folder_name(row)
-        for run in [folder] if row == ZERO_SHOT else sorted(folder.glob("seed-*")):
+        seeds = [run for run in sorted(folder.glob("seed-*")) if run.name.removeprefix("seed-").isdigit()]
+        for run in [folder] if row == ZERO_SHOT else seeds:
             record = run_record(row, run)
             if record is not None and (record["technique"], record["seed"]) not in done:
                 print(f"{ledger}: added {row!r} seed {record['seed']} (dev Pearson {record['pearson']:.4f})")
@@ -314,6 +373,7 @@ def summarize(runs: pd.DataFrame, spread: float) -> pd.DataFrame:
                 "dev Pearson (mean ± std over seeds)": f"{mean:.4f}{std}",
                 "Δ vs base": "" if technique == "base" or not len(base) else f"{mean - base_mean:+.4f}",
                 "Δ in SE": f"{(mean - base_mean) / error:+.1f}" if math.isfinite(error) else "",
+                "KorSTS test Spearman (mean)": korsts_text(group["korsts_spearman"]),
                 "train time (min, mean)": minutes_text(group["minutes"]),
                 "CPU time (min, mean)": minutes_text(group["cpu_minutes"]),
                 "seeds": seeds or "-",
@@ -322,6 +382,12 @@ def summarize(runs: pd.DataFrame, spread: float) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def korsts_text(values: pd.Series) -> str:
+    """The mean of the recorded KorSTS test Spearman rho to four decimals, blank where none were recorded."""
+    recorded = pd.to_numeric(values, errors="coerce").dropna()
+    return f"{recorded.mean():.4f}" if len(recorded) else ""
 
 
 def minutes_text(minutes: pd.Series) -> str:
@@ -422,6 +488,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output_dir", help="where the runs go, one scratch folder per row and seed")
     parser.add_argument("--ledger", default=str(LEDGER), help="CSV of the finished runs, one line each")
     parser.add_argument("--tapt_model", help="output folder of `hf-sts pretrain` for the TAPT row")
+    parser.add_argument(
+        "--nli_model", help=f"output folder of recipes/multilingual_e5_small_nli.json for the {NLI_STS!r} row"
+    )
     parser.add_argument(
         "--rows", nargs="+", default=[ZERO_SHOT, *ROWS], help=f"rows to run: {[ZERO_SHOT, *ROWS]}".replace("%", "%%")
     )

@@ -43,6 +43,10 @@ def test_table_means_spreads_and_deltas(tmp_path):
     finish(tmp_path, "loss: L1", 42, 0.85, 630)
     finish(tmp_path, "loss: L1", 7, 0.86, 570)
     finish(tmp_path, "head: cls", 42, 0.80, 600)  # one seed: no spread
+    for seed, spearman in ((42, 0.80), (7, 0.82)):  # base's KorSTS test evaluations, beside its run folders
+        korsts = techniques.korsts_folder(tmp_path / "base" / f"seed-{seed}")
+        korsts.mkdir()
+        (korsts / "all_results.json").write_text(json.dumps({"eval_spearmanr": spearman}))
     table = techniques.write_summary(summary_args(tmp_path, "--output_dir", str(tmp_path)))
     rows = {row["technique"]: row for row in table.to_dict("records")}
     assert list(rows) == ["zero-shot", "base", "loss: L1", "head: cls"]
@@ -53,6 +57,10 @@ def test_table_means_spreads_and_deltas(tmp_path):
     # L1's SE is 0.01118 * sqrt(1/2 + 1/2) and the one-seed cls's 0.01118 * sqrt(1 + 1/2) = 0.01369.
     assert rows["loss: L1"]["Δ in SE"] == "+2.2" and rows["head: cls"]["Δ in SE"] == "-2.2"
     assert rows["base"]["Δ in SE"] == rows["zero-shot"]["Δ in SE"] == ""
+    assert (
+        rows["base"]["KorSTS test Spearman (mean)"] == "0.8100"
+        and rows["loss: L1"]["KorSTS test Spearman (mean)"] == ""
+    )
     assert rows["base"]["train time (min, mean)"] == "10.5" and rows["base"]["seeds"] == "42, 7"
     assert rows["base"]["CPU time (min, mean)"] == "20.0" and rows["loss: L1"]["CPU time (min, mean)"] == ""
     text = (tmp_path / "t.md").read_text()
@@ -121,12 +129,15 @@ def test_runs_in_the_ledger_or_finished_are_skipped_and_the_rest_run_in_order(tm
     (tmp_path / "base" / "seed-7").mkdir(parents=True)  # stopped before its results: run again
     ran = []
     monkeypatch.setattr(techniques, "timed", lambda command, output_dir: ran.append(output_dir.relative_to(tmp_path)))
+    evaluated = []
+    monkeypatch.setattr(techniques, "evaluate_on_korsts", lambda model, output_dir: evaluated.append(model))
     args = techniques.parse_args(
         ["--model", "m", "--output_dir", str(tmp_path), "--ledger", str(ledger)]
         + ["--rows", "zero-shot", "base", "TAPT", "loss: L1"]
     )
     techniques.run_rows(args)  # TAPT without --tapt_model is skipped with a note
     assert [str(path) for path in ran] == ["base/seed-7", "loss__L1/seed-7"]
+    assert evaluated == [str(tmp_path / "base" / "seed-7"), str(tmp_path / "loss__L1" / "seed-7")]  # each on KorSTS
     assert techniques.finished(techniques.read_ledger(ledger)) == {("loss: L1", 42), ("zero-shot", None), ("base", 42)}
 
 

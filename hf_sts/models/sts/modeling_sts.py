@@ -564,9 +564,9 @@ class StsBiEncoderModel(StsPreTrainedModel):
                 sentences (a triplet's anchors).
             input_ids_b, attention_mask_b, token_type_ids_b (`torch.Tensor` of shape `(batch, seq_len_b)`): the
                 second sentences (a triplet's positives).
-            input_ids_c, attention_mask_c, token_type_ids_c (`torch.Tensor` of shape `(batch, seq_len_c)`,
-                *optional*): a third sentence per row, embedded too (a triplet's hard negatives, for in-batch-negatives
-                losses; see `hf_sts.training.losses.MultipleNegativesRankingLoss`).
+            input_ids_c, attention_mask_c, token_type_ids_c (`torch.Tensor`, *optional*): of shape
+                `(batch, seq_len_c)`, a third sentence per row, embedded too (a triplet's hard negatives, for
+                in-batch-negatives losses; see `hf_sts.training.losses.MultipleNegativesRankingLoss`).
             labels (`torch.Tensor` of shape `(batch,)`, *optional*): gold scores on the 0.0–5.0 scale; when given,
                 `loss` is sentence-transformers' `CosineSimilarityLoss` (Reimers & Gurevych 2019): the mean squared
                 error of `cos(u, v)` against `label / score_scale`. `hf_sts.training.trainer.StsTrainer` passes no
