@@ -314,12 +314,12 @@ def finished(runs: pd.DataFrame) -> set[tuple[str, int | None]]:
 def ingest(root: Path | None, ledger: Path) -> pd.DataFrame:
     """Append to `ledger` every finished run under `root` (none when `root` is None) that it does not hold yet (a
     line each, said on stdout) and return the whole ledger. A (technique, seed) already in the ledger is never
-    replaced."""
+    replaced; only a blank `korsts_spearman` of it is filled in from its folder's KorSTS test evaluation."""
     runs = read_ledger(ledger)
     if root is None:
         return runs
     done = finished(runs)
-    new = []
+    new, filled = [], False
     for row in [ZERO_SHOT, *ROWS]:
         folder = root / folder_name(row)
         seeds = [run for run in sorted(folder.glob("seed-*")) if run.name.removeprefix("seed-").isdigit()]
@@ -328,7 +328,15 @@ def ingest(root: Path | None, ledger: Path) -> pd.DataFrame:
             if record is not None and (record["technique"], record["seed"]) not in done:
                 print(f"{ledger}: added {row!r} seed {record['seed']} (dev Pearson {record['pearson']:.4f})")
                 new.append(record)
-    if new:
+            elif record is not None and record["korsts_spearman"] is not None:
+                # A run in the ledger from before its KorSTS test evaluation: that value, and only it, is filled in.
+                same = (runs["technique"] == row) & (
+                    runs["seed"].isna() if record["seed"] is None else runs["seed"] == record["seed"]
+                )
+                if runs.loc[same, "korsts_spearman"].isna().all():
+                    runs.loc[same, "korsts_spearman"] = record["korsts_spearman"]
+                    filled = True
+    if new or filled:
         runs = pd.concat([runs, pd.DataFrame.from_records(new, columns=LEDGER_COLUMNS)], ignore_index=True)
         runs = runs.astype({"seed": "Int64"})
         runs.to_csv(ledger, index=False, float_format="%.6g")

@@ -2,7 +2,9 @@
 and runs one training step through `hf_sts/run.py`, with everything else as the recipe says."""
 
 import json
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from transformers import AutoModel, AutoTokenizer
 
@@ -45,6 +47,7 @@ def test_recipes_are_shipped():
         "multilingual_e5_small_nli",
         "multilingual_e5_small_nli_sts",
         "multilingual_e5_small_multitask",
+        "multilingual_e5_small_distilled",
     } <= names
 
 
@@ -69,6 +72,13 @@ def test_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
     else:
         model = TINY_SCRATCH
     argv = [str(recipe), *model, *DRY_RUN, "--output_dir", str(tmp_path / "out")]
+    if any(
+        path.startswith("outputs/")
+        for entry in settings.get("train_datasets", {}).values()
+        for path in entry["train_file"]
+    ):
+        # Silver labels from `hf-sts label` (the distillation recipe): stand-in files of KLUE-STS train pairs.
+        argv += ["--train_datasets", json.dumps(_stand_in_silver(settings["train_datasets"], tmp_path))]
     if settings.get("num_folds"):
         argv += ["--num_folds", "2"]  # the dry run of a cross-validation recipe: two folds
     metrics = main(argv)
@@ -95,3 +105,19 @@ def test_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
         assert "**bi-encoder**" in card and "pipeline_tag: sentence-similarity" in card and "model.encode(" in card
     else:
         assert f"+ `{config['head']}` regression head" in card and "pipeline_tag: text-classification" in card
+
+
+def _stand_in_silver(entries: dict, tmp_path) -> dict:
+    """`train_datasets` with each file under `outputs/` (one that `hf-sts label` writes) replaced by a small CSV of
+    KLUE-STS train pairs of the same name."""
+    pairs = pd.read_csv(REPO_ROOT / "recipes" / "data" / "klue-sts" / "klue-sts-v1.1_train.csv").head(16)
+    entries = json.loads(json.dumps(entries))
+    for entry in entries.values():
+        files = [entry["train_file"]] if isinstance(entry["train_file"], str) else entry["train_file"]
+        for index, path in enumerate(files):
+            if path.startswith("outputs/"):
+                files[index] = str(tmp_path / "silver" / Path(path).name)
+                Path(files[index]).parent.mkdir(exist_ok=True)
+                pairs.to_csv(files[index], index=False)
+        entry["train_file"] = files
+    return entries
