@@ -101,6 +101,7 @@ def _whole_checkpoints(output_dir):
     return whole
 
 
+@pytest.mark.slow  # three training processes, one killed (about 25 s): the fast tier stays under 2 minutes
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     """Two processes (each with its own hash seed) start the same recipe and seed side by side; one is killed after
     its first checkpoint and resumed. Both train the same tokenizer, and the resumed run ends with the same weights,
