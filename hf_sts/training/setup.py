@@ -19,6 +19,7 @@ from hf_sts.training.builder import check_encoder
 from hf_sts.training.cv import plan_folds
 from hf_sts.training.output_dir import check_output_dir, resolve_checkpoint, start_output_dir
 from hf_sts.training.parser import parse_args, recipe_file, take_hub_token
+from hf_sts.training.trainer import import_multi_dataset_samplers
 from hf_sts.utils.hardware import use_every_core
 from hf_sts.utils.logging import configure_logging
 
@@ -164,8 +165,10 @@ def check_training_datasets(specs, parts: dict, architecture: str, training_args
     sentence embeddings (`mnrl`, their default), scored pairs a loss of scores (the run's `loss` by default).
 
     Raises:
-        RecipeError: naming `train_datasets.<name>`, its shape and its loss.
+        RecipeError: naming `train_datasets.<name>`, its shape and its loss; or naming the `multitask` extra, without
+            sentence-transformers (its batch samplers draw the batches).
     """
+    import_multi_dataset_samplers()  # before anything is written
     for spec in specs:
         triplets = is_triplets(parts[spec.name])
         loss = spec.loss or ("mnrl" if triplets else training_args.loss)

@@ -4,6 +4,7 @@ multi-dataset run cannot do; and the next stage of a staged recipe starting from
 
 import json
 import logging
+import sys
 
 import pytest
 import torch
@@ -107,6 +108,23 @@ def test_what_a_multi_dataset_run_refuses(tmp_path, recipe, message):
     path = tmp_path / "recipe.json"
     path.write_text(json.dumps(settings))
     with pytest.raises(RecipeError, match=message):
+        prepare([str(path)], check_only=True)
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_sentence_transformers_one_line_names_the_extra(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers.base.sampler", None)  # an import of it fails
+    settings = {
+        "model_type": "bert",
+        "architecture": "bi-encoder",
+        "train_datasets": {"nli": {"train_file": str(KLUE_NLI)}},
+        "validation_file": str(KLUE_DEV),
+        "output_dir": str(tmp_path / "out"),
+        "report_to": "none",
+    }
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(settings))
+    with pytest.raises(RecipeError, match=r'pip install "hf_sts\[multitask\]"'):
         prepare([str(path)], check_only=True)
     assert not (tmp_path / "out").exists()
 
