@@ -103,17 +103,8 @@ def tokenize_pairs(
             encoded["binary_labels"] = batch["binary_label"]
         return encoded
 
-    fingerprint = map_fingerprint(
-        dataset, tokenizer, architecture=architecture, prompt=prompt, cleaning=text_cleaning, length=max_seq_length
-    )
-    return dataset.map(
-        encode,
-        batched=True,
-        num_proc=num_proc,
-        remove_columns=dataset.column_names,
-        new_fingerprint=fingerprint,
-        desc="Tokenizing pairs",
-    )
+    settings = {"architecture": architecture, "prompt": prompt, "cleaning": text_cleaning, "length": max_seq_length}
+    return _map_tokenized(dataset, encode, tokenizer, num_proc, "Tokenizing pairs", **settings)
 
 
 def tokenize_triplets(
@@ -144,16 +135,20 @@ def tokenize_triplets(
             max_length=max_seq_length,
         )
 
-    fingerprint = map_fingerprint(
-        dataset, tokenizer, shape="triplets", prompt=prompt, cleaning=text_cleaning, length=max_seq_length
-    )
+    settings = {"shape": "triplets", "prompt": prompt, "cleaning": text_cleaning, "length": max_seq_length}
+    return _map_tokenized(dataset, encode, tokenizer, num_proc, "Tokenizing triplets", **settings)
+
+
+def _map_tokenized(dataset: datasets.Dataset, encode, tokenizer, num_proc: int | None, desc: str, **settings):
+    """`dataset.map(encode)` in batches, its columns replaced by `encode`'s, fingerprinted by [`map_fingerprint`]
+    over `settings` (what decides the result besides the dataset and the tokenizer)."""
     return dataset.map(
         encode,
         batched=True,
         num_proc=num_proc,
         remove_columns=dataset.column_names,
-        new_fingerprint=fingerprint,
-        desc="Tokenizing triplets",
+        new_fingerprint=map_fingerprint(dataset, tokenizer, **settings),
+        desc=desc,
     )
 
 

@@ -11,7 +11,6 @@ error, and each file is written atomically.
 """
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +133,8 @@ def evaluate_files(
     """`hf-sts evaluate`: score the labeled pairs of each of `validation_files` with one loaded model and compute the
     `eval_*` metrics of each. For a bi-encoder (see `LoadedModel.bi_encoder`) they include `eval_cosine_pearson` and
     `eval_cosine_spearman`: Pearson r and Spearman rho of the cosine of the two sentence embeddings (unclipped, in
-    [-1, 1]; computed from the embeddings by `LoadedModel.cosines`, a second pass over the pairs), MTEB's main STS
+    [-1, 1]; the unclipped scores over `score_scale`, which the bi-encoder computes as `score_scale` x the cosine of
+    the embeddings, so no second pass), MTEB's main STS
     score. `eval_spearmanr` differs from `eval_cosine_spearman` only where scores are clipped (cosines below 0 all
     score 0.0), since a bi-encoder's score is 5 × its cosine.
 
@@ -216,9 +216,8 @@ def evaluate_files(
         )
         seconds[path] = metrics["eval_runtime"]
         if loaded.bi_encoder:
-            start = time.perf_counter()
-            cosines = loaded.cosines(dataset["sentence1"][:], dataset["sentence2"][:], batch_size, bf16=bf16)
-            seconds[path] += time.perf_counter() - start
+            # A bi-encoder's unclipped score is `score_scale` x the cosine of its two embeddings.
+            cosines = predictions[path] / loaded.model.config.score_scale
             labels = np.asarray(dataset["label"], dtype=np.float64)
             metrics["eval_cosine_pearson"] = float(stats.pearsonr(cosines, labels).statistic)
             metrics["eval_cosine_spearman"] = float(stats.spearmanr(cosines, labels).statistic)

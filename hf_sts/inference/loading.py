@@ -41,7 +41,6 @@ from hf_sts.errors import (
 )
 from hf_sts.inference.onnx import (
     BACKENDS,
-    EMBEDDING_OUTPUT,
     OnnxScorer,
     import_onnxruntime,
     onnx_model_file,
@@ -53,7 +52,6 @@ from hf_sts.models.sts.modeling_sts import (
     StsBiEncoderModel,
     StsCrossEncoderModel,
     StsPreTrainedModel,
-    pair_cosine,
 )
 from hf_sts.utils.hardware import PROBE_HIDDEN_SIZE, bf16_setting, native_bf16, resolve_device
 
@@ -91,32 +89,6 @@ class SequenceClassificationScorer(torch.nn.Module):
     def forward(self, **inputs) -> SequenceClassifierOutput:
         """`logits` of shape `(batch,)`: the model's one output per pair."""
         return SequenceClassifierOutput(logits=self.model(**inputs).logits.squeeze(-1))
-
-
-class PairCosineScorer(torch.nn.Module):
-    """A bi-encoder (an [`StsBiEncoderModel`], or the `OnnxScorer` of a bi-encoder's ONNX graph) whose `logits` are the
-    cosine of the two sentence embeddings instead of the score, so that [`predict_scores`], the one scoring loop,
-    computes cosines: `tokenize` is the model's own (prompt and text cleaning included), `forward(**batch).logits`
-    of shape `(batch,)` is `cos(u, v)` in [-1, 1], in fp32 (`hf_sts.models.sts.modeling_sts.pair_cosine`)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-        self.config = model.config
-
-    def tokenize(self, tokenizer, sentences1: list[str], sentences2: list[str], **kwargs) -> dict:
-        """The model's own inputs of sentence pairs (the second sentences under `_b` keys)."""
-        return self.model.tokenize(tokenizer, sentences1, sentences2, **kwargs)
-
-    def forward(self, **inputs) -> SequenceClassifierOutput:
-        """`logits` of shape `(batch,)`: the cosine of each pair's two embeddings, each sentence embedded alone."""
-        first = {key: value for key, value in inputs.items() if not key.endswith("_b")}
-        second = {key[:-2]: value for key, value in inputs.items() if key.endswith("_b")}
-        if isinstance(self.model, StsBiEncoderModel):
-            embeddings = (self.model.encode(**first), self.model.encode(**second))
-        else:  # the ONNX graph of a bi-encoder: its embedding output
-            embeddings = (self.model.run(EMBEDDING_OUTPUT, inputs), self.model.run(EMBEDDING_OUTPUT, inputs, "_b"))
-        return SequenceClassifierOutput(logits=pair_cosine(*embeddings))
 
 
 def is_regression_classifier(config: PretrainedConfig) -> bool:
@@ -168,41 +140,8 @@ class LoadedModel:
     def bi_encoder(self) -> bool:
         """Whether the model embeds each sentence alone and scores a pair by the cosine of the two embeddings (an
         hf_sts bi-encoder, a plain encoder scored zero-shot, or the ONNX graph of a bi-encoder): the models whose
-        [`cosines`] exist."""
+        unclipped score is `config.score_scale` × that cosine."""
         return isinstance(self.model, StsBiEncoderModel) or bool(getattr(self.model, "bi_encoder", False))
-
-    def cosines(
-        self,
-        sentences1: list[str],
-        sentences2: list[str],
-        batch_size: int = 64,
-        bf16: bool | None = None,
-        show_progress_bar: bool = True,
-    ) -> np.ndarray:
-        """The cosine of the two sentence embeddings of each pair, computed from the embeddings (not read back from
-        the score), through [`predict_scores`] as [`score`] scores: `(n,)` float64 in [-1, 1], in input order.
-        A bi-encoder's score is `score_scale` × this cosine before it is clipped to [0, 5]; MTEB's STS tasks rank
-        models by the Spearman rho of this cosine against the gold scores (`cosine_spearman`).
-
-        Raises:
-            ModelLoadError: for a model that is not a bi-encoder (see [`bi_encoder`]): a cross-encoder reads both
-                sentences together and has no sentence embeddings.
-        """
-        if not self.bi_encoder:
-            raise ModelLoadError(
-                f"{self.description} is a cross-encoder: it reads the two sentences together and has no sentence "
-                "embeddings to take the cosine of."
-            )
-        return predict_scores(
-            PairCosineScorer(self.model),
-            self.tokenizer,
-            sentences1,
-            sentences2,
-            self.max_seq_length,
-            batch_size,
-            show_progress_bar=show_progress_bar,
-            bf16=self.use_bf16(bf16),
-        )
 
     def score(
         self,

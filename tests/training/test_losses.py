@@ -63,10 +63,12 @@ def test_mnrl_by_hand():
         logits = [20 * torch.nn.functional.cosine_similarity(anchor, c, dim=0).item() for c in candidates]
         expected += -(logits[i] - math.log(sum(math.exp(value) for value in logits)))
     assert loss.item() == pytest.approx(expected / 2, rel=1e-5)
-    # Without hard negatives, the other anchors' positives are the only negatives.
+    # Without hard negatives, the other anchors' positives are the only negatives: cosines 3/sqrt(10) and 0 for the
+    # first anchor, 1/sqrt(10) and 1 for the second, at scale 1.
     without = build_loss("mnrl", mnrl_scale=1.0)((anchors, positives))
-    logits = torch.nn.functional.normalize(anchors, dim=-1) @ torch.nn.functional.normalize(positives, dim=-1).T
-    assert without.item() == pytest.approx(torch.nn.functional.cross_entropy(logits, torch.arange(2)).item())
+    first = -math.log(math.exp(3 / math.sqrt(10)) / (math.exp(3 / math.sqrt(10)) + math.exp(0.0)))
+    second = -math.log(math.exp(1.0) / (math.exp(1 / math.sqrt(10)) + math.exp(1.0)))
+    assert without.item() == pytest.approx((first + second) / 2, rel=1e-5)
 
 
 def test_cosine_by_hand():

@@ -17,10 +17,11 @@ from hf_sts.training.arguments import DataArguments, ModelArguments
 from hf_sts.training.builder import build_model
 from hf_sts.training.setup import prepare
 
-from ..conftest import FP32, KLUE_DEV, KLUE_TRAIN, REPO_ROOT, TINY
+from ..conftest import FP32, KLUE_DEV, KLUE_TRAIN, SHARED_DATA, TINY
 
 
-KLUE_NLI = REPO_ROOT / "recipes" / "data" / "klue-nli" / "klue-nli-v1.1_train.json"
+# KLUE-NLI train (not shipped: the slow training test reads it from ../shared/data).
+KLUE_NLI = SHARED_DATA / "klue-nli" / "klue-nli-v1.1_train.json"
 NLI_ROWS = [
     {"guid": "n0", "premise": "비가 온다.", "hypothesis": "날씨가 궂다.", "gold_label": "entailment"},
     {"guid": "n1", "premise": "비가 온다.", "hypothesis": "하늘이 맑다.", "gold_label": "contradiction"},
@@ -28,6 +29,30 @@ NLI_ROWS = [
     {"guid": "n3", "premise": "비가 온다.", "hypothesis": "땅이 젖는다.", "gold_label": "entailment"},
     {"guid": "n4", "premise": "고양이가 잔다.", "hypothesis": "고양이가 쉰다.", "gold_label": "entailment"},
 ]
+
+
+@pytest.fixture
+def nli_file(tmp_path):
+    """A small KLUE-NLI-format file: `NLI_ROWS`, two triplets."""
+    path = tmp_path / "nli.json"
+    path.write_text(json.dumps(NLI_ROWS, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _recipe(tmp_path, nli_file, **overrides) -> str:
+    """A multi-dataset recipe of a from-scratch bi-encoder on `nli_file` (with `overrides`), written to a file."""
+    settings = {
+        "model_type": "bert",
+        "architecture": "bi-encoder",
+        "train_datasets": {"nli": {"train_file": str(nli_file)}},
+        "validation_file": str(KLUE_DEV),
+        "output_dir": str(tmp_path / "out"),
+        "report_to": "none",
+        **overrides,
+    }
+    path = tmp_path / "recipe.json"
+    path.write_text(json.dumps(settings))
+    return str(path)
 
 
 def _read(tmp_path, name: str, text: str, **entry):
@@ -92,45 +117,26 @@ def test_bad_entries_are_named(value, message):
         ),
         ({"loss": "mnrl"}, "`loss` 'mnrl' reads sentence embeddings"),
         ({"train_datasets": {"sts": {"train_file": str(KLUE_TRAIN), "loss": "mnrl"}}}, "holds scored pairs"),
-        ({"train_datasets": {"nli": {"train_file": str(KLUE_NLI), "loss": "cosine"}}}, "holds triplets, which train"),
+        ({"train_datasets": {"nli": {"train_file": "NLI_FILE", "loss": "cosine"}}}, "holds triplets, which train"),
     ],
 )
-def test_what_a_multi_dataset_run_refuses(tmp_path, recipe, message):
-    settings = {
-        "model_type": "bert",
-        "architecture": "bi-encoder",
-        "train_datasets": {"nli": {"train_file": str(KLUE_NLI)}},
-        "validation_file": str(KLUE_DEV),
-        "output_dir": str(tmp_path / "out"),
-        "report_to": "none",
-        **recipe,
-    }
-    path = tmp_path / "recipe.json"
-    path.write_text(json.dumps(settings))
+def test_what_a_multi_dataset_run_refuses(tmp_path, nli_file, recipe, message):
+    recipe = json.loads(json.dumps(recipe).replace("NLI_FILE", str(nli_file)))
     with pytest.raises(RecipeError, match=message):
-        prepare([str(path)], check_only=True)
+        prepare([_recipe(tmp_path, nli_file, **recipe)], check_only=True)
     assert not (tmp_path / "out").exists()
 
 
-def test_without_sentence_transformers_one_line_names_the_extra(tmp_path, monkeypatch):
+def test_without_sentence_transformers_one_line_names_the_extra(tmp_path, nli_file, monkeypatch):
     monkeypatch.setitem(sys.modules, "sentence_transformers.base.sampler", None)  # an import of it fails
-    settings = {
-        "model_type": "bert",
-        "architecture": "bi-encoder",
-        "train_datasets": {"nli": {"train_file": str(KLUE_NLI)}},
-        "validation_file": str(KLUE_DEV),
-        "output_dir": str(tmp_path / "out"),
-        "report_to": "none",
-    }
-    path = tmp_path / "recipe.json"
-    path.write_text(json.dumps(settings))
     with pytest.raises(RecipeError, match=r'pip install "hf_sts\[multitask\]"'):
-        prepare([str(path)], check_only=True)
+        prepare([_recipe(tmp_path, nli_file)], check_only=True)
     assert not (tmp_path / "out").exists()
 
 
-def test_collator_batches_one_dataset_with_in_batch_targets(tokenizer):
-    triplets = _triplets(tokenizer).add_column("dataset_name", ["nli"] * 2)
+def test_collator_batches_one_dataset_with_in_batch_targets(tokenizer, nli_file):
+    rows = read_training_dataset(training_datasets({"nli": {"train_file": str(nli_file)}})[0])
+    triplets = tokenize_triplets(rows, tokenizer, max_seq_length=32).add_column("dataset_name", ["nli"] * 2)
     collate = MultiDatasetCollator(BiEncoderCollator(tokenizer))
     batch = collate([triplets[0], triplets[1]])
     assert batch["dataset_name"] == "nli" and batch["labels"].tolist() == [0, 1]
@@ -139,12 +145,8 @@ def test_collator_batches_one_dataset_with_in_batch_targets(tokenizer):
         collate([triplets[0], {**triplets[1], "dataset_name": "sts"}])
 
 
-def _triplets(tokenizer):
-    rows = training_datasets({"nli": {"train_file": str(KLUE_NLI)}})[0]
-    return tokenize_triplets(read_training_dataset(rows).select(range(2)), tokenizer, max_seq_length=32)
-
-
 @pytest.mark.slow  # a training run of its own (about 10 s)
+@pytest.mark.skipif(not KLUE_NLI.is_file(), reason=f"needs KLUE-NLI train at {KLUE_NLI}")
 def test_two_datasets_train_with_two_losses_both_logged_and_falling(tmp_path):
     output_dir = tmp_path / "out"
     recipe = {

@@ -72,13 +72,9 @@ def test_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
     else:
         model = TINY_SCRATCH
     argv = [str(recipe), *model, *DRY_RUN, "--output_dir", str(tmp_path / "out")]
-    if any(
-        path.startswith("outputs/")
-        for entry in settings.get("train_datasets", {}).values()
-        for path in entry["train_file"]
-    ):
-        # Silver labels from `hf-sts label` (the distillation recipe): stand-in files of KLUE-STS train pairs.
-        argv += ["--train_datasets", json.dumps(_stand_in_silver(settings["train_datasets"], tmp_path))]
+    if "train_datasets" in settings:
+        # Files the user makes or fetches (silver labels of `hf-sts label`, KLUE-NLI train): small stand-ins.
+        argv += ["--train_datasets", json.dumps(_stand_in_files(settings["train_datasets"], tmp_path))]
     if settings.get("num_folds"):
         argv += ["--num_folds", "2"]  # the dry run of a cross-validation recipe: two folds
     metrics = main(argv)
@@ -107,17 +103,27 @@ def test_recipe_dry_run(recipe, stand_in_encoders, tmp_path, monkeypatch):
         assert f"+ `{config['head']}` regression head" in card and "pipeline_tag: text-classification" in card
 
 
-def _stand_in_silver(entries: dict, tmp_path) -> dict:
-    """`train_datasets` with each file under `outputs/` (one that `hf-sts label` writes) replaced by a small CSV of
-    KLUE-STS train pairs of the same name."""
+def _stand_in_files(entries: dict, tmp_path) -> dict:
+    """`train_datasets` with each file that is not in the repository replaced by a small file of the same name and
+    shape: KLUE-NLI train by a few NLI pairs, a file under `outputs/` (silver labels of `hf-sts label`) by KLUE-STS
+    train pairs."""
     pairs = pd.read_csv(REPO_ROOT / "recipes" / "data" / "klue-sts" / "klue-sts-v1.1_train.csv").head(16)
+    nli = [
+        {"guid": f"n{row}-{label}", "premise": sentence1, "hypothesis": sentence2, "gold_label": label}
+        for row, (sentence1, sentence2) in enumerate(zip(pairs.sentence1, pairs.sentence2, strict=True))
+        for label in ("entailment", "contradiction")
+    ]
     entries = json.loads(json.dumps(entries))
     for entry in entries.values():
         files = [entry["train_file"]] if isinstance(entry["train_file"], str) else entry["train_file"]
         for index, path in enumerate(files):
-            if path.startswith("outputs/"):
-                files[index] = str(tmp_path / "silver" / Path(path).name)
-                Path(files[index]).parent.mkdir(exist_ok=True)
+            if (REPO_ROOT / path).is_file():
+                continue
+            files[index] = str(tmp_path / "stand-in" / Path(path).name)
+            Path(files[index]).parent.mkdir(exist_ok=True)
+            if "klue-nli" in path:
+                Path(files[index]).write_text(json.dumps(nli, ensure_ascii=False), encoding="utf-8")
+            else:
                 pairs.to_csv(files[index], index=False)
         entry["train_file"] = files
     return entries
