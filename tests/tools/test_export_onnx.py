@@ -225,19 +225,51 @@ def test_an_int8_graph_is_checked_on_labeled_pairs_and_refused_beyond_the_pearso
     out = export_model(run, tmp_path / "checked", "onnx", "int8", validation_file=labeled)
     card = (out / "README.md").read_text(encoding="utf-8")
     assert re.search(
-        rf"int8 check: model_q\w*int8_\w+\.onnx: Pearson r -?[\d.]+ on {re.escape(str(labeled))} \(40 pairs\)", card
+        rf"int8 check: model_q\w*int8_\w+\.onnx: Pearson r -?[\d.]+ on {re.escape(str(labeled))} \(40 pairs; the lowest in batches of 1, 16, 64\)",
+        card,
     )
-    # Beyond the tolerance (here: any graph), every int8 weight type tried is refused and nothing is left.
+    # A whole-int8 graph that loses too much is tried again with the lower half's feed-forward layers in fp32.
+    losses = iter([2.0, 0.0])
+    monkeypatch.setattr(export.Int8Check, "pearson_loss", lambda self, graph: next(losses))
+    out = export_model(run, tmp_path / "mixed", "onnx", "int8", validation_file=labeled)
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert re.search(r"int8 check: model_qint8_\w+\.onnx \(the feed-forward layers of the lower half in fp32\)", card)
+    monkeypatch.undo()
+    # Beyond the tolerance (here: any graph), every int8 graph tried is refused and nothing is left.
     monkeypatch.setattr(export, "INT8_PEARSON_TOLERANCE", -1.0)
-    with pytest.raises(ExportError, match=r"no int8 graph passes its checks \(model_q\w*int8_\w+\.onnx loses"):
+    with pytest.raises(
+        ExportError, match=r"no int8 graph passes its checks \(model_q\w*int8_\w+\.onnx loses"
+    ) as error:
         export_model(run, tmp_path / "refused", "onnx", "int8", validation_file=labeled)
+    tried = len(export.INT8_WEIGHTS[cpu_isa()])
+    assert str(error.value).count("(the feed-forward layers of the lower half in fp32) loses") == tried
+    assert str(error.value).count(" loses ") == 2 * tried
     # The run's own validation file (its recipe.json's) is the default.
     (run / "recipe.json").write_text(json.dumps({"max_seq_length": MAX_SEQ_LENGTH, "validation_file": str(labeled)}))
     with pytest.raises(ExportError, match=re.escape(str(labeled))):
         export_model(run, tmp_path / "refused", "onnx", "int8")
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["checked", "dev.json", "run"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["checked", "dev.json", "mixed", "run"]
     with pytest.raises(ExportError, match="--validation_file checks an int8 graph"):
         export_model(run, tmp_path / "refused", "onnx", validation_file=labeled)
+
+
+def test_the_lower_feed_forward_layers_are_found_in_the_graph(exports):
+    """The MatMuls `--quantize int8` may leave in fp32 are the feed-forward projections of the lower half of the
+    layers, as the exporter's own module paths (node metadata) name them: layer 0 of the two."""
+    import onnx
+
+    for kind in ("cls", "bi-encoder"):
+        graph_file = exports[kind][1] / "onnx" / "model.onnx"
+        nodes = export.lower_feed_forward_matmuls(graph_file, load_model(str(exports[kind][1])).model.backbone.config)
+        scopes = {
+            node.name: {prop.key: prop.value for prop in node.metadata_props}["namespace"]
+            for node in onnx.load(str(graph_file), load_external_data=False).graph.node
+            if node.name in nodes
+        }
+        assert len(scopes) == 2
+        assert sum(".layer.0.intermediate.dense:" in scope for scope in scopes.values()) == 1
+        assert sum(".layer.0.output.dense:" in scope for scope in scopes.values()) == 1
+    assert export.lower_feed_forward_matmuls(graph_file, object()) == []
 
 
 def test_the_default_graph_is_the_int8_one_for_this_cpu(tmp_path, monkeypatch):
