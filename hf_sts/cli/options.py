@@ -86,7 +86,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         help="tokens per pair (default: the run's, else 128)",
     )
-    parser.add_argument("--batch_size", "--batch-size", type=positive_int, default=64, help="pairs per batch (64)")
+    parser.add_argument(
+        "--batch_size", "--batch-size", type=positive_int, help="pairs per batch (default: 16 on a CPU, 64 on a GPU)"
+    )
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when there is one)")
     parser.add_argument(
         "--precision",

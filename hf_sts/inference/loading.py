@@ -147,7 +147,7 @@ class LoadedModel:
         self,
         sentences1: list[str],
         sentences2: list[str],
-        batch_size: int = 64,
+        batch_size: int | None = None,
         bf16: bool | None = None,
         show_progress_bar: bool = True,
     ) -> np.ndarray:

@@ -23,6 +23,16 @@ from hf_sts.utils.hardware import autocast, native_bf16
 
 # Columns of tokenized pairs that are targets, not model inputs (see `hf_sts.data.tokenization.tokenize_pairs`).
 TARGET_COLUMNS = ("labels", "binary_labels")
+# Pairs per batch when the caller gives none: on a CPU, batches of 16 scored fastest on every CPU measured, torch and
+# ONNX Runtime alike (benchmarks/speed.md); an accelerator is kept busy by larger ones.
+CPU_BATCH_SIZE = 16
+ACCELERATOR_BATCH_SIZE = 64
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Pairs per scoring batch when none is given: `CPU_BATCH_SIZE` (16) on a CPU, `ACCELERATOR_BATCH_SIZE` (64)
+    on any other device."""
+    return CPU_BATCH_SIZE if device.type == "cpu" else ACCELERATOR_BATCH_SIZE
 
 
 def model_device(model) -> torch.device:
@@ -84,7 +94,7 @@ def predict_scores(
     sentences1: list[str],
     sentences2: list[str],
     max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     show_progress_bar: bool = True,
     bf16: bool | None = None,
 ) -> np.ndarray:
@@ -100,6 +110,7 @@ def predict_scores(
         model: a cross-encoder or bi-encoder (also wrapped: a peft model, the scorer of a plain
             `AutoModelForSequenceClassification` or the ONNX graph of an export that `load_model` returns).
         sentences1, sentences2 (`list[str]`): the pairs, same length `n`.
+        batch_size: pairs per batch; `None` (default): [`default_batch_size`] of the model's device.
         bf16: score under bf16 autocast (scores move slightly; see `benchmarks/bf16_accuracy.py`); `None` (default):
             where the model's device runs bf16 natively (`hf_sts.utils.hardware.native_bf16`).
 
@@ -111,9 +122,10 @@ def predict_scores(
     """
     if len(sentences1) != len(sentences2):
         raise ValueError(f"{len(sentences1)} first sentences but {len(sentences2)} second ones.")
+    device = model_device(model)
+    batch_size = default_batch_size(device) if batch_size is None else batch_size
     if max_seq_length < 1 or batch_size < 1:
         raise ValueError(f"max_seq_length ({max_seq_length}) and batch_size ({batch_size}) must be >= 1.")
-    device = model_device(model)
     bf16 = native_bf16(device) if bf16 is None else bf16
     encoded = model.tokenize(tokenizer, list(sentences1), list(sentences2), truncation=True, max_length=max_seq_length)
     # A bi-encoder's inputs carry the second sentences under `_b` keys (also through a peft wrapper).

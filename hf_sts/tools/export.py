@@ -701,7 +701,8 @@ def _check_onnx(path: Path, model, tokenizer, max_seq_length: int, tolerance: fl
 INT8_WEIGHTS = {"arm64": ("QInt8",), "avx2": ("QInt8", "QUInt8"), "avx512": ("QInt8",), "avx512_vnni": ("QInt8",)}
 # How much Pearson r (on the check file, against the fp32 graph) an int8 graph may lose.
 INT8_PEARSON_TOLERANCE = 0.005
-# The batch sizes the check file is scored in: single pairs (the demo), 16, and `hf-sts predict`'s default, 64.
+# The batch sizes the check file is scored in: single pairs (the demo) and `hf-sts predict`'s defaults, 16 on a CPU
+# and 64 on a GPU (`hf_sts.inference.scoring.default_batch_size`).
 INT8_CHECK_BATCH_SIZES = (1, 16, 64)
 
 

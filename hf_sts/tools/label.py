@@ -32,6 +32,7 @@ from hf_sts.data.tokenization import DEFAULT_MAX_SEQ_LENGTH
 from hf_sts.data.writers import write_labels
 from hf_sts.errors import HfStsError
 from hf_sts.inference.loading import LoadedModel, load_model
+from hf_sts.inference.scoring import default_batch_size, model_device
 from hf_sts.tools.augment import SentenceEncoder, load_sentence_encoder
 from hf_sts.utils.write_guard import check_output
 
@@ -209,7 +210,7 @@ def label_file(
     teacher: str,
     input_file: str | Path,
     output_file: str | Path,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     bf16: bool | None = None,
     sample_pairs_k: int | None = None,
     sampler: str | None = None,
@@ -257,7 +258,8 @@ def label_file(
     if sample_pairs_k is not None:
         encoder = _load_sampler(teacher, loaded, sampler, sampler_pooling, sampler_prompt, load_kwargs)
         sampler_description = encoder.description
-        summary_sampled = sample_pairs(encoder, dataset, sample_pairs_k, str(input_file), batch_size)
+        embedding_batch = default_batch_size(model_device(loaded.model)) if batch_size is None else batch_size
+        summary_sampled = sample_pairs(encoder, dataset, sample_pairs_k, str(input_file), embedding_batch)
         logger.info(
             "%d new pairs from the %d nearest neighbour(s) of %d sentences by %s (%d pairs already in %s left out).",
             len(summary_sampled.pairs),

@@ -12,7 +12,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from hf_sts.cli.main import main as hf_sts_cli
 from hf_sts.inference.loading import load_model
-from hf_sts.inference.scoring import predict_scores
+from hf_sts.inference.scoring import default_batch_size, predict_scores
 
 from ..conftest import KLUE_DEV
 
@@ -41,6 +41,18 @@ def test_length_sorted_batches_score_in_input_order(tiny_model, tokenizer, klue_
     scores = predict_scores(model, tokenizer, first, second, batch_size=5, show_progress_bar=False, bf16=False)
     assert scores.shape == (24,) and scores.dtype == np.float64
     np.testing.assert_allclose(scores, _one_by_one(model, tokenizer, first, second), atol=1e-5)
+
+
+def test_the_default_batch_size_is_16_on_a_cpu(tiny_model, tokenizer, klue_dev, monkeypatch):
+    """Without a batch size, pairs are scored in batches of 16 on a CPU (64 on any other device)."""
+    model = tiny_model("bert", "mean")
+    sizes = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda **batch: sizes.append(len(batch["input_ids"])) or forward(**batch))
+    rows = klue_dev.select(range(40))
+    predict_scores(model, tokenizer, rows["sentence1"][:], rows["sentence2"][:], show_progress_bar=False, bf16=False)
+    assert sizes == [16, 16, 8]
+    assert default_batch_size(torch.device("cuda")) == 64
 
 
 def test_prompt_is_part_of_the_model(tmp_path, tiny_model, tokenizer):
