@@ -23,10 +23,10 @@ defaults otherwise:
   `BinaryCrossEntropyLoss` on the scores / 5 (its STS example).
 
 Inference on the dev pairs, with the model hf_sts trained (scoring time only, model loaded): `hf-sts predict`'s
-`predict_scores` (length-sorted batches of 64, its default, and of 16 and 256 to show the batch size barely
-matters), the same through ONNX Runtime (`hf-sts export --format onnx --quantize int8`, then `--backend onnx` with
-`model.onnx`, fp32, and with the dynamic int8 graph), sentence-transformers' `CrossEncoder.predict` (batch 32, its
-default) and a plain `AutoModelForSequenceClassification` loop (batch 32, input order, `torch.no_grad`), both on the
+`predict_scores` (length-sorted batches of 16, its default on a CPU, and of 64 and 256), the same through ONNX
+Runtime (`hf-sts export --format onnx --quantize int8`, then `--backend onnx` with `model.onnx`, fp32, and with the
+dynamic int8 graph, in batches of 16 and 64), sentence-transformers' `CrossEncoder.predict` (batch 32, its default,
+and 16) and a plain `AutoModelForSequenceClassification` loop (batch 32, input order, `torch.no_grad`), both on the
 model exported by `hf-sts export --format sequence-classification`. For the encoder, also a zero-shot bi-encoder (the
 plain encoder, mean pooling, e5's `"query: "` prompt, 5 × cosine): `hf-sts predict` against
 `SentenceTransformer.encode` of the same encoder and pooling. `Pearson r` is against the dev labels (predictions
@@ -70,21 +70,25 @@ TRAIN_LABELS = {
     "ce_trainer": "CrossEncoderTrainer",
 }
 INFER_PEERS = [
-    "hf_sts_64",
     "hf_sts_16",
+    "hf_sts_64",
     "hf_sts_256",
-    "hf_sts_onnx_64",
+    "hf_sts_onnx_16",
+    "hf_sts_onnx-int8_16",
     "hf_sts_onnx-int8_64",
     "ce_predict",
+    "ce_predict_16",
     "plain_loop",
 ]
 INFER_LABELS = {
-    "hf_sts_64": "hf-sts predict",
-    "hf_sts_16": "hf-sts predict, batch 16",
+    "hf_sts_16": "hf-sts predict (batch 16, its default on a CPU)",
+    "hf_sts_64": "hf-sts predict, batch 64",
     "hf_sts_256": "hf-sts predict, batch 256",
-    "hf_sts_onnx_64": "hf-sts predict --backend onnx (fp32)",
-    "hf_sts_onnx-int8_64": "hf-sts predict --backend onnx (int8)",
-    "ce_predict": "CrossEncoder.predict",
+    "hf_sts_onnx_16": "hf-sts predict --backend onnx (fp32)",
+    "hf_sts_onnx-int8_16": "hf-sts predict --backend onnx (int8)",
+    "hf_sts_onnx-int8_64": "hf-sts predict --backend onnx (int8), batch 64",
+    "ce_predict": "CrossEncoder.predict (batch 32, its default)",
+    "ce_predict_16": "CrossEncoder.predict, batch 16",
     "ce_predict_bf16": "CrossEncoder.predict, bf16 autocast",
     "plain_loop": "AutoModelForSequenceClassification loop",
 }
@@ -244,7 +248,7 @@ def infer_worker(peer: str, hf_sts_dir: Path, exported_dir: Path, pairs_csv: Pat
         loaded = load_model(str(hf_sts_dir), pooling="mean", prompt="query: ", max_seq_length=MAX_LENGTH)
         counter = TokenCounter(loaded.model, loaded.tokenizer.pad_token_id)
         start = time.perf_counter()
-        scores = loaded.score(first, second, 64, show_progress_bar=False)
+        scores = loaded.score(first, second, show_progress_bar=False)
         bf16 = loaded.use_bf16()
     elif peer == "st_encode":  # the same encoder as sentence-transformers builds it: mean pooling, then cosine
         from sentence_transformers import SentenceTransformer, models
@@ -280,10 +284,11 @@ def infer_worker(peer: str, hf_sts_dir: Path, exported_dir: Path, pairs_csv: Pat
 
         model = CrossEncoder(str(exported_dir))
         counter = TokenCounter(model, model.tokenizer.pad_token_id)
-        bf16 = peer.endswith("_bf16")
+        bf16, batch_size = peer.endswith("_bf16"), 16 if peer.endswith("_16") else 32
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            scores = model.predict(list(zip(first, second, strict=True)), show_progress_bar=False)
+            pairs = list(zip(first, second, strict=True))
+            scores = model.predict(pairs, batch_size=batch_size, show_progress_bar=False)
     elif peer == "plain_loop":
         tokenizer = AutoTokenizer.from_pretrained(exported_dir)
         model = AutoModelForSequenceClassification.from_pretrained(exported_dir).eval()
