@@ -629,7 +629,8 @@ class StsTrainingArguments(BaseTrainingArguments):
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when unset.
         huber_delta (`float`, defaults to `1.0`): where the Huber loss turns linear, in score units (> 0).
         cosent_scale (`float`, defaults to `20.0`): the inverse temperature of the CoSENT loss.
-        mnrl_scale (`float`, defaults to `20.0`): the inverse temperature of the `mnrl` loss.
+        mnrl_scale (`float`, defaults to `20.0`): the inverse temperature of the `mnrl` and `cached_mnrl` losses.
+        mnrl_mini_batch_size (`int`, defaults to `32`): `cached_mnrl`: sentences embedded at once (GradCache).
         multi_dataset_batch_sampler (`str`, defaults to `"proportional"`): with `train_datasets`, the order of the
             datasets' batches: `"proportional"` or `"round_robin"` (sentence-transformers' samplers).
         wandb_project (`str`, *optional*): the wandb project when `report_to` includes `"wandb"`.
@@ -659,6 +660,13 @@ class StsTrainingArguments(BaseTrainingArguments):
     mnrl_scale: float = field(
         default=20.0,
         metadata={"help": "Inverse temperature of the mnrl loss's cosines (sentence-transformers' default 20)."},
+    )
+    mnrl_mini_batch_size: int = field(
+        default=32,
+        metadata={
+            "help": "cached_mnrl: sentences embedded at once; the batch's memory is that of this many sentences "
+            "(GradCache; sentence-transformers' mini_batch_size, default 32)."
+        },
     )
     multi_dataset_batch_sampler: str = field(
         default="proportional",
@@ -713,7 +721,8 @@ class StsTrainingArguments(BaseTrainingArguments):
 
     def build_loss(self, loss: str | None = None) -> "torch.nn.Module":
         """The loss module `loss` names (default: these arguments' `loss`, weighted by `loss_weights`), with the
-        arguments' options (`huber_delta`, `cosent_scale`, `mnrl_scale`); see `hf_sts.training.losses.build_loss`.
+        arguments' options (`huber_delta`, `cosent_scale`, `mnrl_scale`, `mnrl_mini_batch_size`); see
+        `hf_sts.training.losses.build_loss`.
 
         Raises:
             ValueError: on an unknown loss name or a `loss_weights` of the wrong length.
@@ -725,4 +734,5 @@ class StsTrainingArguments(BaseTrainingArguments):
             huber_delta=self.huber_delta,
             cosent_scale=self.cosent_scale,
             mnrl_scale=self.mnrl_scale,
+            mnrl_mini_batch_size=self.mnrl_mini_batch_size,
         )

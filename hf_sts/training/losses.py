@@ -7,8 +7,13 @@ scores and gold scores, both of shape `(batch,)` on the 0.0–5.0 scale, to a sc
 sums and logs one by one ([`CombinedLoss`]). Pointwise losses (`mse`, `l1`, `huber`, `cosine`) return the mean over
 the batch, so `StsTrainer` can rescale it for gradient accumulation exactly; the ranking loss `cosent` compares the
 pairs of one micro-batch (on one device) with each other, as in sentence-transformers. `mnrl` trains a bi-encoder
-on (anchor, positive[, hard negative]) triplets from the embeddings of the batch ([`MultipleNegativesRankingLoss`]).
+on (anchor, positive[, hard negative]) triplets from the embeddings of the batch ([`MultipleNegativesRankingLoss`]);
+`cached_mnrl` is the same loss for batches larger than memory allows ([`CachedMultipleNegativesRankingLoss`]).
 """
+
+import contextlib
+import functools
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -164,6 +169,110 @@ class MultipleNegativesRankingLoss(nn.Module):
         return nn.functional.cross_entropy(similarities.float(), targets)
 
 
+@register_loss("cached_mnrl")
+class CachedMultipleNegativesRankingLoss(MultipleNegativesRankingLoss):
+    """[`MultipleNegativesRankingLoss`] on large batches in the memory of small ones: GradCache (Gao et al. 2021,
+    "Scaling Deep Contrastive Learning Batch Size under Memory Limited Setup", arXiv 2101.06983), as
+    sentence-transformers' `CachedMultipleNegativesRankingLoss` does it.
+
+    [`cached_loss`] embeds the batch `mnrl_mini_batch_size` sentences at a time without keeping activations, computes
+    the loss and its gradient with respect to the embeddings, and returns the loss; its backward embeds each mini-batch
+    again, with gradients and the random state (dropout) of the first pass, and back-propagates the cached gradient
+    into the encoder. The loss and the gradient equal those of embedding the whole batch at once with the same dropout
+    masks, for about a third more compute; memory grows with `mnrl_mini_batch_size`, not with the batch. `StsTrainer`
+    calls [`cached_loss`] in training; evaluation-time use (a plain call on embeddings) is `mnrl`'s.
+
+    Args:
+        mnrl_scale (`float`, defaults to `20.0`): the inverse temperature of the cosines.
+        mnrl_mini_batch_size (`int`, defaults to `32`): sentences embedded at once (sentence-transformers'
+            `mini_batch_size`).
+
+    Raises:
+        ValueError: for `mnrl_mini_batch_size` below 1.
+    """
+
+    def __init__(self, mnrl_scale: float = 20.0, mnrl_mini_batch_size: int = 32, **options):
+        super().__init__(mnrl_scale)
+        if mnrl_mini_batch_size < 1:
+            raise ValueError(f"`mnrl_mini_batch_size` must be at least 1, got {mnrl_mini_batch_size}.")
+        self.mini_batch_size = mnrl_mini_batch_size
+
+    def cached_loss(
+        self,
+        encode: Callable[..., torch.Tensor],
+        sides: list[dict[str, torch.Tensor]],
+        autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    ) -> torch.Tensor:
+        """The loss of one batch, computed by GradCache.
+
+        Args:
+            encode: the bi-encoder's embedding of single sentences (`StsBiEncoderModel.encode`): keyword inputs
+                (`input_ids`, `attention_mask`, ...) of shape `(rows, seq_len)` to `(rows, hidden)` embeddings.
+            sides: the anchors', positives' (and hard negatives') inputs, each a dict of `(batch, seq_len)` tensors.
+            autocast: the precision context of the training step, entered again around the second pass, which runs
+                during `backward`.
+
+        Returns:
+            The scalar loss, a leaf of its own: its `backward` runs the second pass, which accumulates the encoder's
+            gradients (scaled by the gradient that reaches the loss: loss weights, gradient accumulation).
+        """
+        chunks = [
+            [
+                {name: value[start : start + self.mini_batch_size] for name, value in side.items()}
+                for start in range(0, len(side["input_ids"]), self.mini_batch_size)
+            ]
+            for side in sides
+        ]
+        states, embeddings = [], []
+        with torch.no_grad(), autocast():
+            for side in chunks:
+                parts = []
+                for chunk in side:
+                    states.append(_rng_state())
+                    parts.append(encode(**chunk))
+                embeddings.append(torch.cat(parts))
+        leaves = [embedding.detach().float().requires_grad_() for embedding in embeddings]
+        with torch.enable_grad():
+            loss = self(tuple(leaves))
+            loss.backward()
+        loss = loss.detach().requires_grad_()
+        cached = [leaf.grad for leaf in leaves]
+        loss.register_hook(functools.partial(_second_pass, encode, chunks, states, cached, autocast))
+        return loss
+
+
+def _rng_state() -> tuple:
+    """The random state dropout draws from: the CPU generator's, and every CUDA device's once CUDA is in use."""
+    return torch.get_rng_state(), torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+
+
+@contextlib.contextmanager
+def _replayed_rng(state: tuple):
+    """Run the block from the random state `state` ([`_rng_state`]), and restore the current one afterwards."""
+    cpu, cuda = state
+    with torch.random.fork_rng(devices=range(len(cuda)) if cuda is not None else []):
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        yield
+
+
+def _second_pass(encode, chunks, states, cached, autocast, gradient: torch.Tensor) -> None:
+    """GradCache's second pass, the backward hook of [`CachedMultipleNegativesRankingLoss.cached_loss`]'s loss: embed
+    each mini-batch again from its first-pass random state, with gradients, and back-propagate `gradient` (what
+    reaches the loss) times the cached gradient of its embeddings."""
+    state = iter(states)
+    for side, side_gradient in zip(chunks, cached, strict=True):
+        start = 0
+        for chunk in side:
+            with torch.enable_grad():  # a backward hook runs without gradients
+                with _replayed_rng(next(state)), autocast():
+                    embedding = encode(**chunk).float()
+                rows = len(embedding)
+                (embedding * (side_gradient[start : start + rows] * gradient)).sum().backward()
+            start += rows
+
+
 class CombinedLoss(nn.Module):
     """Weighted registered losses, returned as their parts: `{name_i: w_i * loss_i(s, y)}`, whose sum is the loss.
 
@@ -204,11 +313,12 @@ def build_loss(loss: str, loss_weights: list[float] | None = None, **options) ->
     """Build the loss a recipe names.
 
     Args:
-        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`, `"cosine"`, `"cosent"`, `"mnrl"`) or several
+        loss (`str`): one registered name (`"l1"`, `"mse"`, `"huber"`, `"cosine"`, `"cosent"`, `"mnrl"`,
+            `"cached_mnrl"`) or several
             score losses joined by `+`
             (`"l1+huber"`, the best of the competition code hf_sts started from).
         loss_weights (`list[float]`, *optional*): one weight per part of `loss`; all 1.0 when omitted.
-        **options: passed to every part (`huber_delta`, `cosent_scale`, `mnrl_scale`).
+        **options: passed to every part (`huber_delta`, `cosent_scale`, `mnrl_scale`, `mnrl_mini_batch_size`).
 
     Returns:
         A module mapping `(scores, labels)`, both `(batch,)`, to a scalar mean loss; a [`CombinedLoss`] (a dict of

@@ -162,11 +162,13 @@ def scored_splits(splits: dict) -> dict:
 
 def check_training_datasets(specs, parts: dict, architecture: str, training_args: StsTrainingArguments) -> None:
     """Check that each training dataset's loss can train on its rows: triplets need a bi-encoder and a loss of
-    sentence embeddings (`mnrl`, their default), scored pairs a loss of scores (the run's `loss` by default).
+    sentence embeddings (`mnrl`, their default, or `cached_mnrl`), scored pairs a loss of scores (the run's `loss`
+    by default).
 
     Raises:
-        RecipeError: naming `train_datasets.<name>`, its shape and its loss; or naming the `multitask` extra, without
-            sentence-transformers (its batch samplers draw the batches).
+        RecipeError: naming `train_datasets.<name>`, its shape and its loss; `cached_mnrl` in a run of several
+            processes; or naming the `multitask` extra, without sentence-transformers (its batch samplers draw the
+            batches).
     """
     import_multi_dataset_samplers()  # before anything is written
     for spec in specs:
@@ -190,3 +192,9 @@ def check_training_datasets(specs, parts: dict, architecture: str, training_args
                 else ("scored pairs", "a loss of scores (mse, cosine, cosent, ...)")
             )
             raise RecipeError(f"{where} holds {shape}, which train with {needs}; its loss is {loss!r}.")
+        if hasattr(module, "cached_loss") and training_args.world_size > 1:
+            raise RecipeError(
+                f"{where}: {loss!r} runs in one process only (its second pass embeds outside DDP, whose gradient "
+                f"averaging would not see it), and this run has {training_args.world_size}; use 'mnrl', or one "
+                "process with a larger per_device_train_batch_size."
+            )

@@ -13,6 +13,7 @@ from transformers.trainer_utils import EvalLoopOutput
 from hf_sts.errors import RecipeError
 from hf_sts.hub import push
 from hf_sts.inference.scoring import score_features
+from hf_sts.models.sts.modeling_sts import sentence_sides
 from hf_sts.training.card import write_model_card
 
 
@@ -228,10 +229,15 @@ class StsTrainer(FinalPushMixin, Trainer):
         loss_fn, weight = (self.loss_fn, 1.0) if dataset is None else self.dataset_losses[dataset]
         labels = inputs.pop("labels")
         inputs.pop("binary_labels", None)
-        outputs = model(**inputs)
-        if getattr(loss_fn, "uses_embeddings", False):
+        if model.training and hasattr(loss_fn, "cached_loss"):  # GradCache: the loss embeds the batch itself
+            encode = self.accelerator.unwrap_model(model).encode
+            loss = loss_fn.cached_loss(encode, sentence_sides(inputs), self.accelerator.autocast)
+            outputs = None
+        elif getattr(loss_fn, "uses_embeddings", False):
+            outputs = model(**inputs)
             loss = loss_fn(outputs.sentence_embeddings)
         else:
+            outputs = model(**inputs)
             scores = outputs.logits.float()
             if scores.ndim == 2 and scores.shape[-1] == 1:
                 scores = scores.squeeze(-1)

@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from hf_sts.models.sts.modeling_sts import StsBiEncoderModel, sentence_sides
 from hf_sts.training.losses import LOSSES, CombinedLoss, build_loss, register_loss
 
 
@@ -47,7 +48,7 @@ def test_loss_errors():
         build_loss("l1+huber", huber_delta=0)
     with pytest.raises(ValueError, match="a loss of sentence embeddings \\(mnrl\\) cannot be added"):
         build_loss("mnrl+cosine")
-    assert sorted(LOSSES) == ["cosent", "cosine", "huber", "l1", "mnrl", "mse"]
+    assert sorted(LOSSES) == ["cached_mnrl", "cosent", "cosine", "huber", "l1", "mnrl", "mse"]
 
 
 def test_mnrl_by_hand():
@@ -102,3 +103,69 @@ def test_cosent_matches_sentence_transformers():
     reference = Reference(model=None, scale=20.0, similarity_fct=lambda first, second: first)
     expected = reference.compute_loss_from_embeddings([scores / 5, None], labels)
     assert build_loss("cosent")(scores, labels).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def _triplet_inputs(tokenizer, klue_dev, rows: int = 10) -> dict:
+    """A bi-encoder batch of `rows` (anchor, positive, hard negative) rows of KLUE-STS dev sentences."""
+    data = klue_dev.select(range(rows))
+    columns = [data["sentence1"][:], data["sentence2"][:], data["sentence2"][::-1]]
+    return StsBiEncoderModel.sentence_inputs(tokenizer, columns, padding=True, return_tensors="pt")
+
+
+def _gradients(model) -> list[torch.Tensor]:
+    """Every parameter's gradient (zeros where none), then the gradients cleared."""
+    gradients = [
+        torch.zeros_like(parameter) if parameter.grad is None else parameter.grad.clone()
+        for parameter in model.parameters()
+    ]
+    model.zero_grad(set_to_none=True)
+    return gradients
+
+
+def test_cached_mnrl_gives_the_loss_and_gradients_of_mnrl(tiny_model, tokenizer, klue_dev):
+    """GradCache embeds in mini-batches of 3 (of 10 rows, three sides) without keeping activations, yet gives the
+    loss and the encoder gradients of `mnrl` on the whole batch, scaled by what reaches the loss (here 2)."""
+    model = tiny_model("bert", "bi-encoder").eval()  # no dropout: one forward pass gives the reference
+    inputs = _triplet_inputs(tokenizer, klue_dev)
+    expected = build_loss("mnrl")(model(**inputs).sentence_embeddings)
+    expected.backward()
+    reference = _gradients(model)
+    cached = build_loss("cached_mnrl", mnrl_mini_batch_size=3)
+    loss = cached.cached_loss(model.encode, sentence_sides(inputs))
+    assert all(gradient is None for gradient in (parameter.grad for parameter in model.parameters()))
+    (2.0 * loss).backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    for got, want in zip(_gradients(model), reference, strict=True):
+        torch.testing.assert_close(got, 2.0 * want, rtol=1e-4, atol=1e-6)
+    assert any(want.abs().sum() > 0 for want in reference)
+
+
+def test_cached_mnrl_replays_the_dropout_of_its_first_pass(tiny_model, tokenizer, klue_dev):
+    """With dropout on, the second pass re-draws each mini-batch's masks from the first pass's random state: the
+    gradients are those of embedding the same mini-batches, in the same order, with gradients kept."""
+    model = tiny_model("bert", "bi-encoder").train()
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.3
+    inputs, size = _triplet_inputs(tokenizer, klue_dev), 4
+    sides = sentence_sides(inputs)
+    torch.manual_seed(7)
+    embeddings = [
+        torch.cat([model.encode(**{k: v[i : i + size] for k, v in side.items()}) for i in range(0, 10, size)])
+        for side in sides
+    ]
+    expected = build_loss("mnrl")(tuple(embeddings))
+    expected.backward()
+    reference = _gradients(model)
+    torch.manual_seed(7)
+    loss = build_loss("cached_mnrl", mnrl_mini_batch_size=size).cached_loss(model.encode, sides)
+    loss.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    for got, want in zip(_gradients(model), reference, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+    # Other masks give other gradients: the replay is what makes them equal.
+    torch.manual_seed(8)
+    build_loss("cached_mnrl", mnrl_mini_batch_size=size).cached_loss(model.encode, sides).backward()
+    assert not all(torch.allclose(got, want) for got, want in zip(_gradients(model), reference, strict=True))
+    with pytest.raises(ValueError, match="`mnrl_mini_batch_size` must be at least 1, got 0"):
+        build_loss("cached_mnrl", mnrl_mini_batch_size=0)

@@ -13,7 +13,7 @@ from hf_sts.data.tokenization import BiEncoderCollator, MultiDatasetCollator, to
 from hf_sts.data.triplets import read_training_dataset, training_datasets
 from hf_sts.errors import DataFormatError, RecipeError
 from hf_sts.run import main as run_main
-from hf_sts.training.arguments import DataArguments, ModelArguments
+from hf_sts.training.arguments import DataArguments, ModelArguments, StsTrainingArguments
 from hf_sts.training.builder import build_model
 from hf_sts.training.setup import prepare
 
@@ -145,15 +145,25 @@ def test_collator_batches_one_dataset_with_in_batch_targets(tokenizer, nli_file)
         collate([triplets[0], {**triplets[1], "dataset_name": "sts"}])
 
 
-@pytest.mark.slow  # a training run of its own (about 10 s)
+def test_cached_mnrl_runs_in_one_process_only(tmp_path, nli_file, monkeypatch):
+    monkeypatch.setattr(StsTrainingArguments, "world_size", property(lambda self: 2))
+    recipe = _recipe(tmp_path, nli_file, train_datasets={"nli": {"train_file": str(nli_file), "loss": "cached_mnrl"}})
+    with pytest.raises(RecipeError, match=r"`train_datasets.nli`: 'cached_mnrl' runs in one process only .* has 2"):
+        prepare([recipe], check_only=True)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow  # a training run of its own (about 10 s each)
 @pytest.mark.skipif(not KLUE_NLI.is_file(), reason=f"needs KLUE-NLI train at {KLUE_NLI}")
-def test_two_datasets_train_with_two_losses_both_logged_and_falling(tmp_path):
+@pytest.mark.parametrize("nli_loss", ["mnrl", "cached_mnrl"])
+def test_two_datasets_train_with_two_losses_both_logged_and_falling(tmp_path, nli_loss):
     output_dir = tmp_path / "out"
     recipe = {
         "model_type": "bert",
         "architecture": "bi-encoder",
+        "mnrl_mini_batch_size": 4,  # cached_mnrl: each batch of 16 triplets in four passes per side
         "train_datasets": {
-            "klue_nli": {"train_file": str(KLUE_NLI), "loss": "mnrl"},
+            "klue_nli": {"train_file": str(KLUE_NLI), "loss": nli_loss},
             "klue_sts": {"train_file": str(KLUE_TRAIN), "loss": "cosine", "loss_weight": 0.5},
         },
         "validation_file": str(KLUE_DEV),

@@ -441,6 +441,18 @@ class StsCrossEncoderModel(StsPreTrainedModel):
 # The key suffixes of a bi-encoder's sentence sides: first (no suffix), second (`_b`), third (`_c`, a triplet's hard
 # negative).
 SIDE_SUFFIXES = ("", "_b", "_c")
+# The inputs of one side, `StsBiEncoderModel.encode`'s arguments.
+SENTENCE_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+def sentence_sides(inputs: dict) -> list[dict]:
+    """A bi-encoder batch split by side: per side present (first, second, third, in that order), the inputs of
+    `StsBiEncoderModel.encode` without their suffix (`input_ids_b` -> `input_ids`), each `(batch, seq_len)`."""
+    return [
+        {name: inputs[name + suffix] for name in SENTENCE_INPUTS if name + suffix in inputs}
+        for suffix in SIDE_SUFFIXES
+        if "input_ids" + suffix in inputs
+    ]
 
 
 @dataclass
@@ -612,4 +624,6 @@ __all__ = [
     "StsBiEncoderModel",
     "BiEncoderOutput",
     "SIDE_SUFFIXES",
+    "SENTENCE_INPUTS",
+    "sentence_sides",
 ]
