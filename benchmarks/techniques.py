@@ -25,7 +25,9 @@ evaluate --prompt "query: "`): the floor every fine-tune must clear. The rows ar
 report, plus two controls of swapped pairs, the rows off the common budget: swapped pairs at half the epochs (the
 swap at equal steps) and the base at twice the epochs (the steps without the swap), and the rows beyond one dataset
 (KorSTS train added, NLI then STS from the `--nli_model` run of `recipes/multilingual_e5_small_nli.json`, NLI + STS
-multitask); `ROWS` is the one place to add one. Each run (and the zero-shot encoder) is also evaluated on KorSTS test
+multitask), and the cross-encoder + bi-encoder average (the mean of the base and bi-encoder runs' scores of the same
+seed, which run first; no training of its own); `ROWS` is the one place to add a trained row, `AVERAGES` an averaged
+one. Each run (and the zero-shot encoder) is also evaluated on KorSTS test
 (`hf-sts evaluate`, beside its folder): the ledger's `korsts_spearman`, the Spearman rho the field reports for KorSTS
 (a bi-encoder's cosine Spearman, MTEB's main score), chosen on nothing. A difference smaller than the seed-to-seed
 standard deviation is not evidence either way.
@@ -35,6 +37,7 @@ import argparse
 import json
 import math
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -62,6 +65,11 @@ ROW_NOTES = {
     "bi-encoder + KorSTS train": "KorSTS train's 5,749 pairs beside KLUE-STS train, each epoch",
     "bi-encoder: NLI + STS multitask": "KLUE-NLI train's 8,338 triplets (mnrl) beside KLUE-STS train, each epoch",
 }
+AVERAGE = "cross-encoder + bi-encoder average"
+# Rows that train nothing of their own: the mean of the dev and KorSTS test scores of other rows' runs of the same
+# seed (`hf-sts ensemble --method mean`), which run first. Row -> its member rows.
+AVERAGES = {AVERAGE: ("base", "bi-encoder")}
+ROW_NOTES[AVERAGE] = "the mean of the base (cross-encoder) and bi-encoder runs' scores, same seed; their times summed"
 # Rows that start from a folder made by an earlier command: row -> the option naming it.
 FOLDER_OPTIONS = {TAPT: "tapt_model", NLI_STS: "nli_model"}
 CLEANING = ["emoji", "special_characters", "repeated_characters", "whitespace"]
@@ -102,6 +110,8 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     # NLI and STS in one run: KLUE-NLI's triplets beside the budget's KLUE-STS pairs, each epoch.
     "bi-encoder: NLI + STS multitask": ("recipes/multilingual_e5_small_multitask.json", []),
 }
+# Every row, in the table's order.
+ALL_ROWS = [ZERO_SHOT, *ROWS, *AVERAGES]
 
 
 def folder_name(row: str) -> str:
@@ -151,7 +161,7 @@ def check_rows(args: argparse.Namespace) -> None:
     from hf_sts.errors import exit_on_error
     from hf_sts.training.setup import prepare
 
-    for row in args.rows:
+    for row in dict.fromkeys(member for asked in args.rows for member in AVERAGES.get(asked, [asked])):
         if row == ZERO_SHOT or (row in FOLDER_OPTIONS and not getattr(args, FOLDER_OPTIONS[row])):
             continue
         with exit_on_error():
@@ -169,8 +179,13 @@ def run_rows(args: argparse.Namespace) -> None:
         if row in FOLDER_OPTIONS and not getattr(args, FOLDER_OPTIONS[row]):
             print(f"skipping {row!r}: give --{FOLDER_OPTIONS[row]} (the folder it starts from)", flush=True)
             continue
+        runs += [(member, seed) for seed in args.seeds for member in AVERAGES.get(row, ())]
         runs += [(row, seed) for seed in args.seeds]
-    for row, seed in [run for run in runs if run not in done]:
+    for row, seed in [run for run in dict.fromkeys(runs) if run not in done]:
+        if row in AVERAGES:
+            average(root, row, seed)
+            ingest(root, ledger)
+            continue
         if row == ZERO_SHOT:
             output_dir = root / folder_name(ZERO_SHOT)
             command = ["-m", "hf_sts.cli.main", "evaluate", args.model, "--prompt", "query: ", "--precision", "fp32"]
@@ -181,6 +196,40 @@ def run_rows(args: argparse.Namespace) -> None:
         timed([sys.executable, *command], output_dir)
         evaluate_on_korsts(args.model if row == ZERO_SHOT else str(output_dir), output_dir)
         ingest(root, ledger)
+
+
+def average(root: Path, row: str, seed: int) -> None:
+    """The run folder of the average row `row` for `seed`, from its members' runs under `root`: `hf-sts ensemble
+    --method mean` of their dev predictions into it and of their KorSTS test predictions beside it (as
+    [`korsts_folder`]), each with an `all_results.json` of the mean's Pearson r and Spearman rho (`eval_pearson`,
+    `eval_spearmanr`), the first member's `recipe.json` (the budget) and the members' times summed. A member run
+    without its prediction files (one in the ledger from another machine, say) skips the row with one line."""
+    members = [root / folder_name(member) / f"seed-{seed}" for member in AVERAGES[row]]
+    splits = [
+        [run / "eval_predictions.csv" for run in members],
+        [korsts_folder(run) / "eval_predictions.csv" for run in members],
+    ]
+    missing = [str(path) for paths in splits for path in paths if not path.is_file()]
+    if missing:
+        print(f"skipping {row!r} seed {seed}: its members' predictions are not there ({', '.join(missing)})")
+        return
+    output_dir = root / folder_name(row) / f"seed-{seed}"
+    for paths, output in zip(splits, (output_dir, korsts_folder(output_dir)), strict=True):
+        shutil.rmtree(output, ignore_errors=True)  # a stopped run's scratch folder (a finished one is in the ledger)
+        command = [sys.executable, "-m", "hf_sts.cli.main", "ensemble", "--method", "mean", *map(str, paths)]
+        result = subprocess.run([*command, "--output", str(output)], cwd=REPO_ROOT, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-2000:]}")
+        mean = pd.read_csv(output / "ensemble_predictions.csv")
+        metrics = {
+            "eval_pearson": stats.pearsonr(mean["prediction"], mean["label"]).statistic,
+            "eval_spearmanr": stats.spearmanr(mean["prediction"], mean["label"]).statistic,
+        }
+        (output / "all_results.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    shutil.copyfile(members[0] / "recipe.json", output_dir / "recipe.json")
+    times = [json.loads((run / "benchmark_time.json").read_text()) for run in members]
+    summed = {key: round(sum(time[key] for time in times), 1) for key in ("wall_seconds", "cpu_seconds")}
+    (output_dir / "benchmark_time.json").write_text(json.dumps(summed | {"machine": times[0].get("machine")}) + "\n")
 
 
 def korsts_folder(output_dir: Path) -> Path:
@@ -320,7 +369,7 @@ def ingest(root: Path | None, ledger: Path) -> pd.DataFrame:
         return runs
     done = finished(runs)
     new, filled = [], False
-    for row in [ZERO_SHOT, *ROWS]:
+    for row in ALL_ROWS:
         folder = root / folder_name(row)
         seeds = [run for run in sorted(folder.glob("seed-*")) if run.name.removeprefix("seed-").isdigit()]
         for run in [folder] if row == ZERO_SHOT else seeds:
@@ -365,7 +414,7 @@ def summarize(runs: pd.DataFrame, spread: float) -> pd.DataFrame:
     base = runs.loc[runs["technique"] == "base", "pearson"]
     base_mean = base.mean() if len(base) else float("nan")
     rows = []
-    for technique in [ZERO_SHOT, *ROWS]:
+    for technique in ALL_ROWS:
         group = runs[runs["technique"] == technique]
         if group.empty:
             continue
@@ -499,9 +548,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--nli_model", help=f"output folder of recipes/multilingual_e5_small_nli.json for the {NLI_STS!r} row"
     )
-    parser.add_argument(
-        "--rows", nargs="+", default=[ZERO_SHOT, *ROWS], help=f"rows to run: {[ZERO_SHOT, *ROWS]}".replace("%", "%%")
-    )
+    parser.add_argument("--rows", nargs="+", default=ALL_ROWS, help=f"rows to run: {ALL_ROWS}".replace("%", "%%"))
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 7], help="seeds of every row (42 7)")
     parser.add_argument("--max_train_samples", type=int, help="training pairs (default: all)")
     parser.add_argument("--num_train_epochs", type=float, default=2, help="epochs (2)")
@@ -509,9 +556,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--summary_only", action="store_true", help="only summarise the runs already done")
     parser.add_argument("--dry_run", action="store_true", help="check every row's arguments and data, run nothing")
     args = parser.parse_args(argv)
-    unknown = sorted(set(args.rows) - {ZERO_SHOT, *ROWS})
+    unknown = sorted(set(args.rows) - set(ALL_ROWS))
     if unknown:
-        parser.error(f"unknown rows {unknown}; rows are {[ZERO_SHOT, *ROWS]}")
+        parser.error(f"unknown rows {unknown}; rows are {ALL_ROWS}")
     if not args.summary_only and not (args.model and args.output_dir):
         parser.error("--model and --output_dir are required to run rows")
     return args

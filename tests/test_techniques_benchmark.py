@@ -195,3 +195,48 @@ def test_help_lists_every_row(capsys):
         techniques.parse_args(["--help"])
     assert exit_info.value.code == 0
     assert "undersampling (bucket 0 to 50%)" in " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+
+
+@pytest.mark.slow  # two `hf-sts ensemble` processes
+def test_the_average_row_is_the_mean_of_its_members_runs_after_they_ran(tmp_path, monkeypatch, capsys):
+    """`cross-encoder + bi-encoder average` runs its members first (base, bi-encoder), then scores the mean of their
+    dev and KorSTS test predictions: Pearson r and Spearman rho of the mean, their times summed, their budget."""
+    labels = [0.0, 1.0, 2.5, 3.0, 4.2, 5.0]
+    scores = {"base": [0.4, 1.5, 2.0, 3.6, 3.9, 4.1], "bi-encoder": [1.0, 0.5, 2.9, 2.2, 4.8, 4.6]}
+    ran = []
+
+    def fake_run(command, output_dir):  # a member run: its predictions on both files, its time
+        ran.append(output_dir.relative_to(tmp_path))
+        row = "base" if output_dir.parent.name == "base" else "bi-encoder"
+        finish(tmp_path, row, 42, 0.8, 600 if row == "base" else 900, cpu_seconds=1000)
+        for folder in (output_dir, techniques.korsts_folder(output_dir)):
+            folder.mkdir(exist_ok=True)
+            frame = pd.DataFrame({"id": [f"p{i}" for i in range(6)], "label": labels, "prediction": scores[row]})
+            frame.to_csv(folder / "eval_predictions.csv", index=False)
+
+    monkeypatch.setattr(techniques, "timed", fake_run)
+    monkeypatch.setattr(techniques, "evaluate_on_korsts", lambda model, output_dir: None)
+    ledger = tmp_path / "runs.csv"
+    args = techniques.parse_args(
+        ["--model", "m", "--output_dir", str(tmp_path), "--ledger", str(ledger), "--seeds", "42"]
+        + ["--rows", techniques.AVERAGE]
+    )
+    techniques.run_rows(args)
+    assert [str(path) for path in ran] == ["base/seed-42", "bi-encoder/seed-42"]
+    mean = [(a + b) / 2 for a, b in zip(scores["base"], scores["bi-encoder"], strict=True)]
+    runs = techniques.read_ledger(ledger).set_index("technique")
+    average = runs.loc[techniques.AVERAGE]
+    assert average["pearson"] == pytest.approx(statistics.correlation(mean, labels), rel=1e-5)
+    ranks = statistics.correlation(pd.Series(mean).rank().tolist(), pd.Series(labels).rank().tolist())  # Spearman
+    assert average["korsts_spearman"] == pytest.approx(ranks, rel=1e-5)
+    assert average["minutes"] == 25 and average["cpu_minutes"] == pytest.approx(2000 / 60, abs=1e-4)  # summed
+    assert average["budget"] == "all 11,668 pairs, 2 epochs" and average["seed"] == 42
+    # Members whose predictions are not on this machine (in the ledger from another one): skipped with a line.
+    args.output_dir = str(tmp_path / "elsewhere")
+    ledger.write_text(",".join(techniques.LEDGER_COLUMNS) + '\nbase,7,0.85,10,,,,\n"bi-encoder",7,0.86,10,,,,\n')
+    args.seeds = [7]
+    techniques.run_rows(args)
+    assert techniques.finished(techniques.read_ledger(ledger)) == {("base", 7), ("bi-encoder", 7)}
+    assert "skipping 'cross-encoder + bi-encoder average' seed 7: its members' predictions are not there" in (
+        capsys.readouterr().out
+    )
