@@ -156,5 +156,7 @@ def test_predict_reproduces_the_submission(cross_encoder_run, tmp_path):
     hf_sts_cli(["predict", str(output_dir), "--input", str(test_file), "--output", str(tmp_path / "p.csv")])
     predicted = pd.read_csv(tmp_path / "p.csv")
     assert list(predicted.id) == list(test.id)
-    np.testing.assert_allclose(predicted.target, submission.target, atol=1e-6, rtol=0)
+    # The run scored its submission in batches of per_device_eval_batch_size, `predict` in its own (16 on a CPU):
+    # other padding and matmul shapes, so float32 rounding differs by a few ulps of the 0-5 scale.
+    np.testing.assert_allclose(predicted.target, submission.target, atol=1e-5, rtol=0)
     assert submission.target.between(0, 5).all() and submission.target.nunique() > 90  # a score per pair
