@@ -229,15 +229,14 @@ class StsTrainer(FinalPushMixin, Trainer):
         loss_fn, weight = (self.loss_fn, 1.0) if dataset is None else self.dataset_losses[dataset]
         labels = inputs.pop("labels")
         inputs.pop("binary_labels", None)
-        if model.training and hasattr(loss_fn, "cached_loss"):  # GradCache: the loss embeds the batch itself
+        cached = model.training and hasattr(loss_fn, "cached_loss")  # GradCache: the loss embeds the batch itself
+        outputs = None if cached else model(**inputs)
+        if cached:
             encode = self.accelerator.unwrap_model(model).encode
             loss = loss_fn.cached_loss(encode, sentence_sides(inputs), self.accelerator.autocast)
-            outputs = None
         elif getattr(loss_fn, "uses_embeddings", False):
-            outputs = model(**inputs)
             loss = loss_fn(outputs.sentence_embeddings)
         else:
-            outputs = model(**inputs)
             scores = outputs.logits.float()
             if scores.ndim == 2 and scores.shape[-1] == 1:
                 scores = scores.squeeze(-1)
