@@ -24,8 +24,8 @@ row's precision depend on the machine it ran on. The zero-shot row is the plain 
 evaluate --prompt "query: "`): the floor every fine-tune must clear. The rows are the techniques of the seeds' wrap-up
 report, plus two controls of swapped pairs, the rows off the common budget: swapped pairs at half the epochs (the
 swap at equal steps) and the base at twice the epochs (the steps without the swap), and the rows beyond one dataset
-(KorSTS train added, NLI then STS from the `--nli_model` run of `recipes/multilingual_e5_small_nli.json`, NLI + STS
-multitask), and the cross-encoder + bi-encoder average (the mean of the base and bi-encoder runs' scores of the same
+(KorSTS train added, NLI then STS from the `--nli_model` run of `recipes/multilingual_e5_small_nli.json`, with and
+without KorSTS train, NLI + STS multitask), and the cross-encoder + bi-encoder average (the mean of the base and bi-encoder runs' scores of the same
 seed, which run first; no training of its own); `ROWS` is the one place to add a trained row, `AVERAGES` an averaged
 one. Each run (and the zero-shot encoder) is also evaluated on KorSTS test
 (`hf-sts evaluate`, beside its folder): the ledger's `korsts_spearman`, the Spearman rho the field reports for KorSTS
@@ -60,6 +60,7 @@ KORSTS_TEST = "recipes/data/korsts/sts-test.tsv"
 ZERO_SHOT = "zero-shot"
 TAPT = "TAPT"
 NLI_STS = "bi-encoder: NLI → STS"
+NLI_STS_KORSTS = "bi-encoder: NLI → STS + KorSTS train"
 # Rows that train on more than the budget's KLUE-STS pairs: row -> the ledger's note.
 ROW_NOTES = {
     "bi-encoder + KorSTS train": "KorSTS train's 5,749 pairs beside KLUE-STS train, each epoch",
@@ -71,7 +72,7 @@ AVERAGE = "cross-encoder + bi-encoder average"
 AVERAGES = {AVERAGE: ("base", "bi-encoder")}
 ROW_NOTES[AVERAGE] = "the mean of the base (cross-encoder) and bi-encoder runs' scores, same seed; their times summed"
 # Rows that start from a folder made by an earlier command: row -> the option naming it.
-FOLDER_OPTIONS = {TAPT: "tapt_model", NLI_STS: "nli_model"}
+FOLDER_OPTIONS = {TAPT: "tapt_model", NLI_STS: "nli_model", NLI_STS_KORSTS: "nli_model"}
 CLEANING = ["emoji", "special_characters", "repeated_characters", "whitespace"]
 # Row name -> (recipe, overrides of the base budget run). `{tapt}` is the `--tapt_model` folder, `{half}` and
 # `{double}` half and twice the budget's epochs.
@@ -107,6 +108,8 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     ),
     # Stage 2 of NLI then STS; `{nli}` is the `--nli_model` folder, the run of recipes/multilingual_e5_small_nli.json.
     NLI_STS: ("recipes/multilingual_e5_small_nli_sts.json", ["--model_name_or_path", "{nli}"]),
+    # The same stage 2 with KorSTS train beside KLUE-STS train (recipes/multilingual_e5_small_nli_sts_korsts.json).
+    NLI_STS_KORSTS: ("recipes/multilingual_e5_small_nli_sts_korsts.json", ["--model_name_or_path", "{nli}"]),
     # NLI and STS in one run: KLUE-NLI's triplets beside the budget's KLUE-STS pairs, each epoch.
     "bi-encoder: NLI + STS multitask": ("recipes/multilingual_e5_small_multitask.json", []),
 }
@@ -546,7 +549,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ledger", default=str(LEDGER), help="CSV of the finished runs, one line each")
     parser.add_argument("--tapt_model", help="output folder of `hf-sts pretrain` for the TAPT row")
     parser.add_argument(
-        "--nli_model", help=f"output folder of recipes/multilingual_e5_small_nli.json for the {NLI_STS!r} row"
+        "--nli_model", help=f"output folder of recipes/multilingual_e5_small_nli.json for the {NLI_STS!r} rows"
     )
     parser.add_argument("--rows", nargs="+", default=ALL_ROWS, help=f"rows to run: {ALL_ROWS}".replace("%", "%%"))
     parser.add_argument("--seeds", nargs="+", type=int, default=[42, 7], help="seeds of every row (42 7)")

@@ -46,6 +46,7 @@ def test_recipes_are_shipped():
         "multilingual_e5_small_bi_encoder",
         "multilingual_e5_small_nli",
         "multilingual_e5_small_nli_sts",
+        "multilingual_e5_small_nli_sts_korsts",
         "multilingual_e5_small_multitask",
         "multilingual_e5_small_distilled",
     } <= names
