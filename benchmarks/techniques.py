@@ -65,6 +65,7 @@ NLI_STS_KORSTS = "bi-encoder: NLI → STS + KorSTS train"
 ROW_NOTES = {
     "bi-encoder + KorSTS train": "KorSTS train's 5,749 pairs beside KLUE-STS train, each epoch",
     "bi-encoder: NLI + STS multitask": "KLUE-NLI train's 8,338 triplets (mnrl) beside KLUE-STS train, each epoch",
+    NLI_STS_KORSTS: "KorSTS train's 5,749 pairs beside KLUE-STS train in stage 2, each epoch",
 }
 AVERAGE = "cross-encoder + bi-encoder average"
 # Rows that train nothing of their own: the mean of the dev and KorSTS test scores of other rows' runs of the same
@@ -302,8 +303,8 @@ def run_record(row: str, run: Path) -> dict | None:
     """The ledger line of the finished run in folder `run` (None while it has no `all_results.json`): `technique`,
     `seed` (None for zero-shot), `pearson` (dev Pearson r), `minutes` and `cpu_minutes` (wall and CPU time; NaN where
     not recorded), `machine` (where it ran, see `machine`; None where not recorded), `budget` (pairs and epochs, from
-    its `recipe.json`) and `note` (for the TAPT row, the pretraining run of its encoder, see `pretraining_note`;
-    else empty)."""
+    its `recipe.json`) and `note` (for a row that starts from an earlier run's folder, that run, see
+    `pretraining_note`; then the row's `ROW_NOTES` entry; None for neither)."""
     results, timing = run / "all_results.json", run / "benchmark_time.json"
     if not results.is_file():
         return None
@@ -314,6 +315,7 @@ def run_record(row: str, run: Path) -> dict | None:
         pairs = recipe.get("max_train_samples")
         epochs = recipe.get("num_train_epochs")
         budget = f"{f'{pairs:,}' if pairs else 'all 11,668'} pairs, {epochs:g} epoch{'' if epochs == 1 else 's'}"
+    notes = [pretraining_note(recipe.get("model_name_or_path"))] if row in FOLDER_OPTIONS else []
     korsts = korsts_folder(run) / "all_results.json"
     korsts_results = json.loads(korsts.read_text()) if korsts.is_file() else {}
     return {
@@ -325,7 +327,7 @@ def run_record(row: str, run: Path) -> dict | None:
         "cpu_minutes": times.get("cpu_seconds", float("nan")) / 60,
         "machine": times.get("machine"),
         "budget": budget,
-        "note": pretraining_note(recipe.get("model_name_or_path")) if row in FOLDER_OPTIONS else ROW_NOTES.get(row),
+        "note": "; ".join(filter(None, [*notes, ROW_NOTES.get(row)])) or None,
     }
 
 

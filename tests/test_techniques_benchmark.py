@@ -170,12 +170,22 @@ def test_a_run_records_its_wall_and_cpu_time(tmp_path):
 
 def test_the_tapt_line_names_the_pretraining_run_of_its_encoder(tmp_path):
     """The TAPT row's ledger note says which `hf-sts pretrain` run made its encoder (seed, steps, held-out
-    perplexity), read from that folder; other rows, and an encoder that is no pretraining folder, get no note."""
+    perplexity), read from that folder; other rows, and an encoder that is no pretraining folder, get no note. A
+    stage-2 row with data of its own names the stage-1 run, then its data."""
     encoder = tmp_path / "tapt_seed7"
     encoder.mkdir()
     (encoder / "recipe.json").write_text(json.dumps({"seed": 7, "mlm_probability": 0.15}))
     (encoder / "all_results.json").write_text(json.dumps({"train_steps": 224, "perplexity": 4.2571}))
-    for row, model in [("TAPT", str(encoder)), ("base", str(encoder)), ("TAPT", "intfloat/multilingual-e5-small")]:
+    stage_1 = tmp_path / "nli_seed42"
+    stage_1.mkdir()
+    (stage_1 / "recipe.json").write_text(json.dumps({"seed": 42}))
+    (stage_1 / "all_results.json").write_text(json.dumps({"train_runtime": 1992.0, "eval_pearson": 0.80951}))
+    for row, model in [
+        ("TAPT", str(encoder)),
+        ("base", str(encoder)),
+        ("TAPT", "intfloat/multilingual-e5-small"),
+        (techniques.NLI_STS_KORSTS, str(stage_1)),
+    ]:
         seed = 7 if model == str(encoder) else 42
         finish(tmp_path / "runs", row, seed, 0.84, 600)
         recipe = {"num_train_epochs": 2.0, "seed": seed, "model_name_or_path": model}
@@ -188,6 +198,10 @@ def test_the_tapt_line_names_the_pretraining_run_of_its_encoder(tmp_path):
         == "encoder tapt_seed7: hf-sts pretrain seed 7, 224 steps, held-out perplexity 4.26"
     )
     assert pd.isna(runs.loc[("TAPT", 42), "note"]) and pd.isna(runs.loc[("base", 7), "note"])
+    assert runs.loc[(techniques.NLI_STS_KORSTS, 42), "note"] == (
+        "encoder nli_seed42: stage 1, hf-sts train seed 42, 33.2 min, dev Pearson 0.8095; "
+        "KorSTS train's 5,749 pairs beside KLUE-STS train in stage 2, each epoch"
+    )
 
 
 def test_help_lists_every_row(capsys):
