@@ -25,7 +25,8 @@ evaluate --prompt "query: "`): the floor every fine-tune must clear. The rows ar
 report, plus two controls of swapped pairs, the rows off the common budget: swapped pairs at half the epochs (the
 swap at equal steps) and the base at twice the epochs (the steps without the swap), and the rows beyond one dataset
 (KorSTS train added, NLI then STS from the `--nli_model` run of `recipes/multilingual_e5_small_nli.json`, with and
-without KorSTS train, NLI + STS multitask), and the cross-encoder + bi-encoder average (the mean of the base and bi-encoder runs' scores of the same
+without KorSTS train, NLI + STS multitask, the distilled bi-encoder on KLUE-STS train and the `--silver_dir` files of
+`hf-sts label`), and the cross-encoder + bi-encoder average (the mean of the base and bi-encoder runs' scores of the same
 seed, which run first; no training of its own); `ROWS` is the one place to add a trained row, `AVERAGES` an averaged
 one. Each run (and the zero-shot encoder) is also evaluated on KorSTS test
 (`hf-sts evaluate`, beside its folder): the ledger's `korsts_spearman`, the Spearman rho the field reports for KorSTS
@@ -61,19 +62,23 @@ ZERO_SHOT = "zero-shot"
 TAPT = "TAPT"
 NLI_STS = "bi-encoder: NLI → STS"
 NLI_STS_KORSTS = "bi-encoder: NLI → STS + KorSTS train"
+DISTILLED = "bi-encoder: distilled (AugSBERT)"
+DISTILLED_RECIPE = "recipes/multilingual_e5_small_distilled.json"
 # Rows that train on more than the budget's KLUE-STS pairs: row -> the ledger's note.
 ROW_NOTES = {
     "bi-encoder + KorSTS train": "KorSTS train's 5,749 pairs beside KLUE-STS train, each epoch",
     "bi-encoder: NLI + STS multitask": "KLUE-NLI train's 8,338 triplets (mnrl) beside KLUE-STS train, each epoch",
     NLI_STS_KORSTS: "KorSTS train's 5,749 pairs beside KLUE-STS train in stage 2, each epoch",
+    DISTILLED: "silver pairs (the --silver_dir files, labeled by a teacher with hf-sts label) beside KLUE-STS train",
 }
 AVERAGE = "cross-encoder + bi-encoder average"
 # Rows that train nothing of their own: the mean of the dev and KorSTS test scores of other rows' runs of the same
 # seed (`hf-sts ensemble --method mean`), which run first. Row -> its member rows.
 AVERAGES = {AVERAGE: ("base", "bi-encoder")}
 ROW_NOTES[AVERAGE] = "the mean of the base (cross-encoder) and bi-encoder runs' scores, same seed; their times summed"
-# Rows that start from a folder made by an earlier command: row -> the option naming it.
-FOLDER_OPTIONS = {TAPT: "tapt_model", NLI_STS: "nli_model", NLI_STS_KORSTS: "nli_model"}
+# Rows that need a folder made by an earlier command (a model to start from, silver files): row -> the option naming
+# it.
+FOLDER_OPTIONS = {TAPT: "tapt_model", NLI_STS: "nli_model", NLI_STS_KORSTS: "nli_model", DISTILLED: "silver_dir"}
 CLEANING = ["emoji", "special_characters", "repeated_characters", "whitespace"]
 # Row name -> (recipe, overrides of the base budget run). `{tapt}` is the `--tapt_model` folder, `{half}` and
 # `{double}` half and twice the budget's epochs.
@@ -113,6 +118,9 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     NLI_STS_KORSTS: ("recipes/multilingual_e5_small_nli_sts_korsts.json", ["--model_name_or_path", "{nli}"]),
     # NLI and STS in one run: KLUE-NLI's triplets beside the budget's KLUE-STS pairs, each epoch.
     "bi-encoder: NLI + STS multitask": ("recipes/multilingual_e5_small_multitask.json", []),
+    # Cross-encoder -> bi-encoder distillation: the distilled recipe's gold and silver datasets, its silver files taken
+    # from the `--silver_dir` folder (`{silver}`, see `silver_datasets`).
+    DISTILLED: (DISTILLED_RECIPE, ["--train_datasets", "{silver}"]),
 }
 # Every row, in the table's order.
 ALL_ROWS = [ZERO_SHOT, *ROWS, *AVERAGES]
@@ -150,6 +158,7 @@ def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) ->
             override.format(
                 tapt=args.tapt_model,
                 nli=args.nli_model,
+                silver=silver_datasets(args.silver_dir) if args.silver_dir else None,
                 klue="recipes/data/klue-sts/klue-sts-v1.1_train.csv",
                 half=f"{epochs / 2:g}",
                 double=f"{epochs * 2:g}",
@@ -157,6 +166,16 @@ def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) ->
             for override in overrides
         ],
     ]
+
+
+def silver_datasets(silver_dir: str) -> str:
+    """The distilled recipe's `train_datasets` as the JSON `--train_datasets` takes, with each file of its `silver`
+    dataset taken from `silver_dir` under the same name (the files `hf-sts label` wrote there, see
+    docs/recipes.md#several-training-datasets-and-stages)."""
+    datasets = json.loads((REPO_ROOT / DISTILLED_RECIPE).read_text(encoding="utf-8"))["train_datasets"]
+    files = datasets["silver"]["train_file"]
+    datasets["silver"]["train_file"] = [str(Path(silver_dir) / Path(file).name) for file in files]
+    return json.dumps(datasets, ensure_ascii=False)
 
 
 def check_rows(args: argparse.Namespace) -> None:
@@ -181,7 +200,7 @@ def run_rows(args: argparse.Namespace) -> None:
     runs = [(ZERO_SHOT, None)] if ZERO_SHOT in args.rows else []
     for row in [row for row in args.rows if row != ZERO_SHOT]:
         if row in FOLDER_OPTIONS and not getattr(args, FOLDER_OPTIONS[row]):
-            print(f"skipping {row!r}: give --{FOLDER_OPTIONS[row]} (the folder it starts from)", flush=True)
+            print(f"skipping {row!r}: give --{FOLDER_OPTIONS[row]} (the folder it needs)", flush=True)
             continue
         runs += [(member, seed) for seed in args.seeds for member in AVERAGES.get(row, ())]
         runs += [(row, seed) for seed in args.seeds]
@@ -550,6 +569,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output_dir", help="where the runs go, one scratch folder per row and seed")
     parser.add_argument("--ledger", default=str(LEDGER), help="CSV of the finished runs, one line each")
     parser.add_argument("--tapt_model", help="output folder of `hf-sts pretrain` for the TAPT row")
+    parser.add_argument(
+        "--silver_dir",
+        help=f"folder of the silver files of {DISTILLED_RECIPE} (`hf-sts label` output) for the {DISTILLED!r} row",
+    )
     parser.add_argument(
         "--nli_model", help=f"output folder of recipes/multilingual_e5_small_nli.json for the {NLI_STS!r} rows"
     )

@@ -153,6 +153,12 @@ def test_each_row_changes_only_its_technique():
     assert control[len(base) :] == ["--add_swapped_pairs", "true", "--num_train_epochs", "0.5"]  # after the budget
     steps = techniques.run_argv("base, twice the epochs", 42, args, REPO_ROOT / "o")
     assert steps[len(base) :] == ["--num_train_epochs", "2"]
+    args.silver_dir = "silver"
+    distilled = techniques.run_argv(techniques.DISTILLED, 42, args, REPO_ROOT / "o")
+    assert distilled[0] == techniques.DISTILLED_RECIPE and distilled[len(base) : -1] == ["--train_datasets"]
+    datasets = json.loads(distilled[-1])  # the recipe's datasets, its silver files from --silver_dir
+    assert datasets["klue_sts"]["train_file"] == "recipes/data/klue-sts/klue-sts-v1.1_train.csv"
+    assert datasets["silver"]["train_file"] == ["silver/klue_nli_pairs.csv", "silver/klue_sts_knn.csv"]
     with pytest.raises(SystemExit):
         techniques.parse_args(["--model", "m", "--output_dir", "o", "--rows", "no such row"])
 
