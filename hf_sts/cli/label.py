@@ -1,5 +1,6 @@
-"""`hf-sts label TEACHER --input FILE --output SILVER.csv [--sample_pairs K [--sampler BI_ENCODER]]`: silver labels
-(AugSBERT): a teacher scores unlabeled pairs into training data (see `hf_sts.tools.label`)."""
+"""`hf-sts label TEACHER [TEACHER ...] --input FILE --output SILVER.csv [--sample_pairs K [--sampler BI_ENCODER]]`:
+silver labels (AugSBERT): a teacher, or the mean of several, scores unlabeled pairs into training data (see
+`hf_sts.tools.label`)."""
 
 import argparse
 
@@ -7,7 +8,7 @@ from hf_sts.cli.options import POOLING_MODES, add_model_arguments, model_kwargs,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_model_arguments(parser)
+    add_model_arguments(parser, several=True)
     parser.add_argument(
         "--input",
         required=True,
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sampler",
         help="--sample_pairs: the bi-encoder that finds neighbours (hf_sts, sentence-transformers or plain encoder; "
-        "default: the teacher, if it is a bi-encoder)",
+        "default: the first teacher that is a bi-encoder)",
     )
     parser.add_argument(
         "--sampler_pooling", "--sampler-pooling", choices=POOLING_MODES, help="--sampler a plain encoder: its pooling"

@@ -73,9 +73,14 @@ def positive_int(value: str) -> int:
     return number
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments `evaluate` and `predict` share: the model and how to run it."""
-    parser.add_argument("model", help="hf_sts checkpoint, LoRA adapter folder, or plain encoder (folder or Hub id)")
+def add_model_arguments(parser: argparse.ArgumentParser, several: bool = False) -> None:
+    """The arguments `evaluate` and `predict` share: the model and how to run it; with `several`, one model or more
+    (`args.model` is then a list), each run the same way."""
+    kinds = "hf_sts checkpoint, LoRA adapter folder, or plain encoder (folder or Hub id)"
+    if several:
+        parser.add_argument("model", nargs="+", help=f"one or more models, each an {kinds}")
+    else:
+        parser.add_argument("model", help=kinds)
     parser.add_argument(
         "--pooling", choices=POOLING_MODES, help="plain encoder only: pooling of the zero-shot bi-encoder (mean)"
     )

@@ -3,13 +3,15 @@ labels (Augmented SBERT, Thakur et al., 2021, arXiv 2010.08240: a cross-encoder 
 bi-encoder student then trains on).
 
     hf-sts label TEACHER --input pairs.tsv --output silver.csv                       # label the pairs of a file
+    hf-sts label TEACHER_A TEACHER_B --input pairs.tsv --output silver.csv           # the mean of two teachers
     hf-sts label TEACHER --input train.csv --output silver.csv --sample_pairs 3 \\
         --sampler intfloat/multilingual-e5-small --sampler_prompt "query: "           # label new pairs (AugSBERT)
 
 The output is `id,source,sentence1,sentence2,label` in input order (`hf_sts.data.writers.write_labels`), the labels
 exactly the scores `hf-sts predict` writes for the same model and pairs (clipped to [0, 5]; the same loading and
 scoring, `hf_sts.inference.loading.load_model` and `LoadedModel.score`), a plain pairs CSV that a recipe's
-`train_file` reads.
+`train_file` reads. Several teachers label with the mean of their clipped scores: exactly what `hf-sts ensemble
+--method mean` makes of their `hf-sts predict` files (an ensemble teacher, as AugSBERT's cross-encoders can be).
 
 Pairs come from any STS file (its labels ignored), or from an NLI file of `premise` / `hypothesis` pairs (KLUE-NLI
 JSON; [`read_pairs`]). With `sample_pairs=K`, the pairs labeled are new ones instead (AugSBERT's semantic-search
@@ -18,6 +20,7 @@ cosine of a bi-encoder's embeddings, each unordered pair once, leaving out the p
 """
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from hf_sts.data.writers import write_labels
 from hf_sts.errors import HfStsError
 from hf_sts.inference.loading import LoadedModel, load_model
 from hf_sts.inference.scoring import default_batch_size, model_device
+from hf_sts.metrics import clip_scores
 from hf_sts.tools.augment import SentenceEncoder, load_sentence_encoder
 from hf_sts.utils.write_guard import check_output
 
@@ -192,7 +196,7 @@ class LabelSummary:
     """What [`label_file`] did.
 
     Attributes:
-        teacher (`str`): the one-line description of the teacher model.
+        teacher (`str`): the one-line description of the teacher model (of each teacher, joined by " + ").
         pairs (`int`): the pairs labeled (rows written).
         mean_label (`float`): their mean silver label, 0.0–5.0.
         sampled (`SampledPairs` or `None`): with `sample_pairs`, how the pairs were found.
@@ -207,7 +211,7 @@ class LabelSummary:
 
 
 def label_file(
-    teacher: str,
+    teacher: str | Sequence[str],
     input_file: str | Path,
     output_file: str | Path,
     batch_size: int | None = None,
@@ -217,33 +221,34 @@ def label_file(
     sampler_pooling: str | None = None,
     sampler_prompt: str | None = None,
     **load_kwargs,
-) -> tuple[LoadedModel, LabelSummary]:
+) -> tuple[list[LoadedModel], LabelSummary]:
     """`hf-sts label`: score the pairs of `input_file` (or, with `sample_pairs_k`, the new pairs [`sample_pairs`]
     finds) with `teacher` and write them with their scores as labels to `output_file` (`id,source,sentence1,
     sentence2,label`, input order, clipped to [0, 5]): exactly the scores `hf-sts predict` writes (the same
-    `load_model` and `LoadedModel.score`). Inputs and output are checked, and the file read, before any model
-    loads; nothing is written on an error.
+    `load_model` and `LoadedModel.score`); with several teachers, the mean of their clipped scores (what `hf-sts
+    ensemble --method mean` makes of their `hf-sts predict` files). Inputs and output are checked, and the file
+    read, before any model loads; every teacher loads before any scores; nothing is written on an error.
 
     Args:
-        teacher, **load_kwargs: the teacher model and where it runs, as `hf-sts predict` takes them (see
-            `hf_sts.inference.loading.load_model`: `pooling`, `prompt`, `max_seq_length`, `device`, `backend`,
-            `onnx_file`, `revision`).
+        teacher, **load_kwargs: the teacher model, or several (an ensemble teacher), and where they run, as
+            `hf-sts predict` takes them (see `hf_sts.inference.loading.load_model`: `pooling`, `prompt`,
+            `max_seq_length`, `device`, `backend`, `onnx_file`, `revision`; the same for every teacher).
         input_file: pairs to label (see [`read_pairs`]); their labels, if any, are ignored.
         batch_size, bf16: how the teacher scores (see `hf_sts.inference.scoring.predict_scores`).
         sample_pairs_k: label new pairs instead: each sentence with its `sample_pairs_k` nearest neighbours.
         sampler: the bi-encoder whose embeddings find the neighbours (an hf_sts bi-encoder, a sentence-transformers
-            model or a plain encoder; default: the teacher, when it is a bi-encoder); `sampler_pooling` and
+            model or a plain encoder; default: the first teacher that is a bi-encoder); `sampler_pooling` and
             `sampler_prompt` as `pooling` and `prompt` for a plain encoder (with the teacher as sampler, the
             teacher's own, and its `max_seq_length`). A sampler of its own truncates sentences to 128 tokens.
 
     Returns:
-        `(the loaded teacher, a LabelSummary)`.
+        `(the loaded teachers, in the order given, a LabelSummary)`.
 
     Raises:
         DataFormatError: for a missing or malformed input file.
         hf_sts.errors.ModelLoadError, hf_sts.errors.HfStsError: for a teacher or sampler that cannot be loaded, a
             sampler that is a cross-encoder (it has no sentence embeddings), sampler options without
-            `sample_pairs_k`, or no sampler where the teacher is a cross-encoder.
+            `sample_pairs_k`, no sampler where every teacher is a cross-encoder, or a teacher given twice.
         hf_sts.errors.OutputError: for an `output_file` that is the input, a model, an existing folder, or lies
             inside a model folder or a run (see `hf_sts.utils.write_guard.check_output`).
     """
@@ -251,14 +256,18 @@ def label_file(
     sampler_options = [name for name, value in given if value is not None]
     if sample_pairs_k is None and sampler_options:
         raise HfStsError(f"{' and '.join(sampler_options)}: the sampler finds new pairs, with --sample_pairs K.")
-    output_file = check_output(output_file, "--output", inputs=[input_file, teacher, sampler])
+    teachers = [teacher] if isinstance(teacher, str) else list(teacher)
+    twice = [name for name in dict.fromkeys(teachers) if teachers.count(name) > 1]
+    if twice:
+        raise HfStsError(f"teacher {twice[0]} is given twice: each teacher counts once in the mean of their scores.")
+    output_file = check_output(output_file, "--output", inputs=[input_file, *teachers, sampler])
     dataset = read_pairs(input_file)
-    loaded = load_model(teacher, **load_kwargs)
+    loaded = [load_model(name, **load_kwargs) for name in teachers]
     summary_sampled = sampler_description = None
     if sample_pairs_k is not None:
-        encoder = _load_sampler(teacher, loaded, sampler, sampler_pooling, sampler_prompt, load_kwargs)
+        encoder = _load_sampler(teachers, loaded, sampler, sampler_pooling, sampler_prompt, load_kwargs)
         sampler_description = encoder.description
-        embedding_batch = default_batch_size(model_device(loaded.model)) if batch_size is None else batch_size
+        embedding_batch = default_batch_size(model_device(loaded[0].model)) if batch_size is None else batch_size
         summary_sampled = sample_pairs(encoder, dataset, sample_pairs_k, str(input_file), embedding_batch)
         logger.info(
             "%d new pairs from the %d nearest neighbour(s) of %d sentences by %s (%d pairs already in %s left out).",
@@ -271,35 +280,44 @@ def label_file(
         )
         dataset = summary_sampled.pairs
         del encoder
-    scores = loaded.score(dataset["sentence1"][:], dataset["sentence2"][:], batch_size, bf16=bf16)
-    frame = write_labels(dataset, scores, output_file)
+    first, second = dataset["sentence1"][:], dataset["sentence2"][:]
+    scores = [loaded_teacher.score(first, second, batch_size, bf16=bf16) for loaded_teacher in loaded]
+    # One teacher: its scores as predict writes them (clipped on writing); several: the mean of the clipped scores.
+    frame = write_labels(dataset, scores[0] if len(scores) == 1 else np.mean(clip_scores(scores), axis=0), output_file)
     mean = float(frame["label"].mean())
-    return loaded, LabelSummary(loaded.description, len(frame), mean, summary_sampled, sampler_description)
+    description = " + ".join(loaded_teacher.description for loaded_teacher in loaded)
+    return loaded, LabelSummary(description, len(frame), mean, summary_sampled, sampler_description)
 
 
 def _load_sampler(
-    teacher: str,
-    loaded: LoadedModel,
+    teachers: list[str],
+    loaded: list[LoadedModel],
     sampler: str | None,
     pooling: str | None,
     prompt: str | None,
     load_kwargs: dict,
 ) -> SentenceEncoder:
-    """The bi-encoder of `--sample_pairs`: `sampler` (at 128 tokens per sentence), else the teacher when it is a
-    (torch or ONNX) bi-encoder, loaded as a torch model with its own pooling, prompt and `max_seq_length` (or the
-    teacher's `--pooling` / `--prompt`).
+    """The bi-encoder of `--sample_pairs`: `sampler` (at 128 tokens per sentence), else the first of `teachers`
+    that is a (torch or ONNX) bi-encoder, loaded as a torch model with its own pooling, prompt and `max_seq_length`
+    (or the teachers' `--pooling` / `--prompt`).
 
     Raises:
-        HfStsError: for no sampler where the teacher is a cross-encoder; as `load_sentence_encoder` otherwise.
+        HfStsError: for no sampler where every teacher is a cross-encoder; as `load_sentence_encoder` otherwise.
     """
     if sampler is None:
-        if not loaded.bi_encoder:
-            raise HfStsError(
-                f"--sample_pairs: the teacher {teacher} is a cross-encoder, which has no sentence embeddings to find "
-                "neighbours with; give a bi-encoder as --sampler (AugSBERT samples with the bi-encoder it trains)."
+        found = next((index for index, model in enumerate(loaded) if model.bi_encoder), None)
+        if found is None:
+            which = (
+                f"the teacher {teachers[0]} is a cross-encoder"
+                if len(teachers) == 1
+                else "every teacher is a cross-encoder"
             )
-        sampler, pooling, prompt = teacher, load_kwargs.get("pooling"), load_kwargs.get("prompt")
-        max_length = loaded.max_seq_length
+            raise HfStsError(
+                f"--sample_pairs: {which}, which has no sentence embeddings to find neighbours with; give a "
+                "bi-encoder as --sampler (AugSBERT samples with the bi-encoder it trains)."
+            )
+        sampler, pooling, prompt = teachers[found], load_kwargs.get("pooling"), load_kwargs.get("prompt")
+        max_length = loaded[found].max_seq_length
         hub_kwargs = {"revision": load_kwargs["revision"]} if load_kwargs.get("revision") else {}
     else:
         max_length, hub_kwargs = DEFAULT_MAX_SEQ_LENGTH, {}

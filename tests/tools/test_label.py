@@ -3,6 +3,7 @@ data; NLI premise/hypothesis pairs; AugSBERT's semantic-search sampling checked 
 
 import json
 import re
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -72,6 +73,34 @@ def test_label_writes_the_scores_of_predict_as_training_labels(tmp_path, cross_e
     training = read_sts_file(silver)  # labeled training data
     assert training["id"] == written["id"].tolist() and training["source"] == source["source"].tolist()
     np.testing.assert_array_equal(training["label"], written["label"])
+
+
+def test_several_teachers_label_with_the_mean_of_their_clipped_scores(
+    tmp_path, cross_encoder, bi_encoder, test_csv, capsys
+):
+    """An ensemble teacher: each label is the mean of the teachers' `hf-sts predict` scores (clipped to [0, 5] each,
+    as predict writes them); with `--sample_pairs` and no sampler, the first teacher that is a bi-encoder finds the
+    pairs, which are then those it finds as the only teacher."""
+    silver = tmp_path / "silver.csv"
+    hf_sts_cli(["label", str(cross_encoder), str(bi_encoder), "--input", str(test_csv), "--output", str(silver)])
+    assert f"by {cross_encoder} (hf_sts hf_sts_cross_encoder) + {bi_encoder}" in capsys.readouterr().out
+    targets = []
+    for teacher in (cross_encoder, bi_encoder):
+        output = tmp_path / f"{teacher.name}.csv"
+        hf_sts_cli(["predict", str(teacher), "--input", str(test_csv), "--output", str(output)])
+        targets.append(pd.read_csv(output)["target"].to_numpy())
+    assert not np.allclose(targets[0], targets[1])  # two different teachers
+    written = pd.read_csv(silver)
+    np.testing.assert_allclose(written["label"], (targets[0] + targets[1]) / 2, rtol=0, atol=1e-12)
+    assert written["id"].tolist() == pd.read_csv(test_csv)["id"].tolist()
+
+    sampled, alone = tmp_path / "sampled.csv", tmp_path / "alone.csv"
+    for teachers, output in [([cross_encoder, bi_encoder], sampled), ([bi_encoder], alone)]:
+        arguments = [*map(str, teachers), "--input", str(test_csv), "--output", str(output), "--sample_pairs", "2"]
+        hf_sts_cli(["label", *arguments])
+    both, one = pd.read_csv(sampled), pd.read_csv(alone)
+    assert both[["sentence1", "sentence2"]].equals(one[["sentence1", "sentence2"]])
+    assert not np.allclose(both["label"], one["label"])  # labeled by both teachers
 
 
 def test_label_reads_nli_premise_hypothesis_pairs(tmp_path, cross_encoder, klue_dev):
@@ -157,6 +186,14 @@ ERRORS = {
         ["{bi}", "--sample_pairs", "2", "--sampler", "{teacher}"],
         r"is an hf_sts cross-encoder: .* --sample_pairs needs a bi-encoder",
     ),
+    "two cross-encoder teachers, no sampler": (
+        ["{teacher}", "{teacher2}", "--sample_pairs", "2"],
+        r"--sample_pairs: every teacher is a cross-encoder, .* give a bi-encoder as --sampler",
+    ),
+    "a teacher twice": (
+        ["{teacher}", "{bi}", "{teacher}"],
+        r"teacher .*teacher is given twice: each teacher counts once",
+    ),
     "missing input": (["{teacher}", "--input", "{root}/nowhere.csv"], r"nowhere\.csv: no such file"),
     "NLI pair without a hypothesis": (
         ["{teacher}", "--input", "{root}/bad_nli.json"],
@@ -171,7 +208,10 @@ def test_label_refusals_are_one_line_and_write_nothing(case, tmp_path, cross_enc
     records = [{"guid": "a", "premise": "가", "hypothesis": "나"}, {"guid": "b", "premise": "다", "hypothesis": ""}]
     (tmp_path / "bad_nli.json").write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     arguments, message = ERRORS[case]
-    values = {"teacher": cross_encoder, "bi": bi_encoder, "root": tmp_path}
+    second_teacher = tmp_path / "teacher2"
+    if "{teacher2}" in ERRORS[case][0]:
+        shutil.copytree(cross_encoder, second_teacher)
+    values = {"teacher": cross_encoder, "teacher2": second_teacher, "bi": bi_encoder, "root": tmp_path}
     arguments = [argument.format(**values) for argument in arguments]
     if "--input" not in arguments:
         arguments += ["--input", str(test_csv)]
