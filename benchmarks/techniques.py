@@ -174,6 +174,7 @@ def silver_datasets(silver_dir: str) -> str:
     docs/recipes.md#several-training-datasets-and-stages)."""
     datasets = json.loads((REPO_ROOT / DISTILLED_RECIPE).read_text(encoding="utf-8"))["train_datasets"]
     files = datasets["silver"]["train_file"]
+    files = [files] if isinstance(files, str) else files
     datasets["silver"]["train_file"] = [str(Path(silver_dir) / Path(file).name) for file in files]
     return json.dumps(datasets, ensure_ascii=False)
 

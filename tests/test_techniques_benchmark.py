@@ -158,7 +158,7 @@ def test_each_row_changes_only_its_technique():
     assert distilled[0] == techniques.DISTILLED_RECIPE and distilled[len(base) : -1] == ["--train_datasets"]
     datasets = json.loads(distilled[-1])  # the recipe's datasets, its silver files from --silver_dir
     assert datasets["klue_sts"]["train_file"] == "recipes/data/klue-sts/klue-sts-v1.1_train.csv"
-    assert datasets["silver"]["train_file"] == ["silver/klue_nli_pairs.csv", "silver/klue_sts_knn.csv"]
+    assert datasets["silver"]["train_file"] == ["silver/klue_sts_knn.csv"]
     with pytest.raises(SystemExit):
         techniques.parse_args(["--model", "m", "--output_dir", "o", "--rows", "no such row"])
 
