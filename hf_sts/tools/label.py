@@ -282,8 +282,7 @@ def label_file(
         del encoder
     first, second = dataset["sentence1"][:], dataset["sentence2"][:]
     scores = [loaded_teacher.score(first, second, batch_size, bf16=bf16) for loaded_teacher in loaded]
-    # One teacher: its scores as predict writes them (clipped on writing); several: the mean of the clipped scores.
-    frame = write_labels(dataset, scores[0] if len(scores) == 1 else np.mean(clip_scores(scores), axis=0), output_file)
+    frame = write_labels(dataset, np.mean(clip_scores(scores), axis=0), output_file)  # (teachers, pairs) -> (pairs,)
     mean = float(frame["label"].mean())
     description = " + ".join(loaded_teacher.description for loaded_teacher in loaded)
     return loaded, LabelSummary(description, len(frame), mean, summary_sampled, sampler_description)
