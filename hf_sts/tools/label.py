@@ -38,7 +38,7 @@ from hf_sts.inference.loading import LoadedModel, load_model
 from hf_sts.inference.scoring import default_batch_size, model_device
 from hf_sts.metrics import clip_scores
 from hf_sts.tools.augment import SentenceEncoder, load_sentence_encoder
-from hf_sts.utils.write_guard import check_output
+from hf_sts.utils.write_guard import check_output, real_path
 
 
 logger = logging.getLogger(__name__)
@@ -257,9 +257,11 @@ def label_file(
     if sample_pairs_k is None and sampler_options:
         raise HfStsError(f"{' and '.join(sampler_options)}: the sampler finds new pairs, with --sample_pairs K.")
     teachers = [teacher] if isinstance(teacher, str) else list(teacher)
-    twice = [name for name in dict.fromkeys(teachers) if teachers.count(name) > 1]
-    if twice:
-        raise HfStsError(f"teacher {twice[0]} is given twice: each teacher counts once in the mean of their scores.")
+    seen = set()  # real paths: the same folder however it is written (`run`, `./run`, a symlink to it)
+    for name in teachers:
+        if real_path(name) in seen:
+            raise HfStsError(f"teacher {name} is given twice: each teacher counts once in the mean of their scores.")
+        seen.add(real_path(name))
     output_file = check_output(output_file, "--output", inputs=[input_file, *teachers, sampler])
     dataset = read_pairs(input_file)
     loaded = [load_model(name, **load_kwargs) for name in teachers]

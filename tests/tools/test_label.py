@@ -194,6 +194,10 @@ ERRORS = {
         ["{teacher}", "{bi}", "{teacher}"],
         r"teacher .*teacher is given twice: each teacher counts once",
     ),
+    "a teacher twice, written two ways": (
+        ["{teacher}", "{bi}", "{root}/./teacher"],
+        r"teacher .*/\./teacher is given twice: each teacher counts once",
+    ),
     "missing input": (["{teacher}", "--input", "{root}/nowhere.csv"], r"nowhere\.csv: no such file"),
     "NLI pair without a hypothesis": (
         ["{teacher}", "--input", "{root}/bad_nli.json"],
