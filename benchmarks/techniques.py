@@ -138,6 +138,9 @@ def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) ->
     budget = ["--num_train_epochs", str(epochs)]
     if args.max_train_samples is not None:
         budget += ["--max_train_samples", str(args.max_train_samples)]
+    silver = (
+        silver_datasets(args.silver_dir) if "{silver}" in overrides else None
+    )  # read once, for the row that uses it
     return [
         recipe,
         "--model_name_or_path",
@@ -158,7 +161,7 @@ def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) ->
             override.format(
                 tapt=args.tapt_model,
                 nli=args.nli_model,
-                silver=silver_datasets(args.silver_dir) if args.silver_dir else None,
+                silver=silver,
                 klue="recipes/data/klue-sts/klue-sts-v1.1_train.csv",
                 half=f"{epochs / 2:g}",
                 double=f"{epochs * 2:g}",
