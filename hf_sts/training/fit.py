@@ -18,7 +18,7 @@ from hf_sts.inference.scoring import predict_scores
 from hf_sts.metrics import compute_metrics, f1_threshold
 from hf_sts.training.builder import build_model
 from hf_sts.training.tracking import log_report_to_wandb
-from hf_sts.training.trainer import StsTrainer
+from hf_sts.training.trainer import MULTI_DATASET_SAMPLING, StsTrainer
 
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def make_trainer(
         name: (specs[name].loss or ("mnrl" if is_triplets(part) else None), specs[name].loss_weight)
         for name, part in (splits["train"].items() if isinstance(splits.get("train"), dict) else [])
     }
-    if dataset_losses and training_args.train_sampling_strategy != "random":
+    if dataset_losses and training_args.train_sampling_strategy not in MULTI_DATASET_SAMPLING:
         logger.info(
             "train_sampling_strategy %r applies to one training dataset; the batches of train_datasets are drawn at "
             "random within each dataset (multi_dataset_batch_sampler %r).",

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader, RandomSampler
 from transformers import EvalPrediction, Trainer
-from transformers.trainer_pt_utils import nested_gather
+from transformers.trainer_pt_utils import LengthGroupedSampler, nested_gather
 from transformers.trainer_utils import EvalLoopOutput
 
 from hf_sts.errors import RecipeError
@@ -31,6 +31,11 @@ def scale_for_accumulation(
     if trainer.args.average_tokens_across_devices:
         loss = loss * trainer.accelerator.num_processes
     return loss
+
+
+# The `train_sampling_strategy` values a multi-dataset run applies within each dataset (the others apply to one
+# training dataset only; see `StsTrainer.get_train_dataloader`).
+MULTI_DATASET_SAMPLING = ("random", "group_by_length")
 
 
 def import_multi_dataset_samplers() -> dict[str, type]:
@@ -167,7 +172,9 @@ class StsTrainer(FinalPushMixin, Trainer):
     def get_train_dataloader(self):
         """The Trainer's training dataloader for one training dataset; for several (`train_dataset` a dict), batches
         of one dataset at a time, as sentence-transformers' trainer draws them: each dataset shuffled into batches of
-        `per_device_train_batch_size` (seeded with `args.seed`), the datasets' batches ordered by
+        `per_device_train_batch_size` (seeded with `args.seed`; with `train_sampling_strategy: group_by_length`, in
+        groups of rows of similar length, transformers' `LengthGroupedSampler`, as the Trainer orders one dataset, so
+        batches pad less), the datasets' batches ordered by
         `args.multi_dataset_batch_sampler` (`ProportionalBatchSampler` or `RoundRobinBatchSampler` of
         `sentence_transformers.base.sampler`), and, as there, `accelerator.even_batches` off so that no process
         repeats rows of another dataset to even out the last batches.
@@ -181,9 +188,13 @@ class StsTrainer(FinalPushMixin, Trainer):
         generator = torch.Generator()
         generator.manual_seed(self.args.seed)
         parts = list(self.train_dataset.values())
+        grouped = self.args.train_sampling_strategy == "group_by_length"
+        group_size = self.args.train_batch_size * self.args.gradient_accumulation_steps  # as `Trainer`'s
         batch_samplers = [
             samplers["default"](
-                RandomSampler(part, generator=generator),
+                LengthGroupedSampler(group_size, dataset=part, generator=generator)
+                if grouped
+                else RandomSampler(part, generator=generator),
                 batch_size=self.args.train_batch_size,
                 drop_last=self.args.dataloader_drop_last,
             )

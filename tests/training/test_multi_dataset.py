@@ -9,13 +9,14 @@ import sys
 import pytest
 import torch
 
-from hf_sts.data.tokenization import BiEncoderCollator, MultiDatasetCollator, tokenize_triplets
+from hf_sts.data.tokenization import BiEncoderCollator, MultiDatasetCollator, tokenize_pairs, tokenize_triplets
 from hf_sts.data.triplets import read_training_dataset, training_datasets
 from hf_sts.errors import DataFormatError, RecipeError
 from hf_sts.run import main as run_main
 from hf_sts.training.arguments import DataArguments, ModelArguments, StsTrainingArguments
 from hf_sts.training.builder import build_model
 from hf_sts.training.setup import prepare
+from hf_sts.training.trainer import StsTrainer
 
 from ..conftest import FP32, KLUE_DEV, KLUE_TRAIN, SHARED_DATA, TINY
 
@@ -143,6 +144,50 @@ def test_collator_batches_one_dataset_with_in_batch_targets(tokenizer, nli_file)
     assert {key for key in batch if key.startswith("input_ids")} == {"input_ids", "input_ids_b", "input_ids_c"}
     with pytest.raises(ValueError, match=r"mixes the training datasets \['nli', 'sts'\]"):
         collate([triplets[0], {**triplets[1], "dataset_name": "sts"}])
+
+
+def _epoch_of_batches(model, tokenizer, parts: dict, tmp_path, strategy: str) -> tuple[dict, int]:
+    """One epoch of a multi-dataset run's training batches: the rows each dataset's batches held, in order, and the
+    pad tokens of the first sentences over the epoch."""
+    args = StsTrainingArguments(
+        output_dir=str(tmp_path),
+        report_to="none",
+        eval_strategy="no",
+        save_strategy="no",
+        per_device_train_batch_size=8,
+        train_sampling_strategy=strategy,
+    )
+    trainer = StsTrainer(
+        model=model,
+        args=args,
+        train_dataset=parts,
+        processing_class=tokenizer,
+        data_collator=MultiDatasetCollator(BiEncoderCollator(tokenizer)),
+        dataset_losses=dict.fromkeys(parts, (None, 1.0)),
+    )
+    seen = {name: [] for name in parts}
+    padding = 0
+    for batch in trainer.get_train_dataloader():
+        seen[batch["dataset_name"]] += batch["row"].tolist()
+        padding += batch["attention_mask"].numel() - int(batch["attention_mask"].sum())
+    return seen, padding
+
+
+def test_group_by_length_groups_rows_within_each_dataset(tiny_model, tokenizer, klue_dev, tmp_path):
+    """Every row of each dataset once an epoch, each batch from one dataset, shuffled or, with `group_by_length`,
+    in batches of similar length (transformers' `LengthGroupedSampler` within each dataset): far fewer pad tokens."""
+    parts = {
+        name: tokenize_pairs(klue_dev.select(rows), tokenizer, max_seq_length=128, architecture="bi-encoder")
+        .add_column("row", list(rows))
+        .add_column("dataset_name", [name] * len(rows))
+        for name, rows in (("a", range(0, 320)), ("b", range(320, 519)))
+    }
+    padding = {}
+    for strategy in ("random", "group_by_length"):
+        model = tiny_model("bert", "bi-encoder")
+        seen, padding[strategy] = _epoch_of_batches(model, tokenizer, parts, tmp_path, strategy)
+        assert sorted(seen["a"]) == list(range(0, 320)) and sorted(seen["b"]) == list(range(320, 519)), strategy
+    assert padding["group_by_length"] < padding["random"] / 2, padding
 
 
 def test_cached_mnrl_runs_in_one_process_only(tmp_path, nli_file, monkeypatch):
