@@ -138,9 +138,8 @@ def run_argv(row: str, seed: int, args: argparse.Namespace, output_dir: Path) ->
     budget = ["--num_train_epochs", str(epochs)]
     if args.max_train_samples is not None:
         budget += ["--max_train_samples", str(args.max_train_samples)]
-    silver = (
-        silver_datasets(args.silver_dir) if "{silver}" in overrides else None
-    )  # read once, for the row that uses it
+    # The distilled recipe is read only for the row that uses its silver files, once.
+    silver = silver_datasets(args.silver_dir) if "{silver}" in overrides else None
     return [
         recipe,
         "--model_name_or_path",

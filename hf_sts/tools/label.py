@@ -259,9 +259,10 @@ def label_file(
     teachers = [teacher] if isinstance(teacher, str) else list(teacher)
     seen = set()  # real paths: the same folder however it is written (`run`, `./run`, a symlink to it)
     for name in teachers:
-        if real_path(name) in seen:
+        path = real_path(name)
+        if path in seen:
             raise HfStsError(f"teacher {name} is given twice: each teacher counts once in the mean of their scores.")
-        seen.add(real_path(name))
+        seen.add(path)
     output_file = check_output(output_file, "--output", inputs=[input_file, *teachers, sampler])
     dataset = read_pairs(input_file)
     loaded = [load_model(name, **load_kwargs) for name in teachers]
